@@ -1,0 +1,1 @@
+//! BPF instructions and kernel ABI constants.

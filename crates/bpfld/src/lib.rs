@@ -1,0 +1,1 @@
+//! Load BPF objects into the running kernel.

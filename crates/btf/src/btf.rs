@@ -1,0 +1,494 @@
+//! The parsed BTF blob: header, type offsets and string section, over bytes
+//! that are borrowed or shared, never copied.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result, Section};
+use crate::index::NameIndex;
+use crate::kind::Kind;
+use crate::types::Type;
+
+const MAGIC: u16 = 0xeb9f;
+const HEADER_LEN: usize = 24;
+/// `BTF_MAX_TYPE` in the kernel: type ids are 20 bits... in practice the
+/// kernel allows 2^20 - 1 = 1,048,575 types (BTF_MAX_TYPE is 0x000fffff).
+pub const MAX_TYPE_ID: u32 = 0x000f_ffff;
+
+/// Owner of the bytes a [`Btf`] reads from. A memory map, a `Vec<u8>` or a
+/// static slice all qualify; BTF never copies them.
+pub type Bytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// A parsed BTF blob: the kernel's vmlinux BTF, a module's split BTF on top
+/// of it, or a BPF object's own BTF.
+///
+/// Parsing validates every record once (kind, lengths, string offsets and
+/// referenced type ids) so that later accessors can rely on the layout; only
+/// a table of record offsets is allocated (4 bytes per type). The name index
+/// is built on first lookup.
+#[derive(Clone)]
+pub struct Btf {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bytes: Bytes,
+    swap: bool,
+    /// Byte range of the type section within `bytes`.
+    types_start: usize,
+    types_end: usize,
+    /// Byte range of the string section within `bytes`.
+    str_start: usize,
+    str_end: usize,
+    /// Offset of each own type's record inside the type section; the type
+    /// with id `first_id + i` starts at `offsets[i]`.
+    offsets: Vec<u32>,
+    base: Option<Btf>,
+    /// First type id of this blob: 1 for a base BTF, base's count for split.
+    first_id: u32,
+    /// First string offset of this blob: 0 for base, base's string length
+    /// for split.
+    first_str: u32,
+    index: OnceLock<NameIndex>,
+}
+
+impl std::fmt::Debug for Btf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Btf")
+            .field("types", &self.inner.offsets.len())
+            .field("first_id", &self.inner.first_id)
+            .field("split", &self.inner.base.is_some())
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) swap: bool,
+}
+
+impl<'a> Reader<'a> {
+    #[inline]
+    pub(crate) fn u32(&self, off: usize) -> u32 {
+        let b = &self.data[off..off + 4];
+        let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if self.swap {
+            v.swap_bytes()
+        } else {
+            v
+        }
+    }
+}
+
+impl Btf {
+    /// Parses a standalone (base) BTF blob such as `/sys/kernel/btf/vmlinux`
+    /// or an object's `.BTF` section.
+    pub fn parse(bytes: Bytes) -> Result<Btf> {
+        Self::parse_inner(bytes, None)
+    }
+
+    /// Parses a module's split BTF on top of `base`.
+    ///
+    /// Split BTF continues the base's type ids and string offsets. Pairing it
+    /// with the wrong base is detected when a string offset or a type id
+    /// falls outside the combined range; a base with *more* types than the
+    /// right one can still go unnoticed, which is why callers should pair
+    /// modules with the vmlinux of the same release.
+    pub fn parse_split(bytes: Bytes, base: &Btf) -> Result<Btf> {
+        Self::parse_inner(bytes, Some(base.clone()))
+    }
+
+    /// Convenience for owned bytes.
+    pub fn from_vec(v: Vec<u8>) -> Result<Btf> {
+        Self::parse(Arc::new(v))
+    }
+
+    /// Convenience for owned split bytes.
+    pub fn from_vec_split(v: Vec<u8>, base: &Btf) -> Result<Btf> {
+        Self::parse_split(Arc::new(v), base)
+    }
+
+    fn parse_inner(bytes: Bytes, base: Option<Btf>) -> Result<Btf> {
+        let data: &[u8] = (*bytes).as_ref();
+        if data.len() < HEADER_LEN {
+            return Err(Error::new(
+                Section::Header,
+                format!("truncated: {} bytes, the header alone needs {HEADER_LEN}", data.len()),
+            ));
+        }
+        let magic_le = u16::from_le_bytes([data[0], data[1]]);
+        if magic_le != MAGIC && magic_le.swap_bytes() != MAGIC {
+            return Err(Error::new(
+                Section::Header,
+                format!("bad magic {:#06x} (want {MAGIC:#06x} in either byte order)", magic_le),
+            )
+            .at(0));
+        }
+        // The file is big-endian if its magic reads swapped as little-endian.
+        let file_swap = magic_le != MAGIC;
+        let r = Reader { data, swap: file_swap };
+        let version = data[2];
+        if version != 1 {
+            return Err(Error::new(Section::Header, format!("unsupported version {version}")).at(2));
+        }
+        let hdr_len = r.u32(4) as usize;
+        if hdr_len < HEADER_LEN || hdr_len > data.len() {
+            return Err(Error::new(
+                Section::Header,
+                format!("header length {hdr_len} out of range ({HEADER_LEN}..={})", data.len()),
+            )
+            .at(4));
+        }
+        // A longer header is allowed only if the extra bytes are zero, as in
+        // the kernel: they would be fields we do not understand.
+        if data[HEADER_LEN..hdr_len].iter().any(|&b| b != 0) {
+            return Err(Error::new(Section::Header, "unknown non-zero header fields").at(HEADER_LEN));
+        }
+        let type_off = r.u32(8) as usize;
+        let type_len = r.u32(12) as usize;
+        let str_off = r.u32(16) as usize;
+        let str_len = r.u32(20) as usize;
+        let body = data.len() - hdr_len;
+        let range = |off: usize, len: usize, what: &str, at: usize| -> Result<(usize, usize)> {
+            match off.checked_add(len) {
+                Some(end) if end <= body => Ok((hdr_len + off, hdr_len + end)),
+                _ => Err(Error::new(
+                    Section::Header,
+                    format!(
+                        "{what} section [{off:#x}, +{len:#x}) runs past the end of the data ({body:#x} bytes after the header)"
+                    ),
+                )
+                .at(at)),
+            }
+        };
+        let (types_start, types_end) = range(type_off, type_len, "type", 8)?;
+        let (str_start, str_end) = range(str_off, str_len, "string", 16)?;
+        if type_off % 4 != 0 {
+            return Err(Error::new(Section::Header, format!("type section offset {type_off:#x} is not 4-byte aligned")).at(8));
+        }
+        if types_start < str_end && str_start < types_end {
+            return Err(Error::new(Section::Header, "type and string sections overlap").at(8));
+        }
+        let strs = &data[str_start..str_end];
+        let (first_id, first_str) = match &base {
+            None => {
+                if strs.first() != Some(&0) {
+                    return Err(Error::new(Section::Strings, "string section must start with an empty string").at(0));
+                }
+                (1u32, 0u32)
+            }
+            Some(b) => (b.type_count(), b.strings_len()),
+        };
+        if !strs.is_empty() && strs.last() != Some(&0) {
+            return Err(Error::new(Section::Strings, "string section is not NUL-terminated").at(str_len - 1));
+        }
+        let total_str = first_str as u64 + str_len as u64;
+        if total_str > u32::MAX as u64 {
+            return Err(Error::new(Section::Strings, "string section too large"));
+        }
+        let offsets = scan_types(Reader { data: &data[types_start..types_end], swap: file_swap }, first_id, total_str as u32)?;
+        Ok(Btf {
+            inner: Arc::new(Inner {
+                bytes,
+                swap: file_swap,
+                types_start,
+                types_end,
+                str_start,
+                str_end,
+                offsets,
+                base,
+                first_id,
+                first_str,
+                index: OnceLock::new(),
+            }),
+        })
+    }
+
+    pub(crate) fn reader(&self) -> Reader<'_> {
+        let data: &[u8] = (*self.inner.bytes).as_ref();
+        Reader { data: &data[self.inner.types_start..self.inner.types_end], swap: self.inner.swap }
+    }
+
+    fn str_bytes(&self) -> &[u8] {
+        let data: &[u8] = (*self.inner.bytes).as_ref();
+        &data[self.inner.str_start..self.inner.str_end]
+    }
+
+    /// Whether the blob is big-endian (BTF records are read in the blob's
+    /// own byte order, whatever this machine's is).
+    pub fn is_big_endian(&self) -> bool {
+        self.inner.swap
+    }
+
+    /// The base BTF of a split BTF.
+    pub fn base(&self) -> Option<&Btf> {
+        self.inner.base.as_ref()
+    }
+
+    /// One past the highest type id, counting the base's types and type 0
+    /// (`void`): valid ids are `0..type_count()`.
+    pub fn type_count(&self) -> u32 {
+        self.inner.first_id + self.inner.offsets.len() as u32
+    }
+
+    /// The first type id that this blob (not its base) defines.
+    pub fn first_own_id(&self) -> u32 {
+        self.inner.first_id
+    }
+
+    /// Number of types this blob itself defines.
+    pub fn own_type_count(&self) -> u32 {
+        self.inner.offsets.len() as u32
+    }
+
+    /// Total length of the string space (base plus own).
+    pub fn strings_len(&self) -> u32 {
+        self.inner.first_str + self.str_bytes().len() as u32
+    }
+
+    /// The raw bytes of this blob.
+    pub fn raw_bytes(&self) -> &[u8] {
+        (*self.inner.bytes).as_ref()
+    }
+
+    /// The raw string section of this blob only.
+    pub fn own_strings(&self) -> &[u8] {
+        self.str_bytes()
+    }
+
+    /// The bytes of the NUL-terminated string at `off` (without the NUL).
+    pub fn str_raw(&self, off: u32) -> Result<&[u8]> {
+        if off < self.inner.first_str {
+            // Split BTF: strings below first_str live in the base.
+            return self.inner.base.as_ref().expect("first_str > 0 implies a base").str_raw(off);
+        }
+        let s = self.str_bytes();
+        let rel = (off - self.inner.first_str) as usize;
+        if rel >= s.len() {
+            return Err(Error::new(
+                Section::Strings,
+                format!("string offset {off} out of range (string space is {} bytes)", self.strings_len()),
+            ));
+        }
+        // Parsing checked that the section ends in NUL, so a NUL is found.
+        let end = memchr::memchr(0, &s[rel..]).map(|e| rel + e).unwrap_or(s.len());
+        Ok(&s[rel..end])
+    }
+
+    /// The string at `off`.
+    pub fn str(&self, off: u32) -> Result<&str> {
+        let raw = self.str_raw(off)?;
+        std::str::from_utf8(raw)
+            .map_err(|_| Error::new(Section::Strings, format!("string at offset {off} is not valid UTF-8")))
+    }
+
+    /// The type with `id`. Id 0 is `void` and has no record: it is an error
+    /// here; callers check for 0 first (see [`Btf::is_void`]).
+    pub fn type_by_id(&self, id: u32) -> Result<Type<'_>> {
+        if id < self.inner.first_id {
+            return match &self.inner.base {
+                Some(b) => b.type_by_id(id),
+                None => Err(Error::types("type id 0 (void) has no record").ty(id)),
+            };
+        }
+        let idx = (id - self.inner.first_id) as usize;
+        let Some(&off) = self.inner.offsets.get(idx) else {
+            return Err(Error::types(format!("type id out of range (last id is {})", self.type_count() - 1)).ty(id));
+        };
+        Ok(Type::new(self, id, off as usize))
+    }
+
+    /// Whether `id` is `void` (0).
+    pub fn is_void(id: u32) -> bool {
+        id == 0
+    }
+
+    /// All types this blob defines (not the base's), in id order.
+    pub fn own_types(&self) -> impl Iterator<Item = Type<'_>> + '_ {
+        let first = self.inner.first_id;
+        self.inner.offsets.iter().enumerate().map(move |(i, &off)| Type::new(self, first + i as u32, off as usize))
+    }
+
+    /// All types including the base's, in id order (excluding void).
+    pub fn all_types(&self) -> Box<dyn Iterator<Item = Type<'_>> + '_> {
+        match &self.inner.base {
+            Some(b) => Box::new(b.all_types().chain(self.own_types())),
+            None => Box::new(self.own_types()),
+        }
+    }
+
+    pub(crate) fn index(&self) -> &NameIndex {
+        self.inner.index.get_or_init(|| NameIndex::build(self))
+    }
+
+    /// Builds the name index now instead of at the first lookup.
+    pub fn build_index(&self) {
+        let _ = self.index();
+    }
+
+    /// Bytes of heap memory this value owns (offset table and index), not
+    /// counting the blob's bytes or the base.
+    pub fn heap_bytes(&self) -> usize {
+        let idx = self.inner.index.get().map(|i| i.heap_bytes()).unwrap_or(0);
+        self.inner.offsets.capacity() * 4 + idx
+    }
+
+    /// Ids of this blob's own types named exactly `name` of `kind` (any kind
+    /// if `None`), in id order. Uses the name index, not a scan.
+    pub fn find_own(&self, name: &str, kind: Option<Kind>) -> Vec<u32> {
+        self.index().find(self, name.as_bytes(), kind, false)
+    }
+
+    /// Ids of this blob's types whose *essential* name (flavor stripped) is
+    /// `essential`, of `kind` (any if `None`).
+    pub fn find_own_by_essential_name(&self, essential: &str, kind: Option<Kind>) -> Vec<u32> {
+        self.index().find(self, essential.as_bytes(), kind, true)
+    }
+
+    /// Like [`Btf::find_own`], searching the base first for split BTF.
+    pub fn find(&self, name: &str, kind: Option<Kind>) -> Vec<u32> {
+        let mut v = match &self.inner.base {
+            Some(b) => b.find(name, kind),
+            None => Vec::new(),
+        };
+        v.extend(self.find_own(name, kind));
+        v
+    }
+
+    /// Like [`Btf::find_own_by_essential_name`], base first.
+    pub fn find_by_essential_name(&self, essential: &str, kind: Option<Kind>) -> Vec<u32> {
+        let mut v = match &self.inner.base {
+            Some(b) => b.find_by_essential_name(essential, kind),
+            None => Vec::new(),
+        };
+        v.extend(self.find_own_by_essential_name(essential, kind));
+        v
+    }
+
+    /// The first type named `name` of `kind` (base first), as
+    /// `btf__find_by_name_kind` returns.
+    pub fn find_first(&self, name: &str, kind: Kind) -> Option<u32> {
+        if let Some(b) = &self.inner.base {
+            if let Some(id) = b.find_first(name, kind) {
+                return Some(id);
+            }
+        }
+        self.index().find_first(self, name.as_bytes(), kind)
+    }
+}
+
+/// Walks the type section once, validating each record and recording its
+/// offset. Allocation grows with the records actually present.
+fn scan_types(r: Reader<'_>, first_id: u32, total_str: u32) -> Result<Vec<u32>> {
+    let len = r.data.len();
+    let mut offsets = Vec::with_capacity(len / 16);
+    let mut off = 0usize;
+    let mut max_ref: u32 = 0;
+    let mut max_ref_from: u32 = 0;
+    let check_str = |name_off: u32, id: u32, at: usize, what: &str| -> Result<()> {
+        if name_off >= total_str {
+            Err(Error::types(format!("{what} name offset {name_off} out of range (string space is {total_str} bytes)"))
+                .at(at)
+                .ty(id))
+        } else {
+            Ok(())
+        }
+    };
+    while off < len {
+        let id = first_id + offsets.len() as u32;
+        if id > MAX_TYPE_ID {
+            return Err(Error::types(format!("more than {MAX_TYPE_ID} types")).at(off).ty(id));
+        }
+        if len - off < 12 {
+            return Err(Error::types(format!("truncated type record: {} bytes left, need 12", len - off)).at(off).ty(id));
+        }
+        let name_off = r.u32(off);
+        let info = r.u32(off + 4);
+        let size_or_type = r.u32(off + 8);
+        let raw_kind = (info >> 24) & 0x1f;
+        let vlen = (info & 0xffff) as usize;
+        let Some(kind) = Kind::from_raw(raw_kind) else {
+            return Err(Error::types(format!("unknown kind {raw_kind}")).at(off).ty(id));
+        };
+        check_str(name_off, id, off, kind.name())?;
+        let extra = kind.extra_len(vlen);
+        let end = off + 12 + extra;
+        if end > len {
+            return Err(Error::types(format!(
+                "{} record with vlen {vlen} needs {} bytes, only {} left",
+                kind.name(),
+                12 + extra,
+                len - off
+            ))
+            .at(off)
+            .ty(id));
+        }
+        let mut note_ref = |t: u32| {
+            if t > max_ref {
+                max_ref = t;
+                max_ref_from = id;
+            }
+        };
+        let body = off + 12;
+        match kind {
+            Kind::Ptr
+            | Kind::Typedef
+            | Kind::Volatile
+            | Kind::Const
+            | Kind::Restrict
+            | Kind::Func
+            | Kind::FuncProto
+            | Kind::Var
+            | Kind::TypeTag
+            | Kind::DeclTag => note_ref(size_or_type),
+            _ => {}
+        }
+        match kind {
+            Kind::Array => {
+                note_ref(r.u32(body));
+                note_ref(r.u32(body + 4));
+            }
+            Kind::Struct | Kind::Union => {
+                for m in 0..vlen {
+                    let mo = body + m * 12;
+                    check_str(r.u32(mo), id, mo, "member")?;
+                    note_ref(r.u32(mo + 4));
+                }
+            }
+            Kind::Enum => {
+                for m in 0..vlen {
+                    check_str(r.u32(body + m * 8), id, body + m * 8, "enumerator")?;
+                }
+            }
+            Kind::Enum64 => {
+                for m in 0..vlen {
+                    check_str(r.u32(body + m * 12), id, body + m * 12, "enumerator")?;
+                }
+            }
+            Kind::FuncProto => {
+                for m in 0..vlen {
+                    let mo = body + m * 8;
+                    check_str(r.u32(mo), id, mo, "parameter")?;
+                    note_ref(r.u32(mo + 4));
+                }
+            }
+            Kind::Datasec => {
+                for m in 0..vlen {
+                    note_ref(r.u32(body + m * 12));
+                }
+            }
+            _ => {}
+        }
+        offsets.push(off as u32);
+        off = end;
+    }
+    let count = first_id + offsets.len() as u32;
+    if max_ref >= count {
+        return Err(Error::types(format!(
+            "refers to type id {max_ref}, but the last type id is {} (split BTF on the wrong base?)",
+            count - 1
+        ))
+        .ty(max_ref_from));
+    }
+    Ok(offsets)
+}

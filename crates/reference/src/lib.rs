@@ -1,0 +1,1 @@
+//! Differential tests and benchmarks against libbpf 1.7; see tests/ and benches/.

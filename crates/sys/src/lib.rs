@@ -1,0 +1,1 @@
+//! The bpf() system call layer: the only crate with unsafe code.
