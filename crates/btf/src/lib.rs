@@ -9,10 +9,13 @@
 
 mod btf;
 pub mod dump;
+pub mod ext;
 mod error;
 mod index;
 mod kind;
 pub mod name;
+pub mod relate;
+pub mod resolve;
 mod types;
 pub mod writer;
 
@@ -21,3 +24,4 @@ pub use error::{Error, Result, Section};
 pub use kind::{int_encoding, FuncLinkage, Kind, VarLinkage};
 pub use name::{essential_name, has_flavor};
 pub use types::{ArrayInfo, Enumerator, IntInfo, Member, Param, Type, VarSecInfo};
+pub use relate::{types_are_compat, types_match};

@@ -1,1 +1,53 @@
-fn main() {}
+//! `bpfld`: open, plan, load and inspect BPF objects and BTF.
+
+mod btf_cmd;
+mod load_cmd;
+mod plan_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bpfld", version, about = "A pure-Rust eBPF object loader")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Inspect BTF files.
+    #[command(subcommand)]
+    Btf(btf_cmd::BtfCmd),
+    /// Load every program of an object into the running kernel (needs root
+    /// or CAP_BPF).
+    Load(load_cmd::LoadArgs),
+    /// Print the final instructions each program would be loaded with,
+    /// without touching the kernel.
+    Plan(plan_cmd::PlanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Btf(c) => btf_cmd::run(c),
+        Cmd::Load(a) => load_cmd::run(a),
+        Cmd::Plan(a) => plan_cmd::run(a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bpfld: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Errors of the command line: already formatted "context: cause".
+pub type CliResult = Result<ExitCode, String>;
+
+/// Escapes a string for JSON output.
+pub fn json_str(s: &str) -> serde_json::Value {
+    serde_json::Value::String(s.to_string())
+}

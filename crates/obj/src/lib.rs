@@ -1,1 +1,19 @@
-//! Pure BPF object model: open an ELF object and plan its load against a target.
+//! Pure BPF object model: open an ELF object and plan its load against a
+//! target. Nothing here makes a system call; everything that depends on the
+//! running kernel is an input.
+
+pub mod btf_fixup;
+pub mod btf_maps;
+pub mod error;
+pub mod link;
+pub mod map;
+pub mod object;
+pub mod plan;
+pub mod program;
+pub mod section;
+
+pub use error::{Error, Result};
+pub use map::{MapOrigin, MapSpec};
+pub use object::{Extern, ExternKind, Object};
+pub use plan::{LoadPlan, ProgramPlan};
+pub use program::{Program, Reloc, RelocKind};

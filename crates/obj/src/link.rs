@@ -1,0 +1,193 @@
+//! Subprogram linking: each entry program gets a private copy of every
+//! `.text` subprogram it reaches, appended in first-call order, with calls,
+//! callback addresses, `.BTF.ext` records and relocations moved along.
+//!
+//! The order is libbpf's (depth-first, on first use), so that bpfld and
+//! libbpf hand the kernel the same instructions for the same object.
+
+use bpfld_btf::ext::{FuncInfo, LineInfo};
+
+use crate::error::{Ctx, Result};
+use crate::object::Object;
+use crate::program::{Reloc, RelocKind};
+
+const BPF_PSEUDO_CALL: u8 = 1;
+const BPF_PSEUDO_FUNC: u8 = 4;
+
+/// An entry program with its subprograms appended.
+#[derive(Debug, Clone)]
+pub struct LinkedProgram {
+    /// Index of the entry program in [`Object::programs`].
+    pub prog_idx: usize,
+    pub insns: Vec<[u8; 8]>,
+    /// Relocations still to apply (maps, externs), at indexes into `insns`.
+    pub relocs: Vec<Reloc>,
+    /// `func_info` with `insn_off` in instructions, as the kernel wants.
+    pub func_info: Vec<FuncInfo>,
+    pub line_info: Vec<LineInfo>,
+    /// Where each appended program starts: (program index, offset).
+    pub layout: Vec<(usize, usize)>,
+}
+
+fn imm(insn: &[u8; 8]) -> i32 {
+    i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]])
+}
+
+fn set_imm(insn: &mut [u8; 8], v: i32) {
+    insn[4..8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn src_reg(insn: &[u8; 8]) -> u8 {
+    insn[1] >> 4
+}
+
+fn set_src_reg(insn: &mut [u8; 8], src: u8) {
+    insn[1] = (insn[1] & 0x0f) | (src << 4);
+}
+
+fn is_subprog_call(insn: &[u8; 8]) -> bool {
+    insn[0] == 0x85 && src_reg(insn) == BPF_PSEUDO_CALL
+}
+
+fn is_pseudo_func(insn: &[u8; 8]) -> bool {
+    insn[0] == 0x18 && src_reg(insn) == BPF_PSEUDO_FUNC
+}
+
+struct Linker<'a> {
+    obj: &'a Object,
+    cx: Ctx<'a>,
+    out: LinkedProgram,
+    /// Start of each program already placed, by program index.
+    placed: Vec<Option<usize>>,
+    /// Whether func_info / line_info of the main program were found; if
+    /// not, libbpf drops the whole kind for this program.
+    have_func_info: bool,
+    have_line_info: bool,
+}
+
+/// Links entry program `prog_idx` of `obj`.
+pub fn link(obj: &Object, prog_idx: usize) -> Result<LinkedProgram> {
+    let main = &obj.programs[prog_idx];
+    let mut l = Linker {
+        obj,
+        cx: Ctx::new(&obj.name).with(format!("program '{}'", main.name)),
+        out: LinkedProgram {
+            prog_idx,
+            insns: Vec::new(),
+            relocs: Vec::new(),
+            func_info: Vec::new(),
+            line_info: Vec::new(),
+            layout: Vec::new(),
+        },
+        placed: vec![None; obj.programs.len()],
+        have_func_info: true,
+        have_line_info: true,
+    };
+    l.append(prog_idx);
+    l.reloc_code(prog_idx, true)?;
+    Ok(l.out)
+}
+
+impl Linker<'_> {
+    fn append(&mut self, idx: usize) {
+        let p = &self.obj.programs[idx];
+        let start = self.out.insns.len();
+        self.placed[idx] = Some(start);
+        self.out.layout.push((idx, start));
+        let mut insns = p.insns.clone();
+        for r in &p.relocs {
+            if let RelocKind::SubprogAddr { .. } = r.kind {
+                // Mark callback loads so they are found below.
+                set_src_reg(&mut insns[r.insn_idx], BPF_PSEUDO_FUNC);
+            }
+        }
+        self.out.insns.extend(insns);
+        self.out.relocs.extend(p.relocs.iter().filter(|r| !matches!(r.kind, RelocKind::Call { .. } | RelocKind::SubprogAddr { .. })).map(|r| Reloc { insn_idx: r.insn_idx + start, kind: r.kind }));
+    }
+
+    /// Copies the `.BTF.ext` records of program `idx` into the output,
+    /// converting byte offsets in the section to instruction indexes in the
+    /// linked program.
+    fn move_ext_info(&mut self, idx: usize, is_main: bool) {
+        let p = &self.obj.programs[idx];
+        let Some(ext) = self.obj.section_ext.get(&p.sec_idx) else {
+            if is_main {
+                self.have_func_info = false;
+                self.have_line_info = false;
+            }
+            return;
+        };
+        let start = self.placed[idx].unwrap_or(0);
+        let range = p.sec_insn_off..p.sec_insn_off + p.insns.len();
+        let adj = |off: u32| (off / 8) as usize - p.sec_insn_off + start;
+        if self.have_func_info {
+            let recs: Vec<FuncInfo> = ext
+                .func_info
+                .iter()
+                .filter(|r| range.contains(&((r.insn_off / 8) as usize)))
+                .map(|r| FuncInfo { insn_off: adj(r.insn_off) as u32, type_id: r.type_id })
+                .collect();
+            if recs.is_empty() && is_main {
+                self.have_func_info = false;
+            }
+            self.out.func_info.extend(recs);
+        }
+        if self.have_line_info {
+            let recs: Vec<LineInfo> = ext
+                .line_info
+                .iter()
+                .filter(|r| range.contains(&((r.insn_off / 8) as usize)))
+                .map(|r| LineInfo { insn_off: adj(r.insn_off) as u32, ..*r })
+                .collect();
+            if recs.is_empty() && is_main {
+                self.have_line_info = false;
+            }
+            self.out.line_info.extend(recs);
+        }
+    }
+
+    fn reloc_code(&mut self, idx: usize, is_main: bool) -> Result<()> {
+        self.move_ext_info(idx, is_main);
+        let obj = self.obj;
+        let p = &obj.programs[idx];
+        let base = self.placed[idx].unwrap_or(0);
+        for insn_idx in 0..p.insns.len() {
+            let insn = self.out.insns[base + insn_idx];
+            if !is_subprog_call(&insn) && !is_pseudo_func(&insn) {
+                continue;
+            }
+            let relo = p.relocs.iter().find(|r| r.insn_idx == insn_idx);
+            let icx = self.cx.with(format!("insn {insn_idx} of '{}'", p.name));
+            let target = match relo.map(|r| r.kind) {
+                Some(RelocKind::ExternCall { .. }) => continue,
+                Some(RelocKind::Call { sym_off }) => (sym_off / 8) as i64 + imm(&insn) as i64 + 1,
+                Some(RelocKind::SubprogAddr { sym_off }) => (sym_off as i64 + imm(&insn) as i64) / 8,
+                Some(other) => return Err(icx.err(format!("unexpected relocation {other:?} on a call"))),
+                None if is_pseudo_func(&insn) => return Err(icx.err("callback address without a relocation")),
+                None => (p.sec_insn_off + insn_idx) as i64 + imm(&insn) as i64 + 1,
+            };
+            let text = obj.text_sec_idx;
+            let sub = obj.programs.iter().position(|s| {
+                Some(s.sec_idx) == text && target >= s.sec_insn_off as i64 && target < (s.sec_insn_off + s.insns.len()) as i64
+            });
+            let Some(sub) = sub else {
+                return Err(icx.err(format!("call target at instruction {target} of .text is not a known subprogram")));
+            };
+            if self.placed[sub].is_none() {
+                self.append(sub);
+                self.reloc_code(sub, false)?;
+            }
+            let sub_off = self.placed[sub].unwrap_or(0) as i64;
+            let rel = sub_off - (base + insn_idx) as i64 - 1;
+            let rel = i32::try_from(rel).map_err(|_| icx.err("program too large"))?;
+            set_imm(&mut self.out.insns[base + insn_idx], rel);
+        }
+        if is_main && !self.have_func_info {
+            self.out.func_info.clear();
+        }
+        if is_main && !self.have_line_info {
+            self.out.line_info.clear();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,640 @@
+//! Opening a BPF ELF object: programs, maps, global data, externs and
+//! relocations. Pure and deterministic: the same bytes give the same
+//! [`Object`] on any machine, without system calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bpfld_btf::ext::BtfExt;
+use bpfld_btf::{Btf, Kind};
+use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
+use object::{Endianness, Object as _, ObjectSection, ObjectSymbol, RelocationTarget, SymbolSection};
+
+use crate::btf_fixup::fix_object_btf;
+use crate::error::{Ctx, Error, Result};
+use crate::map::{internal_map_name, InitSlot, MapOrigin, MapSpec};
+use crate::program::{Program, Reloc, RelocKind, SectionExt};
+use crate::section;
+
+/// Kinds of extern symbol, from the `.ksyms` / `.kconfig` DATASEC holding
+/// their BTF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternKind {
+    /// A kernel function (`extern ... __ksym` FUNC).
+    Kfunc,
+    /// A kernel variable (`extern ... __ksym` VAR), typed or typeless.
+    Ksym,
+    /// A `__kconfig` value.
+    Kconfig,
+}
+
+/// An extern symbol the object refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extern {
+    pub name: String,
+    pub kind: ExternKind,
+    pub weak: bool,
+    /// ELF symbol index (relocations name externs by it).
+    pub sym_idx: usize,
+    /// Object-BTF id of the extern's FUNC or VAR.
+    pub btf_id: u32,
+}
+
+/// An opened BPF object.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Object name: the file name up to its first `.`, at most 15
+    /// characters (libbpf's rule; it prefixes global data map names).
+    pub name: String,
+    pub license: String,
+    pub kern_version: u32,
+    /// The object's BTF after load-independent fixups (DATASEC sizes, VAR
+    /// offsets, hidden linkage).
+    pub btf: Option<Btf>,
+    pub btf_ext: Option<BtfExt>,
+    /// Every function of every executable section, sorted by section index
+    /// and offset (libbpf's order, which fixes subprogram append order).
+    pub programs: Vec<Program>,
+    pub maps: Vec<MapSpec>,
+    pub externs: Vec<Extern>,
+    /// Index of `.text`, where subprograms live.
+    pub text_sec_idx: Option<usize>,
+    /// `.BTF.ext` records per ELF section index.
+    pub section_ext: HashMap<usize, SectionExt>,
+    /// ELF section names by index (for diagnostics).
+    pub section_names: HashMap<usize, String>,
+}
+
+/// ELF values, as raw numbers (the `object` crate wraps them in newtypes).
+mod elf {
+    pub const EM_BPF: u16 = 247;
+    pub const ET_REL: u16 = 1;
+    pub const SHT_PROGBITS: u32 = 1;
+    pub const SHT_NOBITS: u32 = 8;
+    pub const SHF_EXECINSTR: u64 = 4;
+    pub const STT_OBJECT: u8 = 1;
+    pub const STT_FUNC: u8 = 2;
+    pub const STT_SECTION: u8 = 3;
+    pub const STB_LOCAL: u8 = 0;
+    pub const STB_WEAK: u8 = 2;
+    pub const STV_INTERNAL: u8 = 1;
+    pub const STV_HIDDEN: u8 = 2;
+}
+
+const R_BPF_64_64: u32 = 1;
+const R_BPF_64_ABS64: u32 = 2;
+const R_BPF_64_ABS32: u32 = 3;
+const R_BPF_64_32: u32 = 10;
+
+/// `struct bpf_map_def` of legacy `maps` sections: five u32 fields.
+const LEGACY_MAP_DEF_MIN: usize = 20;
+
+/// Derives libbpf's object name from a path.
+pub fn object_name_from_path(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    let stem = base.split('.').next().unwrap_or(base);
+    stem.chars().take(15).collect()
+}
+
+struct SymInfo {
+    name: String,
+    value: u64,
+    size: u64,
+    shndx: Option<usize>,
+    undefined: bool,
+    st_type: u8,
+    st_bind: u8,
+    st_other: u8,
+}
+
+impl Object {
+    /// Opens `data`, naming the object `name` in errors and map names.
+    pub fn parse(name: &str, data: &[u8]) -> Result<Object> {
+        let cx = Ctx::new(name);
+        let file = ElfFile64::<Endianness>::parse(data).map_err(|e| cx.err(format!("not a 64-bit ELF object: {e}")))?;
+        let endian = file.endian();
+        let hdr = file.elf_header();
+        if hdr.e_machine(endian).0 != elf::EM_BPF {
+            return Err(cx.err(format!("not a BPF object (ELF machine {}, want EM_BPF {})", hdr.e_machine(endian).0, elf::EM_BPF)));
+        }
+        if hdr.e_type(endian).0 != elf::ET_REL {
+            return Err(cx.err("not a relocatable object (ET_REL)"));
+        }
+        if file.is_little_endian() != cfg!(target_endian = "little") {
+            return Err(cx.err("object byte order differs from this machine's"));
+        }
+        let obj_name: String = name.chars().take(15).collect();
+
+        // Symbols, by index.
+        let mut syms: HashMap<usize, SymInfo> = HashMap::new();
+        let mut sym_order: Vec<usize> = Vec::new();
+        for s in file.symbols() {
+            let idx = s.index().0;
+            let (st_info, st_other) = match s.flags() {
+                object::SymbolFlags::Elf { st_info, st_other } => (st_info.0, st_other.0),
+                _ => (0, 0),
+            };
+            let name = s.name().map_err(|e| cx.with(format!("symbol #{idx}")).err(format!("bad name: {e}")))?.to_string();
+            let (shndx, undefined) = match s.section() {
+                SymbolSection::Section(i) => (Some(i.0), false),
+                SymbolSection::Undefined => (None, true),
+                _ => (None, false),
+            };
+            syms.insert(
+                idx,
+                SymInfo { name, value: s.address(), size: s.size(), shndx, undefined, st_type: st_info & 0xf, st_bind: st_info >> 4, st_other },
+            );
+            sym_order.push(idx);
+        }
+        if syms.is_empty() {
+            return Err(cx.err("no symbol table (stripped object?)"));
+        }
+
+        let mut license = String::new();
+        let mut kern_version = 0u32;
+        let mut btf_raw: Option<&[u8]> = None;
+        let mut btf_ext_raw: Option<&[u8]> = None;
+        let mut section_names = HashMap::new();
+        let mut exec_secs: Vec<(usize, String, &[u8])> = Vec::new();
+        let mut data_secs: Vec<(usize, String, MapOrigin, Vec<u8>, u64)> = Vec::new();
+        let mut maps_sec: Option<(usize, u64)> = None;
+        let mut legacy_maps_sec: Option<(usize, &[u8])> = None;
+        let mut text_sec_idx = None;
+        let mut sec_sizes: HashMap<String, u64> = HashMap::new();
+
+        for sec in file.sections() {
+            let idx = sec.index().0;
+            let sname = sec.name().map_err(|e| cx.with(format!("section #{idx}")).err(format!("bad name: {e}")))?.to_string();
+            let scx = cx.with(format!("section '{sname}'"));
+            let sh = sec.elf_section_header();
+            let sh_type = sh.sh_type(endian).0;
+            let sh_flags = sh.sh_flags(endian).0;
+            section_names.insert(idx, sname.clone());
+            sec_sizes.insert(sname.clone(), sec.size());
+            let bytes = || sec.data().map_err(|e| scx.err(format!("unreadable data: {e}")));
+            match sname.as_str() {
+                "license" => {
+                    let d = bytes()?;
+                    let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
+                    license = String::from_utf8_lossy(&d[..end]).into_owned();
+                    continue;
+                }
+                "version" => {
+                    let d = bytes()?;
+                    if d.len() != 4 {
+                        return Err(scx.err(format!("invalid size {} (want 4)", d.len())));
+                    }
+                    kern_version = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+                    continue;
+                }
+                "maps" => {
+                    legacy_maps_sec = Some((idx, bytes()?));
+                    continue;
+                }
+                ".maps" => {
+                    maps_sec = Some((idx, sec.size()));
+                    continue;
+                }
+                ".BTF" => {
+                    btf_raw = Some(bytes()?);
+                    continue;
+                }
+                ".BTF.ext" => {
+                    btf_ext_raw = Some(bytes()?);
+                    continue;
+                }
+                _ => {}
+            }
+            if sh_type == elf::SHT_PROGBITS && sec.size() > 0 {
+                if sh_flags & elf::SHF_EXECINSTR != 0 {
+                    if sname == ".text" {
+                        text_sec_idx = Some(idx);
+                    }
+                    exec_secs.push((idx, sname, bytes()?));
+                } else if sname == ".data" || sname.starts_with(".data.") {
+                    data_secs.push((idx, sname, MapOrigin::Data, bytes()?.to_vec(), sec.size()));
+                } else if sname == ".rodata" || sname.starts_with(".rodata.") {
+                    data_secs.push((idx, sname, MapOrigin::Rodata, bytes()?.to_vec(), sec.size()));
+                }
+            } else if sh_type == elf::SHT_NOBITS && sec.size() > 0 && (sname == ".bss" || sname.starts_with(".bss.")) {
+                data_secs.push((idx, sname, MapOrigin::Bss, Vec::new(), sec.size()));
+            }
+        }
+
+        // Object BTF, fixed up with what only the ELF knows.
+        let btf = match btf_raw {
+            None => None,
+            Some(raw) => {
+                let parsed = Btf::from_vec(raw.to_vec()).map_err(|e| cx.with("section '.BTF'").err(e.to_string()))?;
+                let var_syms: HashMap<&str, (u64, u8)> = sym_order
+                    .iter()
+                    .filter_map(|i| syms.get(i))
+                    .filter(|s| s.st_type == elf::STT_OBJECT && s.st_bind != elf::STB_LOCAL)
+                    .map(|s| (s.name.as_str(), (s.value, s.st_other & 0x3)))
+                    .collect();
+                Some(fix_object_btf(&parsed, &sec_sizes, &var_syms).map_err(|m| cx.with("section '.BTF'").err(m))?)
+            }
+        };
+        let btf_ext = match (btf_ext_raw, &btf) {
+            (Some(raw), Some(b)) => Some(BtfExt::parse(raw, b).map_err(|e| cx.with("section '.BTF.ext'").err(e.to_string()))?),
+            _ => None,
+        };
+
+        // Programs: every FUNC symbol of every executable section.
+        let mut programs = Vec::new();
+        for (sec_idx, sname, data) in &exec_secs {
+            let scx = cx.with(format!("section '{sname}'"));
+            if data.len() % 8 != 0 {
+                return Err(scx.err(format!("size {} is not a multiple of 8", data.len())));
+            }
+            let is_text = Some(*sec_idx) == text_sec_idx;
+            let (autoload, sec_name) = match sname.strip_prefix('?') {
+                Some(rest) => (false, rest.to_string()),
+                None => (true, sname.clone()),
+            };
+            let def = if is_text { None } else { section::classify(&sec_name) };
+            for i in &sym_order {
+                let s = &syms[i];
+                if s.shndx != Some(*sec_idx) || s.st_type != elf::STT_FUNC {
+                    continue;
+                }
+                let pcx = scx.with(format!("program '{}'", s.name));
+                let end = s.value.checked_add(s.size).filter(|&e| e <= data.len() as u64);
+                let Some(end) = end else {
+                    return Err(pcx.err(format!("offset {:#x} size {:#x} crosses the section end", s.value, s.size)));
+                };
+                if s.value % 8 != 0 || s.size % 8 != 0 {
+                    return Err(pcx.err(format!("offset {:#x} or size {:#x} not a multiple of 8", s.value, s.size)));
+                }
+                if !is_text && s.st_bind == elf::STB_LOCAL {
+                    return Err(pcx.err("static programs are not supported (make the function global)"));
+                }
+                let insns = data[s.value as usize..end as usize]
+                    .chunks_exact(8)
+                    .map(|c| <[u8; 8]>::try_from(c).expect("chunks of 8"))
+                    .collect();
+                let global = s.st_bind != elf::STB_LOCAL;
+                let vis = s.st_other & 0x3;
+                programs.push(Program {
+                    name: s.name.clone(),
+                    section: sec_name.clone(),
+                    sec_idx: *sec_idx,
+                    sec_insn_off: (s.value / 8) as usize,
+                    insns,
+                    is_subprog: is_text,
+                    autoload,
+                    global,
+                    mark_btf_static: global && (vis == elf::STV_HIDDEN || vis == elf::STV_INTERNAL),
+                    def,
+                    relocs: Vec::new(),
+                });
+            }
+        }
+        programs.sort_by_key(|p| (p.sec_idx, p.sec_insn_off));
+
+        // Maps: BTF-defined, then global data (section order), as libbpf.
+        let mut maps: Vec<MapSpec> = Vec::new();
+        if let Some((maps_idx, maps_size)) = maps_sec {
+            let b = btf.as_ref().ok_or_else(|| cx.with("section '.maps'").err("BTF-defined maps need the object's .BTF"))?;
+            let defs = crate::btf_maps::parse_btf_maps(b, maps_size as usize).map_err(|e| cx.with("section '.maps'").err(e.to_string()))?;
+            for d in defs {
+                maps.push(btf_map_spec(&d, maps_idx, &cx)?);
+            }
+            // Initial slots of map-in-map and prog arrays.
+            let maps_section = file.section_by_index(object::SectionIndex(maps_idx)).map_err(|e| cx.err(e.to_string()))?;
+            let mut rels = Vec::new();
+            for (off, rel) in maps_section.relocations() {
+                let RelocationTarget::Symbol(si) = rel.target() else { continue };
+                let Some(s) = syms.get(&si.0) else {
+                    return Err(cx.with("section '.rel.maps'").err(format!("offset {off:#x}: symbol #{} missing", si.0)));
+                };
+                let in_exec = s.shndx.is_some_and(|x| exec_secs.iter().any(|(i, _, _)| *i == x));
+                rels.push((off, s.name.clone(), s.st_type == elf::STT_FUNC || in_exec));
+            }
+            let slots = crate::btf_maps::collect_init_slots(b, maps_size as usize, &rels)
+                .map_err(|e| cx.with("section '.rel.maps'").err(e.to_string()))?;
+            for slot in slots {
+                if let Some(m) = maps.iter_mut().find(|m| m.real_name == slot.map) {
+                    m.init_slots.push(InitSlot { index: slot.index, target: slot.target });
+                }
+            }
+        }
+        if let Some((idx, data)) = legacy_maps_sec {
+            maps.extend(legacy_maps(data, idx, &syms, &sym_order, &cx)?);
+        }
+        for (idx, sname, origin, data, size) in data_secs {
+            let value_size = u32::try_from(size).map_err(|_| cx.with(format!("section '{sname}'")).err("too large"))?;
+            let datasec = btf.as_ref().and_then(|b| b.find_first(&sname, Kind::Datasec));
+            let mut flags = if origin == MapOrigin::Rodata { BPF_F_RDONLY_PROG } else { 0 };
+            if let (Some(b), Some(id)) = (&btf, datasec) {
+                if datasec_has_non_static_var(b, id) {
+                    flags |= BPF_F_MMAPABLE;
+                }
+            }
+            maps.push(MapSpec {
+                name: internal_map_name(&obj_name, &sname),
+                real_name: sname,
+                origin,
+                map_type: BPF_MAP_TYPE_ARRAY,
+                key_size: 4,
+                value_size,
+                max_entries: 1,
+                map_flags: flags,
+                map_extra: 0,
+                numa_node: 0,
+                pinning: 0,
+                btf_key_type_id: 0,
+                btf_value_type_id: datasec.unwrap_or(0),
+                inner: None,
+                init_slots: Vec::new(),
+                data: if data.is_empty() { vec![0; value_size as usize] } else { data },
+                sec_idx: idx,
+                sec_offset: 0,
+            });
+        }
+
+        // Externs: undefined global symbols, classified by their BTF.
+        let mut externs = Vec::new();
+        for i in &sym_order {
+            let s = &syms[i];
+            if !s.undefined || s.name.is_empty() || s.st_bind == elf::STB_LOCAL {
+                continue;
+            }
+            let ecx = cx.with(format!("extern '{}'", s.name));
+            let b = btf.as_ref().ok_or_else(|| ecx.err("externs need the object's .BTF"))?;
+            let (kind, btf_id) = classify_extern(b, &s.name).map_err(|m| ecx.err(m))?;
+            externs.push(Extern { name: s.name.clone(), kind, weak: s.st_bind == elf::STB_WEAK, sym_idx: *i, btf_id });
+        }
+
+        // Instruction relocations of executable sections.
+        for (sec_idx, sname, _) in &exec_secs {
+            let sec = file.section_by_index(object::SectionIndex(*sec_idx)).map_err(|e| cx.err(e.to_string()))?;
+            let scx = cx.with(format!("section '{sname}'"));
+            for (off, rel) in sec.relocations() {
+                let rcx = scx.with(format!("relocation at offset {off:#x}"));
+                let r_type = match rel.flags() {
+                    object::RelocationFlags::Elf { r_type } => r_type.0,
+                    _ => 0,
+                };
+                if ![R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64, R_BPF_64_ABS32].contains(&r_type) {
+                    return Err(rcx.err(format!("unsupported relocation type {r_type}")));
+                }
+                let RelocationTarget::Symbol(si) = rel.target() else {
+                    return Err(rcx.err("relocation without a symbol"));
+                };
+                let sym = syms.get(&si.0).ok_or_else(|| rcx.err(format!("symbol #{} does not exist", si.0)))?;
+                if off % 8 != 0 {
+                    return Err(rcx.err("offset not aligned to an instruction"));
+                }
+                let insn_idx = (off / 8) as usize;
+                let Some(pi) = programs
+                    .iter()
+                    .position(|p| p.sec_idx == *sec_idx && insn_idx >= p.sec_insn_off && insn_idx < p.sec_insn_off + p.insns.len())
+                else {
+                    // libbpf ignores relocations outside any function.
+                    continue;
+                };
+                let rel_idx = insn_idx - programs[pi].sec_insn_off;
+                let kind = record_reloc(&programs[pi], rel_idx, sym, si.0, text_sec_idx, &maps, &externs, &section_names)
+                    .map_err(|m| rcx.with(format!("symbol '{}'", sym.name)).err(m))?;
+                programs[pi].relocs.push(Reloc { insn_idx: rel_idx, kind });
+            }
+        }
+        for p in &mut programs {
+            p.relocs.sort_by_key(|r| r.insn_idx);
+        }
+
+        // .BTF.ext records by ELF section.
+        let mut section_ext: HashMap<usize, SectionExt> = HashMap::new();
+        if let Some(ext) = &btf_ext {
+            let idx_of = |n: &str| section_names.iter().find(|(_, v)| v.as_str() == n).map(|(k, _)| *k);
+            for s in &ext.func_info {
+                if let Some(i) = idx_of(&s.sec_name) {
+                    section_ext.entry(i).or_default().func_info.extend(s.records.iter().copied());
+                }
+            }
+            for s in &ext.line_info {
+                if let Some(i) = idx_of(&s.sec_name) {
+                    section_ext.entry(i).or_default().line_info.extend(s.records.iter().copied());
+                }
+            }
+            for s in &ext.core_relos {
+                if let Some(i) = idx_of(&s.sec_name) {
+                    section_ext.entry(i).or_default().core_relos.extend(s.records.iter().copied());
+                }
+            }
+        }
+
+        Ok(Object {
+            name: obj_name,
+            license,
+            kern_version,
+            btf,
+            btf_ext,
+            programs,
+            maps,
+            externs,
+            text_sec_idx,
+            section_ext,
+            section_names,
+        })
+    }
+
+    /// Entry programs (not `.text` subprograms), in object order.
+    pub fn entry_programs(&self) -> impl Iterator<Item = &Program> {
+        self.programs.iter().filter(|p| !p.is_subprog)
+    }
+
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.maps.iter().position(|m| m.name == name || m.real_name == name)
+    }
+}
+
+pub(crate) const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub(crate) const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+pub(crate) const BPF_F_MMAPABLE: u32 = 1 << 10;
+
+fn datasec_has_non_static_var(btf: &Btf, id: u32) -> bool {
+    let Ok(t) = btf.type_by_id(id) else { return false };
+    t.datasec_vars().any(|v| {
+        btf.type_by_id(v.type_id)
+            .ok()
+            .and_then(|vt| vt.var_linkage())
+            .is_some_and(|l| l != bpfld_btf::VarLinkage::Static)
+    })
+}
+
+fn btf_map_spec(d: &crate::btf_maps::BtfMapDef, sec_idx: usize, cx: &Ctx<'_>) -> Result<MapSpec> {
+    let mcx = cx.with(format!("map '{}'", d.name));
+    let map_type = d.map_type.ok_or_else(|| mcx.err("map type is not specified"))?;
+    let inner = match &d.inner {
+        Some(i) => Some(Box::new(btf_map_spec(i, sec_idx, &mcx)?)),
+        None => None,
+    };
+    Ok(MapSpec {
+        name: d.name.chars().take(15).collect(),
+        real_name: d.name.clone(),
+        origin: MapOrigin::Btf,
+        map_type,
+        key_size: d.key_size.unwrap_or(0),
+        value_size: d.value_size.unwrap_or(0),
+        max_entries: d.max_entries.unwrap_or(0),
+        map_flags: d.map_flags.unwrap_or(0),
+        map_extra: d.map_extra.unwrap_or(0),
+        numa_node: d.numa_node.unwrap_or(0),
+        pinning: d.pinning.unwrap_or(0),
+        btf_key_type_id: d.btf_key_type_id,
+        btf_value_type_id: d.btf_value_type_id,
+        inner,
+        init_slots: Vec::new(),
+        data: Vec::new(),
+        sec_idx,
+        sec_offset: u64::from(d.sec_offset),
+    })
+}
+
+/// Legacy `SEC("maps")` definitions: one symbol per map, each a
+/// `struct bpf_map_def` (type, key_size, value_size, max_entries,
+/// map_flags, and optionally more fields that must then be zero).
+fn legacy_maps(data: &[u8], sec_idx: usize, syms: &HashMap<usize, SymInfo>, order: &[usize], cx: &Ctx<'_>) -> Result<Vec<MapSpec>> {
+    let scx = cx.with("section 'maps'");
+    let mut defs: Vec<&SymInfo> = order.iter().map(|i| &syms[i]).filter(|s| s.shndx == Some(sec_idx) && !s.name.is_empty() && s.st_type != elf::STT_SECTION).collect();
+    defs.sort_by_key(|s| s.value);
+    let mut out = Vec::new();
+    for (n, s) in defs.iter().enumerate() {
+        let mcx = scx.with(format!("map '{}'", s.name));
+        let end = defs.get(n + 1).map(|x| x.value).unwrap_or(data.len() as u64);
+        let size = if s.size > 0 { s.size } else { end.saturating_sub(s.value) };
+        let start = s.value as usize;
+        let Some(def) = data.get(start..start.saturating_add(size as usize)) else {
+            return Err(mcx.err(format!("offset {:#x} size {size:#x} outside the section", s.value)));
+        };
+        if def.len() < LEGACY_MAP_DEF_MIN {
+            return Err(mcx.err(format!("definition is {} bytes, at least {LEGACY_MAP_DEF_MIN} needed", def.len())));
+        }
+        if def[LEGACY_MAP_DEF_MIN..].iter().any(|&b| b != 0) {
+            return Err(mcx.err(format!("unknown non-zero fields after offset {LEGACY_MAP_DEF_MIN}")));
+        }
+        let f = |i: usize| u32::from_le_bytes([def[i * 4], def[i * 4 + 1], def[i * 4 + 2], def[i * 4 + 3]]);
+        out.push(MapSpec {
+            name: s.name.chars().take(15).collect(),
+            real_name: s.name.clone(),
+            origin: MapOrigin::Legacy,
+            map_type: f(0),
+            key_size: f(1),
+            value_size: f(2),
+            max_entries: f(3),
+            map_flags: f(4),
+            map_extra: 0,
+            numa_node: 0,
+            pinning: 0,
+            btf_key_type_id: 0,
+            btf_value_type_id: 0,
+            inner: None,
+            init_slots: Vec::new(),
+            data: Vec::new(),
+            sec_idx,
+            sec_offset: s.value,
+        });
+    }
+    Ok(out)
+}
+
+/// Finds an extern's BTF: a VAR or FUNC named `name` inside the `.ksyms` or
+/// `.kconfig` DATASEC.
+fn classify_extern(btf: &Btf, name: &str) -> Result<(ExternKind, u32), String> {
+    for sec in [".kconfig", ".ksyms"] {
+        let Some(ds) = btf.find_first(sec, Kind::Datasec) else { continue };
+        let t = btf.type_by_id(ds).map_err(|e| e.to_string())?;
+        for v in t.datasec_vars() {
+            let vt = btf.type_by_id(v.type_id).map_err(|e| e.to_string())?;
+            if vt.name().map_err(|e| e.to_string())? != name {
+                continue;
+            }
+            return match (sec, vt.kind()) {
+                (".kconfig", Kind::Var) => Ok((ExternKind::Kconfig, vt.id())),
+                (".ksyms", Kind::Var) => Ok((ExternKind::Ksym, vt.id())),
+                (".ksyms", Kind::Func) => Ok((ExternKind::Kfunc, vt.id())),
+                (s, k) => Err(format!("{} in DATASEC '{s}' is neither a VAR nor a kfunc", k.name())),
+            };
+        }
+    }
+    // A FUNC declared extern but outside .ksyms (older clang) is a kfunc if
+    // its linkage says extern.
+    if let Some(id) = btf.find_first(name, Kind::Func) {
+        let t = btf.type_by_id(id).map_err(|e| e.to_string())?;
+        if t.func_linkage() == Some(bpfld_btf::FuncLinkage::Extern) {
+            return Ok((ExternKind::Kfunc, id));
+        }
+    }
+    Err("no BTF for it in the .ksyms or .kconfig DATASEC (declare it __ksym or __kconfig)".into())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_reloc(
+    prog: &Program,
+    insn_idx: usize,
+    sym: &SymInfo,
+    sym_idx: usize,
+    text: Option<usize>,
+    maps: &[MapSpec],
+    externs: &[Extern],
+    names: &HashMap<usize, String>,
+) -> Result<RelocKind, String> {
+    let insn = prog.insns[insn_idx];
+    let code = insn[0];
+    let is_call = code == 0x85;
+    let is_ldimm64 = code == 0x18;
+    if !is_call && !is_ldimm64 {
+        return Err(format!("insn {insn_idx}: relocation against an instruction with opcode {code:#04x}"));
+    }
+    if is_ldimm64 && insn_idx + 1 >= prog.insns.len() {
+        return Err(format!("insn {insn_idx}: ld_imm64 is truncated by the end of the program"));
+    }
+    if sym.undefined {
+        let ext = externs.iter().position(|e| e.sym_idx == sym_idx).ok_or("relocation against an unknown extern")?;
+        return Ok(if is_call { RelocKind::ExternCall { ext } } else { RelocKind::ExternLd64 { ext } });
+    }
+    if is_call {
+        let src = insn[1] >> 4;
+        if src != 1 {
+            return Err(format!("insn {insn_idx}: call relocation on a non-pseudo call (src_reg {src})"));
+        }
+        if sym.shndx.is_none() || sym.shndx != text {
+            let sec = sym.shndx.and_then(|s| names.get(&s)).map(String::as_str).unwrap_or("?");
+            return Err(format!("insn {insn_idx}: call into section '{sec}': subprograms must be in .text"));
+        }
+        if sym.value % 8 != 0 {
+            return Err(format!("insn {insn_idx}: call target offset {:#x} is not instruction-aligned", sym.value));
+        }
+        return Ok(RelocKind::Call { sym_off: sym.value });
+    }
+    let Some(shndx) = sym.shndx else {
+        return Err(format!("insn {insn_idx}: relocation against a symbol in a special section (uninitialized global?)"));
+    };
+    // libbpf: a function, or the section symbol of .text, is a subprogram.
+    if Some(shndx) == text && (sym.st_type == elf::STT_FUNC || sym.st_type == elf::STT_SECTION) {
+        let imm = i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]);
+        if sym.value % 8 != 0 || imm % 8 != 0 {
+            return Err(format!("insn {insn_idx}: subprogram address {:#x}+{imm} is not instruction-aligned", sym.value));
+        }
+        return Ok(RelocKind::SubprogAddr { sym_off: sym.value });
+    }
+    let sec_name = names.get(&shndx).map(String::as_str).unwrap_or("?");
+    if sec_name == ".maps" || sec_name == "maps" {
+        let want_origin = if sec_name == ".maps" { MapOrigin::Btf } else { MapOrigin::Legacy };
+        let map = maps
+            .iter()
+            .position(|m| m.origin == want_origin && m.sec_idx == shndx && m.sec_offset == sym.value)
+            .ok_or_else(|| format!("insn {insn_idx}: no map at offset {:#x} of section '{sec_name}'", sym.value))?;
+        return Ok(RelocKind::Map { map });
+    }
+    let map = maps
+        .iter()
+        .position(|m| m.origin.is_global_data() && m.sec_idx == shndx)
+        .ok_or_else(|| format!("insn {insn_idx}: relocation against section '{sec_name}', which is neither a map nor global data"))?;
+    Ok(RelocKind::MapValue { map, sym_off: sym.value })
+}
+
+/// Shares the object's bytes for zero-copy views where callers need them.
+pub type SharedBytes = Arc<[u8]>;

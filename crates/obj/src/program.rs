@@ -1,0 +1,65 @@
+//! Programs and the relocations recorded against their instructions.
+
+use bpfld_btf::ext::{CoreRelo, FuncInfo, LineInfo};
+
+use crate::section::SectionDef;
+
+/// What a relocated instruction refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelocKind {
+    /// `call` of a subprogram: target is `sym_off / 8 + imm + 1` in `.text`.
+    Call { sym_off: u64 },
+    /// `ld_imm64` of a subprogram's address (a callback).
+    SubprogAddr { sym_off: u64 },
+    /// `ld_imm64` of a map (its fd).
+    Map { map: usize },
+    /// `ld_imm64` of an address inside a global data map.
+    MapValue { map: usize, sym_off: u64 },
+    /// `call` of an extern (a kfunc).
+    ExternCall { ext: usize },
+    /// `ld_imm64` of an extern (ksym address, kconfig value, kfunc address).
+    ExternLd64 { ext: usize },
+}
+
+/// A relocation: instruction index relative to the program's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reloc {
+    pub insn_idx: usize,
+    pub kind: RelocKind,
+}
+
+/// One function of an executable section: an entry program, or a `.text`
+/// subprogram that entry programs call.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub name: String,
+    /// The ELF section without a leading `?`.
+    pub section: String,
+    pub sec_idx: usize,
+    /// Instruction offset of the function inside its section.
+    pub sec_insn_off: usize,
+    /// Raw instructions, 8 bytes each, as in the ELF.
+    pub insns: Vec<[u8; 8]>,
+    /// Non-`.text` functions are entry programs; `.text` ones subprograms.
+    pub is_subprog: bool,
+    /// `SEC("?...")`: known but not loaded unless asked for.
+    pub autoload: bool,
+    /// Global (or weak) symbol binding.
+    pub global: bool,
+    /// Global but hidden: its BTF FUNC is marked static, as libbpf does, so
+    /// that the verifier checks it with its callers' context.
+    pub mark_btf_static: bool,
+    /// Program type etc. from the section name; `None` for subprograms and
+    /// unknown sections.
+    pub def: Option<SectionDef>,
+    pub relocs: Vec<Reloc>,
+}
+
+/// `.BTF.ext` records of one ELF section, with instruction indexes relative
+/// to the section (not yet to a program).
+#[derive(Debug, Clone, Default)]
+pub struct SectionExt {
+    pub func_info: Vec<FuncInfo>,
+    pub line_info: Vec<LineInfo>,
+    pub core_relos: Vec<CoreRelo>,
+}
