@@ -1,1 +1,13 @@
-//! BPF instructions and kernel ABI constants.
+//! BPF instructions and the kernel ABI numbers that describe programs, maps
+//! and attachments.
+//!
+//! Everything here is plain data shared by the pure layers (object model,
+//! relocation, planning) and the syscall layer, so that a number such as
+//! `BPF_PROG_TYPE_XDP` is spelled once in the project.
+
+pub mod insn;
+pub mod types;
+
+pub use insn::Insn;
+pub mod disasm;
+pub use disasm::disasm;

@@ -29,8 +29,12 @@ pub fn open_object(path: &PathBuf) -> Result<Object, String> {
     Object::parse(&name, &data).map_err(|e| e.to_string())
 }
 
-pub fn insn_hex(insn: &[u8; 8]) -> String {
-    insn.iter().map(|b| format!("{b:02x}")).collect()
+pub fn insn_hex(insn: &bpfld_asm::Insn) -> String {
+    insn.to_hex()
+}
+
+pub fn map_type_label(t: u32) -> String {
+    bpfld_asm::types::map_type_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
 }
 
 pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
@@ -40,7 +44,7 @@ pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
             json!({
                 "name": m.name,
                 "real_name": m.real_name,
-                "type": bpfld_asm::MapType(m.map_type).name(),
+                "type": map_type_label(m.map_type),
                 "key_size": m.key_size,
                 "value_size": m.value_size,
                 "max_entries": m.max_entries,
@@ -65,8 +69,8 @@ pub fn run(a: PlanArgs) -> CliResult {
                 json!({
                     "name": p.name,
                     "section": p.section,
-                    "type": bpfld_asm::ProgType(p.prog_type).name(),
-                    "expected_attach_type": bpfld_asm::AttachType(p.expected_attach_type).name(),
+                    "type": bpfld_asm::types::prog_type_name(p.prog_type).unwrap_or("unknown"),
+                    "expected_attach_type": bpfld_asm::types::attach_type_name(p.expected_attach_type).unwrap_or("unknown"),
                     "attach_target": p.attach_target,
                     "insns": p.insns.iter().map(insn_hex).collect::<Vec<_>>(),
                     "error": p.error,
@@ -82,7 +86,7 @@ pub fn run(a: PlanArgs) -> CliResult {
         println!(
             "map {i}: {} type={} key={} value={} max_entries={} flags={:#x}",
             m.name,
-            bpfld_asm::MapType(m.map_type).name(),
+            map_type_label(m.map_type),
             m.key_size,
             m.value_size,
             m.max_entries,
@@ -94,8 +98,7 @@ pub fn run(a: PlanArgs) -> CliResult {
         if let Some(e) = &p.error {
             println!("  error: {e}");
         }
-        let insns: Vec<bpfld_asm::Insn> = p.insns.iter().map(|b| bpfld_asm::Insn::from_bytes(*b)).collect();
-        for (i, line) in bpfld_asm::disasm(&insns).iter().enumerate() {
+        for (i, line) in bpfld_asm::disasm(&p.insns).iter().enumerate() {
             println!("  {i:4}: {}  {line}", insn_hex(&p.insns[i]));
         }
     }

@@ -5,21 +5,21 @@
 //! The order is libbpf's (depth-first, on first use), so that bpfld and
 //! libbpf hand the kernel the same instructions for the same object.
 
+use bpfld_asm::insn::pseudo;
+use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
 
 use crate::error::{Ctx, Result};
 use crate::object::Object;
 use crate::program::{Reloc, RelocKind};
 
-const BPF_PSEUDO_CALL: u8 = 1;
-const BPF_PSEUDO_FUNC: u8 = 4;
 
 /// An entry program with its subprograms appended.
 #[derive(Debug, Clone)]
 pub struct LinkedProgram {
     /// Index of the entry program in [`Object::programs`].
     pub prog_idx: usize,
-    pub insns: Vec<[u8; 8]>,
+    pub insns: Vec<Insn>,
     /// Relocations still to apply (maps, externs), at indexes into `insns`.
     pub relocs: Vec<Reloc>,
     /// `func_info` with `insn_off` in instructions, as the kernel wants.
@@ -27,30 +27,6 @@ pub struct LinkedProgram {
     pub line_info: Vec<LineInfo>,
     /// Where each appended program starts: (program index, offset).
     pub layout: Vec<(usize, usize)>,
-}
-
-fn imm(insn: &[u8; 8]) -> i32 {
-    i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]])
-}
-
-fn set_imm(insn: &mut [u8; 8], v: i32) {
-    insn[4..8].copy_from_slice(&v.to_le_bytes());
-}
-
-fn src_reg(insn: &[u8; 8]) -> u8 {
-    insn[1] >> 4
-}
-
-fn set_src_reg(insn: &mut [u8; 8], src: u8) {
-    insn[1] = (insn[1] & 0x0f) | (src << 4);
-}
-
-fn is_subprog_call(insn: &[u8; 8]) -> bool {
-    insn[0] == 0x85 && src_reg(insn) == BPF_PSEUDO_CALL
-}
-
-fn is_pseudo_func(insn: &[u8; 8]) -> bool {
-    insn[0] == 0x18 && src_reg(insn) == BPF_PSEUDO_FUNC
 }
 
 struct Linker<'a> {
@@ -98,7 +74,7 @@ impl Linker<'_> {
         for r in &p.relocs {
             if let RelocKind::SubprogAddr { .. } = r.kind {
                 // Mark callback loads so they are found below.
-                set_src_reg(&mut insns[r.insn_idx], BPF_PSEUDO_FUNC);
+                insns[r.insn_idx].set_src_reg(pseudo::FUNC);
             }
         }
         self.out.insns.extend(insns);
@@ -153,18 +129,18 @@ impl Linker<'_> {
         let base = self.placed[idx].unwrap_or(0);
         for insn_idx in 0..p.insns.len() {
             let insn = self.out.insns[base + insn_idx];
-            if !is_subprog_call(&insn) && !is_pseudo_func(&insn) {
+            if !insn.is_subprog_call() && !insn.is_pseudo_func() {
                 continue;
             }
             let relo = p.relocs.iter().find(|r| r.insn_idx == insn_idx);
             let icx = self.cx.with(format!("insn {insn_idx} of '{}'", p.name));
             let target = match relo.map(|r| r.kind) {
                 Some(RelocKind::ExternCall { .. }) => continue,
-                Some(RelocKind::Call { sym_off }) => (sym_off / 8) as i64 + imm(&insn) as i64 + 1,
-                Some(RelocKind::SubprogAddr { sym_off }) => (sym_off as i64 + imm(&insn) as i64) / 8,
+                Some(RelocKind::Call { sym_off }) => (sym_off / 8) as i64 + insn.imm() as i64 + 1,
+                Some(RelocKind::SubprogAddr { sym_off }) => (sym_off as i64 + insn.imm() as i64) / 8,
                 Some(other) => return Err(icx.err(format!("unexpected relocation {other:?} on a call"))),
-                None if is_pseudo_func(&insn) => return Err(icx.err("callback address without a relocation")),
-                None => (p.sec_insn_off + insn_idx) as i64 + imm(&insn) as i64 + 1,
+                None if insn.is_pseudo_func() => return Err(icx.err("callback address without a relocation")),
+                None => (p.sec_insn_off + insn_idx) as i64 + insn.imm() as i64 + 1,
             };
             let text = obj.text_sec_idx;
             let sub = obj.programs.iter().position(|s| {
@@ -180,7 +156,7 @@ impl Linker<'_> {
             let sub_off = self.placed[sub].unwrap_or(0) as i64;
             let rel = sub_off - (base + insn_idx) as i64 - 1;
             let rel = i32::try_from(rel).map_err(|_| icx.err("program too large"))?;
-            set_imm(&mut self.out.insns[base + insn_idx], rel);
+            self.out.insns[base + insn_idx].set_imm(rel);
         }
         if is_main && !self.have_func_info {
             self.out.func_info.clear();

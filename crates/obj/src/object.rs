@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bpfld_asm::Insn;
 use bpfld_btf::ext::BtfExt;
 use bpfld_btf::{Btf, Kind};
 use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
 use object::{Endianness, Object as _, ObjectSection, ObjectSymbol, RelocationTarget, SymbolSection};
 
 use crate::btf_fixup::fix_object_btf;
-use crate::error::{Ctx, Error, Result};
+use crate::error::{Ctx, Result};
 use crate::map::{internal_map_name, InitSlot, MapOrigin, MapSpec};
 use crate::program::{Program, Reloc, RelocKind, SectionExt};
 use crate::section;
@@ -271,7 +272,7 @@ impl Object {
                 }
                 let insns = data[s.value as usize..end as usize]
                     .chunks_exact(8)
-                    .map(|c| <[u8; 8]>::try_from(c).expect("chunks of 8"))
+                    .map(|c| Insn(<[u8; 8]>::try_from(c).expect("chunks of 8")))
                     .collect();
                 let global = s.st_bind != elf::STB_LOCAL;
                 let vis = s.st_other & 0x3;
@@ -285,7 +286,7 @@ impl Object {
                     autoload,
                     global,
                     mark_btf_static: global && (vis == elf::STV_HIDDEN || vis == elf::STV_INTERNAL),
-                    def,
+                    def: def.clone(),
                     relocs: Vec::new(),
                 });
             }
@@ -296,10 +297,7 @@ impl Object {
         let mut maps: Vec<MapSpec> = Vec::new();
         if let Some((maps_idx, maps_size)) = maps_sec {
             let b = btf.as_ref().ok_or_else(|| cx.with("section '.maps'").err("BTF-defined maps need the object's .BTF"))?;
-            let defs = crate::btf_maps::parse_btf_maps(b, maps_size as usize).map_err(|e| cx.with("section '.maps'").err(e.to_string()))?;
-            for d in defs {
-                maps.push(btf_map_spec(&d, maps_idx, &cx)?);
-            }
+            let defs = crate::btf_maps::parse_btf_maps(b, maps_size as usize).map_err(|e| cx.with("section '.maps'").err(e))?;
             // Initial slots of map-in-map and prog arrays.
             let maps_section = file.section_by_index(object::SectionIndex(maps_idx)).map_err(|e| cx.err(e.to_string()))?;
             let mut rels = Vec::new();
@@ -308,15 +306,15 @@ impl Object {
                 let Some(s) = syms.get(&si.0) else {
                     return Err(cx.with("section '.rel.maps'").err(format!("offset {off:#x}: symbol #{} missing", si.0)));
                 };
-                let in_exec = s.shndx.is_some_and(|x| exec_secs.iter().any(|(i, _, _)| *i == x));
-                rels.push((off, s.name.clone(), s.st_type == elf::STT_FUNC || in_exec));
+                rels.push(crate::btf_maps::MapsRel { offset: off, symbol: s.name.clone(), symbol_in_maps: s.shndx == Some(maps_idx) });
             }
-            let slots = crate::btf_maps::collect_init_slots(b, maps_size as usize, &rels)
-                .map_err(|e| cx.with("section '.rel.maps'").err(e.to_string()))?;
+            let slots = crate::btf_maps::collect_init_slots(&defs, &rels).map_err(|e| cx.with("section '.rel.maps'").err(e))?;
+            let first = maps.len();
+            for d in &defs {
+                maps.push(btf_map_spec(d, maps_idx, &cx)?);
+            }
             for slot in slots {
-                if let Some(m) = maps.iter_mut().find(|m| m.real_name == slot.map) {
-                    m.init_slots.push(InitSlot { index: slot.index, target: slot.target });
-                }
+                maps[first + slot.map].init_slots.push(InitSlot { index: slot.index, target: slot.target });
             }
         }
         if let Some((idx, data)) = legacy_maps_sec {
@@ -582,9 +580,9 @@ fn record_reloc(
     names: &HashMap<usize, String>,
 ) -> Result<RelocKind, String> {
     let insn = prog.insns[insn_idx];
-    let code = insn[0];
-    let is_call = code == 0x85;
-    let is_ldimm64 = code == 0x18;
+    let code = insn.code();
+    let is_call = insn.is_call();
+    let is_ldimm64 = insn.is_ld_imm64();
     if !is_call && !is_ldimm64 {
         return Err(format!("insn {insn_idx}: relocation against an instruction with opcode {code:#04x}"));
     }
@@ -596,8 +594,8 @@ fn record_reloc(
         return Ok(if is_call { RelocKind::ExternCall { ext } } else { RelocKind::ExternLd64 { ext } });
     }
     if is_call {
-        let src = insn[1] >> 4;
-        if src != 1 {
+        let src = insn.src_reg();
+        if src != bpfld_asm::insn::pseudo::CALL {
             return Err(format!("insn {insn_idx}: call relocation on a non-pseudo call (src_reg {src})"));
         }
         if sym.shndx.is_none() || sym.shndx != text {
@@ -614,7 +612,7 @@ fn record_reloc(
     };
     // libbpf: a function, or the section symbol of .text, is a subprogram.
     if Some(shndx) == text && (sym.st_type == elf::STT_FUNC || sym.st_type == elf::STT_SECTION) {
-        let imm = i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]);
+        let imm = insn.imm();
         if sym.value % 8 != 0 || imm % 8 != 0 {
             return Err(format!("insn {insn_idx}: subprogram address {:#x}+{imm} is not instruction-aligned", sym.value));
         }

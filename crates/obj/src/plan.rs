@@ -2,6 +2,7 @@
 //! system call. Map references hold the map's index in [`LoadPlan::maps`]
 //! until the loader swaps in real fds.
 
+use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
 
 use crate::error::{Ctx, Result};
@@ -36,7 +37,7 @@ pub struct ProgramPlan {
     pub attach_target: Option<String>,
     pub prog_flags: u32,
     /// Final instructions, map fds replaced by map indexes (see `map_refs`).
-    pub insns: Vec<[u8; 8]>,
+    pub insns: Vec<Insn>,
     pub map_refs: Vec<MapRef>,
     pub func_info: Vec<FuncInfo>,
     pub line_info: Vec<LineInfo>,
@@ -86,19 +87,19 @@ pub fn plan(obj: &Object) -> Result<LoadPlan> {
             let i = r.insn_idx;
             match r.kind {
                 RelocKind::Map { map } => {
-                    set_src(&mut insns[i], BPF_PSEUDO_MAP_FD);
-                    set_imm(&mut insns[i], map as i32);
+                    insns[i].set_src_reg(BPF_PSEUDO_MAP_FD);
+                    insns[i].set_imm(map as i32);
                     map_refs.push(MapRef { insn_idx: i, map });
                 }
                 RelocKind::MapValue { map, sym_off } => {
                     if i + 1 >= insns.len() {
                         return Err(pcx.err(format!("insn {i}: ld_imm64 truncated")));
                     }
-                    let off = i64::from(imm(&insns[i])) + sym_off as i64;
+                    let off = i64::from(insns[i].imm()) + sym_off as i64;
                     let off = i32::try_from(off).map_err(|_| pcx.err(format!("insn {i}: offset {off} out of range")))?;
-                    set_imm(&mut insns[i + 1], off);
-                    set_src(&mut insns[i], BPF_PSEUDO_MAP_VALUE);
-                    set_imm(&mut insns[i], map as i32);
+                    insns[i + 1].set_imm(off);
+                    insns[i].set_src_reg(BPF_PSEUDO_MAP_VALUE);
+                    insns[i].set_imm(map as i32);
                     map_refs.push(MapRef { insn_idx: i, map });
                 }
                 RelocKind::ExternCall { .. } | RelocKind::ExternLd64 { .. } => {
@@ -149,14 +150,3 @@ pub fn plan(obj: &Object) -> Result<LoadPlan> {
     })
 }
 
-fn imm(insn: &[u8; 8]) -> i32 {
-    i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]])
-}
-
-fn set_imm(insn: &mut [u8; 8], v: i32) {
-    insn[4..8].copy_from_slice(&v.to_le_bytes());
-}
-
-fn set_src(insn: &mut [u8; 8], src: u8) {
-    insn[1] = (insn[1] & 0x0f) | (src << 4);
-}

@@ -1,5 +1,6 @@
 //! Programs and the relocations recorded against their instructions.
 
+use bpfld_asm::Insn;
 use bpfld_btf::ext::{CoreRelo, FuncInfo, LineInfo};
 
 use crate::section::SectionDef;
@@ -39,7 +40,7 @@ pub struct Program {
     /// Instruction offset of the function inside its section.
     pub sec_insn_off: usize,
     /// Raw instructions, 8 bytes each, as in the ELF.
-    pub insns: Vec<[u8; 8]>,
+    pub insns: Vec<Insn>,
     /// Non-`.text` functions are entry programs; `.text` ones subprograms.
     pub is_subprog: bool,
     /// `SEC("?...")`: known but not loaded unless asked for.

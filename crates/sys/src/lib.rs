@@ -1,1 +1,58 @@
-//! The bpf() system call layer: the only crate with unsafe code.
+//! The bpf() system call layer of bpfld: the only crate of the project with
+//! `unsafe` code.
+//!
+//! Everything above this crate is pure Rust that computes *what* to ask the
+//! kernel; this crate is the thin, typed and memory-safe boundary that
+//! actually asks. The design follows cilium/ebpf's `internal/sys` and aya's
+//! `sys` module:
+//!
+//! * every command has its own `#[repr(C)]` attribute struct (see the private
+//!   `attr` module) laid out like the matching member of `union bpf_attr`,
+//!   zero-initialised, with explicit padding so no uninitialised byte ever
+//!   reaches the kernel, and passed with its own size;
+//! * public functions take slices and [`BorrowedFd`](std::os::fd::BorrowedFd)s
+//!   and return [`OwnedFd`](std::os::fd::OwnedFd)s, so buffer lengths and fd
+//!   lifetimes are checked by the type system instead of by callers;
+//! * errors keep the kernel's errno ([`SysError::errno`]) and say which command
+//!   failed on which object; program and BTF loads also carry the complete
+//!   verifier log ([`LoadError`]).
+//!
+//! Program, map and attach *type* values are plain `u32`s here: the
+//! `bpfld-asm` crate owns those enums. Only the command numbers and the flag
+//! bits this crate itself needs are defined (see [`consts`]).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod attr;
+mod btf;
+pub mod consts;
+mod error;
+mod log;
+mod map;
+mod mmap;
+mod obj;
+mod probe;
+mod prog;
+mod syscall;
+pub mod test_support;
+
+pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load, btf_raw_data, BtfInfo};
+pub use error::{LoadError, Operation, ProgLoadError, Result, SysError};
+pub use log::{LogOptions, DEFAULT_LOG_SIZE, MAX_LOG_SIZE};
+pub use map::{
+    map_create, map_delete_elem, map_freeze, map_get_fd_by_id, map_get_next_id, map_get_next_key,
+    map_info, map_lookup_and_delete_elem, map_lookup_elem, map_update_elem, MapCreateAttr, MapInfo,
+    MapRef,
+};
+pub use mmap::MmapedMap;
+pub use obj::{
+    link_create, link_detach, link_get_fd_by_id, link_get_next_id, obj_get, obj_pin,
+    raw_tracepoint_open, LinkTarget,
+};
+pub use probe::{bpf_usable, page_size, possible_cpus};
+pub use prog::{
+    prog_bind_map, prog_get_fd_by_id, prog_get_next_id, prog_info, prog_load, prog_test_run,
+    ProgInfo, ProgLoadAttr, ProgLoaded, TestRunOpts, TestRunResult,
+};
+pub use syscall::Cmd;

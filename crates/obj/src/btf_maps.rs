@@ -1,0 +1,294 @@
+//! BTF-defined maps: the `.maps` DATASEC, where each VAR is a struct whose
+//! members encode the map's attributes in their *types* (libbpf's
+//! `__uint`, `__type`, `__ulong` and `__array` macros):
+//!
+//! - `__uint(name, N)` is `int (*name)[N]`: a PTR to an ARRAY of N elements;
+//! - `__ulong(name, N)` is an anonymous enum with one enumerator of value N
+//!   (or the `__uint` form);
+//! - `__type(key, T)` is `T *key`: the key's BTF type and size;
+//! - `__array(values, T)` is a zero-length array of pointers to `T`: the
+//!   inner map definition of a map-in-map, or a FUNC_PROTO for a prog array.
+//!
+//! Parsing follows libbpf's `parse_btf_map_def`, in strict mode: an unknown
+//! member is an error rather than silently ignored.
+
+use bpfld_asm::types::{is_map_in_map, map_type};
+use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs};
+use bpfld_btf::{Btf, Kind, VarLinkage};
+
+/// `LIBBPF_PIN_NONE` and `LIBBPF_PIN_BY_NAME`.
+pub const PIN_NONE: u32 = 0;
+pub const PIN_BY_NAME: u32 = 1;
+
+/// One map definition as the BTF spells it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BtfMapDef {
+    pub name: String,
+    pub map_type: Option<u32>,
+    pub key_size: Option<u32>,
+    pub value_size: Option<u32>,
+    pub max_entries: Option<u32>,
+    pub map_flags: Option<u32>,
+    pub map_extra: Option<u64>,
+    pub numa_node: Option<u32>,
+    pub pinning: Option<u32>,
+    /// BTF ids of `__type(key, ...)` and `__type(value, ...)`, 0 if given
+    /// by size only.
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    /// The `__array(values, struct {...})` inner map of a map-in-map.
+    pub inner: Option<Box<BtfMapDef>>,
+    /// Offset of the VAR in `.maps`, and its size.
+    pub sec_offset: u32,
+    pub sec_size: u32,
+    /// Byte offset of the `values` member inside the definition, where
+    /// relocations of initial values start.
+    pub values_offset: Option<u32>,
+}
+
+/// Every map of the `.maps` section (its ELF size is `sec_size`).
+pub fn parse_btf_maps(btf: &Btf, sec_size: usize) -> Result<Vec<BtfMapDef>, String> {
+    let Some(ds) = btf.find_first(".maps", Kind::Datasec) else {
+        return Err("no DATASEC '.maps' in the object's BTF".into());
+    };
+    let sec = btf.type_by_id(ds).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (i, vi) in sec.datasec_vars().enumerate() {
+        let var = btf.type_by_id(vi.type_id).map_err(|e| format!("map #{i}: {e}"))?;
+        let name = var.name().map_err(|e| format!("map #{i}: {e}"))?;
+        if name.is_empty() {
+            return Err(format!("map #{i}: empty name"));
+        }
+        if vi.offset as u64 + vi.size as u64 > sec_size as u64 {
+            return Err(format!(
+                "map '{name}': definition at offset {:#x} size {:#x} runs past the section's {sec_size:#x} bytes",
+                vi.offset, vi.size
+            ));
+        }
+        if var.kind() != Kind::Var {
+            return Err(format!("map '{name}': unexpected kind {} (want VAR)", var.kind().name()));
+        }
+        let linkage = var.var_linkage().expect("VAR has linkage");
+        if linkage != VarLinkage::Global {
+            return Err(format!("map '{name}': unsupported linkage {linkage:?} (maps must be global)"));
+        }
+        let (def_id, def) = skip_mods_and_typedefs(btf, var.type_ref().unwrap_or(0)).map_err(|e| format!("map '{name}': {e}"))?;
+        let Some(def) = def.filter(|d| d.kind() == Kind::Struct) else {
+            return Err(format!("map '{name}': definition [{def_id}] is not a struct"));
+        };
+        if def.size().unwrap_or(0) > vi.size {
+            return Err(format!("map '{name}': definition struct is larger than its VAR ({} > {})", def.size().unwrap_or(0), vi.size));
+        }
+        let mut m = parse_def(btf, name, def_id, false)?;
+        m.sec_offset = vi.offset;
+        m.sec_size = vi.size;
+        out.push(m);
+    }
+    Ok(out)
+}
+
+fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<BtfMapDef, String> {
+    let err = |m: String| format!("map '{map_name}': {m}");
+    let def = btf.type_by_id(def_id).map_err(|e| err(e.to_string()))?;
+    let mut d = BtfMapDef { name: map_name.to_string(), ..Default::default() };
+    let members: Vec<_> = def.members().collect();
+    for (i, m) in members.iter().enumerate() {
+        let fname = def.str(m.name_off).map_err(|e| err(format!("field #{i}: {e}")))?;
+        let ferr = |msg: String| err(format!("field '{fname}': {msg}"));
+        match fname {
+            "type" => d.map_type = Some(field_uint(btf, m.type_id).map_err(ferr)?),
+            "max_entries" => d.max_entries = Some(field_uint(btf, m.type_id).map_err(ferr)?),
+            "map_flags" => d.map_flags = Some(field_uint(btf, m.type_id).map_err(ferr)?),
+            "numa_node" => d.numa_node = Some(field_uint(btf, m.type_id).map_err(ferr)?),
+            "map_extra" => d.map_extra = Some(field_ulong(btf, m.type_id).map_err(ferr)?),
+            "key_size" => set_size(&mut d.key_size, field_uint(btf, m.type_id).map_err(ferr)?, "key").map_err(err)?,
+            "value_size" => set_size(&mut d.value_size, field_uint(btf, m.type_id).map_err(ferr)?, "value").map_err(err)?,
+            "key" | "value" => {
+                let (tid, size) = field_type(btf, m.type_id).map_err(ferr)?;
+                if fname == "key" {
+                    set_size(&mut d.key_size, size, "key").map_err(err)?;
+                    d.btf_key_type_id = tid;
+                } else {
+                    set_size(&mut d.value_size, size, "value").map_err(err)?;
+                    d.btf_value_type_id = tid;
+                }
+            }
+            "pinning" => {
+                if is_inner {
+                    return Err(err("an inner map definition cannot be pinned".into()));
+                }
+                let v = field_uint(btf, m.type_id).map_err(ferr)?;
+                if v != PIN_NONE && v != PIN_BY_NAME {
+                    return Err(err(format!("invalid pinning value {v}")));
+                }
+                d.pinning = Some(v);
+            }
+            "values" => {
+                if is_inner {
+                    return Err(err("multi-level inner maps are not supported".into()));
+                }
+                if i != members.len() - 1 {
+                    return Err(err("'values' must be the last field".into()));
+                }
+                let ty = d.map_type.unwrap_or(0);
+                let prog_array = ty == map_type::PROG_ARRAY;
+                if !is_map_in_map(ty) && !prog_array {
+                    return Err(err("'values' needs a map-in-map or prog-array type, declared before it".into()));
+                }
+                set_size(&mut d.value_size, 4, "value").map_err(err)?;
+                let what = if prog_array { "prog-array value" } else { "map-in-map inner" };
+                let arr = btf.type_by_id(m.type_id).map_err(|e| err(e.to_string()))?;
+                match arr.array() {
+                    Some(a) if a.nelems == 0 => {
+                        let (_, p) = skip_mods_and_typedefs(btf, a.elem_type).map_err(|e| err(e.to_string()))?;
+                        let Some(p) = p.filter(|p| p.kind() == Kind::Ptr) else {
+                            return Err(err(format!("{what} element is not a pointer")));
+                        };
+                        let (tid, t) = skip_mods_and_typedefs(btf, p.type_ref().unwrap_or(0)).map_err(|e| err(e.to_string()))?;
+                        let kind = t.map(|t| t.kind());
+                        if prog_array {
+                            if kind != Some(Kind::FuncProto) {
+                                return Err(err(format!("{what} definition is not a function prototype")));
+                            }
+                        } else {
+                            if kind != Some(Kind::Struct) {
+                                return Err(err(format!("{what} definition is not a struct")));
+                            }
+                            d.inner = Some(Box::new(parse_def(btf, &format!("{map_name}.inner"), tid, true)?));
+                        }
+                    }
+                    _ => return Err(err(format!("{what} spec is not a zero-sized array"))),
+                }
+                d.values_offset = Some(m.bit_offset / 8);
+            }
+            other => return Err(err(format!("unknown field '{other}'"))),
+        }
+    }
+    if d.map_type.unwrap_or(0) == map_type::UNSPEC {
+        return Err(err("map type is not specified".into()));
+    }
+    Ok(d)
+}
+
+fn set_size(slot: &mut Option<u32>, v: u32, what: &str) -> Result<(), String> {
+    match *slot {
+        Some(old) if old != 0 && old != v => Err(format!("conflicting {what} size {old} != {v}")),
+        _ => {
+            *slot = Some(v);
+            Ok(())
+        }
+    }
+}
+
+/// `__uint(name, N)`: `int (*name)[N]`.
+fn field_uint(btf: &Btf, type_id: u32) -> Result<u32, String> {
+    let (_, t) = skip_mods_and_typedefs(btf, type_id).map_err(|e| e.to_string())?;
+    let Some(t) = t.filter(|t| t.kind() == Kind::Ptr) else {
+        return Err(format!("expected PTR, got {}", kind_name(t)));
+    };
+    let arr = btf.type_by_id(t.type_ref().unwrap_or(0)).map_err(|e| e.to_string())?;
+    match arr.array() {
+        Some(a) => Ok(a.nelems),
+        None => Err(format!("expected ARRAY, got {}", arr.kind().name())),
+    }
+}
+
+/// `__ulong(name, N)`: an enum with one enumerator N, or the `__uint` form.
+fn field_ulong(btf: &Btf, type_id: u32) -> Result<u64, String> {
+    let (_, t) = skip_mods_and_typedefs(btf, type_id).map_err(|e| e.to_string())?;
+    match t {
+        Some(t) if t.kind() == Kind::Ptr => field_uint(btf, type_id).map(u64::from),
+        Some(t) if t.kind().is_enum() => {
+            let mut e = t.enumerators();
+            match (e.next(), e.next()) {
+                (Some(v), None) => Ok(v.value),
+                _ => Err("invalid __ulong: the enum must have exactly one value".into()),
+            }
+        }
+        t => Err(format!("expected ENUM or ENUM64, got {}", kind_name(t))),
+    }
+}
+
+/// `__type(name, T)`: `T *name`; returns T's id and size.
+fn field_type(btf: &Btf, type_id: u32) -> Result<(u32, u32), String> {
+    let t = btf.type_by_id(type_id).map_err(|e| e.to_string())?;
+    if t.kind() != Kind::Ptr {
+        return Err(format!("spec is not PTR: {}", t.kind().name()));
+    }
+    let target = t.type_ref().unwrap_or(0);
+    let size = resolve_size(btf, target).map_err(|e| format!("can't determine the size of type [{target}]: {e}"))?;
+    let size = u32::try_from(size).map_err(|_| format!("type [{target}] is too large"))?;
+    Ok((target, size))
+}
+
+fn kind_name(t: Option<bpfld_btf::Type<'_>>) -> &'static str {
+    t.map(|t| t.kind().name()).unwrap_or("void")
+}
+
+/// An initial value of a map-in-map or prog-array slot, from a relocation
+/// in `.maps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitSlotRel {
+    /// Index of the outer map in the `defs` given.
+    pub map: usize,
+    pub index: u32,
+    /// The inner map's or program's symbol name.
+    pub target: String,
+}
+
+/// A relocation in `.maps`: its offset, the symbol's name, and whether the
+/// symbol is a map in `.maps` (as opposed to a program).
+#[derive(Debug, Clone)]
+pub struct MapsRel {
+    pub offset: u64,
+    pub symbol: String,
+    pub symbol_in_maps: bool,
+}
+
+/// Turns `.rel.maps` entries into initial slots (libbpf's
+/// `bpf_object__collect_map_relos`): each relocation falls inside the
+/// `values` array of one map; its index is its distance from the array's
+/// start in 8-byte pointers.
+pub fn collect_init_slots(defs: &[BtfMapDef], rels: &[MapsRel]) -> Result<Vec<InitSlotRel>, String> {
+    let mut out = Vec::new();
+    for (n, r) in rels.iter().enumerate() {
+        let Some(mi) = defs
+            .iter()
+            .position(|d| d.sec_offset as u64 <= r.offset && r.offset + 8 <= d.sec_offset as u64 + d.sec_size as u64)
+        else {
+            return Err(format!("relocation #{n} ('{}') at offset {:#x}: no map definition there", r.symbol, r.offset));
+        };
+        let d = &defs[mi];
+        let ty = d.map_type.unwrap_or(0);
+        if is_map_in_map(ty) {
+            if !r.symbol_in_maps {
+                return Err(format!("map '{}': initial value '{}' is not a BTF-defined map", d.name, r.symbol));
+            }
+            if ty == map_type::HASH_OF_MAPS && d.key_size != Some(4) {
+                return Err(format!("map '{}': a hash of maps with initial values needs a 4-byte key", d.name));
+            }
+            if !defs.iter().any(|x| x.name == r.symbol) {
+                return Err(format!("map '{}': initial value '{}' is not a map of this object", d.name, r.symbol));
+            }
+        } else if ty == map_type::PROG_ARRAY {
+            if r.symbol_in_maps {
+                return Err(format!("map '{}': initial value '{}' is not a program", d.name, r.symbol));
+            }
+        } else {
+            return Err(format!("map '{}': relocation at offset {:#x} in a map that takes no initial values", d.name, r.offset));
+        }
+        let Some(values) = d.values_offset else {
+            return Err(format!("map '{}': relocation at offset {:#x} but the map has no 'values' field", d.name, r.offset));
+        };
+        let rel_off = r.offset - d.sec_offset as u64;
+        if rel_off < values as u64 || (rel_off - values as u64) % 8 != 0 {
+            return Err(format!("map '{}': relocation at offset {:#x} is not a 'values' slot", d.name, r.offset));
+        }
+        let index = u32::try_from((rel_off - values as u64) / 8).map_err(|_| format!("map '{}': slot index too large", d.name))?;
+        if d.max_entries.is_some_and(|m| index >= m) {
+            return Err(format!("map '{}': initial value at slot {index} is beyond max_entries {}", d.name, d.max_entries.unwrap_or(0)));
+        }
+        out.push(InitSlotRel { map: mi, index, target: r.symbol.clone() });
+    }
+    Ok(out)
+}

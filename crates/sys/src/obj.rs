@@ -1,0 +1,172 @@
+//! Commands common to all object kinds: ids, fds by id, info, pinning, links.
+
+use std::ffi::CStr;
+use std::mem::size_of;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use crate::attr::{self, Attr};
+use crate::error::{Result, SysError};
+use crate::syscall::{bpf, bpf_fd, fd_u32, opt_fd, path_cstring, Cmd};
+
+/// `BPF_*_GET_NEXT_ID`: `None` once `start` is the last id (`ENOENT`).
+pub(crate) fn get_next_id(cmd: Cmd, start: u32) -> Result<Option<u32>> {
+    let mut a = attr::GetId {
+        id: start,
+        ..Default::default()
+    };
+    // SAFETY: GetId holds no pointers.
+    match unsafe { bpf(cmd, &mut a) } {
+        Ok(_) => Ok(Some(a.next_id)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(SysError::bpf(cmd, e)),
+    }
+}
+
+/// `BPF_*_GET_FD_BY_ID`.
+pub(crate) fn get_fd_by_id(cmd: Cmd, id: u32) -> Result<OwnedFd> {
+    let mut a = attr::GetId {
+        id,
+        ..Default::default()
+    };
+    // SAFETY: GetId holds no pointers; the command returns a new fd.
+    unsafe { bpf_fd(cmd, &mut a) }
+        .map_err(|e| SysError::bpf(cmd, e).with_object(format!("id {id}")))
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into `info`; returns the info length the kernel
+/// filled in.
+///
+/// # Safety
+///
+/// Every pointer field of `info` whose length field is non-zero must point to
+/// a writable buffer of that length.
+pub(crate) unsafe fn obj_info<I: Attr>(fd: BorrowedFd<'_>, info: &mut I) -> Result<u32> {
+    let cmd = Cmd::ObjGetInfoByFd;
+    let mut a = attr::InfoByFd {
+        bpf_fd: fd_u32(fd),
+        info_len: size_of::<I>() as u32,
+        info: info as *mut I as u64,
+    };
+    // SAFETY: `info` is a live, exclusively borrowed struct of `info_len`
+    // bytes; the buffers it points to are valid per this function's contract.
+    unsafe { bpf(cmd, &mut a) }.map_err(|e| SysError::bpf(cmd, e))?;
+    Ok(a.info_len)
+}
+
+/// Pins the object behind `fd` at `path` in a bpffs (`BPF_OBJ_PIN`), so it
+/// outlives this process.
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
+    let cmd = Cmd::ObjPin;
+    let err = |e| SysError::bpf(cmd, e).with_object(path.display().to_string());
+    let c = path_cstring(path).map_err(err)?;
+    let mut a = attr::ObjPath {
+        pathname: c.as_ptr() as u64,
+        bpf_fd: fd_u32(fd),
+        ..Default::default()
+    };
+    // SAFETY: pathname points to a NUL-terminated string alive for the call.
+    unsafe { bpf(cmd, &mut a) }.map(drop).map_err(err)
+}
+
+/// Opens a pinned object (`BPF_OBJ_GET`); `file_flags` is 0, `BPF_F_RDONLY`
+/// or `BPF_F_WRONLY`.
+pub fn obj_get(path: &Path, file_flags: u32) -> Result<OwnedFd> {
+    let cmd = Cmd::ObjGet;
+    let err = |e| SysError::bpf(cmd, e).with_object(path.display().to_string());
+    let c = path_cstring(path).map_err(err)?;
+    let mut a = attr::ObjPath {
+        pathname: c.as_ptr() as u64,
+        file_flags,
+        ..Default::default()
+    };
+    // SAFETY: pathname points to a NUL-terminated string alive for the call;
+    // the command returns a new fd.
+    unsafe { bpf_fd(cmd, &mut a) }.map_err(err)
+}
+
+/// What a link attaches to.
+#[derive(Clone, Copy, Debug)]
+pub enum LinkTarget<'a> {
+    /// No target object (e.g. `fentry`/`fexit`, whose target was fixed at
+    /// load time by `attach_btf_id`).
+    None,
+    /// A target object: cgroup, netns, program (freplace), map, perf event...
+    Fd(BorrowedFd<'a>),
+    /// A network interface (XDP, tcx, netkit).
+    Ifindex(u32),
+}
+
+/// Attaches a program with a BPF link (`BPF_LINK_CREATE`). The attachment
+/// lives as long as the returned link fd (or its pin).
+///
+/// `target_btf_id` is the BTF id of the target function for `freplace` and
+/// for re-targeting tracing programs.
+pub fn link_create(
+    prog: BorrowedFd<'_>,
+    target: LinkTarget<'_>,
+    attach_type: u32,
+    flags: u32,
+    target_btf_id: Option<u32>,
+) -> Result<OwnedFd> {
+    let target = match target {
+        LinkTarget::None => 0,
+        LinkTarget::Fd(fd) => fd_u32(fd),
+        LinkTarget::Ifindex(i) => i,
+    };
+    let mut a = attr::LinkCreate {
+        prog_fd: fd_u32(prog),
+        target,
+        attach_type,
+        flags,
+        target_btf_id: target_btf_id.unwrap_or(0),
+        ..Default::default()
+    };
+    // SAFETY: LinkCreate holds no pointers; the command returns a new fd.
+    unsafe { bpf_fd(Cmd::LinkCreate, &mut a) }.map_err(|e| SysError::bpf(Cmd::LinkCreate, e))
+}
+
+/// Detaches a link without closing it (`BPF_LINK_DETACH`): the program is
+/// detached even if other fds or pins of the link remain.
+pub fn link_detach(link: BorrowedFd<'_>) -> Result<()> {
+    let mut a = attr::LinkDetach {
+        link_fd: fd_u32(link),
+        ..Default::default()
+    };
+    // SAFETY: LinkDetach holds no pointers.
+    unsafe { bpf(Cmd::LinkDetach, &mut a) }
+        .map(drop)
+        .map_err(|e| SysError::bpf(Cmd::LinkDetach, e))
+}
+
+/// The next link id after `start` (`BPF_LINK_GET_NEXT_ID`), `None` at the end.
+pub fn link_get_next_id(start: u32) -> Result<Option<u32>> {
+    get_next_id(Cmd::LinkGetNextId, start)
+}
+
+/// Opens the link with the given id (`BPF_LINK_GET_FD_BY_ID`).
+pub fn link_get_fd_by_id(id: u32) -> Result<OwnedFd> {
+    get_fd_by_id(Cmd::LinkGetFdById, id)
+}
+
+/// Attaches a raw tracepoint or tracing program (`BPF_RAW_TRACEPOINT_OPEN`)
+/// and returns the link fd. `name` is the tracepoint (e.g. `sys_enter`) for
+/// raw tracepoint programs, `None` for `fentry`/`fexit`/`lsm` programs whose
+/// target was given at load time.
+pub fn raw_tracepoint_open(name: Option<&CStr>, prog: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let cmd = Cmd::RawTracepointOpen;
+    let mut a = attr::RawTracepointOpen {
+        name: name.map_or(0, |n| n.as_ptr() as u64),
+        prog_fd: opt_fd(Some(prog)),
+        ..Default::default()
+    };
+    // SAFETY: name is NULL or a NUL-terminated string alive for the call;
+    // the command returns a new fd.
+    unsafe { bpf_fd(cmd, &mut a) }.map_err(|e| {
+        let e = SysError::bpf(cmd, e);
+        match name {
+            Some(n) => e.with_object(n.to_string_lossy()),
+            None => e,
+        }
+    })
+}
