@@ -60,7 +60,7 @@ pub fn run(a: PlanArgs) -> CliResult {
         // resolve against a target.
     }
     let obj = open_object(&a.obj)?;
-    let plan = plan(&obj).map_err(|e| e.to_string())?;
+    let plan = plan(&obj, None, &Default::default()).map_err(|e| e.to_string())?;
     if a.json {
         let progs: Vec<Value> = plan
             .programs

@@ -5,15 +5,19 @@
 pub mod btf_fixup;
 pub mod btf_maps;
 pub mod error;
+pub mod kallsyms;
+pub mod kconfig;
 pub mod link;
 pub mod map;
 pub mod object;
 pub mod plan;
 pub mod program;
 pub mod section;
+pub mod target;
 
 pub use error::{Error, Result};
 pub use map::{MapOrigin, MapSpec};
 pub use object::{Extern, ExternKind, Object};
-pub use plan::{LoadPlan, ProgramPlan};
+pub use plan::{plan, LoadPlan, PlanOptions, ProgramPlan};
 pub use program::{Program, Reloc, RelocKind};
+pub use target::{BtfOwner, ModuleBtf, Target};

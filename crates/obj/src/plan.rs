@@ -1,7 +1,10 @@
 //! The load plan: everything the kernel will be given, computed without a
 //! system call. Map references hold the map's index in [`LoadPlan::maps`]
-//! until the loader swaps in real fds.
+//! and module BTF references an `fd_array` slot until the loader swaps in
+//! real fds.
 
+use bpfld_asm::insn::pseudo;
+use bpfld_asm::types::prog_flags;
 use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
 
@@ -10,13 +13,7 @@ use crate::link::link;
 use crate::map::MapSpec;
 use crate::object::Object;
 use crate::program::RelocKind;
-
-pub const BPF_PSEUDO_MAP_FD: u8 = 1;
-pub const BPF_PSEUDO_MAP_VALUE: u8 = 2;
-
-/// `BPF_F_SLEEPABLE` and `BPF_F_XDP_HAS_FRAGS` program flags.
-const BPF_F_SLEEPABLE: u32 = 1 << 4;
-const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
+use crate::target::{BtfOwner, Target};
 
 /// An instruction whose `imm` names a map: the loader replaces the map
 /// index with the map's fd.
@@ -24,6 +21,32 @@ const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 pub struct MapRef {
     pub insn_idx: usize,
     pub map: usize,
+}
+
+/// An `ld_imm64` of a kernel BTF id that lives in a module (a typed ksym
+/// or the address of a module kfunc): the second half's `imm` must hold the
+/// module BTF's fd. In the plan it holds the module's `fd_array` slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleBtfRef {
+    pub insn_idx: usize,
+    /// Index into [`Target::modules`].
+    pub module: usize,
+}
+
+/// One entry of the object's `fd_array` (kfunc calls name a module BTF by
+/// its slot in `off`; slot 0 stays unused because `off == 0` means vmlinux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FdSlot {
+    Unused,
+    /// The BTF of [`Target::modules`]`[i]`.
+    ModuleBtf(usize),
+}
+
+/// The kernel BTF type a program attaches to (fentry, tp_btf, lsm, iter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachBtf {
+    pub btf_id: u32,
+    pub owner: BtfOwner,
 }
 
 /// One program, ready to load.
@@ -35,17 +58,24 @@ pub struct ProgramPlan {
     pub expected_attach_type: u32,
     /// The attach target from the section name (`fentry/<func>`, ...).
     pub attach_target: Option<String>,
+    /// Resolved BTF id of the attach target, for programs that attach by
+    /// BTF id.
+    pub attach_btf: Option<AttachBtf>,
     pub prog_flags: u32,
     /// Final instructions, map fds replaced by map indexes (see `map_refs`).
     pub insns: Vec<Insn>,
     pub map_refs: Vec<MapRef>,
+    pub module_btf_refs: Vec<ModuleBtfRef>,
+    /// Whether the instructions refer to `fd_array` (module kfunc calls).
+    pub uses_fd_array: bool,
     pub func_info: Vec<FuncInfo>,
     pub line_info: Vec<LineInfo>,
     /// Whether the section asks for the program to be loaded (`SEC("?x")`
     /// programs are not).
     pub autoload: bool,
     /// Why the program cannot be loaded, found before the kernel is asked
-    /// (e.g. an unknown section name). Other programs still load.
+    /// (an unknown section name, an attach target missing from the target
+    /// kernel). Other programs still load.
     pub error: Option<String>,
 }
 
@@ -53,26 +83,36 @@ pub struct ProgramPlan {
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
     pub object: String,
+    /// The target's name, if the plan was made against one.
+    pub target: Option<String>,
     pub license: String,
     pub kern_version: u32,
-    /// Object BTF to load (after fixups), if the object has BTF.
+    /// Object BTF to load (after fixups and sanitizing), if the object has
+    /// BTF.
     pub btf: Option<Vec<u8>>,
     pub maps: Vec<MapSpec>,
     pub programs: Vec<ProgramPlan>,
+    /// `fd_array` shared by every program of the object (libbpf's layout).
+    pub fd_array: Vec<FdSlot>,
 }
 
-/// Plans the load of every entry program of `obj`.
+/// Options of [`plan`].
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {}
+
+/// Plans the load of every entry program of `obj` against `target`.
 ///
-/// Externs and CO-RE relocations need a target kernel; objects that use
-/// them are refused here with an error that says so, rather than planned
-/// wrong.
-pub fn plan(obj: &Object) -> Result<LoadPlan> {
+/// Without a target, objects with externs or CO-RE relocations are refused
+/// with an error that says so, rather than planned wrong.
+pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Result<LoadPlan> {
     let cx = Ctx::new(&obj.name);
-    if let Some(e) = obj.externs.first() {
-        return Err(cx.with(format!("extern '{}'", e.name)).err("extern resolution is not implemented yet"));
-    }
-    if obj.section_ext.values().any(|s| !s.core_relos.is_empty()) {
-        return Err(cx.err("CO-RE relocations are not implemented yet"));
+    if target.is_none() {
+        if let Some(e) = obj.externs.first() {
+            return Err(cx.with(format!("extern '{}'", e.name)).err("externs need a target kernel (its BTF)"));
+        }
+        if obj.section_ext.values().any(|s| !s.core_relos.is_empty()) {
+            return Err(cx.err("CO-RE relocations need a target kernel (its BTF)"));
+        }
     }
     let mut programs = Vec::new();
     for (idx, p) in obj.programs.iter().enumerate() {
@@ -87,7 +127,7 @@ pub fn plan(obj: &Object) -> Result<LoadPlan> {
             let i = r.insn_idx;
             match r.kind {
                 RelocKind::Map { map } => {
-                    insns[i].set_src_reg(BPF_PSEUDO_MAP_FD);
+                    insns[i].set_src_reg(pseudo::MAP_FD);
                     insns[i].set_imm(map as i32);
                     map_refs.push(MapRef { insn_idx: i, map });
                 }
@@ -98,7 +138,7 @@ pub fn plan(obj: &Object) -> Result<LoadPlan> {
                     let off = i64::from(insns[i].imm()) + sym_off as i64;
                     let off = i32::try_from(off).map_err(|_| pcx.err(format!("insn {i}: offset {off} out of range")))?;
                     insns[i + 1].set_imm(off);
-                    insns[i].set_src_reg(BPF_PSEUDO_MAP_VALUE);
+                    insns[i].set_src_reg(pseudo::MAP_VALUE);
                     insns[i].set_imm(map as i32);
                     map_refs.push(MapRef { insn_idx: i, map });
                 }
@@ -108,14 +148,14 @@ pub fn plan(obj: &Object) -> Result<LoadPlan> {
                 RelocKind::Call { .. } | RelocKind::SubprogAddr { .. } => {}
             }
         }
-        let (prog_type, expected_attach_type, attach_target, prog_flags, error) = match &p.def {
+        let (prog_type, expected_attach_type, attach_target, flags, error) = match &p.def {
             Some(d) => {
                 let mut flags = 0;
                 if d.is_sleepable() {
-                    flags |= BPF_F_SLEEPABLE;
+                    flags |= prog_flags::SLEEPABLE;
                 }
                 if d.is_xdp_frags() {
-                    flags |= BPF_F_XDP_HAS_FRAGS;
+                    flags |= prog_flags::XDP_HAS_FRAGS;
                 }
                 (d.prog_type(), d.expected_attach_type(), d.attach_target().map(str::to_string), flags, None)
             }
@@ -127,26 +167,27 @@ pub fn plan(obj: &Object) -> Result<LoadPlan> {
             prog_type,
             expected_attach_type,
             attach_target,
-            prog_flags,
+            attach_btf: None,
+            prog_flags: flags,
             insns,
             map_refs,
+            module_btf_refs: Vec::new(),
+            uses_fd_array: false,
             func_info: linked.func_info,
             line_info: linked.line_info,
             autoload: p.autoload,
             error,
         });
     }
-    let btf = match &obj.btf {
-        Some(b) => Some(b.raw_bytes().to_vec()),
-        None => None,
-    };
+    let btf = obj.btf.as_ref().map(|b| b.raw_bytes().to_vec());
     Ok(LoadPlan {
         object: obj.name.clone(),
+        target: target.map(|t| t.name.clone()),
         license: obj.license.clone(),
         kern_version: obj.kern_version,
         btf,
         maps: obj.maps.clone(),
         programs,
+        fd_array: Vec::new(),
     })
 }
-

@@ -1,0 +1,90 @@
+//! The kernel a plan is made for: its BTF (vmlinux and modules), its
+//! configuration and its symbol addresses, as plain data.
+//!
+//! A target is built either from the running kernel (by the `bpfld` crate,
+//! which alone reads `/sys`, `/proc` and calls `bpf()`) or from files (a
+//! kernel release directory, for `bpfld plan --btf` and `bpfld check`).
+//! Everything in this crate resolves against a `Target` and never looks at
+//! the machine it runs on, so one code path serves both.
+
+use std::collections::HashMap;
+
+use bpfld_btf::Btf;
+
+use crate::kallsyms::Kallsyms;
+use crate::kconfig::Kconfig;
+
+/// A module's split BTF on the target's vmlinux BTF.
+#[derive(Debug, Clone)]
+pub struct ModuleBtf {
+    /// The module's name (`nf_conntrack`).
+    pub name: String,
+    pub btf: Btf,
+}
+
+/// Where a kernel BTF id lives: vmlinux or one of [`Target::modules`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BtfOwner {
+    Vmlinux,
+    /// Index into [`Target::modules`].
+    Module(usize),
+}
+
+/// A kernel to resolve externs and CO-RE relocations against.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// How the target is named in reports (`6.1.0-56-amd64`,
+    /// `running kernel 6.18.0`).
+    pub name: String,
+    pub vmlinux: Btf,
+    /// Module BTFs, in the order their fds would be given (for the running
+    /// kernel: the order of their kernel BTF ids).
+    pub modules: Vec<ModuleBtf>,
+    /// The kernel's `.config`, for `__kconfig` externs; `None` if unknown.
+    pub kconfig: Option<Kconfig>,
+    /// Kernel symbol addresses, for typeless `__ksym` externs.
+    pub kallsyms: Option<Kallsyms>,
+    /// `LINUX_KERNEL_VERSION` (`KERNEL_VERSION(a, b, c)`), if known.
+    pub kernel_version: Option<u32>,
+    /// Facts the target cannot derive from the files above, keyed by name
+    /// (e.g. `LINUX_HAS_SYSCALL_WRAPPER` probed on the running kernel).
+    pub overrides: HashMap<String, u64>,
+}
+
+impl Target {
+    /// A target with only vmlinux BTF.
+    pub fn new(name: impl Into<String>, vmlinux: Btf) -> Target {
+        Target {
+            name: name.into(),
+            vmlinux,
+            modules: Vec::new(),
+            kconfig: None,
+            kallsyms: None,
+            kernel_version: None,
+            overrides: HashMap::new(),
+        }
+    }
+
+    /// The BTF holding ids of `owner`.
+    pub fn btf(&self, owner: BtfOwner) -> &Btf {
+        match owner {
+            BtfOwner::Vmlinux => &self.vmlinux,
+            BtfOwner::Module(i) => &self.modules[i].btf,
+        }
+    }
+
+    /// `vmlinux` or the module's name.
+    pub fn owner_name(&self, owner: BtfOwner) -> &str {
+        match owner {
+            BtfOwner::Vmlinux => "vmlinux",
+            BtfOwner::Module(i) => &self.modules[i].name,
+        }
+    }
+
+    /// Every BTF to search, vmlinux first then modules in order, as libbpf
+    /// searches them.
+    pub fn btfs(&self) -> impl Iterator<Item = (BtfOwner, &Btf)> {
+        std::iter::once((BtfOwner::Vmlinux, &self.vmlinux))
+            .chain(self.modules.iter().enumerate().map(|(i, m)| (BtfOwner::Module(i), &m.btf)))
+    }
+}
