@@ -31,6 +31,7 @@ pub struct LinkedProgram {
 
 struct Linker<'a> {
     obj: &'a Object,
+    insns: &'a [Vec<Insn>],
     cx: Ctx<'a>,
     out: LinkedProgram,
     /// Start of each program already placed, by program index.
@@ -41,11 +42,14 @@ struct Linker<'a> {
     have_line_info: bool,
 }
 
-/// Links entry program `prog_idx` of `obj`.
-pub fn link(obj: &Object, prog_idx: usize) -> Result<LinkedProgram> {
+/// Links entry program `prog_idx` of `obj`, taking each function's
+/// instructions from `insns` (indexed like [`Object::programs`], already
+/// CO-RE-relocated).
+pub fn link(obj: &Object, prog_idx: usize, insns: &[Vec<Insn>]) -> Result<LinkedProgram> {
     let main = &obj.programs[prog_idx];
     let mut l = Linker {
         obj,
+        insns,
         cx: Ctx::new(&obj.name).with(format!("program '{}'", main.name)),
         out: LinkedProgram {
             prog_idx,
@@ -70,7 +74,7 @@ impl Linker<'_> {
         let start = self.out.insns.len();
         self.placed[idx] = Some(start);
         self.out.layout.push((idx, start));
-        let mut insns = p.insns.clone();
+        let mut insns = self.insns[idx].clone();
         for r in &p.relocs {
             if let RelocKind::SubprogAddr { .. } = r.kind {
                 // Mark callback loads so they are found below.

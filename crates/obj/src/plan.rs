@@ -42,6 +42,29 @@ pub enum FdSlot {
     ModuleBtf(usize),
 }
 
+/// An instruction the plan turned into a call of a helper that does not
+/// exist, because what it referred to could not be resolved on the target
+/// (libbpf's poisoning). The verifier accepts the program if the call is
+/// dead code; otherwise its log says `invalid func unknown#<imm>` and the
+/// loader rewrites that line with `explanation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Poisoned {
+    /// Index in the final instructions.
+    pub insn_idx: usize,
+    pub kind: PoisonKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoisonKind {
+    /// A CO-RE relocation that failed; `spec` is libbpf's rendering of the
+    /// local access (`[7] struct task_struct.pid (0:18 @ offset 2312)`).
+    CoreRelo { spec: String },
+    /// A call of a weak kfunc that did not resolve (the full flavored name).
+    KfuncCall { name: String },
+    /// A load of a map that is not created.
+    MapLoad { name: String },
+}
+
 /// The kernel BTF type a program attaches to (fentry, tp_btf, lsm, iter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttachBtf {
@@ -70,6 +93,11 @@ pub struct ProgramPlan {
     pub uses_fd_array: bool,
     pub func_info: Vec<FuncInfo>,
     pub line_info: Vec<LineInfo>,
+    /// Instructions poisoned because something did not resolve.
+    pub poisoned: Vec<Poisoned>,
+    /// Where each function placed in `insns` starts: (index in
+    /// [`Object::programs`], first instruction). The entry program is first.
+    pub layout: Vec<(usize, usize)>,
     /// Whether the section asks for the program to be loaded (`SEC("?x")`
     /// programs are not).
     pub autoload: bool,
@@ -114,13 +142,17 @@ pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Resul
             return Err(cx.err("CO-RE relocations need a target kernel (its BTF)"));
         }
     }
+    // Instructions of every function (entry programs and subprograms) before
+    // linking: CO-RE and extern relocations are applied here, once per
+    // function, as libbpf does.
+    let prog_insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
     let mut programs = Vec::new();
     for (idx, p) in obj.programs.iter().enumerate() {
         if p.is_subprog {
             continue;
         }
         let pcx = cx.with(format!("program '{}'", p.name));
-        let linked = link(obj, idx)?;
+        let linked = link(obj, idx, &prog_insns)?;
         let mut insns = linked.insns;
         let mut map_refs = Vec::new();
         for r in &linked.relocs {
@@ -175,6 +207,8 @@ pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Resul
             uses_fd_array: false,
             func_info: linked.func_info,
             line_info: linked.line_info,
+            poisoned: Vec::new(),
+            layout: linked.layout,
             autoload: p.autoload,
             error,
         });
