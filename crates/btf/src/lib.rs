@@ -8,6 +8,7 @@
 //! about 1.5 MiB of heap.
 
 mod btf;
+pub mod cdecl;
 pub mod dump;
 pub mod ext;
 mod error;
@@ -25,3 +26,4 @@ pub use kind::{int_encoding, FuncLinkage, Kind, VarLinkage};
 pub use name::{essential_name, has_flavor};
 pub use types::{ArrayInfo, Enumerator, IntInfo, Member, Param, Type, VarSecInfo};
 pub use relate::{types_are_compat, types_match};
+pub use cdecl::c_decl;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use bpfld_btf::writer::{TypeData, Writer};
+use bpfld_btf::writer::{OwnedType, TypeData, Writer};
 use bpfld_btf::{Btf, Kind, VarLinkage};
 
 const STV_INTERNAL: u8 = 1;
@@ -95,4 +95,103 @@ fn sort_vars(w: &mut Writer, i: usize) -> bool {
         }
     }
     false
+}
+
+/// The name libbpf gives the VAR that stands in for kfuncs in `.ksyms`.
+const DUMMY_KSYM: &str = "dummy_ksym";
+
+/// Makes the object BTF acceptable to the kernel where externs and hidden
+/// subprograms are concerned, as libbpf does at open and load:
+/// - `.ksyms`: the kernel accepts only allocated VARs in a DATASEC, so every
+///   entry becomes a 4-byte slot; a kfunc's entry points to an added
+///   `dummy_ksym` VAR (its FUNC becomes global, its unnamed parameters take
+///   the dummy's name, which the kernel requires of a global function), and
+///   a ksym VAR becomes a global `int`;
+/// - `.kconfig`: VARs become global at the offsets the extern layout gave
+///   them, and the DATASEC takes the map's size;
+/// - global subprograms with hidden visibility (`static_funcs`) become
+///   static FUNCs, so that the verifier checks them in their callers'
+///   context.
+///
+/// The local types externs are checked against (FUNC_PROTOs, VAR types) keep
+/// their ids and contents; only the DATASEC entries and linkage change.
+pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_funcs: &[&str]) -> Result<Btf, String> {
+    let ksyms = btf.find_first(".ksyms", Kind::Datasec);
+    let kconfig = btf.find_first(".kconfig", Kind::Datasec);
+    if ksyms.is_none() && kconfig.is_none() && static_funcs.is_empty() {
+        return Ok(btf.clone());
+    }
+    let mut w = Writer::from_btf(btf).map_err(|e| e.to_string())?;
+    let first = w.first_id();
+    let idx = |id: u32| (id - first) as usize;
+    let by_name = |name: &str| externs.iter().find(|e| e.name == name);
+
+    if let Some(sec_id) = ksyms {
+        let TypeData::Datasec(mut vars) = w.types[idx(sec_id)].data.clone() else { unreachable!("DATASEC") };
+        let has_func = vars.iter().any(|v| w.get(v.type_id).is_some_and(|t| t.kind == Kind::Func));
+        // libbpf: the first 32-bit INT of the object.
+        let int_id = w
+            .types
+            .iter()
+            .position(|t| t.kind == Kind::Int && matches!(t.data, TypeData::Int(word) if word & 0xff == 32))
+            .map(|i| first + i as u32)
+            .unwrap_or(0);
+        let dummy = has_func.then(|| {
+            w.push(OwnedType { name: DUMMY_KSYM.into(), kind: Kind::Var, kflag: false, size_or_type: int_id, data: TypeData::Var(VarLinkage::Global.raw()) })
+        });
+        for (i, v) in vars.iter_mut().enumerate() {
+            let Some(t) = w.get(v.type_id).cloned() else {
+                return Err(format!("DATASEC '.ksyms' entry {i} refers to type [{}] outside the object", v.type_id));
+            };
+            if by_name(&t.name).is_none() {
+                return Err(format!("failed to find extern definition for BTF {} '{}'", t.kind.name(), t.name));
+            }
+            if t.kind == Kind::Func {
+                let proto = t.size_or_type;
+                if let Some(TypeData::Params(params)) = w.get_mut(proto).map(|p| &mut p.data) {
+                    for p in params.iter_mut().filter(|p| p.1 != 0 && p.0.is_empty()) {
+                        p.0 = DUMMY_KSYM.into();
+                    }
+                }
+                if let Some(f) = w.get_mut(v.type_id) {
+                    f.data = TypeData::Func(bpfld_btf::FuncLinkage::Global);
+                }
+                v.type_id = dummy.expect("a FUNC entry implies the dummy VAR");
+            } else if let Some(var) = w.get_mut(v.type_id) {
+                var.data = TypeData::Var(VarLinkage::Global.raw());
+                var.size_or_type = int_id;
+            }
+            v.offset = (i * 4) as u32;
+            v.size = 4;
+        }
+        let sec = &mut w.types[idx(sec_id)];
+        sec.size_or_type = (vars.len() * 4) as u32;
+        sec.data = TypeData::Datasec(vars);
+    }
+
+    if let Some(sec_id) = kconfig {
+        let TypeData::Datasec(mut vars) = w.types[idx(sec_id)].data.clone() else { unreachable!("DATASEC") };
+        for v in vars.iter_mut() {
+            let name = w.get(v.type_id).map(|t| t.name.clone()).unwrap_or_default();
+            let Some(slot) = by_name(&name).and_then(|e| e.kconfig) else {
+                return Err(format!("failed to find extern definition for BTF VAR '{name}'"));
+            };
+            if let Some(var) = w.get_mut(v.type_id) {
+                var.data = TypeData::Var(VarLinkage::Global.raw());
+            }
+            v.offset = slot.data_off;
+        }
+        let sec = &mut w.types[idx(sec_id)];
+        sec.size_or_type = crate::externs::kconfig_map_size(externs);
+        sec.data = TypeData::Datasec(vars);
+    }
+
+    for name in static_funcs {
+        if let Some(t) = w.types.iter_mut().find(|t| t.kind == Kind::Func && t.name == *name && t.data == TypeData::Func(bpfld_btf::FuncLinkage::Global)) {
+            t.data = TypeData::Func(bpfld_btf::FuncLinkage::Static);
+        }
+    }
+
+    let bytes = w.write().map_err(|e| e.to_string())?;
+    Btf::from_vec(bytes).map_err(|e| format!("BTF fixed up for the kernel does not parse: {e}"))
 }

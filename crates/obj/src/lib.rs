@@ -5,9 +5,11 @@
 pub mod btf_fixup;
 pub mod btf_maps;
 pub mod error;
+pub mod externs;
 pub mod kallsyms;
 pub mod kconfig;
 pub mod link;
+pub mod log_fixup;
 pub mod map;
 pub mod object;
 pub mod plan;
@@ -17,7 +19,8 @@ pub mod target;
 
 pub use error::{Error, Result};
 pub use map::{MapOrigin, MapSpec};
-pub use object::{Extern, ExternKind, Object};
+pub use externs::{Extern, ExternKind};
+pub use object::Object;
 pub use plan::{plan, LoadPlan, PlanOptions, ProgramPlan};
 pub use program::{Program, Reloc, RelocKind};
 pub use target::{BtfOwner, ModuleBtf, Target};

@@ -11,35 +11,12 @@ use bpfld_btf::{Btf, Kind};
 use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
 use object::{Endianness, Object as _, ObjectSection, ObjectSymbol, RelocationTarget, SymbolSection};
 
-use crate::btf_fixup::fix_object_btf;
+use crate::btf_fixup::{fix_for_kernel, fix_object_btf};
+use crate::externs::{collect_externs, kconfig_map_size, Extern, ExternSymbol};
 use crate::error::{Ctx, Result};
 use crate::map::{internal_map_name, InitSlot, MapOrigin, MapSpec};
 use crate::program::{Program, Reloc, RelocKind, SectionExt};
 use crate::section;
-
-/// Kinds of extern symbol, from the `.ksyms` / `.kconfig` DATASEC holding
-/// their BTF.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExternKind {
-    /// A kernel function (`extern ... __ksym` FUNC).
-    Kfunc,
-    /// A kernel variable (`extern ... __ksym` VAR), typed or typeless.
-    Ksym,
-    /// A `__kconfig` value.
-    Kconfig,
-}
-
-/// An extern symbol the object refers to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extern {
-    pub name: String,
-    pub kind: ExternKind,
-    pub weak: bool,
-    /// ELF symbol index (relocations name externs by it).
-    pub sym_idx: usize,
-    /// Object-BTF id of the extern's FUNC or VAR.
-    pub btf_id: u32,
-}
 
 /// An opened BPF object.
 #[derive(Debug, Clone)]
@@ -76,6 +53,7 @@ mod elf {
     pub const STT_OBJECT: u8 = 1;
     pub const STT_FUNC: u8 = 2;
     pub const STT_SECTION: u8 = 3;
+    pub const STT_NOTYPE: u8 = 0;
     pub const STB_LOCAL: u8 = 0;
     pub const STB_WEAK: u8 = 2;
     pub const STV_INTERNAL: u8 = 1;
@@ -351,18 +329,47 @@ impl Object {
             });
         }
 
-        // Externs: undefined global symbols, classified by their BTF.
-        let mut externs = Vec::new();
-        for i in &sym_order {
-            let s = &syms[i];
-            if !s.undefined || s.name.is_empty() || s.st_bind == elf::STB_LOCAL {
-                continue;
-            }
-            let ecx = cx.with(format!("extern '{}'", s.name));
-            let b = btf.as_ref().ok_or_else(|| ecx.err("externs need the object's .BTF"))?;
-            let (kind, btf_id) = classify_extern(b, &s.name).map_err(|m| ecx.err(m))?;
-            externs.push(Extern { name: s.name.clone(), kind, weak: s.st_bind == elf::STB_WEAK, sym_idx: *i, btf_id });
+        // Externs: undefined global symbols without a type (libbpf's
+        // `sym_is_extern`), classified by their BTF and sorted as libbpf
+        // sorts them.
+        let ext_syms: Vec<ExternSymbol<'_>> = sym_order
+            .iter()
+            .map(|i| (i, &syms[i]))
+            .filter(|(_, s)| s.undefined && !s.name.is_empty() && s.st_bind != elf::STB_LOCAL && s.st_type == elf::STT_NOTYPE)
+            .map(|(i, s)| ExternSymbol { sym_idx: *i, name: &s.name, weak: s.st_bind == elf::STB_WEAK })
+            .collect();
+        let externs = collect_externs(btf.as_ref(), &ext_syms).map_err(|(n, m)| cx.with(format!("extern '{n}'")).err(m))?;
+        let kconfig_size = kconfig_map_size(&externs);
+        if kconfig_size > 0 {
+            let datasec = btf.as_ref().and_then(|b| b.find_first(".kconfig", Kind::Datasec));
+            maps.push(MapSpec {
+                name: internal_map_name(&obj_name, ".kconfig"),
+                real_name: ".kconfig".into(),
+                origin: MapOrigin::Kconfig,
+                map_type: BPF_MAP_TYPE_ARRAY,
+                key_size: 4,
+                value_size: kconfig_size,
+                max_entries: 1,
+                map_flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
+                map_extra: 0,
+                numa_node: 0,
+                pinning: 0,
+                btf_key_type_id: 0,
+                btf_value_type_id: datasec.unwrap_or(0),
+                inner: None,
+                init_slots: Vec::new(),
+                data: vec![0; kconfig_size as usize],
+                sec_idx: usize::MAX,
+                sec_offset: 0,
+            });
         }
+        // The BTF the kernel will be given: extern DATASECs laid out and
+        // hidden global subprograms made static.
+        let static_funcs: Vec<&str> = programs.iter().filter(|p| p.is_subprog && p.mark_btf_static).map(|p| p.name.as_str()).collect();
+        let btf = match btf {
+            Some(b) => Some(fix_for_kernel(&b, &externs, &static_funcs).map_err(|m| cx.with("section '.BTF'").err(m))?),
+            None => None,
+        };
 
         // Instruction relocations of executable sections.
         for (sec_idx, sname, _) in &exec_secs {
@@ -536,36 +543,6 @@ fn legacy_maps(data: &[u8], sec_idx: usize, syms: &HashMap<usize, SymInfo>, orde
         });
     }
     Ok(out)
-}
-
-/// Finds an extern's BTF: a VAR or FUNC named `name` inside the `.ksyms` or
-/// `.kconfig` DATASEC.
-fn classify_extern(btf: &Btf, name: &str) -> Result<(ExternKind, u32), String> {
-    for sec in [".kconfig", ".ksyms"] {
-        let Some(ds) = btf.find_first(sec, Kind::Datasec) else { continue };
-        let t = btf.type_by_id(ds).map_err(|e| e.to_string())?;
-        for v in t.datasec_vars() {
-            let vt = btf.type_by_id(v.type_id).map_err(|e| e.to_string())?;
-            if vt.name().map_err(|e| e.to_string())? != name {
-                continue;
-            }
-            return match (sec, vt.kind()) {
-                (".kconfig", Kind::Var) => Ok((ExternKind::Kconfig, vt.id())),
-                (".ksyms", Kind::Var) => Ok((ExternKind::Ksym, vt.id())),
-                (".ksyms", Kind::Func) => Ok((ExternKind::Kfunc, vt.id())),
-                (s, k) => Err(format!("{} in DATASEC '{s}' is neither a VAR nor a kfunc", k.name())),
-            };
-        }
-    }
-    // A FUNC declared extern but outside .ksyms (older clang) is a kfunc if
-    // its linkage says extern.
-    if let Some(id) = btf.find_first(name, Kind::Func) {
-        let t = btf.type_by_id(id).map_err(|e| e.to_string())?;
-        if t.func_linkage() == Some(bpfld_btf::FuncLinkage::Extern) {
-            return Ok((ExternKind::Kfunc, id));
-        }
-    }
-    Err("no BTF for it in the .ksyms or .kconfig DATASEC (declare it __ksym or __kconfig)".into())
 }
 
 #[allow(clippy::too_many_arguments)]

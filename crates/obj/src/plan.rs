@@ -3,14 +3,15 @@
 //! and module BTF references an `fd_array` slot until the loader swaps in
 //! real fds.
 
-use bpfld_asm::insn::pseudo;
+use bpfld_asm::insn::{poison, pseudo};
 use bpfld_asm::types::prog_flags;
 use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
 
-use crate::error::{Ctx, Result};
+use crate::error::{Ctx, Error, Result};
+use crate::externs::{resolve_externs, ExternKind, ExternResolution, RequiredGroups, Resolved};
 use crate::link::link;
-use crate::map::MapSpec;
+use crate::map::{MapOrigin, MapSpec};
 use crate::object::Object;
 use crate::program::RelocKind;
 use crate::target::{BtfOwner, Target};
@@ -122,26 +123,132 @@ pub struct LoadPlan {
     pub programs: Vec<ProgramPlan>,
     /// `fd_array` shared by every program of the object (libbpf's layout).
     pub fd_array: Vec<FdSlot>,
+    /// What every extern resolved to, or why not.
+    pub externs: Vec<ExternReport>,
+}
+
+/// One extern's outcome, self-contained for reports and JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternReport {
+    pub name: String,
+    /// `kfunc`, `ksym` (typed), `ksym_typeless` or `kconfig`.
+    pub kind: &'static str,
+    pub weak: bool,
+    pub resolved: bool,
+    /// `vmlinux` or the module's name, for kfuncs and typed ksyms.
+    pub target: Option<String>,
+    pub btf_id: Option<u32>,
+    /// The kconfig value or the typeless ksym's address.
+    pub value: Option<String>,
+    /// The module's `fd_array` slot, for kfuncs in modules.
+    pub fd_slot: Option<u16>,
+    /// Why it did not resolve.
+    pub reason: Option<String>,
 }
 
 /// Options of [`plan`].
 #[derive(Debug, Clone, Default)]
-pub struct PlanOptions {}
+pub struct PlanOptions {
+    /// Flavor groups (by essential name) of which at least one extern must
+    /// resolve.
+    pub required: RequiredGroups,
+}
+
+/// A plan that failed: the errors, and what was learned before failing
+/// (the extern report), so that a failure can still be explained extern
+/// by extern.
+#[derive(Debug, Clone)]
+pub struct PlanError {
+    pub error: Error,
+    pub externs: Vec<ExternReport>,
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl From<Error> for PlanError {
+    fn from(error: Error) -> PlanError {
+        PlanError { error, externs: Vec::new() }
+    }
+}
 
 /// Plans the load of every entry program of `obj` against `target`.
 ///
 /// Without a target, objects with externs or CO-RE relocations are refused
 /// with an error that says so, rather than planned wrong.
-pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Result<LoadPlan> {
+pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::result::Result<LoadPlan, PlanError> {
     let cx = Ctx::new(&obj.name);
-    if target.is_none() {
+    let Some(target) = target else {
         if let Some(e) = obj.externs.first() {
-            return Err(cx.with(format!("extern '{}'", e.name)).err("externs need a target kernel (its BTF)"));
+            return Err(cx.with(format!("extern '{}'", e.name)).err("externs need a target kernel (its BTF)").into());
         }
         if obj.section_ext.values().any(|s| !s.core_relos.is_empty()) {
-            return Err(cx.err("CO-RE relocations need a target kernel (its BTF)"));
+            return Err(cx.err("CO-RE relocations need a target kernel (its BTF)").into());
         }
+        return plan_programs(obj, None, None, &cx).map_err(PlanError::from);
+    };
+    let kconfig_map = obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig);
+    let kconfig_size = kconfig_map.map(|i| obj.maps[i].value_size).unwrap_or(0);
+    let resolution = resolve_externs(obj.btf.as_ref(), &obj.externs, target, kconfig_size, &opts.required);
+    let externs = extern_reports(obj, target, &resolution);
+    if let Some(first) = resolution.errors.first() {
+        let mut error = cx.err(first.clone());
+        if resolution.errors.len() > 1 {
+            error.message.push_str(&format!(" (and {} more: {})", resolution.errors.len() - 1, resolution.errors[1..].join("; ")));
+        }
+        return Err(PlanError { error, externs });
     }
+    let mut plan = plan_programs(obj, Some(target), Some(&resolution), &cx).map_err(|error| PlanError { error, externs: externs.clone() })?;
+    if let Some(i) = kconfig_map {
+        plan.maps[i].data = resolution.kconfig_data.clone();
+    }
+    plan.fd_array = if resolution.fd_array_modules.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(FdSlot::Unused).chain(resolution.fd_array_modules.iter().map(|&m| FdSlot::ModuleBtf(m))).collect()
+    };
+    plan.externs = externs;
+    Ok(plan)
+}
+
+fn extern_reports(obj: &Object, target: &Target, res: &ExternResolution) -> Vec<ExternReport> {
+    obj.externs
+        .iter()
+        .zip(&res.outcomes)
+        .map(|(e, o)| {
+            let (owner, btf_id, value) = match &o.resolved {
+                Some(Resolved::Btf { owner, btf_id }) => (Some(target.owner_name(*owner).to_string()), Some(*btf_id), None),
+                Some(Resolved::Address(a)) => (None, None, Some(format!("{a:#x}"))),
+                Some(Resolved::Kconfig(v)) => (None, None, Some(v.clone())),
+                None => (None, None, None),
+            };
+            ExternReport {
+                name: e.name.clone(),
+                kind: match e.kind {
+                    ExternKind::Kfunc => "kfunc",
+                    ExternKind::Kconfig => "kconfig",
+                    ExternKind::Ksym if e.is_typeless_ksym() => "ksym_typeless",
+                    ExternKind::Ksym => "ksym",
+                },
+                weak: e.weak,
+                resolved: o.resolved.is_some(),
+                target: owner,
+                btf_id,
+                value,
+                fd_slot: o.fd_slot,
+                reason: o.reason.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Links and relocates every entry program.
+fn plan_programs(obj: &Object, target: Option<&Target>, externs: Option<&ExternResolution>, cx: &Ctx<'_>) -> Result<LoadPlan> {
     // Instructions of every function (entry programs and subprograms) before
     // linking: CO-RE and extern relocations are applied here, once per
     // function, as libbpf does.
@@ -155,6 +262,9 @@ pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Resul
         let linked = link(obj, idx, &prog_insns)?;
         let mut insns = linked.insns;
         let mut map_refs = Vec::new();
+        let mut module_btf_refs = Vec::new();
+        let mut poisoned = Vec::new();
+        let mut uses_fd_array = false;
         for r in &linked.relocs {
             let i = r.insn_idx;
             match r.kind {
@@ -174,13 +284,68 @@ pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Resul
                     insns[i].set_imm(map as i32);
                     map_refs.push(MapRef { insn_idx: i, map });
                 }
-                RelocKind::ExternCall { .. } | RelocKind::ExternLd64 { .. } => {
-                    return Err(pcx.err(format!("insn {i}: extern relocation without a target")));
+                RelocKind::ExternCall { ext } | RelocKind::ExternLd64 { ext } => {
+                    let Some(res) = externs else {
+                        return Err(pcx.err(format!("insn {i}: extern relocation without a target")));
+                    };
+                    let e = &obj.externs[ext];
+                    let outcome = &res.outcomes[ext];
+                    let icx = pcx.with(format!("insn {i}")).with(format!("extern '{}'", e.name));
+                    if matches!(r.kind, RelocKind::ExternCall { .. }) {
+                        if e.kind != ExternKind::Kfunc {
+                            return Err(icx.err("called, but it is not a function"));
+                        }
+                        match &outcome.resolved {
+                            Some(Resolved::Btf { btf_id, .. }) => {
+                                insns[i].set_src_reg(pseudo::KFUNC_CALL);
+                                insns[i].set_imm(*btf_id as i32);
+                                insns[i].set_off(outcome.fd_slot.unwrap_or(0) as i16);
+                                uses_fd_array |= outcome.fd_slot.is_some();
+                            }
+                            _ => {
+                                insns[i] = Insn::call_helper(poison::KFUNC_CALL_BASE + ext as i32);
+                                poisoned.push(Poisoned { insn_idx: i, kind: PoisonKind::KfuncCall { name: e.name.clone() } });
+                            }
+                        }
+                        continue;
+                    }
+                    if i + 1 >= insns.len() || !insns[i].is_ld_imm64() {
+                        return Err(icx.err("relocation is not on a complete ld_imm64"));
+                    }
+                    match (&outcome.resolved, e.kind) {
+                        (_, ExternKind::Kconfig) => {
+                            let map = obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig).ok_or_else(|| icx.err("no .kconfig map"))?;
+                            insns[i].set_src_reg(pseudo::MAP_VALUE);
+                            insns[i].set_imm(map as i32);
+                            insns[i + 1].set_imm(e.kconfig.map(|k| k.data_off).unwrap_or(0) as i32);
+                            map_refs.push(MapRef { insn_idx: i, map });
+                        }
+                        (Some(Resolved::Btf { owner, btf_id }), _) => {
+                            insns[i].set_src_reg(pseudo::BTF_ID);
+                            insns[i].set_imm(*btf_id as i32);
+                            let slot = match owner {
+                                BtfOwner::Vmlinux => 0,
+                                BtfOwner::Module(m) => {
+                                    module_btf_refs.push(ModuleBtfRef { insn_idx: i, module: *m });
+                                    res.slot_of(*m).unwrap_or(0) as i32
+                                }
+                            };
+                            insns[i + 1].set_imm(slot);
+                        }
+                        (resolved, _) => {
+                            let addr = match resolved {
+                                Some(Resolved::Address(a)) => *a,
+                                _ => 0,
+                            };
+                            insns[i].set_imm(addr as u32 as i32);
+                            insns[i + 1].set_imm((addr >> 32) as u32 as i32);
+                        }
+                    }
                 }
                 RelocKind::Call { .. } | RelocKind::SubprogAddr { .. } => {}
             }
         }
-        let (prog_type, expected_attach_type, attach_target, flags, error) = match &p.def {
+        let (prog_type, expected_attach_type, attach_target, flags, mut error) = match &p.def {
             Some(d) => {
                 let mut flags = 0;
                 if d.is_sleepable() {
@@ -193,21 +358,28 @@ pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Resul
             }
             None => (0, 0, None, 0, Some(format!("section '{}' matches no known program type", p.section))),
         };
+        let mut attach_btf = None;
+        if let Some(d) = p.def.as_ref().filter(|d| d.attaches_by_btf()) {
+            match find_attach_btf(d, target) {
+                Ok(a) => attach_btf = Some(a),
+                Err(m) => error = error.or(Some(m)),
+            }
+        }
         programs.push(ProgramPlan {
             name: p.name.clone(),
             section: p.section.clone(),
             prog_type,
             expected_attach_type,
             attach_target,
-            attach_btf: None,
+            attach_btf,
             prog_flags: flags,
             insns,
             map_refs,
-            module_btf_refs: Vec::new(),
-            uses_fd_array: false,
+            module_btf_refs,
+            uses_fd_array,
             func_info: linked.func_info,
             line_info: linked.line_info,
-            poisoned: Vec::new(),
+            poisoned,
             layout: linked.layout,
             autoload: p.autoload,
             error,
@@ -223,5 +395,50 @@ pub fn plan(obj: &Object, target: Option<&Target>, _opts: &PlanOptions) -> Resul
         maps: obj.maps.clone(),
         programs,
         fd_array: Vec::new(),
+        externs: Vec::new(),
     })
+}
+
+/// The kernel BTF id a tracing, LSM or iterator program attaches to
+/// (libbpf's `find_kernel_btf_id`): `btf_trace_<tp>` TYPEDEF for `tp_btf`,
+/// `bpf_lsm_<hook>` FUNC for LSM, `bpf_iter_<name>` FUNC for iterators, the
+/// FUNC itself otherwise; vmlinux first, then modules; `module:func` picks
+/// the module.
+fn find_attach_btf(def: &crate::section::SectionDef, target: Option<&Target>) -> std::result::Result<AttachBtf, String> {
+    use bpfld_asm::types::{attach_type as at, prog_type as pt};
+    use bpfld_btf::Kind;
+    let Some(name) = def.attach_target() else {
+        return Err("no BTF-based attach target is specified in the section name".into());
+    };
+    if def.prog_type() == pt::EXT {
+        return Err(format!("freplace target '{name}' is a function of another BPF program: give that program (attach_prog_fd)"));
+    }
+    let Some(target) = target else {
+        return Err(format!("attach target '{name}' needs the target kernel's BTF"));
+    };
+    let (prefix, kind) = match def.expected_attach_type() {
+        at::TRACE_RAW_TP => ("btf_trace_", Kind::Typedef),
+        at::LSM_MAC | at::LSM_CGROUP => ("bpf_lsm_", Kind::Func),
+        at::TRACE_ITER => ("bpf_iter_", Kind::Func),
+        _ => ("", Kind::Func),
+    };
+    let (module, func) = match name.split_once(':') {
+        Some((m, f)) => (Some(m), f),
+        None => (None, name),
+    };
+    let full = format!("{prefix}{func}");
+    if module.is_none_or(|m| m == "vmlinux") {
+        if let Some(id) = target.vmlinux.find_first(&full, kind) {
+            return Ok(AttachBtf { btf_id: id, owner: BtfOwner::Vmlinux });
+        }
+    }
+    for (i, m) in target.modules.iter().enumerate() {
+        if module.is_some_and(|want| want != m.name) {
+            continue;
+        }
+        if let Some(&id) = m.btf.find_own(&full, Some(kind)).first() {
+            return Ok(AttachBtf { btf_id: id, owner: BtfOwner::Module(i) });
+        }
+    }
+    Err(format!("failed to find kernel BTF type ID of '{name}' ({} '{full}' is in neither vmlinux nor module BTF)", kind.name()))
 }
