@@ -32,7 +32,10 @@ fn render(btf: &Btf, id: u32, inner: String, depth: u32) -> String {
         Kind::Struct => join(&named("struct"), &inner),
         Kind::Union => join(&named("union"), &inner),
         Kind::Enum | Kind::Enum64 => join(&named("enum"), &inner),
-        Kind::Fwd => join(&named(if t.fwd_is_union() { "union" } else { "struct" }), &inner),
+        // Not C, but a forward declaration and a defined struct of the same
+        // name are different kinds to the compatibility check, and a
+        // diagnostic must show the difference.
+        Kind::Fwd => join(&format!("fwd {}", named(if t.fwd_is_union() { "union" } else { "struct" })), &inner),
         Kind::Ptr => {
             let target = t.type_ref().unwrap_or(0);
             let is_fn = btf.type_by_id(target).map(|x| matches!(x.kind(), Kind::FuncProto | Kind::Array)).unwrap_or(false);

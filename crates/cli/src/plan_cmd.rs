@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bpfld_obj::plan::{plan, LoadPlan};
-use bpfld_obj::Object;
+use bpfld_obj::externs::RequiredGroups;
+use bpfld_obj::plan::{plan, ExternReport, FdSlot, LoadPlan, PlanOptions};
+use bpfld_obj::{Object, Target};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -14,10 +15,14 @@ use crate::CliResult;
 pub struct PlanArgs {
     /// The BPF object (clang -target bpf output).
     pub obj: PathBuf,
-    /// Target kernel BTF (for externs and CO-RE; the running kernel's by
-    /// default).
-    #[arg(long)]
+    /// Target kernel: a kernel release directory or a vmlinux BTF file (see
+    /// docs/targets.md); the running kernel by default.
+    #[arg(long, value_name = "PATH")]
     pub btf: Option<PathBuf>,
+    /// Fail unless at least one flavor of this kfunc (by essential name)
+    /// resolves; may be repeated.
+    #[arg(long = "require-flavor", value_name = "ESSENTIAL_NAME")]
+    pub require_flavor: Vec<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -54,13 +59,74 @@ pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
         .collect()
 }
 
-pub fn run(a: PlanArgs) -> CliResult {
-    if a.btf.is_some() {
-        // Accepted now so scripts can pass it; used once externs and CO-RE
-        // resolve against a target.
+/// The target a plan is made for: the files at `path`, else the running
+/// kernel (only read if the object needs a kernel at all).
+pub fn plan_target(obj: &Object, path: Option<&PathBuf>) -> Result<Option<Target>, String> {
+    if let Some(p) = path {
+        return bpfld_fleet::load_target(p).map(Some);
     }
+    if !obj.needs_target() {
+        return Ok(None);
+    }
+    bpfld_fleet::load_target(std::path::Path::new("/sys/kernel/btf/vmlinux")).map(Some)
+}
+
+pub fn externs_json(externs: &[ExternReport]) -> Vec<Value> {
+    externs
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "kind": e.kind,
+                "weak": e.weak,
+                "resolved": e.resolved,
+                "target": e.target,
+                "btf_id": e.btf_id,
+                "value": e.value,
+                "fd_slot": e.fd_slot,
+                "reason": e.reason,
+            })
+        })
+        .collect()
+}
+
+/// One line per extern: what it resolved to, or why not.
+pub fn print_externs(externs: &[ExternReport]) {
+    if externs.is_empty() {
+        return;
+    }
+    println!("externs:");
+    for e in externs {
+        let strength = if e.weak { "weak" } else { "strong" };
+        let what = match (&e.target, e.btf_id, &e.value) {
+            _ if !e.resolved => format!("unresolved: {}", e.reason.as_deref().unwrap_or("?")),
+            (Some(t), Some(id), _) => match e.fd_slot {
+                Some(s) => format!("{t} [{id}] (fd_array slot {s})"),
+                None => format!("{t} [{id}]"),
+            },
+            (_, _, Some(v)) => format!("= {v}"),
+            _ => "resolved".to_string(),
+        };
+        println!("  {:<14} {:<6} {:<40} {what}", e.kind, strength, e.name);
+    }
+}
+
+pub fn run(a: PlanArgs) -> CliResult {
     let obj = open_object(&a.obj)?;
-    let plan = plan(&obj, None, &Default::default()).map_err(|e| e.to_string())?;
+    let target = plan_target(&obj, a.btf.as_ref())?;
+    let opts = PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } };
+    let plan = match plan(&obj, target.as_ref(), &opts) {
+        Ok(p) => p,
+        Err(e) => {
+            if a.json {
+                let v = json!({ "object": obj.name, "error": e.error.to_string(), "externs": externs_json(&e.externs) });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                print_externs(&e.externs);
+            }
+            return Err(e.to_string());
+        }
+    };
     if a.json {
         let progs: Vec<Value> = plan
             .programs
@@ -72,16 +138,36 @@ pub fn run(a: PlanArgs) -> CliResult {
                     "type": bpfld_asm::types::prog_type_name(p.prog_type).unwrap_or("unknown"),
                     "expected_attach_type": bpfld_asm::types::attach_type_name(p.expected_attach_type).unwrap_or("unknown"),
                     "attach_target": p.attach_target,
+                    "attach_btf_id": p.attach_btf.map(|a| a.btf_id),
+                    "module_btf_refs": p.module_btf_refs.iter().map(|r| json!({"insn": r.insn_idx, "module": target.as_ref().map(|t| t.modules[r.module].name.clone())})).collect::<Vec<_>>(),
+                    "poisoned": p.poisoned.iter().map(|x| json!({"insn": x.insn_idx, "what": format!("{:?}", x.kind)})).collect::<Vec<_>>(),
                     "insns": p.insns.iter().map(insn_hex).collect::<Vec<_>>(),
                     "error": p.error,
                 })
             })
             .collect();
-        let v = json!({ "object": plan.object, "license": plan.license, "maps": maps_json(&plan), "programs": progs });
+        let fd_array: Vec<Value> = plan
+            .fd_array
+            .iter()
+            .map(|s| match s {
+                FdSlot::Unused => Value::Null,
+                FdSlot::ModuleBtf(m) => json!(target.as_ref().map(|t| t.modules[*m].name.clone())),
+            })
+            .collect();
+        let v = json!({
+            "object": plan.object,
+            "target": plan.target,
+            "license": plan.license,
+            "maps": maps_json(&plan),
+            "programs": progs,
+            "externs": externs_json(&plan.externs),
+            "fd_array": fd_array,
+        });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("object {} (license {:?})", plan.object, plan.license);
+    println!("object {} (license {:?}){}", plan.object, plan.license, plan.target.as_ref().map(|t| format!(" for {t}")).unwrap_or_default());
+    print_externs(&plan.externs);
     for (i, m) in plan.maps.iter().enumerate() {
         println!(
             "map {i}: {} type={} key={} value={} max_entries={} flags={:#x}",

@@ -445,6 +445,14 @@ impl Object {
         })
     }
 
+    /// Whether planning needs a target kernel: the object has externs,
+    /// CO-RE relocations, or programs that attach by kernel BTF id.
+    pub fn needs_target(&self) -> bool {
+        !self.externs.is_empty()
+            || self.section_ext.values().any(|s| !s.core_relos.is_empty())
+            || self.entry_programs().any(|p| p.def.as_ref().is_some_and(|d| d.attaches_by_btf()))
+    }
+
     /// Entry programs (not `.text` subprograms), in object order.
     pub fn entry_programs(&self) -> impl Iterator<Item = &Program> {
         self.programs.iter().filter(|p| !p.is_subprog)

@@ -28,6 +28,7 @@ mod attr;
 mod btf;
 pub mod consts;
 mod error;
+mod file_map;
 mod log;
 mod map;
 mod mmap;
@@ -45,6 +46,7 @@ pub use map::{
     map_info, map_lookup_and_delete_elem, map_lookup_elem, map_update_elem, MapCreateAttr, MapInfo,
     MapRef,
 };
+pub use file_map::FileMap;
 pub use mmap::MmapedMap;
 pub use obj::{
     link_create, link_detach, link_get_fd_by_id, link_get_next_id, obj_get, obj_pin,

@@ -1,0 +1,13 @@
+//! Offline targets and the fleet check.
+//!
+//! A target built from files (a kernel release directory or a single
+//! vmlinux BTF file, see `docs/targets.md`) is the same [`Target`] the
+//! loader builds from the running kernel, so `bpfld plan --btf` and
+//! `bpfld check` run the very pipeline a load runs.
+
+pub mod check;
+pub mod release_dir;
+
+pub use check::{check, CheckOptions, KernelVerdict};
+pub use release_dir::{load_target, TargetFiles};
+pub use bpfld_obj::Target;

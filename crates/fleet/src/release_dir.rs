@@ -1,0 +1,148 @@
+//! Loading a [`Target`] from files.
+//!
+//! Two layouts are accepted:
+//! - a *kernel release directory*: `vmlinux.btf`, and optionally `config`
+//!   (the kernel's `.config`), `modules/<name>.btf` (split BTF on that
+//!   vmlinux), `kallsyms` (in `/proc/kallsyms` format) and `release` (the
+//!   `uname -r` string); `bpfld btf extract` writes this layout from a
+//!   Debian kernel package;
+//! - a single vmlinux BTF file `<stem>.btf`; a sibling `<stem>.config`,
+//!   `<stem>.kallsyms` and directory `<stem>/modules/` are used when they
+//!   exist (the layout of the project's `shared/btf`).
+//!
+//! Files are memory-mapped, not copied: the target borrows the page cache,
+//! which is what makes checking an object against many kernels cheap.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bpfld_btf::Btf;
+use bpfld_obj::kallsyms::Kallsyms;
+use bpfld_obj::kconfig::Kconfig;
+use bpfld_obj::{ModuleBtf, Target};
+
+/// The files a target was made of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetFiles {
+    pub vmlinux: PathBuf,
+    pub config: Option<PathBuf>,
+    pub kallsyms: Option<PathBuf>,
+    pub modules_dir: Option<PathBuf>,
+    pub release: Option<String>,
+}
+
+impl TargetFiles {
+    /// Finds the files of the target at `path` (a release directory or a
+    /// vmlinux BTF file).
+    pub fn locate(path: &Path) -> Result<TargetFiles, String> {
+        let existing = |p: PathBuf| p.exists().then_some(p);
+        if path.is_dir() {
+            let vmlinux = path.join("vmlinux.btf");
+            if !vmlinux.exists() {
+                return Err(format!("{}: not a kernel release directory (no vmlinux.btf)", path.display()));
+            }
+            let release = std::fs::read_to_string(path.join("release")).ok().map(|s| s.trim().to_string());
+            return Ok(TargetFiles {
+                vmlinux,
+                config: existing(path.join("config")),
+                kallsyms: existing(path.join("kallsyms")),
+                modules_dir: existing(path.join("modules")),
+                release: release.or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned())),
+            });
+        }
+        if !path.exists() {
+            return Err(format!("{}: no such file or directory", path.display()));
+        }
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Ok(TargetFiles {
+            vmlinux: path.to_path_buf(),
+            config: existing(dir.join(format!("{stem}.config"))),
+            kallsyms: existing(dir.join(format!("{stem}.kallsyms"))),
+            modules_dir: existing(dir.join(&stem).join("modules")),
+            release: Some(stem),
+        })
+    }
+}
+
+fn map_file(path: &Path) -> Result<Arc<bpfld_sys::FileMap>, String> {
+    bpfld_sys::FileMap::open(path).map(Arc::new).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Loads the target at `path` (see the module documentation).
+pub fn load_target(path: &Path) -> Result<Target, String> {
+    let files = TargetFiles::locate(path)?;
+    load_files(&files)
+}
+
+/// Loads a target from located files.
+pub fn load_files(files: &TargetFiles) -> Result<Target, String> {
+    let vmlinux = Btf::parse(map_file(&files.vmlinux)?).map_err(|e| format!("{}: {e}", files.vmlinux.display()))?;
+    let name = files.release.clone().unwrap_or_else(|| files.vmlinux.display().to_string());
+    let mut target = Target::new(name, vmlinux);
+    if let Some(dir) = &files.modules_dir {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "btf"))
+            .collect();
+        // The running kernel orders modules by load order, which files do
+        // not record; name order at least makes the result reproducible.
+        paths.sort();
+        for p in paths {
+            let btf = Btf::parse_split(map_file(&p)?, &target.vmlinux).map_err(|e| format!("{}: {e}", p.display()))?;
+            let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            target.modules.push(ModuleBtf { name, btf });
+        }
+    }
+    if let Some(p) = &files.config {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        target.kernel_version = kernel_version_from_config(&text).or_else(|| files.release.as_deref().and_then(version_from_release));
+        target.kconfig = Some(Kconfig::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
+    } else {
+        target.kernel_version = files.release.as_deref().and_then(version_from_release);
+    }
+    if let Some(p) = &files.kallsyms {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        target.kallsyms = Some(Kallsyms::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    Ok(target)
+}
+
+/// `KERNEL_VERSION(a, b, c)` with the sublevel capped at 255, as the
+/// kernel's macro and libbpf compute it.
+pub fn kernel_version(a: u32, b: u32, c: u32) -> u32 {
+    (a << 16) + (b << 8) + c.min(255)
+}
+
+/// The version in a `.config` header (`# Linux/x86 6.1.192 Kernel
+/// Configuration`): the real sublevel, which Debian's release string
+/// (`6.1.0-56-amd64`) does not carry.
+pub fn kernel_version_from_config(text: &str) -> Option<u32> {
+    text.lines().take(10).find_map(|l| {
+        let rest = l.strip_prefix("# Linux/")?;
+        let v = rest.split_whitespace().nth(1)?;
+        version_from_release(v)
+    })
+}
+
+/// `a.b.c` at the start of a release string.
+pub fn version_from_release(release: &str) -> Option<u32> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let a = parts.next()?.parse().ok()?;
+    let b = parts.next()?.parse().ok()?;
+    let c = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    Some(kernel_version(a, b, c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(version_from_release("6.1.0-56-amd64"), Some(kernel_version(6, 1, 0)));
+        assert_eq!(version_from_release("6.18.44-fc-v669"), Some(0x0612_2c));
+        assert_eq!(kernel_version_from_config("#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.1.192 Kernel Configuration\n"), Some(kernel_version(6, 1, 255)));
+    }
+}
