@@ -1,6 +1,7 @@
 //! `bpfld`: open, plan, load and inspect BPF objects and BTF.
 
 mod btf_cmd;
+mod check_cmd;
 mod load_cmd;
 mod plan_cmd;
 
@@ -26,6 +27,9 @@ enum Cmd {
     /// Print the final instructions each program would be loaded with,
     /// without touching the kernel.
     Plan(plan_cmd::PlanArgs),
+    /// Predict, offline, whether an object loads on each of many kernels
+    /// and which flavor of each kfunc binds there.
+    Check(check_cmd::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         Cmd::Btf(c) => btf_cmd::run(c),
         Cmd::Load(a) => load_cmd::run(a),
         Cmd::Plan(a) => plan_cmd::run(a),
+        Cmd::Check(a) => check_cmd::run(a),
     };
     match res {
         Ok(code) => code,
