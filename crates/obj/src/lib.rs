@@ -4,6 +4,7 @@
 
 pub mod btf_fixup;
 pub mod btf_maps;
+pub mod core;
 pub mod error;
 pub mod externs;
 pub mod kallsyms;
