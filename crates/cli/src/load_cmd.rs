@@ -1,19 +1,160 @@
-//! `bpfld load`: load every program of an object into the running kernel.
+//! `bpfld load`: load every program of an object into the running kernel,
+//! report what the kernel said about each, and unload (the process exits).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
+use bpfld::{KernelFiles, LoadOptions, LoadedObject, OpenObject, ProgramState};
 use clap::Args;
+use serde_json::{json, Value};
 
+use crate::plan_cmd::map_type_label;
 use crate::CliResult;
 
 #[derive(Args)]
 pub struct LoadArgs {
     /// The BPF object (clang -target bpf output).
     pub obj: PathBuf,
+    /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Also load programs whose section starts with '?'.
+    #[arg(long)]
+    pub all: bool,
+    /// The kernel's .config (plain or gzip), instead of /proc/config.gz or
+    /// /boot/config-<release>.
+    #[arg(long, value_name = "PATH")]
+    pub kconfig: Option<PathBuf>,
+    /// Verifier log level of every load (1, 2, 4 or a sum); 0 logs only
+    /// failures.
+    #[arg(long, default_value_t = 0)]
+    pub log_level: u32,
+    /// Print the complete verifier log of programs that failed.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
-pub fn run(_a: LoadArgs) -> CliResult {
-    Err("load: not implemented yet".into())
+fn prog_type_label(t: u32) -> String {
+    bpfld_asm::types::prog_type_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
+}
+
+pub fn run(a: LoadArgs) -> CliResult {
+    let opts = LoadOptions {
+        keep_going: true,
+        load_disabled: a.all,
+        log_level: a.log_level,
+        kernel_files: KernelFiles { kconfig: a.kconfig.clone() },
+    };
+    let loaded = OpenObject::open(&a.obj).and_then(|o| o.load_with(&opts));
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            if a.json {
+                let v = json!({ "object": a.obj.display().to_string(), "error": e.to_string() });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            return Err(e.to_string());
+        }
+    };
+    let all_loaded = loaded.programs().all(|p| !matches!(p.state(), ProgramState::Failed(_)));
+    if a.json {
+        print_json(&loaded);
+    } else {
+        print_tables(&loaded, a.verbose);
+    }
+    Ok(if all_loaded { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_json(l: &LoadedObject) {
+    let maps: Vec<Value> = l
+        .loaded_maps()
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.spec.name,
+                "real_name": m.spec.real_name,
+                "type": map_type_label(m.spec.map_type),
+                "key_size": m.spec.key_size,
+                "value_size": m.spec.value_size,
+                "max_entries": m.spec.max_entries,
+                "flags": m.spec.map_flags,
+            })
+        })
+        .collect();
+    let programs: Vec<Value> = l
+        .programs()
+        .map(|p| {
+            json!({
+                "name": p.name(),
+                "section": p.section(),
+                "type": prog_type_label(p.prog_type()),
+                "insns": p.insns().len(),
+                "loaded": p.is_loaded(),
+                "disabled": matches!(p.state(), ProgramState::Disabled),
+                "error": p.error().map(|e| e.to_string()),
+                "verifier_log": p.error().map(|e| e.log.clone()),
+            })
+        })
+        .collect();
+    let v = json!({
+        "object": l.name(),
+        "target": l.target(),
+        "maps": maps,
+        "programs": programs,
+        "warnings": l.warnings(),
+    });
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+fn print_tables(l: &LoadedObject, verbose: bool) {
+    match l.target() {
+        Some(t) => println!("object {} (against {t})", l.name()),
+        None => println!("object {}", l.name()),
+    }
+    let maps = l.loaded_maps();
+    println!("\nmaps created: {}", maps.len());
+    if !maps.is_empty() {
+        let w = maps.iter().map(|m| m.spec.name.len()).max().unwrap_or(4).max(4);
+        println!("  {:<w$}  {:<14} {:>5} {:>7} {:>11}", "NAME", "TYPE", "KEY", "VALUE", "MAX_ENTRIES");
+        for m in maps {
+            let s = &m.spec;
+            // The kernel's name, and the symbol or section when it differs.
+            let full = if s.real_name != s.name { format!("  ({})", s.real_name) } else { String::new() };
+            println!(
+                "  {:<w$}  {:<14} {:>5} {:>7} {:>11}{full}",
+                s.name,
+                map_type_label(s.map_type),
+                s.key_size,
+                s.value_size,
+                s.max_entries
+            );
+        }
+    }
+    let progs: Vec<_> = l.programs().collect();
+    println!("\nprograms: {}", progs.len());
+    if !progs.is_empty() {
+        let wn = progs.iter().map(|p| p.name().len()).max().unwrap_or(4).max(4);
+        let ws = progs.iter().map(|p| p.section().len()).max().unwrap_or(7).max(7);
+        let wt = progs.iter().map(|p| prog_type_label(p.prog_type()).len()).max().unwrap_or(4).max(4);
+        println!("  {:<wn$}  {:<ws$}  {:<wt$}  {:>5}  RESULT", "NAME", "SECTION", "TYPE", "INSNS");
+        for p in &progs {
+            let result = match p.state() {
+                ProgramState::Loaded => "verified".to_string(),
+                ProgramState::Disabled => "not loaded ('?' section; --all loads it)".to_string(),
+                ProgramState::Failed(e) => format!("error: {}", e.short_reason()),
+            };
+            println!("  {:<wn$}  {:<ws$}  {:<wt$}  {:>5}  {result}", p.name(), p.section(), prog_type_label(p.prog_type()), p.insns().len());
+        }
+    }
+    for p in &progs {
+        if let Some(e) = p.error() {
+            println!("\n{e}");
+            if verbose && !e.log.is_empty() {
+                println!("-- verifier log of '{}' --\n{}-- end of log --", p.name(), e.log);
+            }
+        }
+    }
+    for w in l.warnings() {
+        println!("\nwarning: {w}");
+    }
 }

@@ -19,13 +19,14 @@ impl FileMap {
     /// (size 0, a pipe), its contents are read instead.
     pub fn open(path: &Path) -> io::Result<FileMap> {
         let f = File::open(path)?;
+        // MAP_PRIVATE: sysfs BTF refuses shared mappings (EACCES).
         // SAFETY: the mapping is read-only and private; if another process
         // truncates the file while it is mapped, reads past the new end
         // would fault. BTF and kernel files are not truncated in place, and
         // every access through this map is bounds-checked against lengths
         // parsed from the data itself, which is all the safety the pure
         // parsers rely on.
-        let map = unsafe { memmap2::MmapOptions::new().map(&f) }?;
+        let map = unsafe { memmap2::MmapOptions::new().map_copy_read_only(&f) }?;
         Ok(FileMap { map })
     }
 }

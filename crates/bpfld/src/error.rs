@@ -1,0 +1,211 @@
+//! Errors of the loader. Each reads "context: cause" and names the file,
+//! map or program involved; a rejected program carries the full verifier
+//! log and the lines of it that say why.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use bpfld_sys::SysError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong while building the target, opening, planning or loading.
+#[derive(Debug)]
+pub enum Error {
+    /// A file could not be read or mapped (the object, `/proc/config.gz`,
+    /// `/proc/kallsyms`, `/sys/kernel/btf/vmlinux`...).
+    File { path: PathBuf, source: io::Error },
+    /// A file was read but its content is not what it should be.
+    Parse { path: PathBuf, message: String },
+    /// The object is malformed, or its load cannot be planned (bad ELF,
+    /// unresolved extern...): the message names section, symbol, offset.
+    Object(bpfld_obj::Error),
+    /// A system call on the kernel's BTF, a map, or a program failed.
+    Kernel { context: String, source: SysError },
+    /// The kernel refused the object's BTF.
+    BtfLoad { object: String, source: bpfld_sys::LoadError },
+    /// A program could not be loaded.
+    Program(Box<ProgramLoadError>),
+    /// Asked for something the object does not have, or misused the API.
+    Usage(String),
+}
+
+impl Error {
+    pub(crate) fn kernel(context: impl Into<String>, source: SysError) -> Error {
+        Error::Kernel { context: context.into(), source }
+    }
+
+    /// The kernel's errno, for errors that come from a system call.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Kernel { source, .. } => source.errno(),
+            Error::BtfLoad { source, .. } => source.errno(),
+            Error::Program(p) => p.errno,
+            Error::File { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::File { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Parse { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::Object(e) => e.fmt(f),
+            Error::Kernel { context, source } => write!(f, "{context}: {source}"),
+            Error::BtfLoad { object, source } => write!(f, "{object}: loading the object's BTF: {source}"),
+            Error::Program(p) => p.fmt(f),
+            Error::Usage(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::File { source, .. } => Some(source),
+            Error::Object(e) => Some(e),
+            Error::Kernel { source, .. } => Some(source),
+            Error::BtfLoad { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<bpfld_obj::Error> for Error {
+    fn from(e: bpfld_obj::Error) -> Error {
+        Error::Object(e)
+    }
+}
+
+impl From<bpfld_obj::plan::PlanError> for Error {
+    fn from(e: bpfld_obj::plan::PlanError) -> Error {
+        Error::Object(e.error)
+    }
+}
+
+impl From<ProgramLoadError> for Error {
+    fn from(e: ProgramLoadError) -> Error {
+        Error::Program(Box::new(e))
+    }
+}
+
+/// Why one program did not load: refused before the kernel was asked
+/// (unknown section, attach target missing), or by the kernel, with its
+/// verifier log (fixed up to explain poisoned instructions).
+#[derive(Debug, Clone)]
+pub struct ProgramLoadError {
+    pub object: String,
+    pub program: String,
+    pub section: String,
+    /// The errno of `BPF_PROG_LOAD`; `None` if the kernel was not asked.
+    pub errno: Option<i32>,
+    /// The system call error (`bpf(BPF_PROG_LOAD) of 'x': Permission
+    /// denied (os error 13)`) or why the program was not submitted.
+    pub message: String,
+    /// The complete verifier log, never cut.
+    pub log: String,
+    /// Whether the kernel cut the log even at its largest size.
+    pub log_truncated: bool,
+}
+
+impl ProgramLoadError {
+    /// The lines of the verifier log that say why it refused the program
+    /// (see [`verifier_summary`]); empty if there is no log.
+    pub fn verifier_summary(&self) -> Vec<&str> {
+        verifier_summary(&self.log)
+    }
+
+    /// One line for tables: the verifier's reason if there is a log, else
+    /// the error message.
+    pub fn short_reason(&self) -> String {
+        match self.verifier_summary().last() {
+            Some(l) => l.to_string(),
+            None => self.message.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ProgramLoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: program '{}' (section '{}'): {}", self.object, self.program, self.section, self.message)?;
+        let summary = self.verifier_summary();
+        if !summary.is_empty() {
+            write!(f, "\nverifier:")?;
+            for l in summary {
+                write!(f, "\n  {l}")?;
+            }
+        }
+        if self.log_truncated {
+            write!(f, "\n  (verifier log truncated by the kernel)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProgramLoadError {}
+
+/// Lines at the end of a verifier log that are statistics, not reasons.
+fn is_stats_line(l: &str) -> bool {
+    l.starts_with("processed ")
+        || l.starts_with("verification time ")
+        || l.starts_with("stack depth ")
+        || l.starts_with("max_states_per_insn ")
+}
+
+/// How many lines of the log's end [`verifier_summary`] keeps.
+const SUMMARY_LINES: usize = 3;
+
+/// The verifier's last meaningful lines: the end of the log without the
+/// statistics the verifier appends after its verdict and without blank
+/// lines, at most 3 lines (the failing instruction and the reason, usually).
+pub fn verifier_summary(log: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = log.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+    while lines.last().is_some_and(|l| is_stats_line(l)) {
+        lines.pop();
+    }
+    let start = lines.len().saturating_sub(SUMMARY_LINES);
+    lines.split_off(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_drops_statistics() {
+        let log = "func#0 @0\n0: R1=ctx() R10=fp0\n; return *(volatile int *)data; @ x.c:23\n\
+                   1: (61) r0 = *(u32 *)(r1 +0)\ninvalid access to packet, off=0 size=4, R1(id=0,off=0,r=0)\n\
+                   R1 offset is outside of the packet\n\
+                   processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n\n";
+        assert_eq!(
+            verifier_summary(log),
+            vec![
+                "1: (61) r0 = *(u32 *)(r1 +0)",
+                "invalid access to packet, off=0 size=4, R1(id=0,off=0,r=0)",
+                "R1 offset is outside of the packet"
+            ]
+        );
+        assert!(verifier_summary("").is_empty());
+    }
+
+    #[test]
+    fn display_names_program_and_reason() {
+        let e = ProgramLoadError {
+            object: "obj".into(),
+            program: "p".into(),
+            section: "xdp".into(),
+            errno: Some(13),
+            message: "bpf(BPF_PROG_LOAD) of 'p': Permission denied (os error 13)".into(),
+            log: "0: (95) exit\nR0 !read_ok\nprocessed 1 insns\n".into(),
+            log_truncated: false,
+        };
+        let s = e.to_string();
+        assert!(s.starts_with("obj: program 'p' (section 'xdp'): bpf(BPF_PROG_LOAD)"), "{s}");
+        assert!(s.ends_with("verifier:\n  0: (95) exit\n  R0 !read_ok"), "{s}");
+        assert_eq!(e.short_reason(), "R0 !read_ok");
+    }
+}

@@ -1,0 +1,288 @@
+//! The running kernel as a [`Target`]: its BTF (vmlinux mapped, not copied;
+//! module BTFs from the kernel with their fds kept for the load), its
+//! `.config`, its kallsyms and its version.
+//!
+//! Each part costs something (vmlinux BTF is megabytes, kallsyms hundreds
+//! of thousands of lines), so only what the object needs is read, decided
+//! by [`TargetNeeds::of`]; an object without externs, CO-RE relocations or
+//! BTF attach targets needs no target at all.
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bpfld_btf::Btf;
+use bpfld_obj::kallsyms::Kallsyms;
+use bpfld_obj::kconfig::Kconfig;
+use bpfld_obj::{ExternKind, ModuleBtf, Object, Target};
+
+use crate::error::{Error, Result};
+
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+pub const PROC_CONFIG_GZ: &str = "/proc/config.gz";
+pub const KALLSYMS: &str = "/proc/kallsyms";
+const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+const UTS_VERSION: &str = "/proc/sys/kernel/version";
+const UBUNTU_VERSION_SIGNATURE: &str = "/proc/version_signature";
+
+/// What an object needs from the kernel it is loaded into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetNeeds {
+    /// vmlinux BTF (any extern, CO-RE relocation or BTF attach target: the
+    /// plan's [`Target`] always carries it).
+    pub vmlinux_btf: bool,
+    /// Module BTFs: kfuncs, typed ksyms, CO-RE candidates and attach
+    /// targets may live in modules (libbpf searches them for the same).
+    pub module_btf: bool,
+    /// The `.config`: `CONFIG_*` kconfig externs (`LINUX_*` ones are
+    /// computed, as libbpf does).
+    pub kconfig: bool,
+    /// Symbol addresses: typeless ksyms (`extern const void x __ksym`).
+    pub kallsyms: bool,
+}
+
+impl TargetNeeds {
+    /// Decides from the object's externs, CO-RE records and section names.
+    pub fn of(obj: &Object) -> TargetNeeds {
+        let core = obj.section_ext.values().any(|s| !s.core_relos.is_empty());
+        let attach_btf = obj.entry_programs().any(|p| p.def.as_ref().is_some_and(|d| d.attaches_by_btf()));
+        let btf_externs = obj.externs.iter().any(|e| match e.kind {
+            ExternKind::Kfunc => true,
+            ExternKind::Ksym => !e.is_typeless_ksym(),
+            ExternKind::Kconfig => false,
+        });
+        TargetNeeds {
+            vmlinux_btf: core || attach_btf || !obj.externs.is_empty(),
+            module_btf: core || attach_btf || btf_externs,
+            kconfig: obj.externs.iter().any(|e| e.kind == ExternKind::Kconfig && e.name.starts_with("CONFIG_")),
+            kallsyms: obj.externs.iter().any(|e| e.is_typeless_ksym()),
+        }
+    }
+
+    /// Whether a target is needed at all.
+    pub fn any(&self) -> bool {
+        self.vmlinux_btf || self.module_btf || self.kconfig || self.kallsyms
+    }
+}
+
+/// Where to find what the running kernel does not provide by itself.
+#[derive(Debug, Clone, Default)]
+pub struct KernelFiles {
+    /// The kernel's `.config` (plain or gzip), used instead of
+    /// `/proc/config.gz` and `/boot/config-<release>`.
+    pub kconfig: Option<PathBuf>,
+}
+
+/// The running kernel as a target, with the fds of its module BTFs in the
+/// order of [`Target::modules`] (programs refer to module BTFs by fd).
+#[derive(Debug)]
+pub struct RunningKernel {
+    pub target: Target,
+    pub module_fds: Vec<OwnedFd>,
+}
+
+/// Builds the running kernel's target with the parts `needs` asks for.
+///
+/// The kernel version and release are always read (two small procfs
+/// files); everything else only when needed.
+pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<RunningKernel> {
+    let release = read_trimmed(Path::new(OSRELEASE))?;
+    let uts_version = read_trimmed(Path::new(UTS_VERSION))?;
+    let signature = std::fs::read_to_string(UBUNTU_VERSION_SIGNATURE).ok();
+    let vmlinux = vmlinux_btf(Path::new(VMLINUX_BTF))?;
+    let mut target = Target::new(format!("running kernel {release}"), vmlinux);
+    target.kernel_version = linux_kernel_version(&release, &uts_version, signature.as_deref());
+    let mut module_fds = Vec::new();
+    if needs.module_btf {
+        let (modules, fds) = module_btfs(&target.vmlinux)?;
+        target.modules = modules;
+        module_fds = fds;
+    }
+    if needs.kconfig {
+        target.kconfig = Some(kernel_config(files, &release)?);
+    }
+    if needs.kallsyms {
+        let path = Path::new(KALLSYMS);
+        let text = std::fs::read_to_string(path).map_err(|source| Error::File { path: path.into(), source })?;
+        let k = Kallsyms::parse(&text).map_err(|message| Error::Parse { path: path.into(), message })?;
+        target.kallsyms = Some(k);
+    }
+    Ok(RunningKernel { target, module_fds })
+}
+
+/// `LINUX_KERNEL_VERSION` of the running kernel, `None` if it cannot be
+/// told (what `kern_version` gets when the object has no `version`).
+pub fn running_kernel_version() -> Option<u32> {
+    let release = read_trimmed(Path::new(OSRELEASE)).ok()?;
+    let uts_version = read_trimmed(Path::new(UTS_VERSION)).unwrap_or_default();
+    let signature = std::fs::read_to_string(UBUNTU_VERSION_SIGNATURE).ok();
+    linux_kernel_version(&release, &uts_version, signature.as_deref())
+}
+
+fn read_trimmed(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map(|s| s.trim().to_string()).map_err(|source| Error::File { path: path.into(), source })
+}
+
+/// Parses the kernel's BTF, mapped where the kernel allows it (Linux >=
+/// 6.16), read otherwise.
+pub fn vmlinux_btf(path: &Path) -> Result<Btf> {
+    let bytes: bpfld_btf::Bytes = match bpfld_sys::FileMap::open(path) {
+        Ok(m) => Arc::new(m),
+        Err(_) => Arc::new(std::fs::read(path).map_err(|source| Error::File { path: path.into(), source })?),
+    };
+    Btf::parse(bytes).map_err(|e| Error::Parse { path: path.into(), message: e.to_string() })
+}
+
+/// Every module's BTF, by increasing BTF id (libbpf's order), split on
+/// `vmlinux`, with its fd. Without the privilege to enumerate BTF objects
+/// there are no modules, as in libbpf.
+pub fn module_btfs(vmlinux: &Btf) -> Result<(Vec<ModuleBtf>, Vec<OwnedFd>)> {
+    let mut modules = Vec::new();
+    let mut fds = Vec::new();
+    let mut id = 0;
+    loop {
+        id = match bpfld_sys::btf_get_next_id(id) {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(e) if e.errno() == Some(libc::EPERM) => break,
+            Err(e) => return Err(Error::kernel("enumerating kernel BTF objects", e)),
+        };
+        let fd = match bpfld_sys::btf_get_fd_by_id(id) {
+            Ok(fd) => fd,
+            // Unloaded since it was listed.
+            Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(Error::kernel(format!("opening BTF object {id}"), e)),
+        };
+        use std::os::fd::AsFd;
+        let info = bpfld_sys::btf_info(fd.as_fd()).map_err(|e| Error::kernel(format!("BTF object {id}"), e))?;
+        if !info.kernel_btf || info.name == "vmlinux" {
+            continue;
+        }
+        let raw = bpfld_sys::btf_raw_data(fd.as_fd()).map_err(|e| Error::kernel(format!("BTF of module '{}'", info.name), e))?;
+        let btf = Btf::from_vec_split(raw, vmlinux)
+            .map_err(|e| Error::Parse { path: format!("/sys/kernel/btf/{}", info.name).into(), message: e.to_string() })?;
+        modules.push(ModuleBtf { name: info.name, btf });
+        fds.push(fd);
+    }
+    Ok((modules, fds))
+}
+
+/// The running kernel's `.config`: the given file, else `/proc/config.gz`,
+/// else `/boot/config-<release>`. Each is read as gzip if it starts with
+/// the gzip magic, as text otherwise.
+pub fn kernel_config(files: &KernelFiles, release: &str) -> Result<Kconfig> {
+    if let Some(p) = &files.kconfig {
+        return read_kconfig(p);
+    }
+    let proc = Path::new(PROC_CONFIG_GZ);
+    if proc.exists() {
+        return read_kconfig(proc);
+    }
+    let boot = PathBuf::from(format!("/boot/config-{release}"));
+    if boot.exists() {
+        return read_kconfig(&boot);
+    }
+    Err(Error::Usage(format!(
+        "kernel config: neither {PROC_CONFIG_GZ} nor {} exists; give the kernel's .config explicitly",
+        boot.display()
+    )))
+}
+
+/// Reads and parses a kernel config file, gzip or plain.
+pub fn read_kconfig(path: &Path) -> Result<Kconfig> {
+    let file_err = |source| Error::File { path: path.into(), source };
+    let raw = std::fs::read(path).map_err(file_err)?;
+    let text = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(raw.as_slice()).read_to_string(&mut s).map_err(file_err)?;
+        s
+    } else {
+        String::from_utf8(raw).map_err(|e| Error::Parse { path: path.into(), message: format!("not UTF-8 text: {e}") })?
+    };
+    Kconfig::parse(&text).map_err(|message| Error::Parse { path: path.into(), message })
+}
+
+/// `KERNEL_VERSION(a, b, c)` as the BPF headers define it (the patch level
+/// saturates at 255).
+pub fn kernel_version_code(major: u32, minor: u32, patch: u32) -> u32 {
+    (major << 16) + (minor << 8) + patch.min(255)
+}
+
+/// `LINUX_KERNEL_VERSION` as libbpf's `get_kernel_version` computes it:
+/// Ubuntu's `/proc/version_signature` (third field), else the `Debian
+/// a.b.c` in the uname version string, else the uname release. The numbers
+/// of distributions' releases (`4.19.0-22-amd64`) are not the kernel's.
+pub fn linux_kernel_version(release: &str, uts_version: &str, version_signature: Option<&str>) -> Option<u32> {
+    if let Some(v) = version_signature.and_then(|s| s.split_whitespace().nth(2)).and_then(three_numbers) {
+        return Some(v);
+    }
+    if let Some(i) = uts_version.find("Debian ") {
+        if let Some(v) = three_numbers(&uts_version[i + "Debian ".len()..]) {
+            return Some(v);
+        }
+    }
+    three_numbers(release)
+}
+
+/// `sscanf(s, "%u.%u.%u")`: three dot-separated leading numbers; anything
+/// may follow the third.
+fn three_numbers(s: &str) -> Option<u32> {
+    let mut rest = s.trim_start();
+    let mut v = [0u32; 3];
+    for (i, slot) in v.iter_mut().enumerate() {
+        if i > 0 {
+            rest = rest.strip_prefix('.')?;
+        }
+        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+        *slot = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+    }
+    Some(kernel_version_code(v[0], v[1], v[2]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_version_like_libbpf() {
+        // Plain release.
+        assert_eq!(linux_kernel_version("6.18.44-fc-v669", "#1 SMP PREEMPT_DYNAMIC @0", None), Some(kernel_version_code(6, 18, 44)));
+        // Debian: the real version is in the uname version string.
+        assert_eq!(
+            linux_kernel_version("4.19.0-22-amd64", "#1 SMP Debian 4.19.260-1 (2022-09-29)", None),
+            Some(kernel_version_code(4, 19, 260))
+        );
+        assert_eq!(kernel_version_code(4, 19, 260), (4 << 16) + (19 << 8) + 255);
+        // Ubuntu: /proc/version_signature wins.
+        assert_eq!(
+            linux_kernel_version("5.4.0-42-generic", "#46-Ubuntu SMP", Some("Ubuntu 5.4.0-42.46-generic 5.4.44\n")),
+            Some(kernel_version_code(5, 4, 44))
+        );
+        // Two numbers only: unknown, as sscanf would fail.
+        assert_eq!(linux_kernel_version("6.18-rc1", "#1", None), None);
+    }
+
+    #[test]
+    fn config_reads_gzip_and_text() {
+        let dir = std::env::temp_dir();
+        let text = dir.join(format!("bpfld-kconfig-{}.txt", std::process::id()));
+        std::fs::write(&text, "CONFIG_BPF=y\n# CONFIG_X is not set\n").unwrap();
+        assert_eq!(read_kconfig(&text).unwrap().get("CONFIG_BPF"), Some("y"));
+        let gz = dir.join(format!("bpfld-kconfig-{}.gz", std::process::id()));
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, b"CONFIG_HZ=250\n").unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        assert_eq!(read_kconfig(&gz).unwrap().get("CONFIG_HZ"), Some("250"));
+        // A corrupt gzip names the file.
+        std::fs::write(&gz, [0x1f, 0x8b, 0, 1, 2]).unwrap();
+        let e = read_kconfig(&gz).unwrap_err().to_string();
+        assert!(e.starts_with(&gz.display().to_string()), "{e}");
+        // A missing file names it.
+        let e = read_kconfig(Path::new("/nonexistent/config.gz")).unwrap_err().to_string();
+        assert!(e.starts_with("/nonexistent/config.gz: "), "{e}");
+        std::fs::remove_file(text).unwrap();
+        std::fs::remove_file(gz).unwrap();
+    }
+}

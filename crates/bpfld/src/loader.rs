@@ -1,0 +1,448 @@
+//! Hands a [`LoadPlan`] to the kernel: object BTF, maps (inner maps first,
+//! initial values, `.rodata`/`.kconfig` frozen, global data mapped), then
+//! programs (map indexes and module BTF slots replaced by fds), then the
+//! initial slots of prog arrays.
+//!
+//! Every fd is an [`OwnedFd`] held in a local value until the whole load
+//! succeeds, so a failure anywhere drops (closes) everything created so far.
+//! The order and the attributes follow libbpf 1.7's `bpf_object_load`.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use bpfld_asm::types::map_type as mt;
+use bpfld_obj::log_fixup::fixup_verifier_log;
+use bpfld_obj::plan::{FdSlot, LoadPlan, ProgramPlan};
+use bpfld_obj::{MapOrigin, MapSpec};
+use bpfld_sys::{LogOptions, MapCreateAttr, MapRef, MmapedMap, ProgLoadAttr};
+
+use crate::error::{Error, ProgramLoadError, Result};
+
+/// How to load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Keep loading the other programs when one fails; its error is kept in
+    /// its [`ProgramState`]. Without it (libbpf's behaviour) the first
+    /// failure fails the whole load and nothing stays loaded.
+    pub keep_going: bool,
+    /// Also load programs whose section starts with `?` (off by default,
+    /// as in libbpf).
+    pub load_disabled: bool,
+    /// Verifier `log_level` of every load (0: a log only for failures).
+    pub log_level: u32,
+    /// Files that replace what the running kernel would provide.
+    pub kernel_files: crate::kernel_target::KernelFiles,
+}
+
+/// What became of one program.
+#[derive(Debug)]
+pub enum ProgramState {
+    /// Loaded and verified; the fd is in [`LoadedProgram::fd`].
+    Loaded,
+    /// Not loaded because its section starts with `?`.
+    Disabled,
+    Failed(Box<ProgramLoadError>),
+}
+
+/// A created map.
+#[derive(Debug)]
+pub struct LoadedMap {
+    pub spec: MapSpec,
+    pub fd: OwnedFd,
+    /// The mapping of a `BPF_F_MMAPABLE` global data map (read-only for
+    /// `.rodata`/`.kconfig`).
+    pub mmap: Option<MmapedMap>,
+}
+
+/// A program after the load, loaded or not.
+#[derive(Debug)]
+pub struct LoadedProgram {
+    pub plan: ProgramPlan,
+    pub fd: Option<OwnedFd>,
+    pub state: ProgramState,
+}
+
+/// Time spent inside the kernel during the load, measured around each
+/// system call; the rest of the load is user space.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KernelTime {
+    /// `BPF_BTF_LOAD`.
+    pub btf_load: Duration,
+    /// `BPF_MAP_CREATE`, initial values, freezing, mmap.
+    pub maps: Duration,
+    /// `BPF_PROG_LOAD` (verification) and binding `.rodata`.
+    pub prog_load: Duration,
+}
+
+impl KernelTime {
+    pub fn total(&self) -> Duration {
+        self.btf_load + self.maps + self.prog_load
+    }
+}
+
+/// Everything the kernel now holds for one object.
+#[derive(Debug)]
+pub struct Loaded {
+    pub btf_fd: Option<OwnedFd>,
+    pub maps: Vec<LoadedMap>,
+    pub programs: Vec<LoadedProgram>,
+    /// Problems that did not stop the load (BTF refused by the kernel,
+    /// map created without BTF, prog-array slot left empty).
+    pub warnings: Vec<String>,
+    pub kernel_time: KernelTime,
+}
+
+/// Map types whose BTF key/value ids the kernel refuses (libbpf clears
+/// them for the same types).
+fn map_takes_no_btf(map_type: u32) -> bool {
+    matches!(
+        map_type,
+        mt::PERF_EVENT_ARRAY
+            | mt::CGROUP_ARRAY
+            | mt::STACK_TRACE
+            | mt::ARRAY_OF_MAPS
+            | mt::HASH_OF_MAPS
+            | mt::DEVMAP
+            | mt::DEVMAP_HASH
+            | mt::CPUMAP
+            | mt::XSKMAP
+            | mt::SOCKMAP
+            | mt::SOCKHASH
+            | mt::QUEUE
+            | mt::STACK
+            | mt::ARENA
+    )
+}
+
+struct Loader<'a> {
+    plan: &'a LoadPlan,
+    module_fds: &'a [OwnedFd],
+    kernel_version: u32,
+    opts: &'a LoadOptions,
+    time: KernelTime,
+    warnings: Vec<String>,
+}
+
+/// Loads `plan` into the running kernel. `module_fds` are the fds of the
+/// target's module BTFs (indexed like `Target::modules`); `kernel_version`
+/// is passed as `kern_version` when the object has no `version` section,
+/// as libbpf does.
+pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option<u32>, opts: &LoadOptions) -> Result<Loaded> {
+    let kernel_version = if plan.kern_version != 0 { plan.kern_version } else { kernel_version.unwrap_or(0) };
+    let mut l = Loader { plan, module_fds, kernel_version, opts, time: KernelTime::default(), warnings: Vec::new() };
+    let btf_fd = l.load_btf()?;
+    let maps = l.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
+    let programs = l.load_programs(btf_fd.as_ref().map(|f| f.as_fd()), &maps)?;
+    l.fill_prog_arrays(&maps, &programs)?;
+    Ok(Loaded { btf_fd, maps, programs, warnings: l.warnings, kernel_time: l.time })
+}
+
+impl Loader<'_> {
+    fn obj(&self) -> &str {
+        &self.plan.object
+    }
+
+    /// The object's BTF, optional as in libbpf: a kernel refusing it only
+    /// costs func/line info and map BTF (the verifier may then refuse
+    /// programs with global functions, and says so).
+    fn load_btf(&mut self) -> Result<Option<OwnedFd>> {
+        let Some(btf) = &self.plan.btf else { return Ok(None) };
+        let t = Instant::now();
+        let r = bpfld_sys::btf_load(btf, LogOptions::default());
+        self.time.btf_load += t.elapsed();
+        match r {
+            Ok(fd) => Ok(Some(fd)),
+            Err(e) => {
+                let mut w = format!("the kernel refused the object's BTF, loading without it: {}", e.sys_error());
+                if let Some(last) = e.log().lines().rev().find(|l| !l.trim().is_empty()) {
+                    w.push_str(&format!(" ({last})"));
+                }
+                self.warnings.push(w);
+                Ok(None)
+            }
+        }
+    }
+
+    fn create_maps(&mut self, btf: Option<BorrowedFd<'_>>) -> Result<Vec<LoadedMap>> {
+        let t = Instant::now();
+        let r = self.create_maps_timed(btf);
+        self.time.maps += t.elapsed();
+        r
+    }
+
+    fn create_maps_timed(&mut self, btf: Option<BorrowedFd<'_>>) -> Result<Vec<LoadedMap>> {
+        let mut maps: Vec<LoadedMap> = Vec::with_capacity(self.plan.maps.len());
+        for spec in &self.plan.maps {
+            let ctx = format!("{}: map '{}'", self.obj(), spec.real_name);
+            // The inner map is only a template for the outer map's
+            // creation: it is closed right after, as in libbpf.
+            let inner = match (&spec.inner, bpfld_asm::types::is_map_in_map(spec.map_type)) {
+                (Some(inner), true) => Some(
+                    self.create_map(inner, btf, None)
+                        .map_err(|e| Error::kernel(format!("{ctx}: creating its inner map '{}'", inner.name), e))?,
+                ),
+                _ => None,
+            };
+            let fd = self.create_map(spec, btf, inner.as_ref().map(|f| f.as_fd())).map_err(|e| Error::kernel(ctx.clone(), e))?;
+            drop(inner);
+            let mut mmap = None;
+            if spec.origin.is_global_data() {
+                mmap = self.init_global_data(spec, fd.as_fd(), &ctx)?;
+            }
+            maps.push(LoadedMap { spec: spec.clone(), fd, mmap });
+        }
+        // Map-in-map slots once every map exists (libbpf fills them right
+        // after creating the outer map, so a slot naming a map defined later
+        // in the object fails there; here it works).
+        for m in &maps {
+            if m.spec.init_slots.is_empty() || !bpfld_asm::types::is_map_in_map(m.spec.map_type) {
+                continue;
+            }
+            let outer = MapRef::new(m.fd.as_fd()).map_err(|e| Error::kernel(format!("{}: map '{}'", self.obj(), m.spec.real_name), e))?;
+            for slot in &m.spec.init_slots {
+                let ctx = format!("{}: map '{}': slot [{}] = map '{}'", self.obj(), m.spec.real_name, slot.index, slot.target);
+                let target = maps
+                    .iter()
+                    .find(|t| t.spec.real_name == slot.target || t.spec.name == slot.target)
+                    .ok_or_else(|| Error::Usage(format!("{ctx}: no such map in the object")))?;
+                let fd = target.fd.as_raw_fd() as u32;
+                outer.update(&slot.index.to_ne_bytes(), &fd.to_ne_bytes(), 0).map_err(|e| Error::kernel(ctx, e))?;
+            }
+        }
+        Ok(maps)
+    }
+
+    fn create_map(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, inner: Option<BorrowedFd<'_>>) -> bpfld_sys::Result<OwnedFd> {
+        let mut max_entries = spec.max_entries;
+        if spec.map_type == mt::PERF_EVENT_ARRAY && max_entries == 0 {
+            max_entries = bpfld_sys::possible_cpus()? as u32;
+        }
+        let with_btf = btf.is_some() && !map_takes_no_btf(spec.map_type) && (spec.btf_key_type_id != 0 || spec.btf_value_type_id != 0);
+        let mut attr = MapCreateAttr {
+            map_type: spec.map_type,
+            key_size: spec.key_size,
+            value_size: spec.value_size,
+            max_entries,
+            map_flags: spec.map_flags,
+            inner_map_fd: inner,
+            numa_node: spec.numa_node,
+            map_name: &spec.name,
+            map_extra: spec.map_extra,
+            ..Default::default()
+        };
+        if with_btf {
+            attr.btf_fd = btf;
+            attr.btf_key_type_id = spec.btf_key_type_id;
+            attr.btf_value_type_id = if spec.map_type == mt::STRUCT_OPS { 0 } else { spec.btf_value_type_id };
+        }
+        match bpfld_sys::map_create(&attr) {
+            Ok(fd) => Ok(fd),
+            // As libbpf: a kernel that does not like the map's BTF gets
+            // the map without it.
+            Err(e) if with_btf => {
+                attr.btf_fd = None;
+                attr.btf_key_type_id = 0;
+                attr.btf_value_type_id = 0;
+                let fd = bpfld_sys::map_create(&attr)?;
+                self.warnings.push(format!("{}: map '{}': created without BTF: {e}", self.obj(), spec.real_name));
+                Ok(fd)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes a global data map's initial value, freezes `.rodata` and
+    /// `.kconfig` (so the verifier can trust their contents) and maps it if
+    /// it is mmapable.
+    fn init_global_data(&mut self, spec: &MapSpec, fd: BorrowedFd<'_>, ctx: &str) -> Result<Option<MmapedMap>> {
+        if spec.data.len() != spec.value_size as usize {
+            return Err(Error::Usage(format!(
+                "{ctx}: initial value is {} bytes, the map's value {}",
+                spec.data.len(),
+                spec.value_size
+            )));
+        }
+        let map = MapRef::new(fd).map_err(|e| Error::kernel(ctx, e))?;
+        map.update(&0u32.to_ne_bytes(), &spec.data, 0).map_err(|e| Error::kernel(format!("{ctx}: setting its initial value"), e))?;
+        if spec.is_rodata() {
+            map.freeze().map_err(|e| Error::kernel(format!("{ctx}: freezing it"), e))?;
+        }
+        if spec.map_flags & bpfld_asm::types::map_flags::MMAPABLE == 0 {
+            return Ok(None);
+        }
+        let writable = spec.map_flags & bpfld_asm::types::map_flags::RDONLY_PROG == 0 && !spec.is_rodata();
+        MmapedMap::new(fd, writable).map(Some).map_err(|e| Error::kernel(format!("{ctx}: mapping it"), e))
+    }
+
+    fn load_programs(&mut self, btf: Option<BorrowedFd<'_>>, maps: &[LoadedMap]) -> Result<Vec<LoadedProgram>> {
+        let mut out = Vec::with_capacity(self.plan.programs.len());
+        for p in &self.plan.programs {
+            if !p.autoload && !self.opts.load_disabled {
+                out.push(LoadedProgram { plan: p.clone(), fd: None, state: ProgramState::Disabled });
+                continue;
+            }
+            match self.load_program(p, btf, maps) {
+                Ok(fd) => out.push(LoadedProgram { plan: p.clone(), fd: Some(fd), state: ProgramState::Loaded }),
+                Err(e) if self.opts.keep_going => {
+                    out.push(LoadedProgram { plan: p.clone(), fd: None, state: ProgramState::Failed(Box::new(e)) })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    fn program_error(&self, p: &ProgramPlan, message: String) -> ProgramLoadError {
+        ProgramLoadError {
+            object: self.obj().to_string(),
+            program: p.name.clone(),
+            section: p.section.clone(),
+            errno: None,
+            message,
+            log: String::new(),
+            log_truncated: false,
+        }
+    }
+
+    fn load_program(&mut self, p: &ProgramPlan, btf: Option<BorrowedFd<'_>>, maps: &[LoadedMap]) -> Result<OwnedFd, ProgramLoadError> {
+        if let Some(e) = &p.error {
+            return Err(self.program_error(p, e.clone()));
+        }
+        if p.prog_type == 0 {
+            return Err(self.program_error(p, format!("missing BPF prog type, check ELF section name '{}'", p.section)));
+        }
+        let insns = self.final_insns(p, maps).map_err(|m| self.program_error(p, m))?;
+        let fd_array: Vec<RawFd> = self
+            .plan
+            .fd_array
+            .iter()
+            .map(|s| match s {
+                FdSlot::Unused => Ok(0),
+                FdSlot::ModuleBtf(m) => self.module_fd(*m).map(|fd| fd.as_raw_fd()),
+            })
+            .collect::<std::result::Result<_, String>>()
+            .map_err(|m| self.program_error(p, m))?;
+        let license = CString::new(self.plan.license.as_str()).map_err(|_| self.program_error(p, "license contains a NUL byte".into()))?;
+        let (func_info, line_info) = match btf {
+            Some(_) => (func_info_bytes(p), line_info_bytes(p)),
+            None => (Vec::new(), Vec::new()),
+        };
+        let (attach_btf_id, attach_btf_obj_fd) = match p.attach_btf {
+            Some(a) => {
+                let obj_fd = match a.owner {
+                    bpfld_obj::BtfOwner::Vmlinux => None,
+                    bpfld_obj::BtfOwner::Module(m) => Some(self.module_fd(m).map_err(|msg| self.program_error(p, msg))?),
+                };
+                (a.btf_id, obj_fd)
+            }
+            None => (0, None),
+        };
+        let attr = ProgLoadAttr {
+            prog_type: p.prog_type,
+            expected_attach_type: p.expected_attach_type,
+            insns: &insns,
+            license: &license,
+            log: LogOptions { level: self.opts.log_level, ..LogOptions::default() },
+            kern_version: self.kernel_version,
+            prog_flags: p.prog_flags,
+            prog_name: &p.name,
+            prog_btf_fd: if func_info.is_empty() && line_info.is_empty() { None } else { btf },
+            func_info_rec_size: FUNC_INFO_REC_SIZE,
+            func_info: &func_info,
+            line_info_rec_size: LINE_INFO_REC_SIZE,
+            line_info: &line_info,
+            attach_btf_id,
+            attach_btf_obj_fd,
+            fd_array: &fd_array,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let r = bpfld_sys::prog_load(&attr);
+        self.time.prog_load += t.elapsed();
+        let loaded = r.map_err(|e| {
+            let truncated = e.log_truncated();
+            let (sys, log) = e.into_parts();
+            let log = fixup_verifier_log(&log, &p.poisoned).unwrap_or(log);
+            ProgramLoadError {
+                object: self.obj().to_string(),
+                program: p.name.clone(),
+                section: p.section.clone(),
+                errno: sys.errno(),
+                message: sys.to_string(),
+                log,
+                log_truncated: truncated,
+            }
+        })?;
+        // As libbpf: keep `.rodata` alive with the program even if the
+        // verifier folded every use of it into constants. Not fatal.
+        let t = Instant::now();
+        for m in maps.iter().filter(|m| m.spec.origin == MapOrigin::Rodata) {
+            if let Err(e) = bpfld_sys::prog_bind_map(loaded.fd.as_fd(), m.fd.as_fd()) {
+                self.warnings.push(format!("{}: program '{}': binding map '{}': {e}", self.obj(), p.name, m.spec.real_name));
+            }
+        }
+        self.time.prog_load += t.elapsed();
+        Ok(loaded.fd)
+    }
+
+    fn module_fd(&self, m: usize) -> std::result::Result<BorrowedFd<'_>, String> {
+        self.module_fds.get(m).map(|f| f.as_fd()).ok_or_else(|| format!("module BTF #{m} has no fd (target built without module BTFs?)"))
+    }
+
+    /// The plan's instructions with map indexes replaced by map fds and
+    /// module BTF slots by module BTF fds.
+    fn final_insns(&self, p: &ProgramPlan, maps: &[LoadedMap]) -> std::result::Result<Vec<u8>, String> {
+        let mut insns = p.insns.clone();
+        for r in &p.map_refs {
+            let m = maps.get(r.map).ok_or_else(|| format!("insn {}: map #{} does not exist", r.insn_idx, r.map))?;
+            insns.get_mut(r.insn_idx).ok_or_else(|| format!("insn {}: out of range", r.insn_idx))?.set_imm(m.fd.as_raw_fd());
+        }
+        for r in &p.module_btf_refs {
+            let fd = self.module_fd(r.module)?.as_raw_fd();
+            insns.get_mut(r.insn_idx + 1).ok_or_else(|| format!("insn {}: ld_imm64 out of range", r.insn_idx))?.set_imm(fd);
+        }
+        Ok(insns.iter().flat_map(|i| i.0).collect())
+    }
+
+    /// Initial slots of prog arrays, once the programs exist (libbpf's
+    /// `bpf_object_init_prog_arrays`). A slot whose program did not load
+    /// stays empty when keeping going, and fails the load otherwise.
+    fn fill_prog_arrays(&mut self, maps: &[LoadedMap], programs: &[LoadedProgram]) -> Result<()> {
+        for m in maps.iter().filter(|m| m.spec.map_type == mt::PROG_ARRAY && !m.spec.init_slots.is_empty()) {
+            let array = MapRef::new(m.fd.as_fd()).map_err(|e| Error::kernel(format!("{}: map '{}'", self.obj(), m.spec.real_name), e))?;
+            for slot in &m.spec.init_slots {
+                let ctx = format!("{}: map '{}': slot [{}] = program '{}'", self.obj(), m.spec.real_name, slot.index, slot.target);
+                let Some(prog) = programs.iter().find(|p| p.plan.name == slot.target) else {
+                    return Err(Error::Usage(format!("{ctx}: no such program in the object")));
+                };
+                let Some(fd) = &prog.fd else {
+                    if self.opts.keep_going {
+                        self.warnings.push(format!("{ctx}: left empty, the program is not loaded"));
+                        continue;
+                    }
+                    return Err(Error::Usage(format!("{ctx}: the program is not loaded")));
+                };
+                let fd = fd.as_raw_fd() as u32;
+                array.update(&slot.index.to_ne_bytes(), &fd.to_ne_bytes(), 0).map_err(|e| Error::kernel(ctx, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `sizeof(struct bpf_func_info)` and `sizeof(struct bpf_line_info)`.
+const FUNC_INFO_REC_SIZE: u32 = 8;
+const LINE_INFO_REC_SIZE: u32 = 16;
+
+fn func_info_bytes(p: &ProgramPlan) -> Vec<u8> {
+    p.func_info.iter().flat_map(|f| [f.insn_off, f.type_id]).flat_map(u32::to_ne_bytes).collect()
+}
+
+fn line_info_bytes(p: &ProgramPlan) -> Vec<u8> {
+    p.line_info
+        .iter()
+        .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
+        .flat_map(u32::to_ne_bytes)
+        .collect()
+}

@@ -1,0 +1,266 @@
+//! The user-facing object: open a file, adjust global variables, load into
+//! the running kernel, then use maps, programs and globals by name.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bpfld_obj::plan::{ExternReport, LoadPlan, PlanOptions};
+use bpfld_obj::{Object, Target};
+
+use crate::error::{Error, Result};
+use crate::globals::{self, GlobalVar};
+use crate::kernel_target::{self, RunningKernel, TargetNeeds};
+use crate::loader::{self, KernelTime, LoadOptions, Loaded, LoadedMap};
+use crate::map::Map;
+use crate::program::Program;
+
+/// An opened object, not yet loaded: programs and maps are known, global
+/// variables can still be changed.
+#[derive(Debug, Clone)]
+pub struct OpenObject {
+    obj: Object,
+    globals: Vec<GlobalVar>,
+}
+
+impl OpenObject {
+    /// Reads and opens `path`, naming the object after the file as libbpf
+    /// does (`dir/x.bpf.o` is `x`).
+    pub fn open(path: impl AsRef<Path>) -> Result<OpenObject> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::File { path: path.into(), source })?;
+        let name = bpfld_obj::object::object_name_from_path(&path.to_string_lossy());
+        Self::from_bytes(&name, &bytes)
+    }
+
+    /// Opens an object held in memory; `name` prefixes its global data map
+    /// names and its errors.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<OpenObject> {
+        let obj = Object::parse(name, bytes)?;
+        let globals = globals::global_vars(obj.btf.as_ref(), &obj.maps);
+        Ok(OpenObject { obj, globals })
+    }
+
+    /// The parsed object (programs, maps, externs).
+    pub fn object(&self) -> &Object {
+        &self.obj
+    }
+
+    pub fn name(&self) -> &str {
+        &self.obj.name
+    }
+
+    /// Every named global variable.
+    pub fn globals(&self) -> &[GlobalVar] {
+        &self.globals
+    }
+
+    /// The initial value of a global variable (`name` or `section:name`).
+    pub fn global(&self, name: &str) -> Result<&[u8]> {
+        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.obj.name)))?;
+        Ok(&self.obj.maps[g.map].data[g.offset..g.offset + g.size])
+    }
+
+    /// Changes a global variable's initial value; `value` must have the
+    /// variable's size. This is how `const volatile` settings in `.rodata`
+    /// are given before the verifier sees them.
+    pub fn set_global(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.obj.name)))?.clone();
+        if value.len() != g.size {
+            return Err(Error::Usage(format!(
+                "{}: global variable '{}' in '{}' is {} bytes, not {}",
+                self.obj.name,
+                g.name,
+                g.section,
+                g.size,
+                value.len()
+            )));
+        }
+        self.obj.maps[g.map].data[g.offset..g.offset + g.size].copy_from_slice(value);
+        Ok(())
+    }
+
+    /// What the object needs from the kernel it is loaded into.
+    pub fn target_needs(&self) -> TargetNeeds {
+        TargetNeeds::of(&self.obj)
+    }
+
+    /// Plans the load against `target` (pure: no system call).
+    pub fn plan(&self, target: Option<&Target>) -> Result<LoadPlan> {
+        bpfld_obj::plan(&self.obj, target, &PlanOptions::default()).map_err(Error::from)
+    }
+
+    /// Loads every program into the running kernel; the first failure
+    /// fails the load (see [`OpenObject::load_with`]).
+    pub fn load(self) -> Result<LoadedObject> {
+        self.load_with(&LoadOptions::default())
+    }
+
+    /// Builds the running kernel's target (only the parts the object
+    /// needs), plans, and loads.
+    pub fn load_with(self, opts: &LoadOptions) -> Result<LoadedObject> {
+        let t0 = Instant::now();
+        let needs = self.target_needs();
+        let kernel = if needs.any() { Some(kernel_target::running_kernel(&needs, &opts.kernel_files)?) } else { None };
+        let kernel_version = match &kernel {
+            Some(k) => k.target.kernel_version,
+            None => kernel_target::running_kernel_version(),
+        };
+        let target_time = t0.elapsed();
+        let t1 = Instant::now();
+        let plan = self.plan(kernel.as_ref().map(|k| &k.target))?;
+        let plan_time = t1.elapsed();
+        let t2 = Instant::now();
+        let module_fds = kernel.as_ref().map(|k: &RunningKernel| k.module_fds.as_slice()).unwrap_or(&[]);
+        let loaded = loader::load_plan(&plan, module_fds, kernel_version, opts)?;
+        let load_time = t2.elapsed();
+        Ok(LoadedObject {
+            name: self.obj.name,
+            target: kernel.map(|k| k.target.name),
+            externs: plan.externs,
+            loaded,
+            globals: self.globals,
+            stats: LoadStats { target: target_time, plan: plan_time, load: load_time },
+        })
+    }
+}
+
+/// Where the time of [`OpenObject::load_with`] went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadStats {
+    /// Reading the running kernel's BTF, config, kallsyms.
+    pub target: Duration,
+    /// Planning (pure).
+    pub plan: Duration,
+    /// Handing the plan to the kernel, system calls included.
+    pub load: Duration,
+}
+
+/// An object in the kernel: maps created, programs loaded (or their
+/// errors, when loaded with `keep_going`). Dropping it closes every fd, which
+/// unloads whatever no link, pin or other process holds.
+#[derive(Debug)]
+pub struct LoadedObject {
+    name: String,
+    target: Option<String>,
+    externs: Vec<ExternReport>,
+    loaded: Loaded,
+    globals: Vec<GlobalVar>,
+    stats: LoadStats,
+}
+
+impl LoadedObject {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The target the plan was made against (`running kernel 6.18.0`), if
+    /// the object needed one.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    /// How each extern resolved.
+    pub fn externs(&self) -> &[ExternReport] {
+        &self.externs
+    }
+
+    /// Every created map, in the object's order.
+    pub fn loaded_maps(&self) -> &[LoadedMap] {
+        &self.loaded.maps
+    }
+
+    /// The map named `name` (its symbol, its section for global data, or
+    /// the name the kernel knows).
+    pub fn map(&self, name: &str) -> Result<Map<'_>> {
+        let m = self
+            .loaded
+            .maps
+            .iter()
+            .find(|m| m.spec.real_name == name)
+            .or_else(|| self.loaded.maps.iter().find(|m| m.spec.name == name))
+            .ok_or_else(|| Error::Usage(format!("{}: no map '{name}'", self.name)))?;
+        Map::new(m)
+    }
+
+    /// Every program, loaded or not, in the object's order.
+    pub fn programs(&self) -> impl Iterator<Item = Program<'_>> {
+        self.loaded.programs.iter().map(Program::new)
+    }
+
+    pub fn program(&self, name: &str) -> Result<Program<'_>> {
+        self.programs().find(|p| p.name() == name).ok_or_else(|| Error::Usage(format!("{}: no program '{name}'", self.name)))
+    }
+
+    /// The fd of the object's BTF in the kernel, if the kernel took it.
+    pub fn btf_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.loaded.btf_fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Problems that did not stop the load.
+    pub fn warnings(&self) -> &[String] {
+        &self.loaded.warnings
+    }
+
+    pub fn stats(&self) -> LoadStats {
+        self.stats
+    }
+
+    /// Time spent in system calls during the load.
+    pub fn kernel_time(&self) -> KernelTime {
+        self.loaded.kernel_time
+    }
+
+    fn global_var(&self, name: &str) -> Result<(&GlobalVar, &LoadedMap)> {
+        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.name)))?;
+        Ok((g, &self.loaded.maps[g.map]))
+    }
+
+    /// The current value of a global variable, read through the map's
+    /// mapping (or a lookup for maps that are not mmapable).
+    pub fn read_global(&self, name: &str) -> Result<Vec<u8>> {
+        let (g, m) = self.global_var(name)?;
+        let value = match &m.mmap {
+            Some(mm) => mm.as_slice()[g.offset..g.offset + g.size].to_vec(),
+            None => {
+                let v = Map::new(m)?.lookup_u32(0)?.ok_or_else(|| Error::Usage(format!("map '{}' has no element 0", m.spec.real_name)))?;
+                v[g.offset..g.offset + g.size].to_vec()
+            }
+        };
+        Ok(value)
+    }
+
+    /// [`Self::read_global`] of an 8-byte (or shorter, zero-extended)
+    /// variable.
+    pub fn read_global_u64(&self, name: &str) -> Result<u64> {
+        let v = self.read_global(name)?;
+        let mut b = [0u8; 8];
+        let n = v.len().min(8);
+        b[..n].copy_from_slice(&v[..n]);
+        Ok(u64::from_ne_bytes(b))
+    }
+
+    /// Writes a global variable through the mapping of a writable
+    /// (`.data`, `.bss`) map; `.rodata` is frozen and refuses.
+    pub fn write_global(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.name)))?.clone();
+        if value.len() != g.size {
+            return Err(Error::Usage(format!("global variable '{}' is {} bytes, not {}", g.name, g.size, value.len())));
+        }
+        let m = &mut self.loaded.maps[g.map];
+        let read_only = || Error::Usage(format!("global variable '{}' is in '{}', which is read-only after load", g.name, g.section));
+        match m.mmap.as_mut() {
+            Some(mm) => mm.as_mut_slice().ok_or_else(read_only)?[g.offset..g.offset + g.size].copy_from_slice(value),
+            None => {
+                if m.spec.is_rodata() {
+                    return Err(read_only());
+                }
+                let map = Map::new(m)?;
+                let mut v = map.lookup_u32(0)?.ok_or_else(read_only)?;
+                v[g.offset..g.offset + g.size].copy_from_slice(value);
+                map.update_u32(0, &v)?;
+            }
+        }
+        Ok(())
+    }
+}
