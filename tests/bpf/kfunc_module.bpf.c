@@ -6,8 +6,12 @@
  * of its ld_imm64. */
 #include "bpfld_test.h"
 
-struct nf_conn;
-struct bpf_sock_tuple;
+/* Bodies, not forward declarations: a FWD is incompatible with the
+ * kernel's STRUCT in a kfunc prototype. bpf_sock_tuple comes from
+ * linux/bpf.h. */
+struct nf_conn {
+	unsigned long status;
+};
 
 /* 16 bytes since 6.2 (12 on 6.1); only its address is passed. */
 struct bpf_ct_opts {

@@ -105,6 +105,12 @@ pub struct Writer {
     pub types: Vec<OwnedType>,
     first_id: u32,
     first_str: u32,
+    /// The own string section of the BTF this writer was made from: kept
+    /// as is (new strings are appended) so that string offsets held
+    /// outside the types (`.BTF.ext` section names, line info, CO-RE access
+    /// strings) stay valid in the written BTF, as libbpf's in-place edits
+    /// keep them.
+    kept_strings: Option<Vec<u8>>,
 }
 
 /// Errors of serialization: a type with more members than BTF can encode.
@@ -121,12 +127,12 @@ impl std::error::Error for WriteError {}
 impl Writer {
     /// An empty standalone BTF (ids from 1).
     pub fn new() -> Writer {
-        Writer { types: Vec::new(), first_id: 1, first_str: 0 }
+        Writer { types: Vec::new(), first_id: 1, first_str: 0, kept_strings: None }
     }
 
     /// An empty split BTF on top of `base`.
     pub fn new_split(base: &Btf) -> Writer {
-        Writer { types: Vec::new(), first_id: base.type_count(), first_str: base.strings_len() }
+        Writer { types: Vec::new(), first_id: base.type_count(), first_str: base.strings_len(), kept_strings: None }
     }
 
     /// A writer holding copies of `btf`'s own types (a split BTF stays split
@@ -137,6 +143,7 @@ impl Writer {
             None => Writer::new(),
         };
         w.types = btf.own_types().map(|t| OwnedType::from_type(&t)).collect::<Result<_>>()?;
+        w.kept_strings = Some(btf.own_strings().to_vec());
         Ok(w)
     }
 
@@ -161,12 +168,17 @@ impl Writer {
         self.first_id
     }
 
-    /// Serializes to little-endian BTF, deduplicating strings. For split BTF
+    /// Serializes to little-endian BTF, deduplicating strings. A writer made
+    /// by [`Writer::from_btf`] keeps the original string section as a prefix
+    /// (every old offset stays valid) and appends only new strings. For split BTF
     /// the string offsets continue the base's; names found in the base are
     /// not reused (as pahole does not), which keeps the writer independent
     /// of the base's contents.
     pub fn write(&self) -> Result<Vec<u8>, WriteError> {
-        let mut strs = Strings::new(self.first_str, self.first_id == 1);
+        let mut strs = match &self.kept_strings {
+            Some(kept) => Strings::keeping(self.first_str, kept),
+            None => Strings::new(self.first_str, self.first_id == 1),
+        };
         let mut tbuf: Vec<u8> = Vec::with_capacity(self.types.len() * 32);
         let put = |b: &mut Vec<u8>, v: u32| b.extend_from_slice(&v.to_le_bytes());
         for (i, t) in self.types.iter().enumerate() {
@@ -256,6 +268,24 @@ impl Strings {
         }
         s
     }
+    /// Starts from an existing string section, whose strings keep their
+    /// offsets and are reused.
+    fn keeping(first: u32, kept: &[u8]) -> Strings {
+        let mut s = Strings { bytes: kept.to_vec(), seen: HashMap::new(), first };
+        let mut off = 0usize;
+        for part in kept.split(|&b| b == 0) {
+            if let Ok(name) = std::str::from_utf8(part) {
+                s.seen.entry(name.to_string()).or_insert(first + off as u32);
+            }
+            off += part.len() + 1;
+        }
+        if s.bytes.last().is_some_and(|&b| b != 0) {
+            // A section must end with a NUL for appended strings to start clean.
+            s.bytes.push(0);
+        }
+        s
+    }
+
     fn add(&mut self, name: &str) -> u32 {
         // Offset 0 is the empty string in a base and, through it, in split BTF.
         if name.is_empty() {
