@@ -301,3 +301,31 @@ impl Strings {
         off
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Btf;
+
+    fn int(name: &str) -> OwnedType {
+        OwnedType { name: name.into(), kind: Kind::Int, kflag: false, size_or_type: 4, data: TypeData::Int(32) }
+    }
+
+    #[test]
+    fn rewriting_keeps_string_offsets() {
+        let mut w = Writer::new();
+        w.push(int("a_int"));
+        w.push(int("b_int"));
+        let first = Btf::from_vec(w.write().unwrap()).unwrap();
+        let b_off = first.type_by_id(2).unwrap().name_off();
+        // Rename type 2: its old name is no longer referenced by any type,
+        // but offsets held elsewhere (.BTF.ext) must still find it.
+        let mut w = Writer::from_btf(&first).unwrap();
+        w.get_mut(2).unwrap().name = "c_new".into();
+        let second = Btf::from_vec(w.write().unwrap()).unwrap();
+        assert_eq!(second.str(b_off).unwrap(), "b_int");
+        assert_eq!(second.type_by_id(1).unwrap().name_off(), first.type_by_id(1).unwrap().name_off());
+        assert_eq!(second.type_by_id(2).unwrap().name().unwrap(), "c_new");
+        assert!(second.type_by_id(2).unwrap().name_off() as usize >= first.own_strings().len());
+    }
+}
