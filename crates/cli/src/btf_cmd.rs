@@ -1,4 +1,4 @@
-//! `bpfld btf dump|find`.
+//! `bpfld btf dump|find|extract`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +9,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::CliResult;
+
+mod extract;
 
 #[derive(Subcommand)]
 pub enum BtfCmd {
@@ -37,6 +39,10 @@ pub enum BtfCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Cut BTF out of a kernel image (bzImage or vmlinux) or module
+    /// (.ko, .ko.xz, .ko.zst, .ko.gz) into OUTPUT, or turn a Debian kernel
+    /// package (.deb) into a kernel release directory OUTPUT (docs/targets.md).
+    Extract(extract::ExtractArgs),
 }
 
 fn open(file: &PathBuf, base: Option<&PathBuf>) -> Result<Btf, String> {
@@ -53,6 +59,7 @@ fn open(file: &PathBuf, base: Option<&PathBuf>) -> Result<Btf, String> {
 
 pub fn run(cmd: BtfCmd) -> CliResult {
     match cmd {
+        BtfCmd::Extract(args) => extract::run(args),
         BtfCmd::Dump { file, base, json } => {
             let btf = open(&file, base.as_ref())?;
             if json {

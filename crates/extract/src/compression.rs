@@ -1,0 +1,235 @@
+//! The compression formats of kernel payloads, modules and package
+//! members, told apart by their leading magic bytes, and decoded with
+//! pure-Rust decoders.
+//!
+//! The kernel's lz4 payload is the *legacy* lz4 frame (`lz4 -l`), which
+//! lz4_flex's frame decoder does not read; it is a magic followed by
+//! independent blocks, so it is decoded here block by block with lz4_flex's
+//! block decoder.
+
+use std::cell::Cell;
+use std::io::{self, Read};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    /// `.xz`, with any filter chain xz-embedded reads (the kernel's payload
+    /// runs the x86 BCJ filter before LZMA2).
+    Xz,
+    Zstd,
+    /// The legacy lz4 frame: the kernel's `lz4 -l` payload.
+    Lz4Legacy,
+    /// The current lz4 frame format.
+    Lz4Frame,
+    Bzip2,
+    /// The legacy `.lzma` format (`lzma -9`, CONFIG_KERNEL_LZMA).
+    Lzma,
+}
+
+const LZ4_LEGACY_MAGIC: u32 = 0x184c_2102;
+/// Every legacy lz4 block decompresses to at most 8 MiB.
+const LZ4_LEGACY_BLOCK: usize = 8 << 20;
+
+impl Compression {
+    /// The format whose magic `data` starts with.
+    pub fn detect(data: &[u8]) -> Option<Compression> {
+        let starts = |m: &[u8]| data.starts_with(m);
+        if starts(&[0x1f, 0x8b, 0x08]) {
+            Some(Compression::Gzip)
+        } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Compression::Xz)
+        } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if starts(&LZ4_LEGACY_MAGIC.to_le_bytes()) {
+            Some(Compression::Lz4Legacy)
+        } else if starts(&[0x04, 0x22, 0x4d, 0x18]) {
+            Some(Compression::Lz4Frame)
+        } else if data.len() >= 4 && starts(b"BZh") && (b'1'..=b'9').contains(&data[3]) {
+            Some(Compression::Bzip2)
+        } else if starts(&[0x5d, 0x00, 0x00]) {
+            // lc=3 lp=0 pb=2 and a dictionary of at least 16 MiB: what
+            // `lzma -9`, and so the kernel, writes.
+            Some(Compression::Lzma)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+            Compression::Lz4Legacy => "lz4 (legacy frame)",
+            Compression::Lz4Frame => "lz4",
+            Compression::Bzip2 => "bzip2",
+            Compression::Lzma => "lzma",
+        }
+    }
+
+    /// Whether the kernel build appends the decompressed size (4 bytes,
+    /// little endian) after this payload: every format but gzip, whose own
+    /// trailer already ends with that size.
+    pub fn kernel_appends_size(self) -> bool {
+        self != Compression::Gzip
+    }
+}
+
+/// A decoding failure; `offset` is relative to the start of the compressed
+/// data, the caller adds where that data sits in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub offset: u64,
+    pub message: String,
+}
+
+/// Counts how far the decoder has read, to say where decoding failed.
+struct CountingSlice<'a> {
+    data: &'a [u8],
+    pos: &'a Cell<usize>,
+}
+
+impl Read for CountingSlice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pos = self.pos.get();
+        let rest = &self.data[pos..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos.set(pos + n);
+        Ok(n)
+    }
+}
+
+/// ruzstd computes the frame's content checksum but leaves comparing it to
+/// the caller; without the comparison a flipped bit would decode silently
+/// to a wrong kernel.
+struct ZstdChecked<R: Read> {
+    decoder: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: Read> Read for ZstdChecked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(decoder) = self.decoder.as_mut() else { return Ok(0) };
+        let n = decoder.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let frame = self.decoder.take().map(|d| d.into_frame_decoder());
+            if let Some((stored, computed)) =
+                frame.and_then(|f| Some((f.get_checksum_from_data()?, f.get_calculated_checksum()?)))
+            {
+                if stored != computed {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("content checksum {computed:#010x} does not match the frame's {stored:#010x}"),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A streaming decoder of `format` over `inner` (the package reader
+/// decodes `data.tar.*` this way, never holding it whole).
+pub fn reader<'a, R: Read + 'a>(format: Compression, inner: R) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match format {
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(inner)),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new(inner, false)),
+        Compression::Zstd => Box::new(ZstdChecked {
+            decoder: Some(
+                ruzstd::decoding::StreamingDecoder::new(inner)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            ),
+        }),
+        Compression::Lz4Frame => Box::new(lz4_flex::frame::FrameDecoder::new(inner)),
+        Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(inner)),
+        Compression::Lzma => Box::new(lzma_rust2::LzmaReader::new_mem_limit(inner, u32::MAX, None)?),
+        Compression::Lz4Legacy => {
+            // Only ever a kernel payload, which is decoded from memory.
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "legacy lz4 frames are decoded from memory only"));
+        }
+    })
+}
+
+/// Decodes all of `data` (one stream of `format`); fails rather than
+/// returning more than `limit` bytes.
+pub fn decompress(format: Compression, data: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
+    if format == Compression::Lz4Legacy {
+        return lz4_legacy(data, limit);
+    }
+    let pos = Cell::new(0usize);
+    let input = CountingSlice { data, pos: &pos };
+    let mut out = Vec::new();
+    let res = reader(format, input).and_then(|r| r.take(limit.saturating_add(1)).read_to_end(&mut out));
+    if let Err(e) = res {
+        let read = pos.get();
+        // Decoders report running out of input as UnexpectedEof (ruzstd
+        // only inside its message); anything else is bad data.
+        let eof = e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("UnexpectedEof");
+        return Err(if read >= data.len() && eof {
+            DecodeError {
+                offset: data.len() as u64,
+                message: format!(
+                    "truncated {} data: input ends at offset {:#x} before the end of the stream ({e})",
+                    format.name(),
+                    data.len()
+                ),
+            }
+        } else {
+            DecodeError {
+                offset: read as u64,
+                message: format!("corrupt {} data (decoder had read up to offset {read:#x}): {e}", format.name()),
+            }
+        });
+    }
+    if out.len() as u64 > limit {
+        return Err(DecodeError {
+            offset: pos.get() as u64,
+            message: format!("{} data decompresses to more than the {limit} bytes expected", format.name()),
+        });
+    }
+    Ok(out)
+}
+
+fn lz4_legacy(data: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
+    let err = |offset: usize, message: String| DecodeError { offset: offset as u64, message };
+    if !data.starts_with(&LZ4_LEGACY_MAGIC.to_le_bytes()) {
+        return Err(err(0, "not a legacy lz4 frame (bad magic)".into()));
+    }
+    let max_block = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 16;
+    let mut out = Vec::new();
+    let mut block = vec![0u8; LZ4_LEGACY_BLOCK];
+    let mut pos = 4;
+    while pos < data.len() {
+        let Some(size) = data.get(pos..pos + 4) else {
+            return Err(err(pos, format!("truncated lz4 data: block size at offset {pos:#x} cut short")));
+        };
+        let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]);
+        if size == LZ4_LEGACY_MAGIC {
+            // Concatenated frames (lz4 -l of several inputs).
+            pos += 4;
+            continue;
+        }
+        let size = size as usize;
+        if size > max_block {
+            return Err(err(pos, format!("corrupt lz4 data: block at offset {pos:#x} claims {size} bytes, more than an 8 MiB block compresses to")));
+        }
+        let start = pos + 4;
+        let Some(input) = data.get(start..start + size) else {
+            return Err(err(
+                data.len(),
+                format!(
+                    "truncated lz4 data: block at offset {pos:#x} needs {size} bytes, input ends at offset {:#x}",
+                    data.len()
+                ),
+            ));
+        };
+        let n = lz4_flex::block::decompress_into(input, &mut block)
+            .map_err(|e| err(pos, format!("corrupt lz4 data: block at offset {pos:#x}: {e}")))?;
+        out.extend_from_slice(&block[..n]);
+        if out.len() as u64 > limit {
+            return Err(err(pos, format!("lz4 data decompresses to more than the {limit} bytes expected")));
+        }
+        pos = start + size;
+    }
+    Ok(out)
+}

@@ -1,0 +1,109 @@
+//! The kernel release directory: the on-disk form of an offline target
+//! (layout documented in `docs/targets.md`).
+//!
+//! ```text
+//! <dir>/release           "<release>\n"
+//! <dir>/vmlinux.btf       vmlinux .BTF
+//! <dir>/config            the kernel's .config
+//! <dir>/modules/<m>.btf   split BTF of module <m> (file name as shipped)
+//! ```
+//!
+//! It is written into a sibling temporary directory and renamed into place
+//! at the end, so a failed extraction never leaves a half-written target
+//! that a later `check` would take for a complete kernel.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub const RELEASE: &str = "release";
+pub const VMLINUX_BTF: &str = "vmlinux.btf";
+pub const CONFIG: &str = "config";
+pub const MODULES: &str = "modules";
+
+/// The module name of a module file name: the name without `.ko` and its
+/// compression suffix. `-` and `_` are kept as shipped (the kernel itself
+/// calls `nf-foo.ko` `nf_foo`).
+pub fn module_name(file_name: &str) -> Option<&str> {
+    for suffix in [".ko", ".ko.xz", ".ko.zst", ".ko.gz"] {
+        if let Some(name) = file_name.strip_suffix(suffix) {
+            if !name.is_empty() {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
+
+/// A release directory being written.
+pub struct ReleaseDirWriter {
+    dest: PathBuf,
+    tmp: PathBuf,
+    replace: bool,
+    finished: bool,
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> Error {
+    Error::new(path.display().to_string(), format!("{what}: {e}"))
+}
+
+impl ReleaseDirWriter {
+    /// Starts writing the directory `dest`. An existing `dest` is an error
+    /// unless `replace`, and is only removed once the new one is complete.
+    pub fn create(dest: &Path, replace: bool) -> Result<ReleaseDirWriter> {
+        if dest.exists() && !replace {
+            return Err(Error::new(dest.display().to_string(), "already exists (--force replaces it)"));
+        }
+        let name = dest
+            .file_name()
+            .ok_or_else(|| Error::new(dest.display().to_string(), "not a directory name"))?
+            .to_string_lossy()
+            .into_owned();
+        let tmp = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, "remove stale partial directory", e))?;
+        }
+        fs::create_dir_all(tmp.join(MODULES)).map_err(|e| io_err(&tmp, "create directory", e))?;
+        Ok(ReleaseDirWriter { dest: dest.to_path_buf(), tmp, replace, finished: false })
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let p = self.tmp.join(rel);
+        fs::write(&p, bytes).map_err(|e| io_err(&p, "write", e))
+    }
+
+    pub fn write_release(&self, release: &str) -> Result<()> {
+        self.write(RELEASE, format!("{release}\n").as_bytes())
+    }
+
+    pub fn write_vmlinux_btf(&self, btf: &[u8]) -> Result<()> {
+        self.write(VMLINUX_BTF, btf)
+    }
+
+    pub fn write_config(&self, config: &[u8]) -> Result<()> {
+        self.write(CONFIG, config)
+    }
+
+    pub fn write_module_btf(&self, module: &str, btf: &[u8]) -> Result<()> {
+        self.write(&format!("{MODULES}/{module}.btf"), btf)
+    }
+
+    /// Moves the complete directory into place.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        if self.dest.exists() && self.replace {
+            fs::remove_dir_all(&self.dest).map_err(|e| io_err(&self.dest, "remove old directory", e))?;
+        }
+        fs::rename(&self.tmp, &self.dest).map_err(|e| io_err(&self.dest, "rename into place", e))?;
+        self.finished = true;
+        Ok(self.dest.clone())
+    }
+}
+
+impl Drop for ReleaseDirWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
