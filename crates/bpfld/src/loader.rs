@@ -305,6 +305,7 @@ impl Loader<'_> {
         }
     }
 
+    #[allow(clippy::result_large_err)]
     fn load_program(&mut self, p: &ProgramPlan, btf: Option<BorrowedFd<'_>>, maps: &[LoadedMap]) -> Result<OwnedFd, ProgramLoadError> {
         if let Some(e) = &p.error {
             return Err(self.program_error(p, e.clone()));

@@ -211,6 +211,11 @@ impl LoadedObject {
         self.loaded.kernel_time
     }
 
+    /// Every named global variable (where it is in which map).
+    pub fn globals(&self) -> &[GlobalVar] {
+        &self.globals
+    }
+
     fn global_var(&self, name: &str) -> Result<(&GlobalVar, &LoadedMap)> {
         let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.name)))?;
         Ok((g, &self.loaded.maps[g.map]))
