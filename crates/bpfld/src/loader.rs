@@ -307,11 +307,12 @@ impl Loader<'_> {
 
     #[allow(clippy::result_large_err)]
     fn load_program(&mut self, p: &ProgramPlan, btf: Option<BorrowedFd<'_>>, maps: &[LoadedMap]) -> Result<OwnedFd, ProgramLoadError> {
-        if let Some(e) = &p.error {
-            return Err(self.program_error(p, e.clone()));
-        }
+        // libbpf's wording for a section no program type matches.
         if p.prog_type == 0 {
             return Err(self.program_error(p, format!("missing BPF prog type, check ELF section name '{}'", p.section)));
+        }
+        if let Some(e) = &p.error {
+            return Err(self.program_error(p, e.clone()));
         }
         let insns = self.final_insns(p, maps).map_err(|m| self.program_error(p, m))?;
         let fd_array: Vec<RawFd> = self

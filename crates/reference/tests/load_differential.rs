@@ -1,0 +1,550 @@
+//! bpfld against libbpf 1.7, object by object (every `tests/bpf/obj/*.o`):
+//! the final instructions of each program (after relocation, before the
+//! kernel) and the verdict of loading each program into the running kernel
+//! must be the same.
+//!
+//! Instructions are compared byte for byte except where loaders put fds:
+//! a map `ld_imm64` is compared by the *name* of the map it refers to
+//! (libbpf: the map whose fd is in `imm`; bpfld: the map whose index is),
+//! and a module BTF `ld_imm64` by the module's name. libbpf's instructions
+//! are read with `bpf_program__insns` after `bpf_object__prepare`.
+//!
+//! Verdicts: libbpf stops at the first program that fails, so each failing
+//! program is disabled (`bpf_program__set_autoload`) and the object loaded
+//! again, until the rest loads; that is bpfld's `keep_going`. When both
+//! refuse a program with a verifier log, the verifier's last meaningful
+//! line must be the same too (it carries the fixed-up explanation of
+//! poisoned instructions).
+//!
+//! Objects either loader refuses as a whole (open, externs, map creation)
+//! must be refused by both. A plan that fails because bpfld does not
+//! implement something yet is reported, not failed.
+//!
+//! Deliberate differences are listed in [`DELIBERATE`] with the reason.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::{CStr, CString};
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bpfld::{LoadOptions, OpenObject, ProgramState};
+use bpfld_obj::plan::LoadPlan;
+use bpfld_sys::test_support::require_kernel;
+
+/// (object, program or "*", why bpfld differs from libbpf on purpose).
+const DELIBERATE: &[(&str, &str, &str)] = &[(
+    "kfunc_required_unmet",
+    "*",
+    "bpfld's required flavor groups (btf_decl_tag \"bpfld:require_one:<group>\"): bpfld refuses an object none of whose \
+     flavors of a required kfunc resolves; libbpf ignores the tag, poisons every flavor and loads",
+)];
+
+fn deliberate(obj: &str, prog: &str) -> Option<&'static str> {
+    DELIBERATE.iter().find(|(o, p, _)| *o == obj && (*p == "*" || *p == prog)).map(|(_, _, why)| *why)
+}
+
+fn obj_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bpf/obj")
+}
+
+// --- libbpf's log ------------------------------------------------------------
+
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+fn capture(_level: libbpf_rs::PrintLevel, msg: String) {
+    LIBBPF_LOG.lock().unwrap().push_str(&msg);
+}
+
+fn take_log() -> String {
+    std::mem::take(&mut *LIBBPF_LOG.lock().unwrap())
+}
+
+/// The last `libbpf:` warning-ish line of a captured log, for reports.
+fn last_line(log: &str) -> String {
+    log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+}
+
+/// The verifier log libbpf printed for `prog` (between its BEGIN/END
+/// markers), if any.
+fn libbpf_prog_log(log: &str, prog: &str) -> Option<String> {
+    let begin = format!("prog '{prog}': -- BEGIN PROG LOAD LOG --\n");
+    let start = log.rfind(&begin)? + begin.len();
+    let end = log[start..].find("-- END PROG LOAD LOG --")? + start;
+    Some(log[start..end].to_string())
+}
+
+/// How a program's load ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Loaded,
+    /// Refused; `verifier` is the verifier's last meaningful line when the
+    /// kernel wrote a log (compared between loaders), `text` the loader's
+    /// own message otherwise (worded by each loader, not compared).
+    Refused { verifier: Option<String>, text: String },
+}
+
+fn refused_from_log(log: Option<&str>, text: String) -> Verdict {
+    let verifier = log.and_then(|l| bpfld::verifier_summary(l).last().map(|s| s.to_string()));
+    Verdict::Refused { verifier, text }
+}
+
+// --- Instruction normalization ---------------------------------------------
+
+const LD_IMM64: u8 = 0x18;
+const PSEUDO_MAP_FD: u8 = 1;
+const PSEUDO_MAP_VALUE: u8 = 2;
+const PSEUDO_BTF_ID: u8 = 3;
+
+/// One instruction as 16 hex digits, with loader-specific numbers replaced
+/// by names: `18120000 00000000 map=.bss`.
+fn norm(insns: &[[u8; 8]], map_name: &dyn Fn(usize, i32) -> String, module_name: &dyn Fn(usize, i32) -> String) -> Vec<String> {
+    let mut out = Vec::with_capacity(insns.len());
+    let mut i = 0;
+    while i < insns.len() {
+        let mut a = insns[i];
+        let src = a[1] >> 4;
+        if a[0] == LD_IMM64 && i + 1 < insns.len() {
+            let mut b = insns[i + 1];
+            let imm = i32::from_ne_bytes(a[4..8].try_into().unwrap());
+            let imm2 = i32::from_ne_bytes(b[4..8].try_into().unwrap());
+            let mut note = String::new();
+            if src == PSEUDO_MAP_FD || src == PSEUDO_MAP_VALUE {
+                note = format!(" map={}", map_name(i, imm));
+                a[4..8].fill(0);
+            } else if src == PSEUDO_BTF_ID && imm2 != 0 {
+                note = format!(" module={}", module_name(i, imm2));
+                b[4..8].fill(0);
+            }
+            out.push(format!("{}{note}", hex(&a)));
+            out.push(hex(&b));
+            i += 2;
+            continue;
+        }
+        out.push(hex(&a));
+        i += 1;
+    }
+    out
+}
+
+fn hex(b: &[u8; 8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+// --- libbpf side -------------------------------------------------------------
+
+/// What libbpf made of one object.
+#[derive(Default)]
+struct LibbpfView {
+    /// Why libbpf refused the object as a whole (open or prepare).
+    refused: Option<String>,
+    /// Final instructions of every autoloaded program.
+    insns: BTreeMap<String, Vec<String>>,
+    /// Programs not autoloaded (`SEC("?...")`).
+    disabled: Vec<String>,
+    verdicts: BTreeMap<String, Verdict>,
+    /// Why the load stopped without a program to blame, if it did.
+    load_refused: Option<String>,
+}
+
+struct LibObj(*mut libbpf_sys::bpf_object);
+
+impl Drop for LibObj {
+    fn drop(&mut self) {
+        // SAFETY: a pointer from bpf_object__open_file, closed once.
+        unsafe { libbpf_sys::bpf_object__close(self.0) }
+    }
+}
+
+fn lib_open(path: &Path) -> Result<LibObj, String> {
+    let c = CString::new(path.to_str().unwrap()).unwrap();
+    take_log();
+    // SAFETY: a valid path; NULL options.
+    let obj = unsafe { libbpf_sys::bpf_object__open_file(c.as_ptr(), std::ptr::null()) };
+    if obj.is_null() {
+        return Err(format!("open: {} ({})", std::io::Error::last_os_error(), last_line(&take_log())));
+    }
+    Ok(LibObj(obj))
+}
+
+/// (name, pointer) of every program.
+fn lib_programs(obj: &LibObj) -> Vec<(String, *mut libbpf_sys::bpf_program)> {
+    let mut v = Vec::new();
+    let mut p = std::ptr::null_mut();
+    loop {
+        // SAFETY: obj is open; p is NULL or a program of obj.
+        p = unsafe { libbpf_sys::bpf_object__next_program(obj.0, p) };
+        if p.is_null() {
+            return v;
+        }
+        // SAFETY: p is a program of obj; its name is a C string owned by obj.
+        let name = unsafe { CStr::from_ptr(libbpf_sys::bpf_program__name(p)) }.to_string_lossy().into_owned();
+        v.push((name, p));
+    }
+}
+
+fn lib_map_names_by_fd(obj: &LibObj) -> BTreeMap<i32, String> {
+    let mut m = BTreeMap::new();
+    let mut map = std::ptr::null_mut();
+    loop {
+        // SAFETY: obj is open; map is NULL or a map of obj.
+        map = unsafe { libbpf_sys::bpf_object__next_map(obj.0, map) };
+        if map.is_null() {
+            return m;
+        }
+        // SAFETY: map belongs to obj.
+        let (fd, name) = unsafe { (libbpf_sys::bpf_map__fd(map), CStr::from_ptr(libbpf_sys::bpf_map__name(map))) };
+        m.insert(fd, name.to_string_lossy().into_owned());
+    }
+}
+
+fn btf_name_of_fd(fd: i32) -> String {
+    // SAFETY: the fd belongs to the open libbpf object for this call.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    bpfld_sys::btf_info(b).map(|i| i.name).unwrap_or_else(|e| format!("fd {fd}: {e}"))
+}
+
+fn libbpf_view(path: &Path) -> LibbpfView {
+    let mut v = LibbpfView::default();
+    // Instructions: open + prepare.
+    let obj = match lib_open(path) {
+        Ok(o) => o,
+        Err(e) => {
+            v.refused = Some(e);
+            return v;
+        }
+    };
+    // SAFETY: obj is open and not yet prepared.
+    if unsafe { libbpf_sys::bpf_object__prepare(obj.0) } != 0 {
+        v.refused = Some(format!("prepare: {} ({})", std::io::Error::last_os_error(), last_line(&take_log())));
+        return v;
+    }
+    let fds = lib_map_names_by_fd(&obj);
+    for (name, p) in lib_programs(&obj) {
+        // SAFETY: p is a program of the prepared obj.
+        if !unsafe { libbpf_sys::bpf_program__autoload(p) } {
+            v.disabled.push(name);
+            continue;
+        }
+        // SAFETY: after prepare, insns holds insn_cnt final instructions.
+        let raw: Vec<[u8; 8]> = unsafe {
+            let n = libbpf_sys::bpf_program__insn_cnt(p);
+            let ptr = libbpf_sys::bpf_program__insns(p) as *const [u8; 8];
+            std::slice::from_raw_parts(ptr, n as usize).to_vec()
+        };
+        let map_name = |_: usize, fd: i32| fds.get(&fd).cloned().unwrap_or_else(|| format!("fd{fd}?"));
+        let module_name = |_: usize, fd: i32| btf_name_of_fd(fd);
+        v.insns.insert(name, norm(&raw, &map_name, &module_name));
+    }
+    drop(obj);
+
+    // Verdicts: load, disabling each program that fails, until the rest
+    // loads.
+    let mut failed: HashSet<String> = HashSet::new();
+    loop {
+        let obj = match lib_open(path) {
+            Ok(o) => o,
+            Err(e) => {
+                v.load_refused = Some(e);
+                break;
+            }
+        };
+        let progs = lib_programs(&obj);
+        for (name, p) in &progs {
+            if failed.contains(name) {
+                // SAFETY: p is a program of the open, unloaded obj.
+                unsafe { libbpf_sys::bpf_program__set_autoload(*p, false) };
+            }
+        }
+        take_log();
+        // SAFETY: obj is open and not loaded.
+        let r = unsafe { libbpf_sys::bpf_object__load(obj.0) };
+        let log = take_log();
+        if r == 0 {
+            for (name, _) in &progs {
+                if !failed.contains(name) && !v.disabled.contains(name) {
+                    v.verdicts.insert(name.clone(), Verdict::Loaded);
+                }
+            }
+            break;
+        }
+        let culprit = progs.iter().map(|(n, _)| n).find(|n| !failed.contains(*n) && log.contains(&format!("prog '{n}': failed to load")));
+        match culprit {
+            Some(n) => {
+                // libbpf's own line about the program (a missing type, the
+                // errno of BPF_PROG_LOAD), for reports.
+                let own = format!("prog '{n}': ");
+                let text = log
+                    .lines()
+                    .filter(|l| l.contains(&own) && !l.contains("failed to load:") && !l.contains("PROG LOAD LOG"))
+                    .last()
+                    .map(|l| l.trim().to_string())
+                    .unwrap_or_else(|| last_line(&log));
+                v.verdicts.insert(n.clone(), refused_from_log(libbpf_prog_log(&log, n).as_deref(), text));
+                failed.insert(n.clone());
+            }
+            None => {
+                v.load_refused = Some(last_line(&log));
+                break;
+            }
+        }
+    }
+    v
+}
+
+// --- bpfld side --------------------------------------------------------------
+
+#[derive(Default)]
+struct BpfldView {
+    refused: Option<String>,
+    /// The plan failed because bpfld lacks something (not a verdict).
+    not_implemented: Option<String>,
+    insns: BTreeMap<String, Vec<String>>,
+    disabled: Vec<String>,
+    verdicts: BTreeMap<String, Verdict>,
+    load_refused: Option<String>,
+    /// The object has CO-RE relocations and the plan left every relocated
+    /// instruction as clang wrote it: bpfld does not apply CO-RE yet.
+    core_not_applied: bool,
+}
+
+fn plan_insns(plan: &LoadPlan, target: Option<&bpfld_obj::Target>, v: &mut BpfldView) {
+    for p in &plan.programs {
+        if !p.autoload {
+            v.disabled.push(p.name.clone());
+            continue;
+        }
+        let raw: Vec<[u8; 8]> = p.insns.iter().map(|i| i.0).collect();
+        let map_name = |i: usize, imm: i32| {
+            let r = p.map_refs.iter().find(|r| r.insn_idx == i);
+            match r.and_then(|r| plan.maps.get(r.map)) {
+                Some(m) if m.origin.is_global_data() => m.name.clone(),
+                Some(m) => m.real_name.clone(),
+                None => format!("unrelocated imm {imm}?"),
+            }
+        };
+        let module_name = |i: usize, _: i32| {
+            let r = p.module_btf_refs.iter().find(|r| r.insn_idx == i);
+            match (r, target) {
+                (Some(r), Some(t)) => t.modules[r.module].name.clone(),
+                _ => "?".into(),
+            }
+        };
+        v.insns.insert(p.name.clone(), norm(&raw, &map_name, &module_name));
+    }
+}
+
+/// Whether `obj` has CO-RE relocations and `plan` left every one of the
+/// instructions they point at unchanged (CO-RE not applied by the plan;
+/// libbpf changes at least one in every test object).
+fn core_not_applied(obj: &bpfld_obj::Object, plan: &LoadPlan) -> bool {
+    let mut sites = 0;
+    for p in &plan.programs {
+        for (fi, (prog_idx, start)) in p.layout.iter().enumerate() {
+            let f = &obj.programs[*prog_idx];
+            let end = p.layout.get(fi + 1).map(|(_, s)| *s).unwrap_or(p.insns.len());
+            let Some(ext) = obj.section_ext.get(&f.sec_idx) else { continue };
+            for r in &ext.core_relos {
+                let sec_idx = (r.insn_off / 8) as usize;
+                let Some(local) = sec_idx.checked_sub(f.sec_insn_off).filter(|&i| i < f.insns.len()) else { continue };
+                if start + local >= end {
+                    continue;
+                }
+                sites += 1;
+                if p.insns[start + local] != f.insns[local] {
+                    return false;
+                }
+            }
+        }
+    }
+    sites > 0
+}
+
+fn bpfld_view(path: &Path) -> BpfldView {
+    let mut v = BpfldView::default();
+    let open = match OpenObject::open(path) {
+        Ok(o) => o,
+        Err(e) => {
+            v.refused = Some(e.to_string());
+            return v;
+        }
+    };
+    let needs = open.target_needs();
+    let kernel = if needs.any() {
+        match bpfld::kernel_target::running_kernel(&needs, &Default::default()) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                v.refused = Some(e.to_string());
+                return v;
+            }
+        }
+    } else {
+        None
+    };
+    match open.plan(kernel.as_ref().map(|k| &k.target)) {
+        Ok(plan) => {
+            plan_insns(&plan, kernel.as_ref().map(|k| &k.target), &mut v);
+            v.core_not_applied = core_not_applied(open.object(), &plan);
+        }
+        Err(e) => {
+            let e = e.to_string();
+            if e.contains("not implemented") || e.contains("not supported yet") {
+                v.not_implemented = Some(e);
+            } else {
+                v.refused = Some(e);
+            }
+            return v;
+        }
+    }
+    match open.load_with(&LoadOptions { keep_going: true, ..Default::default() }) {
+        Ok(obj) => {
+            for p in obj.programs() {
+                match p.state() {
+                    ProgramState::Loaded => {
+                        v.verdicts.insert(p.name().to_string(), Verdict::Loaded);
+                    }
+                    ProgramState::Failed(e) => {
+                        let log = (!e.log.is_empty()).then_some(e.log.as_str());
+                        v.verdicts.insert(p.name().to_string(), refused_from_log(log, e.message.clone()));
+                    }
+                    ProgramState::Disabled => {}
+                }
+            }
+        }
+        Err(e) => v.load_refused = Some(e.to_string()),
+    }
+    v
+}
+
+// --- The comparison ------------------------------------------------------------
+
+/// Differences found (failures) and what was compared (report).
+#[derive(Default)]
+struct Outcome {
+    failures: Vec<String>,
+    report: Vec<String>,
+}
+
+impl Outcome {
+    /// Records a difference on `prog` ("*": the object), as a failure
+    /// unless it is listed as deliberate.
+    fn differ(&mut self, obj: &str, prog: &str, what: String) {
+        match deliberate(obj, prog) {
+            Some(why) => self.report.push(format!("  {obj}: deliberate difference ({why}): {what}")),
+            None => self.failures.push(format!("{obj}: {what}")),
+        }
+    }
+}
+
+#[test]
+fn bpfld_and_libbpf_agree_on_every_object() {
+    if !require_kernel() {
+        return;
+    }
+    libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Warn, capture)));
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(obj_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "o"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty());
+
+    let mut out = Outcome::default();
+    for path in &paths {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let obj = file.trim_end_matches(".bpf.o").to_string();
+        let lib = libbpf_view(path);
+        let ours = bpfld_view(path);
+
+        if let Some(ni) = &ours.not_implemented {
+            out.report.push(format!("{obj}: NOT COMPARED, bpfld cannot plan it yet: {ni}"));
+            continue;
+        }
+        if ours.core_not_applied {
+            out.report.push(format!(
+                "{obj}: NOT COMPARED, bpfld's plan does not apply CO-RE relocations yet (libbpf: {})",
+                lib.refused.as_deref().unwrap_or("planned")
+            ));
+            continue;
+        }
+        // libbpf creates maps in bpf_object__prepare, bpfld when loading:
+        // a refusal by the kernel counts the same at either stage.
+        let lib_refused = lib.refused.as_ref().or(lib.load_refused.as_ref());
+        let our_refused = ours.refused.as_ref().or(ours.load_refused.as_ref());
+        match (lib_refused, our_refused) {
+            (Some(l), Some(b)) => {
+                out.report.push(format!("{obj}: both refuse it\n    libbpf: {l}\n    bpfld:  {b}"));
+                continue;
+            }
+            (Some(l), None) => {
+                out.differ(&obj, "*", format!("libbpf refuses it ({l}), bpfld does not"));
+                continue;
+            }
+            (None, Some(b)) => {
+                out.differ(&obj, "*", format!("bpfld refuses it ({b}), libbpf does not"));
+                continue;
+            }
+            (None, None) => {}
+        }
+
+        // Instructions.
+        let names: Vec<&String> =
+            lib.insns.keys().chain(ours.insns.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut same_insns = 0;
+        for n in &names {
+            match (lib.insns.get(*n), ours.insns.get(*n)) {
+                (Some(a), Some(b)) if a == b => same_insns += 1,
+                (Some(a), Some(b)) => {
+                    let first = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+                    let what = format!(
+                        "program '{n}': instructions differ at {first} ({} vs {} insns): libbpf {:?}, bpfld {:?}",
+                        a.len(),
+                        b.len(),
+                        a.get(first),
+                        b.get(first)
+                    );
+                    out.differ(&obj, n, what);
+                }
+                (a, _) => out.differ(&obj, n, format!("program '{n}' planned by {} only", if a.is_some() { "libbpf" } else { "bpfld" })),
+            }
+        }
+        if lib.disabled != ours.disabled {
+            out.differ(&obj, "*", format!("disabled programs differ: libbpf {:?}, bpfld {:?}", lib.disabled, ours.disabled));
+        }
+
+        // Verdicts.
+        let mut notes = Vec::new();
+        for n in lib.verdicts.keys().chain(ours.verdicts.keys()).collect::<std::collections::BTreeSet<_>>() {
+            let (l, b) = (lib.verdicts.get(n), ours.verdicts.get(n));
+            match (l, b) {
+                (Some(Verdict::Loaded), Some(Verdict::Loaded)) => {}
+                (
+                    Some(Verdict::Refused { verifier: lv, text: lt }),
+                    Some(Verdict::Refused { verifier: bv, text: bt }),
+                ) => {
+                    if lv.is_some() && bv.is_some() && lv != bv {
+                        out.differ(&obj, n, format!("program '{n}' refused by both, the verifier's last line differs: libbpf {lv:?}, bpfld {bv:?}"));
+                    } else if lv.is_some() != bv.is_some() {
+                        out.differ(&obj, n, format!("program '{n}' refused by both, with a verifier log only from {}: libbpf {lt}, bpfld {bt}", if lv.is_some() { "libbpf" } else { "bpfld" }));
+                    } else {
+                        notes.push(format!("'{n}' refused by both: {}", lv.clone().unwrap_or(format!("libbpf: {lt}; bpfld: {bt}"))));
+                    }
+                }
+                (l, b) => out.differ(&obj, n, format!("program '{n}': libbpf {l:?}, bpfld {b:?}")),
+            }
+        }
+        let loaded = lib.verdicts.values().filter(|v| **v == Verdict::Loaded).count();
+        let mut line = format!(
+            "{obj}: {same_insns}/{} programs with identical instructions; {loaded}/{} loaded by both",
+            names.len(),
+            lib.verdicts.len()
+        );
+        for n in notes {
+            line.push_str(&format!("\n    {n}"));
+        }
+        out.report.push(line);
+    }
+    println!("bpfld vs libbpf 1.7 on {} objects:\n{}", paths.len(), out.report.join("\n"));
+    assert!(out.failures.is_empty(), "bpfld and libbpf 1.7 differ:\n{}", out.failures.join("\n"));
+}
