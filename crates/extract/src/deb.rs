@@ -238,6 +238,9 @@ pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<Rele
                 }
             });
         }
+        // Only the workers hold the receiver: if they all stop, sending
+        // fails instead of blocking on a full channel.
+        drop(job_rx);
         drop(done_tx);
         let mut tar = tar::Archive::new(stream);
         let entries = tar.entries().map_err(|e| stream_err("reading the tar stream".into(), &e))?;
@@ -358,4 +361,26 @@ pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<Rele
         modules_without_btf,
         duplicate_modules,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{classify, Member};
+
+    #[test]
+    fn package_paths() {
+        assert!(matches!(classify("boot/vmlinuz-6.1.0-56-amd64"), Member::Kernel { release: "6.1.0-56-amd64" }));
+        assert!(matches!(classify("boot/config-6.1.0-56-amd64"), Member::Config { release: "6.1.0-56-amd64" }));
+        assert!(matches!(
+            classify("lib/modules/6.12.117+deb12-amd64/kernel/net/ipv4/tcp_bbr.ko.xz"),
+            Member::Module { release: "6.12.117+deb12-amd64", name: "tcp_bbr" }
+        ));
+        assert!(matches!(
+            classify("usr/lib/modules/6.13.0-1-amd64/updates/dkms/zfs.ko.zst"),
+            Member::Module { release: "6.13.0-1-amd64", name: "zfs" }
+        ));
+        assert!(matches!(classify("lib/modules/6.1.0-56-amd64/modules.builtin"), Member::Other));
+        assert!(matches!(classify("boot/System.map-6.1.0-56-amd64"), Member::Other));
+        assert!(matches!(classify("usr/share/doc/x.ko"), Member::Other));
+    }
 }

@@ -107,3 +107,19 @@ impl Drop for ReleaseDirWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::module_name;
+
+    #[test]
+    fn module_names_keep_dashes() {
+        assert_eq!(module_name("nf_conntrack.ko"), Some("nf_conntrack"));
+        assert_eq!(module_name("snd-hda-codec.ko.xz"), Some("snd-hda-codec"));
+        assert_eq!(module_name("zfs.ko.zst"), Some("zfs"));
+        assert_eq!(module_name("old.ko.gz"), Some("old"));
+        assert_eq!(module_name(".ko"), None);
+        assert_eq!(module_name("modules.dep"), None);
+        assert_eq!(module_name("x.ko.bz2"), None);
+    }
+}

@@ -101,9 +101,11 @@ pub fn debian_package(package: &str) -> Option<PathBuf> {
     let _ = std::fs::create_dir_all(&tmp);
     eprintln!("downloading {package} into {} (once)", dir.display());
     let mut res = apt_get(&["download", "-q", package], &tmp);
-    if res.is_err() {
+    if let Err(first) = res {
         // apt may never have fetched its package lists on this machine.
-        res = apt_get(&["update", "-q"], &tmp).and_then(|_| apt_get(&["download", "-q", package], &tmp));
+        res = apt_get(&["update", "-q"], &tmp)
+            .and_then(|_| apt_get(&["download", "-q", package], &tmp))
+            .map_err(|e| format!("{first}; then {e}"));
     }
     let moved = res.and_then(|_| {
         let got = cached(&tmp, package).ok_or_else(|| format!("apt-get download left no {package}_*.deb"))?;

@@ -253,3 +253,17 @@ fn zstd_content_checksum_is_checked() {
     assert!(err.message.starts_with("corrupt zstd data"), "{err}");
     assert!(err.message.contains("content checksum"), "{err}");
 }
+
+#[test]
+fn signed_module() {
+    // sign-file appends the PKCS#7 signature, a struct module_signature
+    // and a magic string after the ELF file.
+    let mut ko = fake_module();
+    ko.extend_from_slice(&[0x30, 0x82, 0x01, 0x00]);
+    ko.extend_from_slice(&[0xab; 256]);
+    ko.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 4]);
+    ko.extend_from_slice(b"~Module signature appended~\n");
+    let ex = extract_btf("signed.ko.xz", &xz(&ko, false)).unwrap();
+    assert_eq!(ex.kind, ElfKind::Module);
+    assert_tiny_btf(&ex.btf.unwrap());
+}

@@ -64,7 +64,7 @@ pub fn fake_elf(e_type: u16, sections: &[(&str, &[u8])]) -> Vec<u8> {
     let mut shstrtab = vec![0u8];
     let mut headers = Vec::new(); // (name_off, type, offset, size)
     for (name, contents) in sections {
-        while data.len() % 8 != 0 {
+        while !data.len().is_multiple_of(8) {
             data.push(0);
         }
         headers.push((shstrtab.len() as u32, 1u32, data.len() as u64, contents.len() as u64));
@@ -76,7 +76,7 @@ pub fn fake_elf(e_type: u16, sections: &[(&str, &[u8])]) -> Vec<u8> {
     shstrtab.extend_from_slice(b".shstrtab\0");
     headers.push((shstr_name, 3, data.len() as u64, shstrtab.len() as u64));
     data.extend_from_slice(&shstrtab);
-    while data.len() % 8 != 0 {
+    while !data.len().is_multiple_of(8) {
         data.push(0);
     }
     let shoff = data.len() as u64;
