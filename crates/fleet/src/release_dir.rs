@@ -91,7 +91,9 @@ pub fn load_files(files: &TargetFiles) -> Result<Target, String> {
         paths.sort();
         for p in paths {
             let btf = Btf::parse_split(map_file(&p)?, &target.vmlinux).map_err(|e| format!("{}: {e}", p.display()))?;
-            let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            // The kernel names modules with `_` where file names may have
+            // `-` (`nf-conntrack.ko` loads as `nf_conntrack`).
+            let name = p.file_stem().map(|s| s.to_string_lossy().replace('-', "_")).unwrap_or_default();
             target.modules.push(ModuleBtf { name, btf });
         }
     }

@@ -8,6 +8,7 @@ use bpfld_asm::types::prog_flags;
 use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
 
+use crate::core::CoreReport;
 use crate::error::{Ctx, Error, Result};
 use crate::externs::{resolve_externs, ExternKind, ExternResolution, RequiredGroups, Resolved};
 use crate::link::link;
@@ -125,6 +126,8 @@ pub struct LoadPlan {
     pub fd_array: Vec<FdSlot>,
     /// What every extern resolved to, or why not.
     pub externs: Vec<ExternReport>,
+    /// Every CO-RE relocation as applied (empty without a target).
+    pub core: CoreReport,
 }
 
 /// One extern's outcome, self-contained for reports and JSON.
@@ -190,7 +193,8 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
         if obj.section_ext.values().any(|s| !s.core_relos.is_empty()) {
             return Err(cx.err("CO-RE relocations need a target kernel (its BTF)").into());
         }
-        return plan_programs(obj, None, None, &cx).map_err(PlanError::from);
+        let insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
+        return plan_programs(obj, None, None, insns, &CoreReport::default(), &cx).map_err(PlanError::from);
     };
     let kconfig_map = obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig);
     let kconfig_size = kconfig_map.map(|i| obj.maps[i].value_size).unwrap_or(0);
@@ -203,7 +207,13 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
         }
         return Err(PlanError { error, externs });
     }
-    let mut plan = plan_programs(obj, Some(target), Some(&resolution), &cx).map_err(|error| PlanError { error, externs: externs.clone() })?;
+    // CO-RE applies to each function before linking, so that a subprogram
+    // shared by several programs is relocated once (libbpf's order).
+    let mut insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
+    let core = crate::core::relocate(obj, target, &mut insns).map_err(|error| PlanError { error, externs: externs.clone() })?;
+    let mut plan =
+        plan_programs(obj, Some(target), Some(&resolution), insns, &core, &cx).map_err(|error| PlanError { error, externs: externs.clone() })?;
+    plan.core = core;
     if let Some(i) = kconfig_map {
         plan.maps[i].data = resolution.kconfig_data.clone();
     }
@@ -248,11 +258,14 @@ fn extern_reports(obj: &Object, target: &Target, res: &ExternResolution) -> Vec<
 }
 
 /// Links and relocates every entry program.
-fn plan_programs(obj: &Object, target: Option<&Target>, externs: Option<&ExternResolution>, cx: &Ctx<'_>) -> Result<LoadPlan> {
-    // Instructions of every function (entry programs and subprograms) before
-    // linking: CO-RE and extern relocations are applied here, once per
-    // function, as libbpf does.
-    let prog_insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
+fn plan_programs(
+    obj: &Object,
+    target: Option<&Target>,
+    externs: Option<&ExternResolution>,
+    prog_insns: Vec<Vec<Insn>>,
+    core: &CoreReport,
+    cx: &Ctx<'_>,
+) -> Result<LoadPlan> {
     let mut programs = Vec::new();
     for (idx, p) in obj.programs.iter().enumerate() {
         if p.is_subprog {
@@ -263,8 +276,15 @@ fn plan_programs(obj: &Object, target: Option<&Target>, externs: Option<&ExternR
         let mut insns = linked.insns;
         let mut map_refs = Vec::new();
         let mut module_btf_refs = Vec::new();
-        let mut poisoned = Vec::new();
+        let mut poisoned: Vec<Poisoned> = Vec::new();
         let mut uses_fd_array = false;
+        for r in core.relocations.iter().filter(|r| r.poisoned()) {
+            for &(fi, start) in &linked.layout {
+                if fi == r.program {
+                    poisoned.push(Poisoned { insn_idx: start + r.insn_idx, kind: PoisonKind::CoreRelo { spec: crate::core::log_spec(&r.spec) } });
+                }
+            }
+        }
         for r in &linked.relocs {
             let i = r.insn_idx;
             match r.kind {
@@ -396,6 +416,7 @@ fn plan_programs(obj: &Object, target: Option<&Target>, externs: Option<&ExternR
         programs,
         fd_array: Vec::new(),
         externs: Vec::new(),
+        core: CoreReport::default(),
     })
 }
 
