@@ -6,11 +6,18 @@
 //! of thousands of lines), so only what the object needs is read, decided
 //! by [`TargetNeeds::of`]; an object without externs, CO-RE relocations or
 //! BTF attach targets needs no target at all.
+//!
+//! What cannot change while the kernel runs is read once per process:
+//! vmlinux BTF (with its name index, built on first lookup) and the kernel
+//! version. Module BTFs (modules come and go), the `.config` (a file the
+//! user may point elsewhere) and kallsyms (module and BPF symbols come and
+//! go) are read for every target.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bpfld_btf::Btf;
 use bpfld_obj::kallsyms::Kallsyms;
@@ -27,7 +34,7 @@ const UTS_VERSION: &str = "/proc/sys/kernel/version";
 const UBUNTU_VERSION_SIGNATURE: &str = "/proc/version_signature";
 
 /// What an object needs from the kernel it is loaded into.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetNeeds {
     /// vmlinux BTF (any extern, CO-RE relocation or BTF attach target: the
     /// plan's [`Target`] always carries it).
@@ -40,6 +47,9 @@ pub struct TargetNeeds {
     pub kconfig: bool,
     /// Symbol addresses: typeless ksyms (`extern const void x __ksym`).
     pub kallsyms: bool,
+    /// The symbols wanted from kallsyms (only those are kept: the file has
+    /// well over 100,000 lines); empty means all.
+    pub ksym_names: Vec<String>,
 }
 
 impl TargetNeeds {
@@ -57,6 +67,14 @@ impl TargetNeeds {
             module_btf: core || attach_btf || btf_externs,
             kconfig: obj.externs.iter().any(|e| e.kind == ExternKind::Kconfig && e.name.starts_with("CONFIG_")),
             kallsyms: obj.externs.iter().any(|e| e.is_typeless_ksym()),
+            ksym_names: obj
+                .externs
+                .iter()
+                .filter(|e| e.is_typeless_ksym())
+                .flat_map(|e| [e.name.clone(), e.essential_name.clone()])
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -84,15 +102,13 @@ pub struct RunningKernel {
 
 /// Builds the running kernel's target with the parts `needs` asks for.
 ///
-/// The kernel version and release are always read (two small procfs
-/// files); everything else only when needed.
+/// The kernel version and release are always known (read once per
+/// process); everything else only when needed.
 pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<RunningKernel> {
-    let release = read_trimmed(Path::new(OSRELEASE))?;
-    let uts_version = read_trimmed(Path::new(UTS_VERSION))?;
-    let signature = std::fs::read_to_string(UBUNTU_VERSION_SIGNATURE).ok();
-    let vmlinux = vmlinux_btf(Path::new(VMLINUX_BTF))?;
-    let mut target = Target::new(format!("running kernel {release}"), vmlinux);
-    target.kernel_version = linux_kernel_version(&release, &uts_version, signature.as_deref());
+    let uname = kernel_release()?;
+    let vmlinux = cached_vmlinux_btf()?;
+    let mut target = Target::new(format!("running kernel {}", uname.release), vmlinux);
+    target.kernel_version = uname.version;
     let mut module_fds = Vec::new();
     if needs.module_btf {
         let (modules, fds) = module_btfs(&target.vmlinux)?;
@@ -100,24 +116,76 @@ pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<Runnin
         module_fds = fds;
     }
     if needs.kconfig {
-        target.kconfig = Some(kernel_config(files, &release)?);
+        target.kconfig = Some(kernel_config(files, &uname.release)?);
     }
     if needs.kallsyms {
-        let path = Path::new(KALLSYMS);
-        let text = std::fs::read_to_string(path).map_err(|source| Error::File { path: path.into(), source })?;
-        let k = Kallsyms::parse(&text).map_err(|message| Error::Parse { path: path.into(), message })?;
-        target.kallsyms = Some(k);
+        target.kallsyms = Some(read_kallsyms(Path::new(KALLSYMS), &needs.ksym_names)?);
     }
     Ok(RunningKernel { target, module_fds })
+}
+
+/// Parses kallsyms keeping only the symbols named in `wanted` (all if it
+/// is empty); an LTO-promoted `name.llvm.<hash>` counts as `name`, as in
+/// [`Kallsyms::parse`].
+pub fn read_kallsyms(path: &Path, wanted: &[String]) -> Result<Kallsyms> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::File { path: path.into(), source })?;
+    let parse = |t: &str| Kallsyms::parse(t).map_err(|message| Error::Parse { path: path.into(), message });
+    if wanted.is_empty() {
+        return parse(&text);
+    }
+    let wanted: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+    let mut kept = String::new();
+    for line in text.lines() {
+        let Some(name) = line.split_ascii_whitespace().nth(2) else {
+            // Malformed: keep it so that parsing reports it with context.
+            kept.push_str(line);
+            kept.push('\n');
+            continue;
+        };
+        let base = name.find(".llvm.").map_or(name, |i| &name[..i]);
+        if wanted.contains(name) || wanted.contains(base) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    parse(&kept)
+}
+
+/// The running kernel's release and `LINUX_KERNEL_VERSION`.
+#[derive(Debug, Clone)]
+pub struct KernelRelease {
+    pub release: String,
+    pub version: Option<u32>,
+}
+
+/// Read once per process: neither changes while the kernel runs.
+pub fn kernel_release() -> Result<KernelRelease> {
+    static CACHE: OnceLock<KernelRelease> = OnceLock::new();
+    if let Some(k) = CACHE.get() {
+        return Ok(k.clone());
+    }
+    let release = read_trimmed(Path::new(OSRELEASE))?;
+    let uts_version = read_trimmed(Path::new(UTS_VERSION))?;
+    let signature = std::fs::read_to_string(UBUNTU_VERSION_SIGNATURE).ok();
+    let version = linux_kernel_version(&release, &uts_version, signature.as_deref());
+    Ok(CACHE.get_or_init(|| KernelRelease { release, version }).clone())
+}
+
+/// `/sys/kernel/btf/vmlinux`, parsed once per process (it cannot change
+/// while the kernel runs); clones share the bytes and the name index.
+pub fn cached_vmlinux_btf() -> Result<Btf> {
+    static CACHE: OnceLock<Btf> = OnceLock::new();
+    if let Some(b) = CACHE.get() {
+        return Ok(b.clone());
+    }
+    let b = vmlinux_btf(Path::new(VMLINUX_BTF))?;
+    Ok(CACHE.get_or_init(|| b).clone())
 }
 
 /// `LINUX_KERNEL_VERSION` of the running kernel, `None` if it cannot be
 /// told (what `kern_version` gets when the object has no `version`).
 pub fn running_kernel_version() -> Option<u32> {
-    let release = read_trimmed(Path::new(OSRELEASE)).ok()?;
-    let uts_version = read_trimmed(Path::new(UTS_VERSION)).unwrap_or_default();
-    let signature = std::fs::read_to_string(UBUNTU_VERSION_SIGNATURE).ok();
-    linux_kernel_version(&release, &uts_version, signature.as_deref())
+    kernel_release().ok()?.version
 }
 
 fn read_trimmed(path: &Path) -> Result<String> {
@@ -170,11 +238,21 @@ pub fn module_btfs(vmlinux: &Btf) -> Result<(Vec<ModuleBtf>, Vec<OwnedFd>)> {
 
 /// The running kernel's `.config`: the given file, else `/proc/config.gz`,
 /// else `/boot/config-<release>`. Each is read as gzip if it starts with
-/// the gzip magic, as text otherwise.
+/// the gzip magic, as text otherwise. The running kernel's own config is
+/// read once per process; a given file every time.
 pub fn kernel_config(files: &KernelFiles, release: &str) -> Result<Kconfig> {
     if let Some(p) = &files.kconfig {
         return read_kconfig(p);
     }
+    static CACHE: OnceLock<Kconfig> = OnceLock::new();
+    if let Some(k) = CACHE.get() {
+        return Ok(k.clone());
+    }
+    let k = running_kernel_config(release)?;
+    Ok(CACHE.get_or_init(|| k).clone())
+}
+
+fn running_kernel_config(release: &str) -> Result<Kconfig> {
     let proc = Path::new(PROC_CONFIG_GZ);
     if proc.exists() {
         return read_kconfig(proc);

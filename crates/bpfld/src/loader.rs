@@ -69,7 +69,8 @@ pub struct LoadedProgram {
 pub struct KernelTime {
     /// `BPF_BTF_LOAD`.
     pub btf_load: Duration,
-    /// `BPF_MAP_CREATE`, initial values, freezing, mmap.
+    /// `BPF_MAP_CREATE`, initial values, freezing, mmap, map-in-map and
+    /// prog-array slots.
     pub maps: Duration,
     /// `BPF_PROG_LOAD` (verification) and binding `.rodata`.
     pub prog_load: Duration,
@@ -134,7 +135,10 @@ pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option
     let btf_fd = l.load_btf()?;
     let maps = l.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
     let programs = l.load_programs(btf_fd.as_ref().map(|f| f.as_fd()), &maps)?;
-    l.fill_prog_arrays(&maps, &programs)?;
+    let t = Instant::now();
+    let filled = l.fill_prog_arrays(&maps, &programs);
+    l.time.maps += t.elapsed();
+    filled?;
     Ok(Loaded { btf_fd, maps, programs, warnings: l.warnings, kernel_time: l.time })
 }
 

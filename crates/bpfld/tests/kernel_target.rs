@@ -9,7 +9,7 @@ use bpfld_sys::test_support::require_kernel;
 use common::*;
 
 fn all_needs() -> TargetNeeds {
-    TargetNeeds { vmlinux_btf: true, module_btf: true, kconfig: true, kallsyms: true }
+    TargetNeeds { vmlinux_btf: true, module_btf: true, kconfig: true, kallsyms: true, ..Default::default() }
 }
 
 #[test]
@@ -58,6 +58,9 @@ fn only_what_the_object_needs_is_read() {
     assert!(attach.vmlinux_btf && attach.module_btf && !attach.kconfig && !attach.kallsyms, "tp_btf: {attach:?}");
     let typeless = needs("ksym_typeless");
     assert!(typeless.kallsyms && !typeless.kconfig, "{typeless:?}");
+    let mut names = typeless.ksym_names.clone();
+    names.sort();
+    assert_eq!(names, ["bpfld_no_such_symbol", "schedule"], "only the object's typeless ksyms are looked up");
     let kconfig = needs("kconfig_values");
     assert!(kconfig.kconfig && !kconfig.kallsyms, "{kconfig:?}");
     assert!(needs("kfunc_flavors").module_btf);
@@ -82,4 +85,18 @@ fn an_unreadable_config_is_an_error_naming_the_file() {
     let opts = bpfld::LoadOptions { kernel_files: files, ..Default::default() };
     let e = open("kconfig_values").load_with(&opts).unwrap_err().to_string();
     assert!(e.starts_with("/nonexistent/config.gz: "), "{e}");
+}
+
+#[test]
+fn kallsyms_keeps_only_the_wanted_symbols() {
+    if !require_kernel() {
+        return;
+    }
+    let path = std::path::Path::new(kernel_target::KALLSYMS);
+    let all = kernel_target::read_kallsyms(path, &[]).unwrap();
+    let some = kernel_target::read_kallsyms(path, &["_stext".to_string(), "schedule".to_string()]).unwrap();
+    assert_eq!(some.len(), 2);
+    assert_eq!(some.addresses("_stext"), all.addresses("_stext"));
+    assert_eq!(some.addresses("schedule"), all.addresses("schedule"));
+    assert!(all.len() > 10_000);
 }

@@ -276,8 +276,8 @@ fn libbpf_view(path: &Path) -> LibbpfView {
                 let own = format!("prog '{n}': ");
                 let text = log
                     .lines()
-                    .filter(|l| l.contains(&own) && !l.contains("failed to load:") && !l.contains("PROG LOAD LOG"))
-                    .last()
+                    .rev()
+                    .find(|l| l.contains(&own) && !l.contains("failed to load:") && !l.contains("PROG LOAD LOG"))
                     .map(|l| l.trim().to_string())
                     .unwrap_or_else(|| last_line(&log));
                 v.verdicts.insert(n.clone(), refused_from_log(libbpf_prog_log(&log, n).as_deref(), text));
