@@ -130,6 +130,32 @@ fn print_matrix(obj: &str, verdicts: &[KernelVerdict]) {
         let label = format!("{kind} {name}{}", if *weak { " (weak)" } else { "" });
         rows.push((label, verdicts.iter().map(|v| cell(v.externs.iter().find(|e| &e.name == name))).collect()));
     }
+    // CO-RE relocations whose outcome differs between the kernels.
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for v in verdicts {
+        for c in &v.core {
+            if !keys.iter().any(|(k, _)| k == &c.key) {
+                keys.push((c.key.clone(), c.spec.clone()));
+            }
+        }
+    }
+    for (key, spec) in &keys {
+        let cells: Vec<String> = verdicts
+            .iter()
+            .map(|v| match v.core.iter().find(|c| &c.key == key) {
+                None => "-".into(),
+                Some(c) => match (c.value, &c.failure) {
+                    (Some(x), _) => x.to_string(),
+                    (None, Some(f)) if f.ends_with("(poisoned)") => "fails (poisoned)".into(),
+                    (None, _) => "0 (missing)".into(),
+                },
+            })
+            .collect();
+        if cells.windows(2).any(|w| w[0] != w[1]) {
+            let short = spec.split_whitespace().skip(1).take(3).collect::<Vec<_>>().join(" ");
+            rows.push((format!("CO-RE {key} {short}"), cells));
+        }
+    }
     let programs: Vec<String> = verdicts.iter().flat_map(|v| v.programs.iter().map(|p| p.name.clone())).fold(Vec::new(), |mut acc, n| {
         if !acc.contains(&n) {
             acc.push(n);
@@ -226,6 +252,7 @@ fn to_json(obj: &str, verdicts: &[KernelVerdict]) -> Value {
                 "insns": p.insns,
             })).collect::<Vec<_>>(),
             "unregistered_kfuncs": v.unregistered_kfuncs,
+            "core": v.core.iter().map(|c| json!({"key": c.key, "spec": c.spec, "value": c.value, "failure": c.failure})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "offline_limits": OFFLINE_LIMITS,
     })

@@ -64,6 +64,23 @@ pub struct KernelVerdict {
     /// kfuncs that resolved to a FUNC the kernel's BTF does not tag as a
     /// kfunc (only known where the BTF has `bpf_kfunc` decl tags).
     pub unregistered_kfuncs: Vec<String>,
+    /// Every CO-RE relocation and what it gave on this kernel.
+    pub core: Vec<CoreOutcome>,
+}
+
+/// One CO-RE relocation on one kernel, keyed so that the same relocation
+/// can be compared across kernels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreOutcome {
+    /// `function+insn kind`: the function's name, the instruction within
+    /// it, the relocation kind.
+    pub key: String,
+    /// libbpf's rendering of the local access.
+    pub spec: String,
+    /// The value written (decimal), or `None` if the relocation failed.
+    pub value: Option<u64>,
+    /// Why it failed, and whether the instruction was poisoned.
+    pub failure: Option<String>,
 }
 
 /// Checks `obj` against one loaded target.
@@ -76,6 +93,7 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
         externs: Vec::new(),
         programs: Vec::new(),
         unregistered_kfuncs: Vec::new(),
+        core: Vec::new(),
     };
     match plan(obj, Some(target), &opts.plan) {
         Ok(p) => {
@@ -103,6 +121,17 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
             v.loads = autoload_ok;
             v.unregistered_kfuncs = unregistered_kfuncs(&p.externs, target);
             v.externs = p.externs;
+            v.core = p
+                .core
+                .relocations
+                .iter()
+                .map(|r| CoreOutcome {
+                    key: format!("{}+{} {}", obj.programs[r.program].name, r.insn_idx, r.kind.name()),
+                    spec: r.spec.clone(),
+                    value: r.failure.is_none().then_some(r.new_value),
+                    failure: r.failure.as_ref().map(|f| if r.poisoned() { format!("{f} (poisoned)") } else { f.to_string() }),
+                })
+                .collect();
         }
         Err(e) => {
             v.error = Some(e.error.to_string());
@@ -154,6 +183,7 @@ pub fn check(obj: &Object, paths: &[PathBuf], opts: &CheckOptions, progress: &(d
                         externs: Vec::new(),
                         programs: Vec::new(),
                         unregistered_kfuncs: Vec::new(),
+                        core: Vec::new(),
                     },
                 };
                 let name = verdict.kernel.clone();
