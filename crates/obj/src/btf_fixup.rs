@@ -181,6 +181,9 @@ pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_func
             }
             v.offset = slot.data_off;
         }
+        // The kernel wants DATASEC entries by increasing offset (libbpf
+        // sorts them after giving them their offsets).
+        vars.sort_by_key(|v| v.offset);
         let sec = &mut w.types[idx(sec_id)];
         sec.size_or_type = crate::externs::kconfig_map_size(externs);
         sec.data = TypeData::Datasec(vars);

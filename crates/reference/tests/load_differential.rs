@@ -16,6 +16,9 @@
 //! line must be the same too (it carries the fixed-up explanation of
 //! poisoned instructions).
 //!
+//! The maps the kernel ends up with (name, type, sizes, flags, whether it
+//! has BTF) and whether it took the object's BTF must be the same too.
+//!
 //! Objects either loader refuses as a whole (open, externs, map creation)
 //! must be refused by both. A plan that fails because bpfld does not
 //! implement something yet is reported, not failed.
@@ -145,6 +148,25 @@ struct LibbpfView {
     verdicts: BTreeMap<String, Verdict>,
     /// Why the load stopped without a program to blame, if it did.
     load_refused: Option<String>,
+    /// After the load that succeeded: each map as the kernel describes it,
+    /// and whether the kernel took the object's BTF.
+    kernel_maps: Vec<String>,
+    btf_loaded: bool,
+}
+
+/// A map as the kernel describes it (what both loaders must create alike).
+fn kernel_map(fd: BorrowedFd<'_>) -> String {
+    let i = bpfld_sys::map_info(fd).unwrap();
+    format!(
+        "{} type={} key={} value={} max_entries={} flags={:#x} btf={}",
+        i.name,
+        i.map_type,
+        i.key_size,
+        i.value_size,
+        i.max_entries,
+        i.map_flags,
+        if i.btf_id != 0 { "yes" } else { "no" }
+    )
 }
 
 struct LibObj(*mut libbpf_sys::bpf_object);
@@ -261,6 +283,13 @@ fn libbpf_view(path: &Path) -> LibbpfView {
         let r = unsafe { libbpf_sys::bpf_object__load(obj.0) };
         let log = take_log();
         if r == 0 {
+            for fd in lib_map_names_by_fd(&obj).keys() {
+                // SAFETY: the fd belongs to the loaded obj, alive here.
+                v.kernel_maps.push(kernel_map(unsafe { BorrowedFd::borrow_raw(*fd) }));
+            }
+            v.kernel_maps.sort();
+            // SAFETY: obj is loaded.
+            v.btf_loaded = unsafe { libbpf_sys::bpf_object__btf_fd(obj.0) } >= 0;
             for (name, _) in &progs {
                 if !failed.contains(name) && !v.disabled.contains(name) {
                     v.verdicts.insert(name.clone(), Verdict::Loaded);
@@ -303,6 +332,8 @@ struct BpfldView {
     disabled: Vec<String>,
     verdicts: BTreeMap<String, Verdict>,
     load_refused: Option<String>,
+    kernel_maps: Vec<String>,
+    btf_loaded: bool,
     /// The object has CO-RE relocations and the plan left every relocated
     /// instruction as clang wrote it: bpfld does not apply CO-RE yet.
     core_not_applied: bool,
@@ -398,6 +429,9 @@ fn bpfld_view(path: &Path) -> BpfldView {
     }
     match open.load_with(&LoadOptions { keep_going: true, ..Default::default() }) {
         Ok(obj) => {
+            v.kernel_maps = obj.loaded_maps().iter().map(|m| kernel_map(std::os::fd::AsFd::as_fd(&m.fd))).collect();
+            v.kernel_maps.sort();
+            v.btf_loaded = obj.btf_fd().is_some();
             for p in obj.programs() {
                 match p.state() {
                     ProgramState::Loaded => {
@@ -513,6 +547,14 @@ fn bpfld_and_libbpf_agree_on_every_object() {
             out.differ(&obj, "*", format!("disabled programs differ: libbpf {:?}, bpfld {:?}", lib.disabled, ours.disabled));
         }
 
+        // Maps and BTF, as the kernel has them.
+        if lib.kernel_maps != ours.kernel_maps {
+            out.differ(&obj, "*", format!("maps differ in the kernel:\n    libbpf {:?}\n    bpfld  {:?}", lib.kernel_maps, ours.kernel_maps));
+        }
+        if lib.btf_loaded != ours.btf_loaded {
+            out.differ(&obj, "*", format!("object BTF taken by the kernel: libbpf {}, bpfld {}", lib.btf_loaded, ours.btf_loaded));
+        }
+
         // Verdicts.
         let mut notes = Vec::new();
         for n in lib.verdicts.keys().chain(ours.verdicts.keys()).collect::<std::collections::BTreeSet<_>>() {
@@ -536,9 +578,11 @@ fn bpfld_and_libbpf_agree_on_every_object() {
         }
         let loaded = lib.verdicts.values().filter(|v| **v == Verdict::Loaded).count();
         let mut line = format!(
-            "{obj}: {same_insns}/{} programs with identical instructions; {loaded}/{} loaded by both",
+            "{obj}: {same_insns}/{} programs with identical instructions; {loaded}/{} loaded by both; {} maps alike{}",
             names.len(),
-            lib.verdicts.len()
+            lib.verdicts.len(),
+            lib.kernel_maps.len(),
+            if lib.btf_loaded { ", BTF taken" } else { "" }
         );
         for n in notes {
             line.push_str(&format!("\n    {n}"));
