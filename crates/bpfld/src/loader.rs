@@ -27,7 +27,8 @@ pub struct LoadOptions {
     /// failure fails the whole load and nothing stays loaded.
     pub keep_going: bool,
     /// Also load programs whose section starts with `?` (off by default,
-    /// as in libbpf).
+    /// as in libbpf); the same as `OpenObject::set_autoload(p, true)` for
+    /// each of them before the plan.
     pub load_disabled: bool,
     /// Verifier `log_level` of every load (0: a log only for failures).
     pub log_level: u32,
@@ -282,7 +283,7 @@ impl Loader<'_> {
     fn load_programs(&mut self, btf: Option<BorrowedFd<'_>>, maps: &[LoadedMap]) -> Result<Vec<LoadedProgram>> {
         let mut out = Vec::with_capacity(self.plan.programs.len());
         for p in &self.plan.programs {
-            if !p.autoload && !self.opts.load_disabled {
+            if !p.autoload {
                 out.push(LoadedProgram { plan: p.clone(), fd: None, state: ProgramState::Disabled });
                 continue;
             }

@@ -80,6 +80,22 @@ impl OpenObject {
         Ok(())
     }
 
+    /// Whether the program named `program` is loaded (libbpf's
+    /// `bpf_program__set_autoload`): programs in `SEC("?...")` sections
+    /// start off, the others on. A program that is off is not relocated
+    /// (as in libbpf, its CO-RE relocations may fail harmlessly) and not
+    /// loaded.
+    pub fn set_autoload(&mut self, program: &str, on: bool) -> Result<()> {
+        let p = self
+            .obj
+            .programs
+            .iter_mut()
+            .find(|p| !p.is_subprog && p.name == program)
+            .ok_or_else(|| Error::Usage(format!("{}: no program '{program}'", self.obj.name)))?;
+        p.autoload = on;
+        Ok(())
+    }
+
     /// What the object needs from the kernel it is loaded into.
     pub fn target_needs(&self) -> TargetNeeds {
         TargetNeeds::of(&self.obj)
@@ -98,7 +114,12 @@ impl OpenObject {
 
     /// Builds the running kernel's target (only the parts the object
     /// needs), plans, and loads.
-    pub fn load_with(self, opts: &LoadOptions) -> Result<LoadedObject> {
+    pub fn load_with(mut self, opts: &LoadOptions) -> Result<LoadedObject> {
+        if opts.load_disabled {
+            for p in self.obj.programs.iter_mut().filter(|p| !p.is_subprog) {
+                p.autoload = true;
+            }
+        }
         let t0 = Instant::now();
         let needs = self.target_needs();
         let kernel = if needs.any() { Some(kernel_target::running_kernel(&needs, &opts.kernel_files)?) } else { None };

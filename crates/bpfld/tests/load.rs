@@ -248,3 +248,45 @@ fn a_program_in_an_unknown_section_is_refused_by_name_and_others_load() {
     assert_eq!(bad.error().unwrap().message, "missing BPF prog type, check ELF section name 'not_a_program_type'");
     assert_eq!(run_syscall(&obj, "in_known_section"), 0);
 }
+
+// --- Poisoned instructions ----------------------------------------------------
+
+#[test]
+fn a_reached_poisoned_relocation_is_explained_in_libbpf_words() {
+    if !require_kernel() {
+        return;
+    }
+    // Off by default ("?" section): the object loads without it.
+    let obj = load("loader_poisoned");
+    assert!(matches!(obj.program("unguarded_core").unwrap().state(), ProgramState::Disabled));
+    let r = obj.program("guarded_core").unwrap().test_run(&TestRunOpts { ctx_in: &[0u8; 8], ..Default::default() }).unwrap();
+    assert_eq!(r.retval, 0);
+    assert_eq!(obj.read_global_u64("out").unwrap(), 7, "the field does not exist: the guarded fallback ran");
+
+    // Turned on, the verifier reaches the poisoned instruction.
+    let mut open = open("loader_poisoned");
+    open.set_autoload("unguarded_core", true).unwrap();
+    let e = open.load().unwrap_err();
+    let Error::Program(p) = &e else { panic!("{e}") };
+    assert_eq!(p.program, "unguarded_core");
+    assert_eq!(
+        p.verifier_summary()[1..],
+        [
+            "1: <invalid CO-RE relocation>",
+            "failed to resolve CO-RE relocation <byte_off> [5] struct task_struct___bpfld.bpfld_no_such_field (0:0 @ offset 0)"
+        ]
+    );
+    assert!(!p.log.contains("unknown#195896080"), "the poison line is rewritten: {}", p.log);
+}
+
+#[test]
+fn a_reached_poisoned_kfunc_call_names_the_kfunc() {
+    if !require_kernel() {
+        return;
+    }
+    let obj = open("kfunc_weak_missing").load_with(&bpfld::LoadOptions { keep_going: true, load_disabled: true, ..Default::default() }).unwrap();
+    let e = obj.program("unguarded").unwrap().error().unwrap();
+    assert_eq!(e.short_reason(), "kfunc 'bpfld_missing_kfunc' is referenced but wasn't resolved");
+    assert!(e.log.contains("<invalid kfunc call>"), "{}", e.log);
+    assert!(obj.program("guarded").unwrap().is_loaded());
+}

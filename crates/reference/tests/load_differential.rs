@@ -9,6 +9,10 @@
 //! and a module BTF `ld_imm64` by the module's name. libbpf's instructions
 //! are read with `bpf_program__insns` after `bpf_object__prepare`.
 //!
+//! Programs of `SEC("?...")` sections are enabled on both sides (libbpf:
+//! `bpf_program__set_autoload`, bpfld: `load_disabled`), so that they are
+//! compared too; which programs were off by default must agree.
+//!
 //! Verdicts: libbpf stops at the first program that fails, so each failing
 //! program is disabled (`bpf_program__set_autoload`) and the object loaded
 //! again, until the rest loads; that is bpfld's `keep_going`. When both
@@ -236,6 +240,17 @@ fn libbpf_view(path: &Path) -> LibbpfView {
             return v;
         }
     };
+    // Every program, "?" ones included (enabled, as bpfld's load_disabled
+    // does), so that their relocation and verdicts are compared too.
+    for (name, p) in lib_programs(&obj) {
+        // SAFETY: p is a program of the open, unprepared obj.
+        unsafe {
+            if !libbpf_sys::bpf_program__autoload(p) {
+                v.disabled.push(name);
+                libbpf_sys::bpf_program__set_autoload(p, true);
+            }
+        }
+    }
     // SAFETY: obj is open and not yet prepared.
     if unsafe { libbpf_sys::bpf_object__prepare(obj.0) } != 0 {
         v.refused = Some(format!("prepare: {} ({})", std::io::Error::last_os_error(), last_line(&take_log())));
@@ -243,11 +258,6 @@ fn libbpf_view(path: &Path) -> LibbpfView {
     }
     let fds = lib_map_names_by_fd(&obj);
     for (name, p) in lib_programs(&obj) {
-        // SAFETY: p is a program of the prepared obj.
-        if !unsafe { libbpf_sys::bpf_program__autoload(p) } {
-            v.disabled.push(name);
-            continue;
-        }
         // SAFETY: after prepare, insns holds insn_cnt final instructions.
         let raw: Vec<[u8; 8]> = unsafe {
             let n = libbpf_sys::bpf_program__insn_cnt(p);
@@ -273,10 +283,8 @@ fn libbpf_view(path: &Path) -> LibbpfView {
         };
         let progs = lib_programs(&obj);
         for (name, p) in &progs {
-            if failed.contains(name) {
-                // SAFETY: p is a program of the open, unloaded obj.
-                unsafe { libbpf_sys::bpf_program__set_autoload(*p, false) };
-            }
+            // SAFETY: p is a program of the open, unloaded obj.
+            unsafe { libbpf_sys::bpf_program__set_autoload(*p, !failed.contains(name)) };
         }
         take_log();
         // SAFETY: obj is open and not loaded.
@@ -291,7 +299,7 @@ fn libbpf_view(path: &Path) -> LibbpfView {
             // SAFETY: obj is loaded.
             v.btf_loaded = unsafe { libbpf_sys::bpf_object__btf_fd(obj.0) } >= 0;
             for (name, _) in &progs {
-                if !failed.contains(name) && !v.disabled.contains(name) {
+                if !failed.contains(name) {
                     v.verdicts.insert(name.clone(), Verdict::Loaded);
                 }
             }
@@ -341,10 +349,6 @@ struct BpfldView {
 
 fn plan_insns(plan: &LoadPlan, target: Option<&bpfld_obj::Target>, v: &mut BpfldView) {
     for p in &plan.programs {
-        if !p.autoload {
-            v.disabled.push(p.name.clone());
-            continue;
-        }
         let raw: Vec<[u8; 8]> = p.insns.iter().map(|i| i.0).collect();
         let map_name = |i: usize, imm: i32| {
             let r = p.map_refs.iter().find(|r| r.insn_idx == i);
@@ -393,13 +397,19 @@ fn core_not_applied(obj: &bpfld_obj::Object, plan: &LoadPlan) -> bool {
 
 fn bpfld_view(path: &Path) -> BpfldView {
     let mut v = BpfldView::default();
-    let open = match OpenObject::open(path) {
+    let mut open = match OpenObject::open(path) {
         Ok(o) => o,
         Err(e) => {
             v.refused = Some(e.to_string());
             return v;
         }
     };
+    // Every program, "?" ones included (as on the libbpf side).
+    let disabled: Vec<String> = open.object().entry_programs().filter(|p| !p.autoload).map(|p| p.name.clone()).collect();
+    for name in &disabled {
+        open.set_autoload(name, true).unwrap();
+    }
+    v.disabled = disabled;
     let needs = open.target_needs();
     let kernel = if needs.any() {
         match bpfld::kernel_target::running_kernel(&needs, &Default::default()) {
@@ -427,7 +437,7 @@ fn bpfld_view(path: &Path) -> BpfldView {
             return v;
         }
     }
-    match open.load_with(&LoadOptions { keep_going: true, ..Default::default() }) {
+    match open.load_with(&LoadOptions { keep_going: true, load_disabled: true, ..Default::default() }) {
         Ok(obj) => {
             v.kernel_maps = obj.loaded_maps().iter().map(|m| kernel_map(std::os::fd::AsFd::as_fd(&m.fd))).collect();
             v.kernel_maps.sort();
