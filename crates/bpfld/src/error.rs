@@ -22,6 +22,10 @@ pub enum Error {
     /// The object is malformed, or its load cannot be planned (bad ELF,
     /// unresolved extern...): the message names section, symbol, offset.
     Object(bpfld_obj::Error),
+    /// The load cannot be planned for this kernel (a strong extern did not
+    /// resolve, a required flavor group is unmet, a CO-RE relocation is
+    /// ambiguous); the extern report says what resolved and what did not.
+    Plan(Box<bpfld_obj::plan::PlanError>),
     /// A system call on the kernel's BTF, a map, or a program failed.
     Kernel { context: String, source: SysError },
     /// The kernel refused the object's BTF.
@@ -55,6 +59,7 @@ impl fmt::Display for Error {
             Error::File { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Parse { path, message } => write!(f, "{}: {message}", path.display()),
             Error::Object(e) => e.fmt(f),
+            Error::Plan(e) => e.error.fmt(f),
             Error::Kernel { context, source } => write!(f, "{context}: {source}"),
             Error::BtfLoad { object, source } => write!(f, "{object}: loading the object's BTF: {source}"),
             Error::Program(p) => p.fmt(f),
@@ -68,6 +73,7 @@ impl std::error::Error for Error {
         match self {
             Error::File { source, .. } => Some(source),
             Error::Object(e) => Some(e),
+            Error::Plan(e) => Some(&e.error),
             Error::Kernel { source, .. } => Some(source),
             Error::BtfLoad { source, .. } => Some(source),
             _ => None,
@@ -83,7 +89,18 @@ impl From<bpfld_obj::Error> for Error {
 
 impl From<bpfld_obj::plan::PlanError> for Error {
     fn from(e: bpfld_obj::plan::PlanError) -> Error {
-        Error::Object(e.error)
+        Error::Plan(Box::new(e))
+    }
+}
+
+impl Error {
+    /// The extern report of a load that could not be planned (empty for
+    /// other errors): what each extern resolved to, or why not.
+    pub fn externs(&self) -> &[bpfld_obj::plan::ExternReport] {
+        match self {
+            Error::Plan(e) => &e.externs,
+            _ => &[],
+        }
     }
 }
 

@@ -34,6 +34,8 @@ pub struct LoadOptions {
     pub log_level: u32,
     /// Files that replace what the running kernel would provide.
     pub kernel_files: crate::kernel_target::KernelFiles,
+    /// Options of the plan (required flavor groups).
+    pub plan: bpfld_obj::plan::PlanOptions,
 }
 
 /// What became of one program.

@@ -103,7 +103,12 @@ impl OpenObject {
 
     /// Plans the load against `target` (pure: no system call).
     pub fn plan(&self, target: Option<&Target>) -> Result<LoadPlan> {
-        bpfld_obj::plan(&self.obj, target, &PlanOptions::default()).map_err(Error::from)
+        self.plan_with(target, &PlanOptions::default())
+    }
+
+    /// [`Self::plan`] with options (required flavor groups).
+    pub fn plan_with(&self, target: Option<&Target>, opts: &PlanOptions) -> Result<LoadPlan> {
+        bpfld_obj::plan(&self.obj, target, opts).map_err(Error::from)
     }
 
     /// Loads every program into the running kernel; the first failure
@@ -129,7 +134,7 @@ impl OpenObject {
         };
         let target_time = t0.elapsed();
         let t1 = Instant::now();
-        let plan = self.plan(kernel.as_ref().map(|k| &k.target))?;
+        let plan = self.plan_with(kernel.as_ref().map(|k| &k.target), &opts.plan)?;
         let plan_time = t1.elapsed();
         let t2 = Instant::now();
         let module_fds = kernel.as_ref().map(|k: &RunningKernel| k.module_fds.as_slice()).unwrap_or(&[]);

@@ -8,7 +8,10 @@ use bpfld::{KernelFiles, LoadOptions, LoadedObject, OpenObject, ProgramState};
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::plan_cmd::map_type_label;
+use bpfld_obj::externs::RequiredGroups;
+use bpfld_obj::plan::PlanOptions;
+
+use crate::plan_cmd::{externs_json, map_type_label, print_externs};
 use crate::CliResult;
 
 #[derive(Args)]
@@ -29,6 +32,10 @@ pub struct LoadArgs {
     /// failures.
     #[arg(long, default_value_t = 0)]
     pub log_level: u32,
+    /// Fail unless at least one flavor of this kfunc (by essential name)
+    /// resolves; may be repeated.
+    #[arg(long = "require-flavor", value_name = "ESSENTIAL_NAME")]
+    pub require_flavor: Vec<String>,
     /// Print the complete verifier log of programs that failed.
     #[arg(long, short)]
     pub verbose: bool,
@@ -44,14 +51,17 @@ pub fn run(a: LoadArgs) -> CliResult {
         load_disabled: a.all,
         log_level: a.log_level,
         kernel_files: KernelFiles { kconfig: a.kconfig.clone() },
+        plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } },
     };
     let loaded = OpenObject::open(&a.obj).and_then(|o| o.load_with(&opts));
     let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
             if a.json {
-                let v = json!({ "object": a.obj.display().to_string(), "error": e.to_string() });
+                let v = json!({ "object": a.obj.display().to_string(), "error": e.to_string(), "externs": externs_json(e.externs()) });
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                print_externs(e.externs());
             }
             return Err(e.to_string());
         }
@@ -101,6 +111,7 @@ fn print_json(l: &LoadedObject) {
         "target": l.target(),
         "maps": maps,
         "programs": programs,
+        "externs": externs_json(l.externs()),
         "warnings": l.warnings(),
     });
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -110,6 +121,10 @@ fn print_tables(l: &LoadedObject, verbose: bool) {
     match l.target() {
         Some(t) => println!("object {} (against {t})", l.name()),
         None => println!("object {}", l.name()),
+    }
+    if !l.externs().is_empty() {
+        println!();
+        print_externs(l.externs());
     }
     let maps = l.loaded_maps();
     println!("\nmaps created: {}", maps.len());
