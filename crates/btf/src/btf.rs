@@ -317,6 +317,17 @@ impl Btf {
         }
     }
 
+    /// Calls `f(i, name_off)` for the own types `range`, `i` counting from
+    /// 0 (the type with id `first_own_id() + i`), reading only the name
+    /// word.
+    pub(crate) fn for_each_own_name_off(&self, range: std::ops::Range<usize>, mut f: impl FnMut(usize, u32)) {
+        let r = self.reader();
+        let start = range.start;
+        for (i, &off) in self.inner.offsets[range].iter().enumerate() {
+            f(start + i, r.u32(off as usize));
+        }
+    }
+
     pub(crate) fn index(&self) -> &NameIndex {
         self.inner.index.get_or_init(|| NameIndex::build(self))
     }

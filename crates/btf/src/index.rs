@@ -8,39 +8,51 @@
 //! index at 4 bytes per slot (about 1 MiB for vmlinux) and names are compared
 //! in place in the string section.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use crate::btf::Btf;
 use crate::kind::Kind;
-use crate::name::{essential_len, hash};
+use crate::name::{essential_len, hash, scan_name};
 
 pub(crate) struct NameIndex {
-    /// `id - first_id + 1` of each named type, 0 for an empty slot.
-    slots: Vec<u32>,
+    /// `id - first_id + 1` of each named type, 0 for an empty slot. Atomic
+    /// so that several threads can fill it (on x86 and arm64 a relaxed load
+    /// is a plain load, so lookups pay nothing for it).
+    slots: Vec<AtomicU32>,
     mask: usize,
 }
 
+/// Below this many types one thread builds the index: threads cost more
+/// than they save on module and object BTF.
+const PARALLEL_MIN_TYPES: usize = 32 * 1024;
+
 impl NameIndex {
     pub(crate) fn build(btf: &Btf) -> NameIndex {
-        let first = btf.first_own_id();
-        let named: Vec<(u32, u64)> = btf
-            .own_types()
-            .filter_map(|t| {
-                let name = t.name_bytes().ok()?;
-                if name.is_empty() {
-                    return None;
-                }
-                Some((t.id(), hash(&name[..essential_len(name)])))
-            })
-            .collect();
+        let n = btf.own_type_count() as usize;
         // Load factor at most 1/2 keeps probe sequences short.
-        let cap = (named.len() * 2).next_power_of_two().max(16);
+        let cap = (n * 2).next_power_of_two().max(16);
         let mask = cap - 1;
-        let mut slots = vec![0u32; cap];
-        for (id, h) in named {
-            let mut i = h as usize & mask;
-            while slots[i] != 0 {
-                i = (i + 1) & mask;
-            }
-            slots[i] = id - first + 1;
+        let slots: Vec<AtomicU32> = (0..cap).map(|_| AtomicU32::new(0)).collect();
+        let threads = if n < PARALLEL_MIN_TYPES {
+            1
+        } else {
+            std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(4)
+        };
+        if threads == 1 {
+            insert_range(btf, &slots, mask, 0..n);
+        } else {
+            // The index is the dominant cost of opening vmlinux BTF (126k
+            // types): split the types between threads; insertion order does
+            // not matter because lookups sort what they find.
+            let chunk = n.div_ceil(threads);
+            std::thread::scope(|s| {
+                for t in 1..threads {
+                    let slots = &slots;
+                    s.spawn(move || insert_range(btf, slots, mask, t * chunk..((t + 1) * chunk).min(n)));
+                }
+                insert_range(btf, &slots, mask, 0..chunk.min(n));
+            });
         }
         NameIndex { slots, mask }
     }
@@ -56,7 +68,7 @@ impl NameIndex {
         let first = btf.first_own_id();
         let mut i = hash(ess) as usize & self.mask;
         loop {
-            let slot = self.slots[i];
+            let slot = self.slots[i].load(Ordering::Relaxed);
             if slot == 0 {
                 return;
             }
@@ -95,4 +107,38 @@ impl NameIndex {
         });
         best
     }
+}
+
+/// Inserts own types `range` (indexes from 0) into `slots`. One pass
+/// straight over the raw records and strings: no typed views, no buffer of
+/// hashes, no UTF-8 checks.
+fn insert_range(btf: &Btf, slots: &[AtomicU32], mask: usize, range: Range<usize>) {
+    let strs = btf.own_strings();
+    let first_str = btf.strings_len() - strs.len() as u32;
+    btf.for_each_own_name_off(range, |i, name_off| {
+        if name_off == 0 {
+            return;
+        }
+        let (len, h) = if name_off >= first_str {
+            scan_name(&strs[(name_off - first_str) as usize..])
+        } else {
+            // A split BTF's type named by a base string.
+            match btf.str_raw(name_off) {
+                Ok(b) => (b.len(), hash(&b[..essential_len(b)])),
+                Err(_) => return,
+            }
+        };
+        if len == 0 {
+            return;
+        }
+        let mut h = h as usize & mask;
+        loop {
+            if slots[h].load(Ordering::Relaxed) == 0
+                && slots[h].compare_exchange(0, i as u32 + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            {
+                return;
+            }
+            h = (h + 1) & mask;
+        }
+    });
 }

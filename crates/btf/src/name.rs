@@ -11,7 +11,9 @@
 /// usable on names that are not valid UTF-8.
 pub fn essential_len(name: &[u8]) -> usize {
     let n = name.len();
-    if n < 5 {
+    // Most names have no triple underscore at all: find that out with a
+    // vectorized search before the exact backward scan.
+    if n < 5 || !has_triple_underscore(name) {
         return n;
     }
     let mut i = n - 5;
@@ -27,6 +29,13 @@ pub fn essential_len(name: &[u8]) -> usize {
     }
 }
 
+/// Whether `name` contains `___`, with a searcher built once (building one
+/// per call would cost more than the search on short names).
+fn has_triple_underscore(name: &[u8]) -> bool {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(b"___")).find(name).is_some()
+}
+
 /// The essential name of `name` (see [`essential_len`]).
 pub fn essential_name(name: &str) -> &str {
     // The separator is ASCII, so the cut is on a char boundary.
@@ -38,28 +47,96 @@ pub fn has_flavor(name: &str) -> bool {
     essential_len(name.as_bytes()) != name.len()
 }
 
-/// A fast, non-cryptographic hash of a name (FxHash-style, a word at a time).
-/// Names come from files we do not trust, but the index only uses the hash to
-/// pick a bucket and always compares the bytes, so collisions cost time, not
+const K: u64 = 0x517c_c1b7_2722_0a95;
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const UNDERSCORES: u64 = 0x5f5f_5f5f_5f5f_5f5f;
+
+#[inline]
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(K)
+}
+
+#[inline]
+fn finish(h: u64, len: usize) -> u64 {
+    // The length goes in last (the streaming scan below learns it last);
+    // a final avalanche spreads it to the low bits used as bucket index.
+    let h = mix(h, len as u64);
+    h ^ (h >> 29)
+}
+
+/// Bytes of `w` that are zero (or may be: a borrow can mark a byte above a
+/// true zero, which only sends callers to their exact path).
+#[inline]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LOW) & !w & HIGH
+}
+
+/// A fast, non-cryptographic hash of a name, a word at a time. Names come
+/// from files we do not trust, but the index only uses the hash to pick a
+/// bucket and always compares the bytes, so collisions cost time, not
 /// correctness.
 pub(crate) fn hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = bytes.len() as u64;
+    let mut h = 0u64;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        h = mix(h, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut buf = [0u8; 8];
         buf[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        h = mix(h, u64::from_le_bytes(buf));
     }
-    // Final avalanche so that the low bits used as a bucket index mix well.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 33)
+    finish(h, bytes.len())
+}
+
+/// Scans the NUL-terminated name at the start of `rest` once, returning its
+/// length and the [`hash`] of its *essential* part: what building the name
+/// index needs for each of vmlinux's 126k types. Word at a time: the NUL
+/// and any `___` are found with bit tricks while hashing; a name that may
+/// hold a flavor separator (rare) takes the exact path.
+pub(crate) fn scan_name(rest: &[u8]) -> (usize, u64) {
+    let mut h = 0u64;
+    let mut i = 0usize;
+    // Underscore flags of the previous word's last two bytes, to see a
+    // `___` that straddles words.
+    let mut carry = 0u64;
+    while i + 8 <= rest.len() {
+        let w = u64::from_le_bytes(rest[i..i + 8].try_into().expect("8 bytes"));
+        let z = zero_bytes(w);
+        let (w, len, u) = if z != 0 {
+            // Keep the bytes before the first NUL.
+            let n = (z.trailing_zeros() / 8) as usize;
+            let keep = if n == 0 { 0 } else { u64::MAX >> (64 - 8 * n) };
+            (w & keep, i + n, zero_bytes(w ^ UNDERSCORES) & keep)
+        } else {
+            (w, 0, zero_bytes(w ^ UNDERSCORES))
+        };
+        // Three underscore flags in a row, within the word, or starting in
+        // the previous word's last two bytes.
+        let across = (u << 16) | carry;
+        if u & (u >> 8) & (u >> 16) != 0 || across & (across >> 8) & (across >> 16) != 0 {
+            return exact(rest);
+        }
+        carry = u >> 48;
+        if z != 0 {
+            if len == i {
+                return (len, finish(h, len));
+            }
+            return (len, finish(mix(h, w), len));
+        }
+        h = mix(h, w);
+        i += 8;
+    }
+    exact(rest)
+}
+
+/// The exact path of [`scan_name`].
+fn exact(rest: &[u8]) -> (usize, u64) {
+    let len = memchr::memchr(0, rest).unwrap_or(rest.len());
+    let name = &rest[..len];
+    (len, hash(&name[..essential_len(name)]))
 }
 
 #[cfg(test)]
@@ -89,6 +166,24 @@ mod tests {
         }
         assert!(has_flavor("x___y"));
         assert!(!has_flavor("x__y"));
+    }
+
+    #[test]
+    fn scan_agrees_with_hash_of_the_essential_name() {
+        let names: &[&[u8]] = &[
+            b"", b"a", b"task_struct", b"task_struct___old", b"a___b___c", b"x____y___z", b"bpf_task_acquire___one",
+            b"0123456", b"01234567", b"012345678", b"abcdef_", b"abcdef__", b"abcdef___", b"abcde___f", b"abcdefg___h",
+            b"abcdefgh___", b"abcdefghijklmnop_", b"__x64_sys_bpf", b"____a", b"a____b", b"ab_cd__ef___gh",
+        ];
+        for n in names {
+            for pad in [&b"\0"[..], b"\0\0\0\0\0\0\0\0\0", b"\0zzzzzzzzzzz"] {
+                let mut buf = n.to_vec();
+                buf.extend_from_slice(pad);
+                let (len, h) = scan_name(&buf);
+                assert_eq!(len, n.len(), "{n:?}");
+                assert_eq!(h, hash(&n[..essential_len(n)]), "{:?}", String::from_utf8_lossy(n));
+            }
+        }
     }
 
     #[test]
