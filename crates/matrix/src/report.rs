@@ -1,0 +1,161 @@
+//! The printed report: per kernel, a table of objects (predicted, real,
+//! verdict), the kfunc/ksym bindings on both sides, every disagreement
+//! with its reason; then the known-limits legend and the timings.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::compare::{short_name, Verdict};
+use crate::limits::KNOWN_LIMITS;
+use crate::{Column, MatrixReport};
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut w: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let line = |out: &mut String, cells: &[String]| {
+        let mut s = String::from("  ");
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                let _ = write!(s, "{c:<width$}  ", width = w[i]);
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for r in rows {
+        line(out, r);
+    }
+}
+
+fn column_header(out: &mut String, c: &Column) {
+    let _ = write!(out, "\n== {} ({})", c.kernel.release, c.how);
+    if let Some(g) = &c.guest {
+        let at = |d: Option<Duration>| d.map(secs).unwrap_or_else(|| "-".into());
+        let _ = write!(
+            out,
+            ": /init after {}, results after {}, qemu exit after {} (guest uptime {} → {})",
+            at(g.init_at),
+            at(g.done_at),
+            secs(g.wall),
+            g.uptime_init.map(|u| format!("{u:.2} s")).unwrap_or_else(|| "-".into()),
+            g.uptime_done.map(|u| format!("{u:.2} s")).unwrap_or_else(|| "-".into()),
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(out, "  prediction from: {}", c.prediction_from);
+    if let Some(g) = &c.guest {
+        let mods: Vec<String> = g
+            .insmods
+            .iter()
+            .map(|i| if i.rc == 0 { i.name.clone() } else { format!("{} (failed{})", i.name, if i.optional { ", optional" } else { "" }) })
+            .collect();
+        if !mods.is_empty() {
+            let _ = writeln!(out, "  insmod: {}", mods.join(", "));
+        }
+    }
+    if !c.load_reports_externs() {
+        let _ = writeln!(out, "  externs: `bpfld load --json` prints no extern report; only the predicted bindings are shown");
+    }
+}
+
+/// The whole report as text.
+pub fn render(r: &MatrixReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "kernel matrix: {} objects on {} kernels ({})", r.objects, r.columns.len(), r.accel.name());
+    for c in &r.columns {
+        column_header(&mut out, c);
+        let rows: Vec<Vec<String>> = c
+            .rows
+            .iter()
+            .map(|row| {
+                let verdict = match row.verdict() {
+                    Verdict::Agree => "agree".to_string(),
+                    Verdict::Known => {
+                        let mut ids: Vec<&str> = row.mismatches.iter().filter_map(|m| m.limit.map(|l| l.id)).collect();
+                        ids.dedup();
+                        format!("known limit {}", ids.join(", "))
+                    }
+                    Verdict::Unexplained => "DISAGREE".to_string(),
+                };
+                let externs = match (row.externs_compared, c.load_reports_externs()) {
+                    (0, _) => "-".to_string(),
+                    (n, _) => {
+                        let bad = row.mismatches.iter().filter(|m| matches!(m.item, crate::compare::Item::Extern(_))).count();
+                        format!("{}/{n} agree", n - bad)
+                    }
+                };
+                vec![short_name(&row.object).to_string(), row.predicted.clone(), row.observed.clone(), externs, verdict]
+            })
+            .collect();
+        table(&mut out, &["OBJECT", "PREDICTED", "REAL", "EXTERNS", "VERDICT"], &rows);
+        let mut bindings = Vec::new();
+        for row in &c.rows {
+            for b in &row.bindings {
+                bindings.push(vec![
+                    short_name(&row.object).to_string(),
+                    format!("{} {}", b.kind, b.name),
+                    b.predicted.clone(),
+                    b.observed.clone().unwrap_or_else(|| "(not reported)".into()),
+                ]);
+            }
+        }
+        if !bindings.is_empty() {
+            out.push_str("  bindings:\n");
+            table(&mut out, &["OBJECT", "EXTERN", "PREDICTED", "REAL"], &bindings);
+        }
+        for row in &c.rows {
+            for m in &row.mismatches {
+                let why = match m.limit {
+                    Some(l) => format!("known limit {}: {}", l.id, l.reason),
+                    None => "UNEXPLAINED".into(),
+                };
+                let _ = writeln!(out, "  - {} {}: predicted '{}', kernel '{}' — {}", short_name(&row.object), m.item, m.predicted, m.observed, why);
+                for (p, e, log) in row.errors.iter().filter(|(p, _, _)| matches!(&m.item, crate::compare::Item::Program(x) if x == p)) {
+                    let first = e.lines().next().unwrap_or("");
+                    let _ = writeln!(out, "      kernel on {p}: {first}");
+                    for l in log {
+                        let _ = writeln!(out, "        | {l}");
+                    }
+                }
+            }
+        }
+        for n in &c.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+        for f in &c.failures {
+            let _ = writeln!(out, "  FAILURE: {f}");
+        }
+    }
+    out.push_str("\nknown limits of offline prediction:\n");
+    for l in KNOWN_LIMITS {
+        let what: Vec<String> = l.items.iter().map(|(i, k)| format!("{} ({})", i.describe(), k.describe())).collect();
+        let _ = writeln!(out, "  {} {}: {}, on {}: {}", l.id, l.object, what.join("; "), l.when.describe(), l.reason);
+    }
+    out.push_str("\ntimings:\n");
+    for (rel, steps) in &r.prepare {
+        let s: Vec<String> = steps.iter().map(|s| format!("{} {}{}", s.what, secs(s.took), if s.cached { " (cached)" } else { "" })).collect();
+        let _ = writeln!(out, "  prepare {rel}: {}", s.join(", "));
+    }
+    for (what, d) in &r.phases {
+        let _ = writeln!(out, "  {what}: {}", secs(*d));
+    }
+    let _ = writeln!(out, "  total: {}", secs(r.total));
+    let failures = r.failures();
+    if failures.is_empty() {
+        out.push_str("\nresult: every disagreement is a known limit\n");
+    } else {
+        let _ = writeln!(out, "\nresult: {} unexplained (see above)", failures.len());
+    }
+    out
+}
