@@ -124,3 +124,35 @@ pub fn check(bpfld: &Path, obj: &Path, dirs: &[PathBuf], names: &[String]) -> Re
     parse_check(&String::from_utf8_lossy(&out.stdout), &String::from_utf8_lossy(&out.stderr), names)
         .map_err(|e| format!("{}: {e}", obj.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::KernelSpec;
+
+    #[test]
+    fn shared_blobs_when_bpfld_cannot_extract() {
+        let tmp = std::env::temp_dir().join(format!("bpfld-matrix-predict-{}", std::process::id()));
+        let shared = tmp.join("shared");
+        std::fs::create_dir_all(shared.join("6.1.0-56-amd64/modules")).unwrap();
+        std::fs::write(shared.join("6.1.0-56-amd64.btf"), b"btf").unwrap();
+        std::fs::write(shared.join("6.1.0-56-amd64/modules/nf_conntrack.btf"), b"m").unwrap();
+        std::fs::write(shared.join("6.1.0-56-amd64/modules/crc32c-intel.btf"), b"m").unwrap();
+        let k = PreparedKernel {
+            spec: KernelSpec::debian("6.1.0-56-amd64"),
+            deb: tmp.join("x.deb"),
+            modules_root: tmp.clone(),
+            boot_image: tmp.join("vmlinux"),
+            config: tmp.join("config"),
+            system_map: tmp.join("System.map"),
+            dir: tmp.clone(),
+            steps: Vec::new(),
+        };
+        // /bin/false has no `btf extract`.
+        let (btf, _) = kernel_btf(Path::new("/bin/false"), &k, &[], Some(&shared)).unwrap();
+        assert_eq!(btf.vmlinux, shared.join("6.1.0-56-amd64.btf"));
+        assert_eq!(btf.modules.keys().collect::<Vec<_>>(), ["crc32c_intel", "nf_conntrack"], "kernel names");
+        assert!(kernel_btf(Path::new("/bin/false"), &k, &[], None).is_err());
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+}
