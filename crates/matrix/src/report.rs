@@ -155,7 +155,10 @@ pub fn render(r: &MatrixReport) -> String {
     if failures.is_empty() {
         out.push_str("\nresult: every disagreement is a known limit\n");
     } else {
-        let _ = writeln!(out, "\nresult: {} unexplained (see above)", failures.len());
+        let _ = writeln!(out, "\nresult: {} failures (unexplained disagreements or guest problems):", failures.len());
+        for f in &failures {
+            let _ = writeln!(out, "  {}", f.lines().next().unwrap_or(""));
+        }
     }
     out
 }
