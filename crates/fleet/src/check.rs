@@ -117,7 +117,8 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
                     insns: pp.insns.len(),
                 })
                 .collect();
-            let autoload_ok = p.programs.iter().filter(|pp| pp.autoload).all(|pp| pp.error.is_none());
+            predict_kallsyms_all(&p, target, &mut v.programs);
+            let autoload_ok = p.programs.iter().zip(&v.programs).filter(|(pp, _)| pp.autoload).all(|(_, pv)| pv.plannable);
             v.loads = autoload_ok;
             v.unregistered_kfuncs = unregistered_kfuncs(&p.externs, target);
             v.externs = p.externs;
@@ -139,6 +140,34 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
         }
     }
     v
+}
+
+/// A typed ksym resolves through BTF, but the verifier then looks up the
+/// variable's address in kallsyms, which lists data symbols only with
+/// `CONFIG_KALLSYMS_ALL`: where the target's config says it is off, a
+/// program loading a typed ksym will be refused, and the check says so.
+fn predict_kallsyms_all(plan: &bpfld_obj::LoadPlan, target: &Target, programs: &mut [ProgramVerdict]) {
+    use bpfld_asm::insn::pseudo;
+    let Some(config) = &target.kconfig else { return };
+    if config.get("CONFIG_KALLSYMS_ALL") == Some("y") {
+        return;
+    }
+    let vars: Vec<(&str, u32)> = plan
+        .externs
+        .iter()
+        .filter(|e| e.kind == "ksym" && e.resolved && e.target.as_deref() == Some("vmlinux"))
+        .filter_map(|e| Some((e.name.as_str(), e.btf_id?)))
+        .collect();
+    for (pp, pv) in plan.programs.iter().zip(programs.iter_mut()) {
+        let used = vars.iter().find(|(_, id)| pp.insns.iter().any(|i| i.is_ld_imm64() && i.src_reg() == pseudo::BTF_ID && i.imm() as u32 == *id));
+        if let (Some((name, _)), true) = (used, pv.plannable) {
+            pv.plannable = false;
+            pv.error = Some(format!(
+                "the verifier needs the address of '{name}' from kallsyms, which lists variables only with CONFIG_KALLSYMS_ALL \
+                 (not set on this kernel)"
+            ));
+        }
+    }
 }
 
 /// kfuncs resolved to FUNCs that the target's BTF, where it tags kfuncs at

@@ -119,11 +119,6 @@ pub struct KnownLimit {
     pub reason: &'static str,
 }
 
-const KSYM_EXISTS_KFUNC: &str = "bpf_ksym_exists() on a kfunc that resolved is an ld_imm64 of the kernel's BTF FUNC \
-     (libbpf 1.7 emits the same instruction); 6.1's verifier takes only a VAR there \
-     ('pseudo btf_id N in ldimm64 isn't KIND_VAR'), 6.12's takes both. The plan does not \
-     model which instructions a verifier version accepts";
-
 /// The known limits of offline prediction, as the matrix meets them.
 pub const KNOWN_LIMITS: &[KnownLimit] = &[
     KnownLimit {
@@ -143,15 +138,6 @@ pub const KNOWN_LIMITS: &[KnownLimit] = &[
                  max_entries 0 is refused with EINVAL, on purpose",
     },
     KnownLimit {
-        id: "L3",
-        object: "ksym_typed",
-        items: &[(LimitItem::Program("read_rq"), MismatchKind::Rejected)],
-        when: When::ConfigUnset("CONFIG_KALLSYMS_ALL"),
-        reason: "a typed ksym resolves through BTF (a VAR), but the verifier then looks its address up in kallsyms, \
-                 which lists data symbols such as 'runqueues' only with CONFIG_KALLSYMS_ALL \
-                 ('ldimm64 failed to find the address for kernel symbol', ENOENT)",
-    },
-    KnownLimit {
         id: "L4",
         object: "loader_fentry",
         items: &[(LimitItem::Program("count_getpgid"), MismatchKind::Rejected)],
@@ -159,20 +145,6 @@ pub const KNOWN_LIMITS: &[KnownLimit] = &[
         reason: "this host forbids tracing programs at run time (EPERM with an empty verifier log; \
                  /sys/kernel/tracing/available_filter_functions is EPERM too): a policy that neither BTF nor \
                  .config shows",
-    },
-    KnownLimit {
-        id: "L5",
-        object: "kfunc_module",
-        items: &[(LimitItem::Program("ct_lookup"), MismatchKind::Rejected)],
-        when: When::Release("6.1."),
-        reason: KSYM_EXISTS_KFUNC,
-    },
-    KnownLimit {
-        id: "L6",
-        object: "kfunc_bbr",
-        items: &[(LimitItem::Program("which_bbr"), MismatchKind::Rejected)],
-        when: When::Release("6.1."),
-        reason: KSYM_EXISTS_KFUNC,
     },
     KnownLimit {
         id: "L7",
@@ -202,13 +174,20 @@ mod tests {
 
     #[test]
     fn conditions_and_items() {
-        let rq = Item::Program("read_rq".into());
-        assert_eq!(find_limit("ksym_typed", &rq, MismatchKind::Rejected, &kernel("# CONFIG_KALLSYMS_ALL is not set\n", true)).map(|l| l.id), Some("L3"));
-        assert!(find_limit("ksym_typed", &rq, MismatchKind::Rejected, &kernel("CONFIG_KALLSYMS_ALL=y\n", true)).is_none());
-        assert!(find_limit("ksym_typed", &rq, MismatchKind::Accepted, &kernel("", true)).is_none(), "direction matters");
+        let bad = Item::Program("bad_packet_read".into());
+        assert_eq!(find_limit("loader_reject", &bad, MismatchKind::Rejected, &kernel("", true)).map(|l| l.id), Some("L1"));
+        assert!(find_limit("loader_reject", &bad, MismatchKind::Accepted, &kernel("", true)).is_none(), "direction matters");
         let sched = Item::Extern("schedule".into());
         assert_eq!(find_limit("ksym_typeless", &sched, MismatchKind::ExternDiffers, &kernel("", false)).map(|l| l.id), Some("L7"));
         assert!(find_limit("ksym_typeless", &sched, MismatchKind::ExternDiffers, &kernel("", true)).is_none());
-        assert!(find_limit("kfunc_module", &Item::Program("ct_lookup".into()), MismatchKind::Rejected, &kernel("", true)).is_none(), "6.1 only");
+        // Predicted by `bpfld check` itself now: no limit excuses them.
+        let rq = Item::Program("read_rq".into());
+        assert!(find_limit("ksym_typed", &rq, MismatchKind::Rejected, &kernel("# CONFIG_KALLSYMS_ALL is not set\n", true)).is_none());
+        assert!(find_limit("kfunc_module", &Item::Program("ct_lookup".into()), MismatchKind::Rejected, &kernel("", true)).is_none());
+        let fentry = Item::Program("count_getpgid".into());
+        let mut host = kernel("", true);
+        assert!(find_limit("loader_fentry", &fentry, MismatchKind::Rejected, &host).is_none(), "host only");
+        host.host = true;
+        assert_eq!(find_limit("loader_fentry", &fentry, MismatchKind::Rejected, &host).map(|l| l.id), Some("L4"));
     }
 }

@@ -340,6 +340,16 @@ fn plan_programs(
                             insns[i + 1].set_imm(e.kconfig.map(|k| k.data_off).unwrap_or(0) as i32);
                             map_refs.push(MapRef { insn_idx: i, map });
                         }
+                        (Some(Resolved::Btf { .. }), ExternKind::Kfunc) if !target.is_some_and(|t| t.accepts_kfunc_ldimm64()) => {
+                            // Deliberately unlike libbpf: kernels before 6.4
+                            // refuse a kfunc's BTF id in an ld_imm64, which
+                            // makes every `bpf_ksym_exists(kfunc)` fail the
+                            // load there. The only use of that value is its
+                            // truth, and the plan knows it: load 1.
+                            insns[i].set_src_reg(0);
+                            insns[i].set_imm(1);
+                            insns[i + 1].set_imm(0);
+                        }
                         (Some(Resolved::Btf { owner, btf_id }), _) => {
                             insns[i].set_src_reg(pseudo::BTF_ID);
                             insns[i].set_imm(*btf_id as i32);

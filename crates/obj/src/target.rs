@@ -49,6 +49,10 @@ pub struct Target {
     /// Facts the target cannot derive from the files above, keyed by name
     /// (e.g. `LINUX_HAS_SYSCALL_WRAPPER` probed on the running kernel).
     pub overrides: HashMap<String, u64>,
+    /// Whether the verifier accepts an `ld_imm64` of a kfunc's BTF id (what
+    /// `bpf_ksym_exists()` of a kfunc compiles to): Linux 6.4 and later.
+    /// `None` decides by [`Target::kernel_version`] (unknown: yes).
+    pub kfunc_ldimm64: Option<bool>,
 }
 
 impl Target {
@@ -62,7 +66,16 @@ impl Target {
             kallsyms: None,
             kernel_version: None,
             overrides: HashMap::new(),
+            kfunc_ldimm64: None,
         }
+    }
+
+    /// See [`Target::kfunc_ldimm64`]: the verifier learned to take a
+    /// kfunc's BTF id in an `ld_imm64` in Linux 6.4; before that it refuses
+    /// it with "pseudo btf_id N in ldimm64 isn't KIND_VAR".
+    pub fn accepts_kfunc_ldimm64(&self) -> bool {
+        const V6_4: u32 = (6 << 16) + (4 << 8);
+        self.kfunc_ldimm64.unwrap_or_else(|| self.kernel_version.is_none_or(|v| v >= V6_4))
     }
 
     /// The BTF holding ids of `owner`.
