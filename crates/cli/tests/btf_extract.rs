@@ -6,7 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-use bpfld_extract::test_support::{debian_package, shared_btf_dir};
+use bpfld_testdata::{debian_package, shared_btf_dir};
 
 fn tmp_dir(name: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("bpfld-cli-extract-{}-{name}", std::process::id()));

@@ -13,7 +13,6 @@ pub mod deb;
 pub mod elf_btf;
 mod error;
 pub mod release_dir;
-pub mod test_support;
 
 use std::borrow::Cow;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bpfld_btf::Btf;
-use bpfld_extract::test_support::{debian_package, shared_btf_dir, SHARED_KERNEL_PACKAGES};
+use bpfld_testdata::{debian_package, shared_btf_dir, SHARED_KERNEL_PACKAGES};
 use bpfld_extract::{extract_deb, Compression, DebOptions, Source};
 use common::TempDir;
 

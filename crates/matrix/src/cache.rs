@@ -38,10 +38,7 @@ impl std::fmt::Display for PrepareError {
 
 /// The cache directory: `$BPFLD_CACHE`, else `$HOME/.cache/bpfld`.
 pub fn default_cache_dir() -> PathBuf {
-    match std::env::var_os("BPFLD_CACHE") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache/bpfld"),
-    }
+    bpfld_testdata::cache_dir()
 }
 
 /// A kernel ready to boot.
@@ -70,55 +67,10 @@ pub struct Step {
     pub took: Duration,
 }
 
-fn cached_deb(dir: &Path, package: &str) -> Option<PathBuf> {
-    let prefix = format!("{package}_");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb")))
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-fn apt_get(args: &[&str], dir: &Path) -> Result<(), String> {
-    let out = Command::new("apt-get")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("apt-get {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("apt-get {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
-    }
-}
-
 /// `<cache>/debs/<package>_*.deb`, downloaded with `apt-get download` the
-/// first time (after `apt-get update` if apt does not know it yet).
+/// first time (see [`bpfld_testdata::download_package`]).
 pub fn download(cache: &Path, package: &str) -> Result<(PathBuf, bool), PrepareError> {
-    let dir = cache.join("debs");
-    if let Some(p) = cached_deb(&dir, package) {
-        return Ok((p, true));
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| PrepareError::Unavailable(format!("{}: {e}", dir.display())))?;
-    let tmp = dir.join(format!(".download-{}-{package}", std::process::id()));
-    let _ = std::fs::create_dir_all(&tmp);
-    eprintln!("kernel-matrix: downloading {package} into {} (once)", dir.display());
-    let mut res = apt_get(&["download", "-q", package], &tmp);
-    if let Err(first) = res {
-        res = apt_get(&["update", "-qq"], &tmp)
-            .and_then(|_| apt_get(&["download", "-q", package], &tmp))
-            .map_err(|e| format!("{first}; after apt-get update: {e}"));
-    }
-    let moved = res.and_then(|_| {
-        let got = cached_deb(&tmp, package).ok_or_else(|| format!("apt-get download left no {package}_*.deb"))?;
-        let dest = dir.join(got.file_name().unwrap_or_default());
-        std::fs::rename(&got, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-        Ok(dest)
-    });
-    let _ = std::fs::remove_dir_all(&tmp);
-    moved.map(|p| (p, false)).map_err(|e| PrepareError::Unavailable(format!("cannot download {package}: {e}")))
+    bpfld_testdata::download_package(cache, package).map_err(PrepareError::Unavailable)
 }
 
 /// `dpkg -x` of the package into `<dir>/root`.

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, CStr, CString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bpfld_asm::Insn;
@@ -26,31 +26,7 @@ use bpfld_obj::{Object, RelocKind, Target};
 const KERNELS: [&str; 3] = ["6.1.0-56-amd64", "6.12.117+deb12-amd64", "6.18-host"];
 const OBJECTS: [&str; 5] = ["core_fields", "core_types", "core_module", "core_pruning", "core_ambiguous"];
 
-fn shared_btf_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BPFLD_SHARED_BTF") {
-        return Some(PathBuf::from(p));
-    }
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for cand in [dir.join("shared/btf"), dir.join("../shared/btf")] {
-            if cand.join("README.md").exists() {
-                return Some(cand.canonicalize().unwrap_or(cand));
-            }
-        }
-        if !dir.pop() {
-            break;
-        }
-    }
-    if std::env::var("BPFLD_REQUIRE_KERNEL").as_deref() == Ok("1") {
-        panic!("shared/btf not found beside the checkout and BPFLD_REQUIRE_KERNEL=1");
-    }
-    eprintln!("skipped: shared/btf not found beside the checkout");
-    None
-}
-
-fn object_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bpf/obj").join(format!("{name}.bpf.o"))
-}
+use bpfld_testdata::{shared_btf_dir, test_object as object_path};
 
 /// libbpf's messages, collected by the print callback (one test function
 /// drives libbpf, so there is no interleaving).

@@ -7,7 +7,7 @@ use bpfld::{LoadOptions, LoadedObject, OpenObject};
 
 /// `tests/bpf/obj/<name>.bpf.o` of the checkout.
 pub fn obj_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bpf/obj").join(format!("{name}.bpf.o"))
+    bpfld_testdata::test_object(name)
 }
 
 pub fn open(name: &str) -> OpenObject {

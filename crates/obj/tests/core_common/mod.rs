@@ -1,7 +1,7 @@
 //! Shared helpers of the CO-RE integration tests: the committed test
 //! objects, the kernels of `shared/btf` as targets, and lookups in a
 //! relocation report.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,34 +12,7 @@ use bpfld_btf::Btf;
 use bpfld_obj::core::{relocate, CoreRelocation, CoreReport};
 use bpfld_obj::{ModuleBtf, Object, Target};
 
-pub const K61: &str = "6.1.0-56-amd64";
-pub const K612: &str = "6.12.117+deb12-amd64";
-pub const K618: &str = "6.18-host";
-pub const KERNELS: [&str; 3] = [K61, K612, K618];
-
-/// `shared/btf` beside the checkout. Missing data is a skip locally, a
-/// failure where BPFLD_REQUIRE_KERNEL=1 (CI).
-pub fn shared_btf_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BPFLD_SHARED_BTF") {
-        return Some(PathBuf::from(p));
-    }
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for cand in [dir.join("shared/btf"), dir.join("../shared/btf")] {
-            if cand.join("README.md").exists() {
-                return Some(cand.canonicalize().unwrap_or(cand));
-            }
-        }
-        if !dir.pop() {
-            break;
-        }
-    }
-    if std::env::var("BPFLD_REQUIRE_KERNEL").as_deref() == Ok("1") {
-        panic!("shared/btf not found beside the checkout and BPFLD_REQUIRE_KERNEL=1");
-    }
-    eprintln!("skipped: shared/btf not found beside the checkout");
-    None
-}
+pub use bpfld_testdata::{shared_btf_dir, K61, K612, K618, SHARED_KERNELS as KERNELS};
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -67,7 +40,7 @@ pub fn target(dir: &Path, release: &str, with_modules: bool) -> Target {
 
 /// Path of a committed test object.
 pub fn object_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bpf/obj").join(format!("{name}.bpf.o"))
+    bpfld_testdata::test_object(name)
 }
 
 /// A committed test object, opened.
