@@ -60,7 +60,8 @@ pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
 }
 
 /// The target a plan is made for: the files at `path`, else the running
-/// kernel (only read if the object needs a kernel at all).
+/// kernel (only read if the object needs a kernel at all, and only the
+/// parts it needs, as `bpfld load` reads them).
 pub fn plan_target(obj: &Object, path: Option<&PathBuf>) -> Result<Option<Target>, String> {
     if let Some(p) = path {
         return bpfld_fleet::load_target(p).map(Some);
@@ -68,7 +69,8 @@ pub fn plan_target(obj: &Object, path: Option<&PathBuf>) -> Result<Option<Target
     if !obj.needs_target() {
         return Ok(None);
     }
-    bpfld_fleet::load_target(std::path::Path::new("/sys/kernel/btf/vmlinux")).map(Some)
+    let needs = bpfld::kernel_target::TargetNeeds::of(obj);
+    bpfld::kernel_target::running_kernel(&needs, &Default::default()).map(|k| Some(k.target)).map_err(|e| e.to_string())
 }
 
 pub fn externs_json(externs: &[ExternReport]) -> Vec<Value> {

@@ -275,6 +275,9 @@ fn resolve_kconfig(ext: &Extern, target: &Target, data: &mut [u8]) -> Result<Res
         _ => return Err(fatal("unrecognized virtual extern".into())),
     };
     encode_number(&slot, value, dst).map_err(fatal)?;
+    if ext.name == "LINUX_KERNEL_VERSION" {
+        return Ok(Resolved::Kconfig(format!("{value} ({}.{}.{})", value >> 16, (value >> 8) & 0xff, value & 0xff)));
+    }
     Ok(Resolved::Kconfig(value.to_string()))
 }
 
