@@ -31,7 +31,7 @@ pub fn global_vars(btf: Option<&Btf>, maps: &[MapSpec]) -> Vec<GlobalVar> {
         for v in ds.datasec_vars() {
             let Some(name) = btf.type_by_id(v.type_id).ok().and_then(|t| t.name().ok()) else { continue };
             let (offset, size) = (v.offset as usize, v.size as usize);
-            if name.is_empty() || offset.checked_add(size).is_none_or(|end| end > m.data.len()) {
+            if name.is_empty() || offset.checked_add(size).is_none_or(|end| end > m.value_size as usize) {
                 continue;
             }
             out.push(GlobalVar { name: name.to_string(), map: i, section: m.real_name.clone(), offset, size });

@@ -263,7 +263,8 @@ impl Loader<'_> {
     /// `.kconfig` (so the verifier can trust their contents) and maps it if
     /// it is mmapable.
     fn init_global_data(&mut self, spec: &MapSpec, fd: BorrowedFd<'_>, ctx: &str) -> Result<Option<MmapedMap>> {
-        if spec.data.len() != spec.value_size as usize {
+        // Empty data is all zeros, which a new array already holds.
+        if !spec.data.is_empty() && spec.data.len() != spec.value_size as usize {
             return Err(Error::Usage(format!(
                 "{ctx}: initial value is {} bytes, the map's value {}",
                 spec.data.len(),
@@ -271,7 +272,9 @@ impl Loader<'_> {
             )));
         }
         let map = MapRef::new(fd).map_err(|e| Error::kernel(ctx, e))?;
-        map.update(&0u32.to_ne_bytes(), &spec.data, 0).map_err(|e| Error::kernel(format!("{ctx}: setting its initial value"), e))?;
+        if !spec.data.is_empty() {
+            map.update(&0u32.to_ne_bytes(), &spec.data, 0).map_err(|e| Error::kernel(format!("{ctx}: setting its initial value"), e))?;
+        }
         if spec.is_rodata() {
             map.freeze().map_err(|e| Error::kernel(format!("{ctx}: freezing it"), e))?;
         }

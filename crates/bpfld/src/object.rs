@@ -56,9 +56,10 @@ impl OpenObject {
     }
 
     /// The initial value of a global variable (`name` or `section:name`).
-    pub fn global(&self, name: &str) -> Result<&[u8]> {
+    pub fn global(&self, name: &str) -> Result<Vec<u8>> {
         let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.obj.name)))?;
-        Ok(&self.obj.maps[g.map].data[g.offset..g.offset + g.size])
+        let data = &self.obj.maps[g.map].data;
+        Ok(if data.is_empty() { vec![0; g.size] } else { data[g.offset..g.offset + g.size].to_vec() })
     }
 
     /// Changes a global variable's initial value; `value` must have the
@@ -76,7 +77,12 @@ impl OpenObject {
                 value.len()
             )));
         }
-        self.obj.maps[g.map].data[g.offset..g.offset + g.size].copy_from_slice(value);
+        let map = &mut self.obj.maps[g.map];
+        if map.data.is_empty() {
+            // A `.bss` becomes real bytes once one of its variables is set.
+            map.data = vec![0; map.value_size as usize];
+        }
+        map.data[g.offset..g.offset + g.size].copy_from_slice(value);
         Ok(())
     }
 

@@ -55,7 +55,8 @@ pub struct MapSpec {
     /// Definition of the inner map of a map-in-map.
     pub inner: Option<Box<MapSpec>>,
     pub init_slots: Vec<InitSlot>,
-    /// Initial contents of a global data map (`value_size` bytes).
+    /// Initial contents of a global data map: `value_size` bytes, or empty
+    /// for all zeros (a `.bss` until one of its variables is set).
     pub data: Vec<u8>,
     /// ELF section index and offset of the definition, for relocations.
     pub sec_idx: usize,

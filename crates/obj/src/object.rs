@@ -323,7 +323,10 @@ impl Object {
                 btf_value_type_id: datasec.unwrap_or(0),
                 inner: None,
                 init_slots: Vec::new(),
-                data: if data.is_empty() { vec![0; value_size as usize] } else { data },
+                // A `.bss` (no bytes in the file) stays empty, meaning zeros: its
+                // size is a claim of the file, and allocating it here would let
+                // a corrupt object ask for gigabytes.
+                data,
                 sec_idx: idx,
                 sec_offset: 0,
             });
