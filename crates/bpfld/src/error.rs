@@ -32,6 +32,15 @@ pub enum Error {
     BtfLoad { object: String, source: bpfld_sys::LoadError },
     /// A program could not be loaded.
     Program(Box<ProgramLoadError>),
+    /// A file operation on a pin failed (its directory could not be
+    /// created, the pin could not be removed).
+    Pin { context: String, source: io::Error },
+    /// A map pinned where a `LIBBPF_PIN_BY_NAME` map of the object would be
+    /// pinned differs from it: the load refuses to reuse it (libbpf:
+    /// "parameter mismatch", `EINVAL`). `attribute` is the first that
+    /// differs (`type`, `key_size`, `value_size`, `max_entries`,
+    /// `map_flags`, `map_extra`).
+    PinnedMapMismatch { object: String, map: String, path: PathBuf, attribute: &'static str, pinned: u64, object_value: u64 },
     /// Asked for something the object does not have, or misused the API.
     Usage(String),
 }
@@ -48,6 +57,8 @@ impl Error {
             Error::BtfLoad { source, .. } => source.errno(),
             Error::Program(p) => p.errno,
             Error::File { source, .. } => source.raw_os_error(),
+            Error::Pin { source, .. } => source.raw_os_error(),
+            Error::PinnedMapMismatch { .. } => Some(libc::EINVAL),
             _ => None,
         }
     }
@@ -63,6 +74,12 @@ impl fmt::Display for Error {
             Error::Kernel { context, source } => write!(f, "{context}: {source}"),
             Error::BtfLoad { object, source } => write!(f, "{object}: loading the object's BTF: {source}"),
             Error::Program(p) => p.fmt(f),
+            Error::Pin { context, source } => write!(f, "{context}: {source}"),
+            Error::PinnedMapMismatch { object, map, path, attribute, pinned, object_value } => write!(
+                f,
+                "{object}: map '{map}': couldn't reuse pinned map at '{}': parameter mismatch: {attribute} is {pinned} in the pinned map, {object_value} in the object",
+                path.display()
+            ),
             Error::Usage(m) => f.write_str(m),
         }
     }
@@ -76,6 +93,7 @@ impl std::error::Error for Error {
             Error::Plan(e) => Some(&e.error),
             Error::Kernel { source, .. } => Some(source),
             Error::BtfLoad { source, .. } => Some(source),
+            Error::Pin { source, .. } => Some(source),
             _ => None,
         }
     }

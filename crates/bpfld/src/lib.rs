@@ -16,18 +16,22 @@
 //! Every fd is owned: dropping a [`LoadedObject`] closes everything, and a
 //! failed load leaves nothing behind.
 
+pub mod elf_symbols;
 pub mod error;
 pub mod globals;
 pub mod kernel_target;
 pub mod loader;
 pub mod map;
 pub mod object;
+pub mod perf_attach;
+pub mod pin;
 pub mod program;
 
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};
 pub use loader::{KernelTime, LoadOptions, ProgramState};
-pub use map::Map;
+pub use map::{Map, PinnedMap};
 pub use object::{LoadStats, LoadedObject, OpenObject};
+pub use perf_attach::ProbeOpts;
 pub use program::{Link, Program};
 pub use bpfld_sys::{TestRunOpts, TestRunResult};

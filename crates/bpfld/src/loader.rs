@@ -6,9 +6,18 @@
 //! Every fd is an [`OwnedFd`] held in a local value until the whole load
 //! succeeds, so a failure anywhere drops (closes) everything created so far.
 //! The order and the attributes follow libbpf 1.7's `bpf_object_load`.
+//!
+//! Maps defined with `__uint(pinning, LIBBPF_PIN_BY_NAME)` are handled as
+//! libbpf's `bpf_object__create_maps` does: a map pinned at
+//! `<pin root>/<map name>` is reused if its attributes match (and then gets
+//! no initial value and no map-in-map slots), else the load fails; a map
+//! created instead is pinned there right away (if another loader pinned one
+//! in between, that one is reused), and every pin the load made is removed
+//! again if the load fails.
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bpfld_asm::types::map_type as mt;
@@ -18,6 +27,7 @@ use bpfld_obj::{MapOrigin, MapSpec};
 use bpfld_sys::{LogOptions, MapCreateAttr, MapRef, MmapedMap, ProgLoadAttr};
 
 use crate::error::{Error, ProgramLoadError, Result};
+use crate::pin::{self, NewPins};
 
 /// How to load.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +46,10 @@ pub struct LoadOptions {
     pub kernel_files: crate::kernel_target::KernelFiles,
     /// Options of the plan (required flavor groups).
     pub plan: bpfld_obj::plan::PlanOptions,
+    /// The directory of `LIBBPF_PIN_BY_NAME` maps (libbpf's
+    /// `pin_root_path`); `None`: [`DEFAULT_PIN_ROOT`](crate::pin::DEFAULT_PIN_ROOT),
+    /// `/sys/fs/bpf`.
+    pub pin_root: Option<PathBuf>,
 }
 
 /// What became of one program.
@@ -56,6 +70,11 @@ pub struct LoadedMap {
     /// The mapping of a `BPF_F_MMAPABLE` global data map (read-only for
     /// `.rodata`/`.kconfig`).
     pub mmap: Option<MmapedMap>,
+    /// Where a `LIBBPF_PIN_BY_NAME` map is pinned (by this load, or before
+    /// it when `reused`).
+    pub pin_path: Option<PathBuf>,
+    /// The map was already pinned and is shared, not created by this load.
+    pub reused: bool,
 }
 
 /// A program after the load, loaded or not.
@@ -126,6 +145,8 @@ struct Loader<'a> {
     opts: &'a LoadOptions,
     time: KernelTime,
     warnings: Vec<String>,
+    /// Pins made by this load, removed if it fails.
+    pins: NewPins,
 }
 
 /// Loads `plan` into the running kernel. `module_fds` are the fds of the
@@ -134,7 +155,15 @@ struct Loader<'a> {
 /// as libbpf does.
 pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option<u32>, opts: &LoadOptions) -> Result<Loaded> {
     let kernel_version = if plan.kern_version != 0 { plan.kern_version } else { kernel_version.unwrap_or(0) };
-    let mut l = Loader { plan, module_fds, kernel_version, opts, time: KernelTime::default(), warnings: Vec::new() };
+    let mut l = Loader {
+        plan,
+        module_fds,
+        kernel_version,
+        opts,
+        time: KernelTime::default(),
+        warnings: Vec::new(),
+        pins: NewPins::default(),
+    };
     let btf_fd = l.load_btf()?;
     let maps = l.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
     let programs = l.load_programs(btf_fd.as_ref().map(|f| f.as_fd()), &maps)?;
@@ -142,6 +171,7 @@ pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option
     let filled = l.fill_prog_arrays(&maps, &programs);
     l.time.maps += t.elapsed();
     filled?;
+    std::mem::take(&mut l.pins).keep();
     Ok(Loaded { btf_fd, maps, programs, warnings: l.warnings, kernel_time: l.time })
 }
 
@@ -180,30 +210,47 @@ impl Loader<'_> {
 
     fn create_maps_timed(&mut self, btf: Option<BorrowedFd<'_>>) -> Result<Vec<LoadedMap>> {
         let mut maps: Vec<LoadedMap> = Vec::with_capacity(self.plan.maps.len());
+        let pin_root = self.opts.pin_root.clone().unwrap_or_else(|| PathBuf::from(pin::DEFAULT_PIN_ROOT));
         for spec in &self.plan.maps {
             let ctx = format!("{}: map '{}'", self.obj(), spec.real_name);
-            // The inner map is only a template for the outer map's
-            // creation: it is closed right after, as in libbpf.
-            let inner = match (&spec.inner, bpfld_asm::types::is_map_in_map(spec.map_type)) {
-                (Some(inner), true) => Some(
-                    self.create_map(inner, btf, None)
-                        .map_err(|e| Error::kernel(format!("{ctx}: creating its inner map '{}'", inner.name), e))?,
-                ),
-                _ => None,
+            let pin_path = match pin::pinned_by_name(spec) {
+                true => Some(pin::map_pin_path(&pin_root, &spec.real_name).map_err(|e| Error::Usage(format!("{}: {e}", self.obj())))?),
+                false => None,
             };
-            let fd = self.create_map(spec, btf, inner.as_ref().map(|f| f.as_fd())).map_err(|e| Error::kernel(ctx.clone(), e))?;
-            drop(inner);
-            let mut mmap = None;
-            if spec.origin.is_global_data() {
-                mmap = self.init_global_data(spec, fd.as_fd(), &ctx)?;
+            let mut retried = false;
+            loop {
+                if let Some(path) = &pin_path {
+                    if let Some(fd) = self.reuse_pinned(spec, path, &ctx)? {
+                        maps.push(LoadedMap { spec: spec.clone(), fd, mmap: None, pin_path: pin_path.clone(), reused: true });
+                        break;
+                    }
+                    if retried {
+                        return Err(Error::Usage(format!("{ctx}: cannot find pinned map at '{}'", path.display())));
+                    }
+                }
+                let (fd, mmap) = self.create_and_init(spec, btf, &ctx)?;
+                if let Some(path) = &pin_path {
+                    match pin::pin_fd(fd.as_fd(), path, &ctx) {
+                        Ok(()) => self.pins.push(path.clone()),
+                        // Another loader pinned one since we looked: use
+                        // that one instead (libbpf retries once too).
+                        Err(e) if e.errno() == Some(libc::EEXIST) && !retried => {
+                            retried = true;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                maps.push(LoadedMap { spec: spec.clone(), fd, mmap, pin_path: pin_path.clone(), reused: false });
+                break;
             }
-            maps.push(LoadedMap { spec: spec.clone(), fd, mmap });
         }
         // Map-in-map slots once every map exists (libbpf fills them right
         // after creating the outer map, so a slot naming a map defined later
-        // in the object fails there; here it works).
+        // in the object fails there; here it works). A reused map keeps the
+        // slots it has.
         for m in &maps {
-            if m.spec.init_slots.is_empty() || !bpfld_asm::types::is_map_in_map(m.spec.map_type) {
+            if m.reused || m.spec.init_slots.is_empty() || !bpfld_asm::types::is_map_in_map(m.spec.map_type) {
                 continue;
             }
             let outer = MapRef::new(m.fd.as_fd()).map_err(|e| Error::kernel(format!("{}: map '{}'", self.obj(), m.spec.real_name), e))?;
@@ -220,11 +267,52 @@ impl Loader<'_> {
         Ok(maps)
     }
 
-    fn create_map(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, inner: Option<BorrowedFd<'_>>) -> bpfld_sys::Result<OwnedFd> {
-        let mut max_entries = spec.max_entries;
-        if spec.map_type == mt::PERF_EVENT_ARRAY && max_entries == 0 {
-            max_entries = bpfld_sys::possible_cpus()? as u32;
+    /// Creates one map (with its inner map template) and, for global data,
+    /// writes its initial value and maps it.
+    fn create_and_init(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, ctx: &str) -> Result<(OwnedFd, Option<MmapedMap>)> {
+        // The inner map is only a template for the outer map's creation: it
+        // is closed right after, as in libbpf.
+        let inner = match (&spec.inner, bpfld_asm::types::is_map_in_map(spec.map_type)) {
+            (Some(inner), true) => Some(
+                self.create_map(inner, btf, None)
+                    .map_err(|e| Error::kernel(format!("{ctx}: creating its inner map '{}'", inner.name), e))?,
+            ),
+            _ => None,
+        };
+        let fd = self.create_map(spec, btf, inner.as_ref().map(|f| f.as_fd())).map_err(|e| Error::kernel(ctx, e))?;
+        drop(inner);
+        let mut mmap = None;
+        if spec.origin.is_global_data() {
+            mmap = self.init_global_data(spec, fd.as_fd(), ctx)?;
         }
+        Ok((fd, mmap))
+    }
+
+    /// The map pinned at `path` if there is one and it matches `spec`
+    /// (libbpf's `bpf_object__reuse_map`); `None` if nothing is pinned there.
+    fn reuse_pinned(&mut self, spec: &MapSpec, path: &Path, ctx: &str) -> Result<Option<OwnedFd>> {
+        let fd = match bpfld_sys::obj_get(path, 0) {
+            Ok(fd) => fd,
+            Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(None),
+            Err(e) => return Err(Error::kernel(format!("{ctx}: couldn't retrieve pinned map '{}'", path.display()), e)),
+        };
+        let info = bpfld_sys::map_info(fd.as_fd()).map_err(|e| Error::kernel(format!("{ctx}: pinned map at '{}'", path.display()), e))?;
+        let max_entries = create_max_entries(spec).map_err(|e| Error::kernel(ctx, e))?;
+        if let Some((attribute, pinned, object_value)) = pin::reuse_mismatch(spec, max_entries, &info) {
+            return Err(Error::PinnedMapMismatch {
+                object: self.obj().to_string(),
+                map: spec.real_name.clone(),
+                path: path.to_path_buf(),
+                attribute,
+                pinned,
+                object_value,
+            });
+        }
+        Ok(Some(fd))
+    }
+
+    fn create_map(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, inner: Option<BorrowedFd<'_>>) -> bpfld_sys::Result<OwnedFd> {
+        let max_entries = create_max_entries(spec)?;
         let with_btf = btf.is_some() && !map_takes_no_btf(spec.map_type) && (spec.btf_key_type_id != 0 || spec.btf_value_type_id != 0);
         let mut attr = MapCreateAttr {
             map_type: spec.map_type,
@@ -441,6 +529,15 @@ impl Loader<'_> {
         }
         Ok(())
     }
+}
+
+/// The `max_entries` a map is created with: a perf event array's 0 means
+/// one slot per possible CPU (libbpf's `map_set_def_max_entries`).
+fn create_max_entries(spec: &MapSpec) -> bpfld_sys::Result<u32> {
+    if spec.map_type == mt::PERF_EVENT_ARRAY && spec.max_entries == 0 {
+        return Ok(bpfld_sys::possible_cpus()? as u32);
+    }
+    Ok(spec.max_entries)
 }
 
 /// `sizeof(struct bpf_func_info)` and `sizeof(struct bpf_line_info)`.

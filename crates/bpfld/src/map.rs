@@ -1,42 +1,92 @@
-//! A created map, by name: element operations with sizes checked against
-//! the kernel's own description of the map.
+//! A map, by name: element operations with sizes checked against the
+//! kernel's own description of the map, and pinning. A map of a loaded
+//! object and a map opened from its pin ([`PinnedMap`]) are used alike.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
-use bpfld_sys::MapRef;
+use bpfld_sys::{MapInfo, MapRef};
 
 use crate::error::{Error, Result};
 use crate::loader::LoadedMap;
+use crate::pin;
 
-/// A map of a loaded object.
+/// A map of a loaded object, or of a [`PinnedMap`].
 #[derive(Clone, Copy, Debug)]
 pub struct Map<'a> {
-    loaded: &'a LoadedMap,
+    name: &'a str,
+    real_name: &'a str,
+    spec: Option<&'a bpfld_obj::MapSpec>,
+    pin_path: Option<&'a Path>,
+    reused: bool,
+    fd: BorrowedFd<'a>,
     r: MapRef<'a>,
 }
 
 impl<'a> Map<'a> {
     pub(crate) fn new(loaded: &'a LoadedMap) -> Result<Map<'a>> {
         let r = MapRef::new(loaded.fd.as_fd()).map_err(|e| Error::kernel(format!("map '{}'", loaded.spec.real_name), e))?;
-        Ok(Map { loaded, r })
+        Ok(Map {
+            name: &loaded.spec.name,
+            real_name: &loaded.spec.real_name,
+            spec: Some(&loaded.spec),
+            pin_path: loaded.pin_path.as_deref(),
+            reused: loaded.reused,
+            fd: loaded.fd.as_fd(),
+            r,
+        })
     }
 
     fn err(&self, what: &str, e: bpfld_sys::SysError) -> Error {
-        Error::kernel(format!("map '{}': {what}", self.loaded.spec.real_name), e)
+        Error::kernel(format!("map '{}': {what}", self.real_name), e)
     }
 
     /// The name the kernel knows (at most 15 characters).
     pub fn name(&self) -> &'a str {
-        &self.loaded.spec.name
+        self.name
     }
 
-    /// The full name: the map's symbol, or the section of global data.
+    /// The full name: the map's symbol, or the section of global data (the
+    /// kernel's name for a map opened from a pin).
     pub fn real_name(&self) -> &'a str {
-        &self.loaded.spec.real_name
+        self.real_name
     }
 
-    pub fn spec(&self) -> &'a bpfld_obj::MapSpec {
-        &self.loaded.spec
+    /// The object's definition of the map; `None` for a map opened from a
+    /// pin.
+    pub fn spec(&self) -> Option<&'a bpfld_obj::MapSpec> {
+        self.spec
+    }
+
+    /// Where the map is pinned by name (`LIBBPF_PIN_BY_NAME`): by the load,
+    /// or before it if [`Self::is_reused`]; the path it was opened from for
+    /// a [`PinnedMap`].
+    pub fn pin_path(&self) -> Option<&'a Path> {
+        self.pin_path
+    }
+
+    /// Whether the load found this map pinned and shares it instead of
+    /// creating one (its contents are whatever the previous users left).
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    /// The kernel's description of the map (its id among others).
+    pub fn info(&self) -> Result<MapInfo> {
+        bpfld_sys::map_info(self.fd).map_err(|e| self.err("map info", e))
+    }
+
+    /// Pins the map at `path` in a bpffs (libbpf's `bpf_map__pin` with a
+    /// path): the parent directory is created if missing, a path outside a
+    /// bpffs is refused. The pin keeps the map alive after every fd closes.
+    pub fn pin(&self, path: impl AsRef<Path>) -> Result<()> {
+        pin::pin_fd(self.fd, path.as_ref(), &format!("map '{}'", self.real_name))
+    }
+
+    /// Removes the pin at `path` (which must be on a bpffs). The map lives
+    /// on while fds, programs or other pins hold it.
+    pub fn unpin(&self, path: impl AsRef<Path>) -> Result<()> {
+        pin::unpin_path(path.as_ref(), &format!("map '{}'", self.real_name))
     }
 
     pub fn map_type(&self) -> u32 {
@@ -54,7 +104,7 @@ impl<'a> Map<'a> {
     }
 
     pub fn fd(&self) -> BorrowedFd<'a> {
-        self.loaded.fd.as_fd()
+        self.fd
     }
 
     /// The value at `key`, `None` if there is none.
@@ -108,6 +158,46 @@ impl<'a> Map<'a> {
     /// The value at a `u32` key read as a `u64` (counters).
     pub fn get_u64_at(&self, key: u32) -> Result<Option<u64>> {
         Ok(self.lookup_u32(key)?.and_then(|v| v.get(..8).map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))))
+    }
+}
+
+/// A map opened from its pin in a bpffs (`BPF_OBJ_GET`): shared with
+/// whoever pinned it, alive at least as long as this value.
+#[derive(Debug)]
+pub struct PinnedMap {
+    fd: OwnedFd,
+    path: PathBuf,
+    name: String,
+}
+
+impl PinnedMap {
+    /// Opens the map pinned at `path`; an error if nothing is pinned there
+    /// (`ENOENT`) or if what is pinned is not a map.
+    pub fn open(path: impl AsRef<Path>) -> Result<PinnedMap> {
+        let path = path.as_ref();
+        let fd = bpfld_sys::obj_get(path, 0).map_err(|e| Error::kernel(format!("opening pinned map '{}'", path.display()), e))?;
+        // BPF_OBJ_GET_INFO_BY_FD answers for any BPF object with the
+        // object's own info: ask the fd what it is first.
+        let kind = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd))).unwrap_or_default();
+        if kind != Path::new("anon_inode:bpf-map") {
+            return Err(Error::Usage(format!("'{}' is not a pinned map ({})", path.display(), kind.display())));
+        }
+        let info = bpfld_sys::map_info(fd.as_fd()).map_err(|e| Error::kernel(format!("pinned map '{}'", path.display()), e))?;
+        Ok(PinnedMap { fd, path: path.to_path_buf(), name: info.name })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The map, for element operations (named as the kernel names it).
+    pub fn map(&self) -> Result<Map<'_>> {
+        let r = MapRef::new(self.fd.as_fd()).map_err(|e| Error::kernel(format!("pinned map '{}'", self.path.display()), e))?;
+        Ok(Map { name: &self.name, real_name: &self.name, spec: None, pin_path: Some(&self.path), reused: false, fd: self.fd.as_fd(), r })
     }
 }
 

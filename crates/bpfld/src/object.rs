@@ -215,6 +215,19 @@ impl LoadedObject {
         Map::new(m)
     }
 
+    /// Removes the pin of every map pinned by name (libbpf's
+    /// `bpf_object__unpin_maps(obj, NULL)`), reused ones included: the
+    /// maps live on while this object or anyone else holds them. Stops at
+    /// the first pin that cannot be removed.
+    pub fn unpin_maps(&self) -> Result<()> {
+        for m in &self.loaded.maps {
+            if let Some(path) = &m.pin_path {
+                crate::pin::unpin_path(path, &format!("{}: map '{}'", self.name, m.spec.real_name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every program, loaded or not, in the object's order.
     pub fn programs(&self) -> impl Iterator<Item = Program<'_>> {
         self.loaded.programs.iter().map(Program::new)

@@ -1,8 +1,10 @@
-//! A program of a loaded object, by name: its fd, test runs and attaching
-//! through BPF links (the attachment lives as long as the [`Link`]).
+//! A program of a loaded object, by name: its fd, test runs, pinning and
+//! attaching through BPF links or perf events (the attachment lives as long
+//! as the [`Link`]).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 use bpfld_asm::types::{attach_type as at, prog_type as pt};
 use bpfld_asm::Insn;
@@ -10,6 +12,7 @@ use bpfld_sys::{LinkTarget, TestRunOpts, TestRunResult};
 
 use crate::error::{Error, ProgramLoadError, Result};
 use crate::loader::{LoadedProgram, ProgramState};
+use crate::perf_attach::{self, ProbeOpts, SectionAttach, SectionTarget};
 
 /// A program of a loaded object (loaded or not: see [`Program::error`]).
 #[derive(Clone, Copy, Debug)]
@@ -87,13 +90,40 @@ impl<'a> Program<'a> {
         bpfld_sys::prog_test_run(self.fd()?, opts).map_err(|e| self.err("test run", e))
     }
 
-    /// Attaches the program where its section says: raw tracepoints
-    /// (`raw_tp/<name>`), and programs whose target was fixed at load time
-    /// by a BTF id (`fentry`, `fexit`, `fmod_ret`, `tp_btf`, `lsm`).
-    /// Other types need a target only the caller knows ([`Self::attach_xdp`],
-    /// [`Self::attach_raw_tracepoint`]).
+    /// Pins the program at `path` in a bpffs (libbpf's
+    /// `bpf_program__pin`): the parent directory is created if missing, a
+    /// path outside a bpffs is refused. The pin keeps the program loaded
+    /// after every fd closes.
+    pub fn pin(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::pin::pin_fd(self.fd()?, path.as_ref(), &format!("program '{}'", self.name()))
+    }
+
+    /// Removes the pin at `path` (which must be on a bpffs).
+    pub fn unpin(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.fd()?;
+        crate::pin::unpin_path(path.as_ref(), &format!("program '{}'", self.name()))
+    }
+
+    /// Attaches the program where its section says, as libbpf's
+    /// auto-attach does:
+    /// - raw tracepoints (`raw_tp/<name>`), and programs whose target was
+    ///   fixed at load time by a BTF id (`fentry`, `fexit`, `fmod_ret`,
+    ///   `tp_btf`, `lsm`), with a BPF link;
+    /// - through a perf event: `kprobe/<func>[+<offset>]`,
+    ///   `kretprobe/<func>`, `ksyscall/<syscall>`, `kretsyscall/<syscall>`,
+    ///   `uprobe/<binary>:<func>[+<offset>]`, `uretprobe/<binary>:<func>`,
+    ///   `tracepoint/<category>/<name>` (or `tp/...`).
+    ///
+    /// Other types, and these sections without a target (`SEC("kprobe")`),
+    /// need a target only the caller knows ([`Self::attach_kprobe`],
+    /// [`Self::attach_tracepoint`], [`Self::attach_xdp`]...).
     pub fn attach(&self) -> Result<Link> {
         let plan = &self.p.plan;
+        if matches!((plan.prog_type, plan.expected_attach_type), (pt::KPROBE, 0) | (pt::TRACEPOINT, _)) {
+            if let Some(a) = perf_attach::section_attach(self.section()) {
+                return self.attach_section(a);
+            }
+        }
         match (plan.prog_type, plan.expected_attach_type) {
             (pt::RAW_TRACEPOINT | pt::RAW_TRACEPOINT_WRITABLE, _) => match &plan.attach_target {
                 Some(tp) => self.attach_raw_tracepoint(tp),
@@ -106,7 +136,7 @@ impl<'a> Program<'a> {
             (pt::TRACING, at::TRACE_FENTRY | at::TRACE_FEXIT | at::MODIFY_RETURN | at::TRACE_RAW_TP) | (pt::LSM, at::LSM_MAC) => {
                 let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::None, plan.expected_attach_type, 0, None)
                     .map_err(|e| self.err("attaching", e))?;
-                Ok(Link { fd })
+                Ok(Link::bpf(fd))
             }
             (t, _) => Err(Error::Usage(format!(
                 "program '{}': no automatic attach for {} programs (section '{}')",
@@ -117,11 +147,71 @@ impl<'a> Program<'a> {
         }
     }
 
+    fn attach_section(&self, a: SectionAttach) -> Result<Link> {
+        match a {
+            SectionAttach::Target(SectionTarget::Kprobe { func, offset, retprobe }) => {
+                self.attach_kprobe_with(&func, &ProbeOpts { retprobe, offset, ..Default::default() })
+            }
+            SectionAttach::Target(SectionTarget::Ksyscall { name, retprobe }) => self.attach_ksyscall(&name, retprobe),
+            SectionAttach::Target(SectionTarget::Uprobe { binary, func, offset, retprobe }) => {
+                self.attach_uprobe_with(Path::new(&binary), Some(&func), &ProbeOpts { retprobe, offset, ..Default::default() })
+            }
+            SectionAttach::Target(SectionTarget::Tracepoint { category, name }) => self.attach_tracepoint(&category, &name),
+            SectionAttach::NoTarget { instead } => Err(Error::Usage(format!(
+                "program '{}': section '{}' names no target: use {instead}",
+                self.name(),
+                self.section()
+            ))),
+            SectionAttach::Malformed(m) => Err(Error::Usage(format!("program '{}': {m}", self.name()))),
+        }
+    }
+
+    /// Attaches a kprobe program to the entry of kernel function `func`, or
+    /// to its return if `retprobe` (a kretprobe), through the kprobe PMU.
+    /// Kernels built without `CONFIG_KPROBES` have no such PMU and refuse.
+    pub fn attach_kprobe(&self, func: &str, retprobe: bool) -> Result<Link> {
+        self.attach_kprobe_with(func, &ProbeOpts { retprobe, ..Default::default() })
+    }
+
+    /// [`Self::attach_kprobe`] with an offset into the function and a BPF
+    /// cookie (`opts.pid` is ignored: kprobes see every process).
+    pub fn attach_kprobe_with(&self, func: &str, opts: &ProbeOpts) -> Result<Link> {
+        perf_attach::attach_kprobe(self.fd()?, self.name(), func, opts)
+    }
+
+    /// Attaches a kprobe program to system call `name` (`getpgid`): a
+    /// kprobe on the kernel's wrapper of it (`__x64_sys_getpgid`), as
+    /// libbpf's `bpf_program__attach_ksyscall`.
+    pub fn attach_ksyscall(&self, name: &str, retprobe: bool) -> Result<Link> {
+        let func = perf_attach::syscall_function(name);
+        self.attach_kprobe_with(&func, &ProbeOpts { retprobe, ..Default::default() })
+    }
+
+    /// Attaches a kprobe-type program to function `func` of the executable
+    /// or shared library `binary` (a bare name is looked up in `PATH` or
+    /// the library directories), in every process, through the uprobe PMU.
+    pub fn attach_uprobe(&self, binary: impl AsRef<Path>, func: &str, retprobe: bool) -> Result<Link> {
+        self.attach_uprobe_with(binary.as_ref(), Some(func), &ProbeOpts { retprobe, ..Default::default() })
+    }
+
+    /// [`Self::attach_uprobe`] at `opts.offset` bytes into function `func`,
+    /// or at file offset `opts.offset` of `binary` if `func` is `None`; only
+    /// in process `opts.pid` if given.
+    pub fn attach_uprobe_with(&self, binary: &Path, func: Option<&str>, opts: &ProbeOpts) -> Result<Link> {
+        perf_attach::attach_uprobe(self.fd()?, self.name(), binary, func, opts)
+    }
+
+    /// Attaches a tracepoint program to tracepoint `category/name`
+    /// (`syscalls`, `sys_enter_getpgid`), whose id tracefs gives.
+    pub fn attach_tracepoint(&self, category: &str, name: &str) -> Result<Link> {
+        perf_attach::attach_tracepoint(self.fd()?, self.name(), category, name, 0)
+    }
+
     /// Attaches a raw tracepoint program to tracepoint `name` (`sys_enter`).
     pub fn attach_raw_tracepoint(&self, name: &str) -> Result<Link> {
         let c = CString::new(name).map_err(|_| Error::Usage(format!("tracepoint name {name:?} contains a NUL byte")))?;
         let fd = bpfld_sys::raw_tracepoint_open(Some(&c), self.fd()?).map_err(|e| self.err(&format!("attaching to raw tracepoint '{name}'"), e))?;
-        Ok(Link { fd })
+        Ok(Link::bpf(fd))
     }
 
     /// Attaches an XDP program to the interface `ifindex` through a BPF
@@ -129,7 +219,7 @@ impl<'a> Program<'a> {
     pub fn attach_xdp(&self, ifindex: u32, flags: u32) -> Result<Link> {
         let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::Ifindex(ifindex), at::XDP, flags, None)
             .map_err(|e| self.err(&format!("attaching to ifindex {ifindex}"), e))?;
-        Ok(Link { fd })
+        Ok(Link::bpf(fd))
     }
 }
 
@@ -137,16 +227,66 @@ impl<'a> Program<'a> {
 /// lives; dropping it detaches.
 #[derive(Debug)]
 pub struct Link {
+    /// The BPF link, or the perf event itself when the program was attached
+    /// with `PERF_EVENT_IOC_SET_BPF`.
     fd: OwnedFd,
+    /// The perf event of a kprobe, uprobe or tracepoint attachment made
+    /// through a BPF link (the link holds it too; kept to disable it).
+    perf_event: Option<OwnedFd>,
+    kind: LinkKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkKind {
+    /// A BPF link (raw tracepoint, tracing, XDP...).
+    Bpf,
+    /// A BPF link to a perf event.
+    PerfLink,
+    /// A perf event the program was attached to by ioctl.
+    PerfIoctl,
 }
 
 impl Link {
+    pub(crate) fn bpf(fd: OwnedFd) -> Link {
+        Link { fd, perf_event: None, kind: LinkKind::Bpf }
+    }
+
+    pub(crate) fn perf_link(fd: OwnedFd, event: OwnedFd) -> Link {
+        Link { fd, perf_event: Some(event), kind: LinkKind::PerfLink }
+    }
+
+    pub(crate) fn perf_ioctl(event: OwnedFd) -> Link {
+        Link { fd: event, perf_event: None, kind: LinkKind::PerfIoctl }
+    }
+
+    /// The BPF link's fd; for a program attached to a perf event without a
+    /// BPF link (kernels before 5.15), the perf event's.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 
-    /// Detaches now, even if the link fd is shared or pinned elsewhere.
+    /// The perf event of a kprobe, uprobe or tracepoint attachment.
+    pub fn perf_event_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self.kind {
+            LinkKind::Bpf => None,
+            LinkKind::PerfLink => self.perf_event.as_ref().map(|f| f.as_fd()),
+            LinkKind::PerfIoctl => Some(self.fd.as_fd()),
+        }
+    }
+
+    /// Whether the attachment is a BPF link (which can be pinned), not a
+    /// perf event attached by ioctl.
+    pub fn is_bpf_link(&self) -> bool {
+        self.kind != LinkKind::PerfIoctl
+    }
+
+    /// Detaches now, even if the link fd is shared or pinned elsewhere. A
+    /// perf event attachment is disabled (the kernel has no detach for
+    /// perf links), then closed.
     pub fn detach(self) -> Result<()> {
-        bpfld_sys::link_detach(self.fd.as_fd()).map_err(|e| Error::kernel("detaching link", e))
+        match self.perf_event_fd() {
+            Some(ev) => bpfld_sys::perf_event_disable(ev).map_err(|e| Error::kernel("detaching perf event", e)),
+            None => bpfld_sys::link_detach(self.fd.as_fd()).map_err(|e| Error::kernel("detaching link", e)),
+        }
     }
 }

@@ -39,6 +39,11 @@ pub struct LoadArgs {
     /// Print the complete verifier log of programs that failed.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Directory of maps pinned by name (`__uint(pinning,
+    /// LIBBPF_PIN_BY_NAME)`): a map pinned there is reused, a new one is
+    /// pinned there and outlives the command. Default: /sys/fs/bpf.
+    #[arg(long, value_name = "DIR")]
+    pub pin_root: Option<PathBuf>,
 }
 
 fn prog_type_label(t: u32) -> String {
@@ -52,6 +57,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         log_level: a.log_level,
         kernel_files: KernelFiles { kconfig: a.kconfig.clone() },
         plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } },
+        pin_root: a.pin_root.clone(),
     };
     let loaded = OpenObject::open(&a.obj).and_then(|o| o.load_with(&opts));
     let loaded = match loaded {
@@ -88,6 +94,8 @@ fn print_json(l: &LoadedObject) {
                 "value_size": m.spec.value_size,
                 "max_entries": m.spec.max_entries,
                 "flags": m.spec.map_flags,
+                "pin_path": m.pin_path.as_ref().map(|p| p.display().to_string()),
+                "reused": m.reused,
             })
         })
         .collect();
@@ -134,7 +142,10 @@ fn print_tables(l: &LoadedObject, verbose: bool) {
         for m in maps {
             let s = &m.spec;
             // The kernel's name, and the symbol or section when it differs.
-            let full = if s.real_name != s.name { format!("  ({})", s.real_name) } else { String::new() };
+            let mut full = if s.real_name != s.name { format!("  ({})", s.real_name) } else { String::new() };
+            if let Some(p) = &m.pin_path {
+                full.push_str(&format!("  {} {}", if m.reused { "reused pin" } else { "pinned at" }, p.display()));
+            }
             println!(
                 "  {:<w$}  {:<14} {:>5} {:>7} {:>11}{full}",
                 s.name,

@@ -13,12 +13,26 @@ pub fn release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_else(|_| "host".into())
 }
 
-/// `bpfld load OBJ --json` on this machine.
+/// `bpfld load OBJ --json` on this machine. Maps pinned by name go to a
+/// directory of the bpffs removed afterwards (the default, /sys/fs/bpf,
+/// would keep them on the host for good); the guest pins where it likes.
 pub fn load(bpfld: &Path, obj: &Path) -> Observed {
-    match Command::new(bpfld).arg("load").arg(obj).arg("--json").output() {
+    let mut cmd = Command::new(bpfld);
+    cmd.arg("load").arg(obj).arg("--json");
+    let bpffs = Path::new("/sys/fs/bpf");
+    let pin_root = bpffs.join(format!("bpfld-matrix-{}", std::process::id()));
+    let pinning = bpfld_sys::is_bpffs(bpffs) && std::fs::create_dir_all(&pin_root).is_ok();
+    if pinning {
+        cmd.arg("--pin-root").arg(&pin_root);
+    }
+    let observed = match cmd.output() {
         Ok(out) => parse_load(&String::from_utf8_lossy(&out.stdout), &String::from_utf8_lossy(&out.stderr), out.status.code()),
         Err(e) => parse_load("", &format!("{}: {e}", bpfld.display()), None),
+    };
+    if pinning {
+        let _ = std::fs::remove_dir_all(&pin_root);
     }
+    observed
 }
 
 /// Writes the running kernel's release directory into `dir`:

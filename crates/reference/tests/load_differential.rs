@@ -21,7 +21,10 @@
 //! poisoned instructions).
 //!
 //! The maps the kernel ends up with (name, type, sizes, flags, whether it
-//! has BTF) and whether it took the object's BTF must be the same too.
+//! has BTF) and whether it took the object's BTF must be the same too, and
+//! so must the pins of maps pinned by name: each loader gets its own empty
+//! pin root directory per object (libbpf's `pin_root_path`, bpfld's
+//! `LoadOptions::pin_root`), and the names pinned there are compared.
 //!
 //! Objects either loader refuses as a whole (open, externs, map creation)
 //! must be refused by both. A plan that fails because bpfld does not
@@ -37,7 +40,7 @@ use std::sync::Mutex;
 
 use bpfld::{LoadOptions, OpenObject, ProgramState};
 use bpfld_obj::plan::LoadPlan;
-use bpfld_sys::test_support::require_kernel;
+use bpfld_sys::test_support::{bpffs_test_dir, require_kernel};
 
 /// (object, program or "*", why bpfld differs from libbpf on purpose).
 const DELIBERATE: &[(&str, &str, &str)] = &[(
@@ -182,11 +185,18 @@ impl Drop for LibObj {
     }
 }
 
-fn lib_open(path: &Path) -> Result<LibObj, String> {
+fn lib_open(path: &Path, pin_root: &Path) -> Result<LibObj, String> {
     let c = CString::new(path.to_str().unwrap()).unwrap();
+    let root = CString::new(pin_root.to_str().unwrap()).unwrap();
+    let opts = libbpf_sys::bpf_object_open_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
+        pin_root_path: root.as_ptr(),
+        ..Default::default()
+    };
     take_log();
-    // SAFETY: a valid path; NULL options.
-    let obj = unsafe { libbpf_sys::bpf_object__open_file(c.as_ptr(), std::ptr::null()) };
+    // SAFETY: a valid path; options of their own size whose string outlives
+    // the call (libbpf copies the pin paths it builds from it).
+    let obj = unsafe { libbpf_sys::bpf_object__open_file(c.as_ptr(), &opts) };
     if obj.is_null() {
         return Err(format!("open: {} ({})", std::io::Error::last_os_error(), last_line(&take_log())));
     }
@@ -230,10 +240,10 @@ fn btf_name_of_fd(fd: i32) -> String {
     bpfld_sys::btf_info(b).map(|i| i.name).unwrap_or_else(|e| format!("fd {fd}: {e}"))
 }
 
-fn libbpf_view(path: &Path) -> LibbpfView {
+fn libbpf_view(path: &Path, pin_root: &Path) -> LibbpfView {
     let mut v = LibbpfView::default();
     // Instructions: open + prepare.
-    let obj = match lib_open(path) {
+    let obj = match lib_open(path, pin_root) {
         Ok(o) => o,
         Err(e) => {
             v.refused = Some(e);
@@ -274,7 +284,7 @@ fn libbpf_view(path: &Path) -> LibbpfView {
     // loads.
     let mut failed: HashSet<String> = HashSet::new();
     loop {
-        let obj = match lib_open(path) {
+        let obj = match lib_open(path, pin_root) {
             Ok(o) => o,
             Err(e) => {
                 v.load_refused = Some(e);
@@ -395,7 +405,7 @@ fn core_not_applied(obj: &bpfld_obj::Object, plan: &LoadPlan) -> bool {
     sites > 0
 }
 
-fn bpfld_view(path: &Path) -> BpfldView {
+fn bpfld_view(path: &Path, pin_root: &Path) -> BpfldView {
     let mut v = BpfldView::default();
     let mut open = match OpenObject::open(path) {
         Ok(o) => o,
@@ -437,7 +447,7 @@ fn bpfld_view(path: &Path) -> BpfldView {
             return v;
         }
     }
-    match open.load_with(&LoadOptions { keep_going: true, load_disabled: true, ..Default::default() }) {
+    match open.load_with(&LoadOptions { keep_going: true, load_disabled: true, pin_root: Some(pin_root.to_path_buf()), ..Default::default() }) {
         Ok(obj) => {
             v.kernel_maps = obj.loaded_maps().iter().map(|m| kernel_map(std::os::fd::AsFd::as_fd(&m.fd))).collect();
             v.kernel_maps.sort();
@@ -461,6 +471,13 @@ fn bpfld_view(path: &Path) -> BpfldView {
 }
 
 // --- The comparison ------------------------------------------------------------
+
+/// The names pinned in a loader's pin root, sorted.
+fn pinned_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
 
 /// Differences found (failures) and what was compared (report).
 #[derive(Default)]
@@ -498,8 +515,14 @@ fn bpfld_and_libbpf_agree_on_every_object() {
     for path in &paths {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         let obj = file.trim_end_matches(".bpf.o").to_string();
-        let lib = libbpf_view(path);
-        let ours = bpfld_view(path);
+        let (lib_pins, our_pins) = (bpffs_test_dir("differential-libbpf"), bpffs_test_dir("differential-bpfld"));
+        let lib = libbpf_view(path, &lib_pins);
+        let ours = bpfld_view(path, &our_pins);
+        let (lib_pinned, our_pinned) = (pinned_names(&lib_pins), pinned_names(&our_pins));
+        let _ = (std::fs::remove_dir_all(&lib_pins), std::fs::remove_dir_all(&our_pins));
+        if lib_pinned != our_pinned {
+            out.differ(&obj, "*", format!("pinned maps differ: libbpf {lib_pinned:?}, bpfld {our_pinned:?}"));
+        }
 
         if let Some(ni) = &ours.not_implemented {
             out.report.push(format!("{obj}: NOT COMPARED, bpfld cannot plan it yet: {ni}"));
@@ -588,11 +611,12 @@ fn bpfld_and_libbpf_agree_on_every_object() {
         }
         let loaded = lib.verdicts.values().filter(|v| **v == Verdict::Loaded).count();
         let mut line = format!(
-            "{obj}: {same_insns}/{} programs with identical instructions; {loaded}/{} loaded by both; {} maps alike{}",
+            "{obj}: {same_insns}/{} programs with identical instructions; {loaded}/{} loaded by both; {} maps alike{}{}",
             names.len(),
             lib.verdicts.len(),
             lib.kernel_maps.len(),
-            if lib.btf_loaded { ", BTF taken" } else { "" }
+            if lib.btf_loaded { ", BTF taken" } else { "" },
+            if lib_pinned.is_empty() { String::new() } else { format!(", the same {} maps pinned", lib_pinned.len()) }
         );
         for n in notes {
             line.push_str(&format!("\n    {n}"));

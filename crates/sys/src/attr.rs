@@ -195,6 +195,18 @@ pub(crate) struct LinkCreate {
 }
 impl Attr for LinkCreate {}
 
+/// BPF_LINK_CREATE of a perf event link (`perf_event.bpf_cookie`).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LinkCreatePerfEvent {
+    pub prog_fd: u32,
+    pub target_fd: u32,
+    pub attach_type: u32,
+    pub flags: u32,
+    pub bpf_cookie: u64,
+}
+impl Attr for LinkCreatePerfEvent {}
+
 /// BPF_LINK_DETACH.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Default, Debug)]
@@ -320,6 +332,7 @@ const _: () = {
     assert!(offset_of!(BtfLoad, btf_log_true_size) == 28);
     assert!(size_of::<BtfLoad>() == 40);
     assert!(offset_of!(LinkCreate, target_btf_id) == 16);
+    assert!(offset_of!(LinkCreatePerfEvent, bpf_cookie) == 16);
     assert!(size_of::<BpfProgInfo>() == 232);
     assert!(offset_of!(BpfProgInfo, xlated_prog_insns) == 32);
     assert!(offset_of!(BpfProgInfo, map_ids) == 56);

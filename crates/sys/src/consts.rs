@@ -82,3 +82,5 @@ pub const BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: u32 = 21;
 
 /// `BPF_PROG_TYPE_SOCKET_FILTER`, used by [`bpf_usable`](crate::bpf_usable).
 pub(crate) const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
+/// `BPF_PROG_TYPE_TRACEPOINT`, used by [`perf_link_supported`](crate::perf_link_supported).
+pub(crate) const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;

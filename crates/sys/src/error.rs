@@ -18,6 +18,14 @@ pub enum Operation {
     Mmap,
     /// Reading kernel information from sysfs or procfs.
     Sysfs(&'static str),
+    /// `perf_event_open(2)`.
+    PerfEventOpen,
+    /// An `ioctl(2)` (the request's name).
+    Ioctl(&'static str),
+    /// `mount(2)`.
+    Mount,
+    /// `statfs(2)`.
+    Statfs,
 }
 
 impl fmt::Display for Operation {
@@ -26,6 +34,10 @@ impl fmt::Display for Operation {
             Operation::Bpf(cmd) => write!(f, "bpf({cmd})"),
             Operation::Mmap => f.write_str("mmap"),
             Operation::Sysfs(path) => write!(f, "reading {path}"),
+            Operation::PerfEventOpen => f.write_str("perf_event_open"),
+            Operation::Ioctl(request) => write!(f, "ioctl({request})"),
+            Operation::Mount => f.write_str("mount"),
+            Operation::Statfs => f.write_str("statfs"),
         }
     }
 }

@@ -29,10 +29,12 @@ mod btf;
 pub mod consts;
 mod error;
 mod file_map;
+mod fs;
 mod log;
 mod map;
 mod mmap;
 mod obj;
+mod perf;
 mod probe;
 mod prog;
 mod syscall;
@@ -48,9 +50,14 @@ pub use map::{
 };
 pub use file_map::FileMap;
 pub use mmap::MmapedMap;
+pub use fs::{fs_magic, is_bpffs, mount_bpffs, mount_tracefs, BPF_FS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC};
 pub use obj::{
-    link_create, link_detach, link_get_fd_by_id, link_get_next_id, obj_get, obj_pin,
-    raw_tracepoint_open, LinkTarget,
+    link_create, link_create_perf_event, link_detach, link_get_fd_by_id, link_get_next_id,
+    obj_get, obj_pin, perf_link_supported, raw_tracepoint_open, LinkTarget,
+};
+pub use perf::{
+    perf_event_disable, perf_event_enable, perf_event_open_probe, perf_event_open_tracepoint,
+    perf_event_set_bpf, pmu_format_bit, pmu_type, tracepoint_id, ProbeEvent,
 };
 pub use probe::{bpf_usable, page_size, possible_cpus};
 pub use prog::{

@@ -237,7 +237,12 @@ impl<'a> MapRef<'a> {
     /// Looks an element up (`BPF_MAP_LOOKUP_ELEM`) into `value`; `Ok(false)`
     /// if there is none (`ENOENT`). For bloom filters `value` is the input.
     pub fn lookup(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool> {
-        let cmd = Cmd::MapLookupElem;
+        self.read_elem(Cmd::MapLookupElem, key, value, flags)
+    }
+
+    /// A command that reads the value of `key` into `value`: lookup, and
+    /// lookup-and-delete.
+    fn read_elem(&self, cmd: Cmd, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool> {
         self.check(cmd, "key", key.len(), self.key_size)?;
         self.check(cmd, "value", value.len(), self.value_size)?;
         let mut a = attr::MapElem {
@@ -283,17 +288,7 @@ impl<'a> MapRef<'a> {
     /// Looks an element up and deletes it (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`;
     /// pop for queue and stack maps); `Ok(false)` if there is none.
     pub fn lookup_and_delete(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool> {
-        let cmd = Cmd::MapLookupAndDeleteElem;
-        self.check(cmd, "key", key.len(), self.key_size)?;
-        self.check(cmd, "value", value.len(), self.value_size)?;
-        let mut a = attr::MapElem {
-            key: ptr(key),
-            value: ptr_mut(value),
-            flags,
-            ..Default::default()
-        };
-        // SAFETY: key and value have exactly the sizes the kernel accesses.
-        unsafe { self.elem(cmd, &mut a, true) }
+        self.read_elem(Cmd::MapLookupAndDeleteElem, key, value, flags)
     }
 
     /// Freezes the map (`BPF_MAP_FREEZE`): from then on user space can no

@@ -126,6 +126,49 @@ pub fn link_create(
     unsafe { bpf_fd(Cmd::LinkCreate, &mut a) }.map_err(|e| SysError::bpf(Cmd::LinkCreate, e))
 }
 
+/// `BPF_PERF_EVENT`: the attach type of a link to a perf event.
+const BPF_PERF_EVENT: u32 = 41;
+
+/// Attaches a kprobe, uprobe, tracepoint or perf event program to the perf
+/// event `event` with a BPF link (`BPF_LINK_CREATE`, `BPF_PERF_EVENT`,
+/// Linux >= 5.15). `cookie` is what the program reads with
+/// `bpf_get_attach_cookie()`. The link holds the event: closing the event's
+/// fd afterwards does not detach.
+pub fn link_create_perf_event(prog: BorrowedFd<'_>, event: BorrowedFd<'_>, cookie: u64) -> Result<OwnedFd> {
+    let mut a = attr::LinkCreatePerfEvent {
+        prog_fd: fd_u32(prog),
+        target_fd: fd_u32(event),
+        attach_type: BPF_PERF_EVENT,
+        bpf_cookie: cookie,
+        ..Default::default()
+    };
+    // SAFETY: LinkCreatePerfEvent holds no pointers; the command returns a
+    // new fd.
+    unsafe { bpf_fd(Cmd::LinkCreate, &mut a) }.map_err(|e| SysError::bpf(Cmd::LinkCreate, e))
+}
+
+/// Whether the kernel has perf event links (libbpf's `FEAT_PERF_LINK`
+/// probe): a link to fd -1 fails with `EBADF` where it does, `EINVAL`
+/// where `BPF_PERF_EVENT` is unknown. Probed once per process.
+pub fn perf_link_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let Ok(prog) = crate::probe::trivial_prog(crate::consts::BPF_PROG_TYPE_TRACEPOINT) else { return false };
+        let mut a = attr::LinkCreatePerfEvent {
+            prog_fd: fd_u32(std::os::fd::AsFd::as_fd(&prog)),
+            target_fd: u32::MAX, // -1
+            attach_type: BPF_PERF_EVENT,
+            ..Default::default()
+        };
+        // SAFETY: LinkCreatePerfEvent holds no pointers; a link fd returned
+        // against expectations is owned and closed.
+        match unsafe { bpf_fd(Cmd::LinkCreate, &mut a) } {
+            Ok(_) => false,
+            Err(e) => e.raw_os_error() == Some(libc::EBADF),
+        }
+    })
+}
+
 /// Detaches a link without closing it (`BPF_LINK_DETACH`): the program is
 /// detached even if other fds or pins of the link remain.
 pub fn link_detach(link: BorrowedFd<'_>) -> Result<()> {

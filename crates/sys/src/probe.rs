@@ -23,15 +23,20 @@ const TRIVIAL_PROG: [u8; 16] = [
 /// [`test_support::require_kernel`](crate::test_support::require_kernel).
 /// The error says why (`ENOSYS`, `EPERM`...).
 pub fn bpf_usable() -> io::Result<()> {
+    trivial_prog(BPF_PROG_TYPE_SOCKET_FILTER).map(drop).map_err(io::Error::from)
+}
+
+/// Loads `r0 = 0; exit` as a program of `prog_type`, for feature probes.
+pub(crate) fn trivial_prog(prog_type: u32) -> Result<std::os::fd::OwnedFd, crate::LoadError> {
     let attr = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_SOCKET_FILTER,
+        prog_type,
         insns: &TRIVIAL_PROG,
         license: c"GPL",
         log: LogOptions::none(),
         prog_name: "bpfld_probe",
         ..Default::default()
     };
-    prog_load(&attr).map(drop).map_err(io::Error::from)
+    prog_load(&attr).map(|p| p.fd)
 }
 
 /// Number of possible CPUs (`/sys/devices/system/cpu/possible`), which is

@@ -28,3 +28,39 @@ pub fn require_kernel() -> bool {
         }
     }
 }
+
+/// The bpffs tests pin in.
+const BPFFS: &str = "/sys/fs/bpf";
+
+/// A fresh, empty directory for one test's pins on the bpffs at
+/// `/sys/fs/bpf` (mounted there first if that is not a bpffs):
+/// `/sys/fs/bpf/bpfld-test-<pid>-<name>`, emptied if it exists. Each test
+/// pins in its own directory, so tests running at the same time (or a
+/// previous run's leftovers) do not see each other's pins. Panics if no
+/// bpffs can be had: call [`require_kernel`] first.
+pub fn bpffs_test_dir(name: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(BPFFS);
+    if !crate::is_bpffs(root) {
+        crate::mount_bpffs(root).unwrap_or_else(|e| panic!("{BPFFS} is not a bpffs and mounting one failed: {e}"));
+    }
+    let dir = root.join(format!("bpfld-test-{}-{name}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("emptying {}: {e}", dir.display()));
+    }
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}
+
+/// Makes sure tracefs is reachable (tracepoint ids): mounts it on
+/// `/sys/kernel/tracing` unless it is mounted there or reachable through
+/// debugfs. Panics if that fails.
+pub fn ensure_tracefs() {
+    let tracing = std::path::Path::new("/sys/kernel/tracing");
+    if crate::fs_magic(tracing).is_ok_and(|m| m == crate::TRACEFS_MAGIC) {
+        return;
+    }
+    if std::path::Path::new("/sys/kernel/debug/tracing/events").exists() {
+        return;
+    }
+    crate::mount_tracefs(tracing).unwrap_or_else(|e| panic!("tracefs is not mounted and mounting it failed: {e}"));
+}
