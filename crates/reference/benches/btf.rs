@@ -3,27 +3,15 @@
 //! `cargo bench -p bpfld-reference --bench btf [-- FILE]` (default
 //! `/sys/kernel/btf/vmlinux`). Prints medians and the bpfld/libbpf ratio.
 
+#[path = "common/timing.rs"]
+mod timing;
+use timing::time;
 use std::ffi::CString;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bpfld_btf::{Btf, Kind};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn time<F: FnMut()>(iters: usize, mut f: F) -> Duration {
-    let mut v = Vec::with_capacity(iters);
-    for _ in 0..iters {
-        let t = Instant::now();
-        f();
-        v.push(t.elapsed());
-    }
-    median(v)
-}
 
 /// Names of 1,000 lookups: the kernel's kfuncs (FUNCs with a `bpf_kfunc`
 /// decl tag), cycled; plain FUNC names if the kernel has no tags.

@@ -11,30 +11,17 @@
 //! loading the object BTF, creating maps), so the ratio is an upper bound
 //! of bpfld's share. Prints medians and the bpfld/libbpf ratio.
 
+#[path = "common/timing.rs"]
+mod timing;
+use timing::time;
 use std::ffi::CString;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bpfld_btf::Btf;
 use bpfld_obj::core::relocate;
 use bpfld_obj::{Object, Target};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn time<F: FnMut()>(iters: usize, mut f: F) -> Duration {
-    let mut v = Vec::with_capacity(iters);
-    for _ in 0..iters {
-        let t = Instant::now();
-        f();
-        v.push(t.elapsed());
-    }
-    median(v)
-}
 
 fn main() {
     let path = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "/sys/kernel/btf/vmlinux".into());

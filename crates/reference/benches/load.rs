@@ -24,17 +24,15 @@
 //! kernel time is over half of libbpf's total. The ratio printed is bpfld
 //! user / libbpf user (goal: at most 0.70).
 
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median;
 use std::ffi::CString;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bpfld::{LoadOptions, OpenObject};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 struct Obj {
     name: String,
