@@ -1,0 +1,200 @@
+//! Where a uprobe goes: the file offset of a function in an executable or
+//! shared library, found by its ELF symbol as libbpf's
+//! `elf_find_func_offset` finds it, and the full path of a binary given by
+//! name as libbpf's `resolve_full_path` finds it.
+//!
+//! Pure file parsing (the kernel wants a file offset, ELF symbols give a
+//! virtual address: the symbol's section maps one to the other).
+//!
+//! Differs from libbpf: a versioned name (`malloc@GLIBC_2.2.5`) matches
+//! `.symtab` names written that way but not `.dynsym` version records.
+
+use std::path::{Path, PathBuf};
+
+use object::elf;
+use object::read::elf::{ElfFile, FileHeader, Sym};
+use object::read::SymbolIndex;
+use object::{Endianness, FileKind};
+
+/// The file offset of function `name` in the ELF file `path`.
+pub fn func_file_offset(path: &Path, name: &str) -> Result<u64, String> {
+    let map = bpfld_sys::FileMap::open(path).map_err(|e| format!("elf: failed to open '{}': {e}", path.display()))?;
+    let data: &[u8] = map.as_ref();
+    match FileKind::parse(data) {
+        Ok(FileKind::Elf64) => find::<elf::FileHeader64<Endianness>>(data, path, name),
+        Ok(FileKind::Elf32) => find::<elf::FileHeader32<Endianness>>(data, path, name),
+        _ => Err(format!("elf: '{}' is not an ELF file", path.display())),
+    }
+}
+
+/// Whether symbol `sym_name` is `name`, or `name@VER`/`name@@VER` when
+/// `name` has no version (libbpf's `symbol_match`).
+fn symbol_matches(sym_name: &[u8], name: &str) -> bool {
+    let (base, versioned) = match name.find('@') {
+        Some(i) => (&name[..i], true),
+        None => (name, false),
+    };
+    if versioned {
+        return sym_name == name.as_bytes();
+    }
+    match sym_name.strip_prefix(base.as_bytes()) {
+        Some(rest) => rest.is_empty() || rest[0] == b'@',
+        None => false,
+    }
+}
+
+fn find<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, name: &str) -> Result<u64, String> {
+    let file = ElfFile::<Elf>::parse(data).map_err(|e| format!("elf: failed to parse '{}': {e}", path.display()))?;
+    let endian = file.endian();
+    let sections = file.elf_section_table();
+    // .dynsym first: a stripped binary only has that one; a static one only
+    // .symtab. The first table with a match decides.
+    for table in [file.elf_dynamic_symbol_table(), file.elf_symbol_table()] {
+        let mut found: Option<(u64, elf::SymbolBind)> = None;
+        for (i, sym) in table.iter().enumerate().skip(1) {
+            if sym.st_type() != elf::STT_FUNC {
+                continue;
+            }
+            let Ok(sym_name) = table.symbol_name(endian, sym) else { continue };
+            if !symbol_matches(sym_name, name) {
+                continue;
+            }
+            let Ok(Some(sec_idx)) = table.symbol_section(endian, sym, SymbolIndex(i)) else { continue };
+            let Ok(sec) = sections.section(sec_idx) else { continue };
+            use object::read::elf::SectionHeader;
+            let value: u64 = sym.st_value(endian).into();
+            let offset = value.wrapping_sub(sec.sh_addr(endian).into()).wrapping_add(sec.sh_offset(endian).into());
+            let bind = sym.st_bind();
+            match found {
+                Some((off, _)) if off == offset => {}
+                // Two strong definitions at different places.
+                Some((_, prev)) if prev != elf::STB_WEAK && bind != elf::STB_WEAK => {
+                    return Err(format!(
+                        "elf: ambiguous match for '{}', '{name}' in '{}'",
+                        String::from_utf8_lossy(sym_name),
+                        path.display()
+                    ));
+                }
+                // A weak one after a strong one does not count.
+                Some(_) if bind == elf::STB_WEAK => {}
+                _ => found = Some((offset, bind)),
+            }
+        }
+        match found {
+            Some((0, _)) => {
+                let hint = if file.elf_header().e_type(endian) == elf::ET_DYN {
+                    "should not be 0 in a shared library"
+                } else {
+                    "try using shared library path instead"
+                };
+                return Err(format!("elf: '{name}' is 0 in symtab for '{}': {hint}", path.display()));
+            }
+            Some((off, _)) => return Ok(off),
+            None => {}
+        }
+    }
+    Err(format!("elf: failed to find symbol '{name}' in '{}'", path.display()))
+}
+
+/// The directories libbpf searches for shared libraries after
+/// `LD_LIBRARY_PATH` (`/usr/lib64:/usr/lib` and the multiarch ones).
+fn lib_dirs() -> Vec<String> {
+    let mut v = vec!["/usr/lib64".to_string(), "/usr/lib".to_string()];
+    let multiarch = match std::env::consts::ARCH {
+        "x86_64" => Some("x86_64-linux-gnu"),
+        "aarch64" => Some("aarch64-linux-gnu"),
+        "x86" => Some("i386-linux-gnu"),
+        "s390x" => Some("s390x-linux-gnu"),
+        "powerpc64" => Some("powerpc64le-linux-gnu"),
+        "riscv64" => Some("riscv64-linux-gnu"),
+        _ => None,
+    };
+    if let Some(m) = multiarch {
+        v.push(format!("/lib/{m}"));
+        v.push(format!("/usr/lib/{m}"));
+    }
+    v
+}
+
+/// A binary given with a `/` is used as is; a bare name is looked up as
+/// libbpf does: a shared library (`*.so`, `*.so.*`) in `LD_LIBRARY_PATH`
+/// then the library directories, anything else in `PATH` then
+/// `/usr/bin:/usr/sbin` (a file that exists, executable for programs).
+pub fn resolve_binary(binary: &Path) -> Result<PathBuf, String> {
+    let s = binary.to_string_lossy();
+    if s.contains('/') {
+        return Ok(binary.to_path_buf());
+    }
+    let is_lib = s.ends_with(".so") || s.contains(".so.");
+    let env = std::env::var(if is_lib { "LD_LIBRARY_PATH" } else { "PATH" }).unwrap_or_default();
+    let mut dirs: Vec<String> = env.split(':').map(str::to_string).collect();
+    if is_lib {
+        dirs.extend(lib_dirs());
+    } else {
+        dirs.extend(["/usr/bin".to_string(), "/usr/sbin".to_string()]);
+    }
+    for d in dirs.iter().filter(|d| !d.is_empty()) {
+        let p = Path::new(d).join(binary);
+        let Ok(meta) = std::fs::metadata(&p) else { continue };
+        use std::os::unix::fs::PermissionsExt;
+        if meta.is_file() && (is_lib || meta.permissions().mode() & 0o111 != 0) {
+            return Ok(p);
+        }
+    }
+    Err(format!("not found in {}", if is_lib { "LD_LIBRARY_PATH or the library directories" } else { "PATH" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_with_or_without_version() {
+        assert!(symbol_matches(b"malloc", "malloc"));
+        assert!(symbol_matches(b"malloc@@GLIBC_2.2.5", "malloc"));
+        assert!(!symbol_matches(b"malloc2", "malloc"));
+        assert!(symbol_matches(b"malloc@GLIBC_2.2.5", "malloc@GLIBC_2.2.5"));
+        assert!(!symbol_matches(b"malloc", "malloc@GLIBC_2.2.5"));
+    }
+
+    /// The file offset the kernel sees for `addr` of this process: from
+    /// the mapping of the executable that contains it.
+    fn file_offset_of(addr: u64) -> u64 {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        for l in maps.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (start, end) = f[0].split_once('-').unwrap();
+            let (start, end) = (u64::from_str_radix(start, 16).unwrap(), u64::from_str_radix(end, 16).unwrap());
+            if (start..end).contains(&addr) {
+                return addr - start + u64::from_str_radix(f[2], 16).unwrap();
+            }
+        }
+        panic!("{addr:#x} is not mapped");
+    }
+
+    #[test]
+    fn finds_a_function_of_this_test_binary() {
+        // Where the function is mapped from is where the symbol says.
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let off = func_file_offset(&exe, "bpfld_elf_symbols_test_target").unwrap();
+        let addr = bpfld_elf_symbols_test_target as *const () as u64;
+        assert_eq!(off, file_offset_of(addr));
+        assert_eq!(bpfld_elf_symbols_test_target(0), 0);
+        let e = func_file_offset(&exe, "no_such_function_anywhere").unwrap_err();
+        assert!(e.contains("failed to find symbol 'no_such_function_anywhere'"), "{e}");
+    }
+
+    #[no_mangle]
+    #[inline(never)]
+    extern "C" fn bpfld_elf_symbols_test_target(x: u64) -> u64 {
+        x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
+    }
+
+    #[test]
+    fn bare_names_are_searched_in_path() {
+        let sh = resolve_binary(Path::new("sh")).unwrap();
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        assert_eq!(resolve_binary(Path::new("./x")).unwrap(), Path::new("./x"));
+        assert!(resolve_binary(Path::new("no-such-program-bpfld")).is_err());
+    }
+}
