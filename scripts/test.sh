@@ -22,6 +22,8 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+cargo fmt --all --check
+
 if [ -x tests/bpf/build.sh ]; then
   tests/bpf/build.sh --check
 fi

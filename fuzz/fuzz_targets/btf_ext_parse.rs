@@ -2,7 +2,11 @@
 //! and offsets must be rejected with errors, never panics.
 #![no_main]
 
-use bpfld_btf::{ext::BtfExt, writer::{OwnedType, TypeData, Writer}, Btf, Kind};
+use bpfld_btf::{
+    ext::BtfExt,
+    writer::{OwnedType, TypeData, Writer},
+    Btf, Kind,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

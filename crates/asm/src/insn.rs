@@ -159,15 +159,7 @@ impl Insn {
 
 impl std::fmt::Debug for Insn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Insn(code={:#04x} dst=r{} src=r{} off={} imm={})",
-            self.code(),
-            self.dst_reg(),
-            self.src_reg(),
-            self.off(),
-            self.imm()
-        )
+        write!(f, "Insn(code={:#04x} dst=r{} src=r{} off={} imm={})", self.code(), self.dst_reg(), self.src_reg(), self.off(), self.imm())
     }
 }
 

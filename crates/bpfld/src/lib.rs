@@ -27,6 +27,7 @@ pub mod perf_attach;
 pub mod pin;
 pub mod program;
 
+pub use bpfld_sys::{TestRunOpts, TestRunResult};
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};
 pub use loader::{KernelTime, LoadOptions, ProgramState};
@@ -34,4 +35,3 @@ pub use map::{Map, PinnedMap};
 pub use object::{LoadStats, LoadedObject, OpenObject};
 pub use perf_attach::ProbeOpts;
 pub use program::{Link, Program};
-pub use bpfld_sys::{TestRunOpts, TestRunResult};

@@ -155,15 +155,8 @@ struct Loader<'a> {
 /// as libbpf does.
 pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option<u32>, opts: &LoadOptions) -> Result<Loaded> {
     let kernel_version = if plan.kern_version != 0 { plan.kern_version } else { kernel_version.unwrap_or(0) };
-    let mut l = Loader {
-        plan,
-        module_fds,
-        kernel_version,
-        opts,
-        time: KernelTime::default(),
-        warnings: Vec::new(),
-        pins: NewPins::default(),
-    };
+    let mut l =
+        Loader { plan, module_fds, kernel_version, opts, time: KernelTime::default(), warnings: Vec::new(), pins: NewPins::default() };
     let btf_fd = l.load_btf()?;
     let maps = l.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
     let programs = l.load_programs(btf_fd.as_ref().map(|f| f.as_fd()), &maps)?;
@@ -353,11 +346,7 @@ impl Loader<'_> {
     fn init_global_data(&mut self, spec: &MapSpec, fd: BorrowedFd<'_>, ctx: &str) -> Result<Option<MmapedMap>> {
         // Empty data is all zeros, which a new array already holds.
         if !spec.data.is_empty() && spec.data.len() != spec.value_size as usize {
-            return Err(Error::Usage(format!(
-                "{ctx}: initial value is {} bytes, the map's value {}",
-                spec.data.len(),
-                spec.value_size
-            )));
+            return Err(Error::Usage(format!("{ctx}: initial value is {} bytes, the map's value {}", spec.data.len(), spec.value_size)));
         }
         let map = MapRef::new(fd).map_err(|e| Error::kernel(ctx, e))?;
         if !spec.data.is_empty() {
@@ -549,9 +538,5 @@ fn func_info_bytes(p: &ProgramPlan) -> Vec<u8> {
 }
 
 fn line_info_bytes(p: &ProgramPlan) -> Vec<u8> {
-    p.line_info
-        .iter()
-        .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
-        .flat_map(u32::to_ne_bytes)
-        .collect()
+    p.line_info.iter().flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col]).flat_map(u32::to_ne_bytes).collect()
 }

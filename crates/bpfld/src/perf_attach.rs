@@ -23,11 +23,26 @@ use crate::program::Link;
 /// What a probe or tracepoint section name asks to attach to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SectionTarget {
-    Kprobe { func: String, offset: u64, retprobe: bool },
+    Kprobe {
+        func: String,
+        offset: u64,
+        retprobe: bool,
+    },
     /// A system call by its name (`getpgid`), through its kernel wrapper.
-    Ksyscall { name: String, retprobe: bool },
-    Uprobe { binary: String, func: String, offset: u64, retprobe: bool },
-    Tracepoint { category: String, name: String },
+    Ksyscall {
+        name: String,
+        retprobe: bool,
+    },
+    Uprobe {
+        binary: String,
+        func: String,
+        offset: u64,
+        retprobe: bool,
+    },
+    Tracepoint {
+        category: String,
+        name: String,
+    },
 }
 
 /// What a kprobe, uprobe or tracepoint section name says about attaching.
@@ -36,7 +51,9 @@ pub enum SectionAttach {
     Target(SectionTarget),
     /// A section without a target (`SEC("kprobe")`): libbpf does not
     /// auto-attach it; `instead` is the explicit call to use.
-    NoTarget { instead: &'static str },
+    NoTarget {
+        instead: &'static str,
+    },
     /// A target libbpf refuses (its words).
     Malformed(String),
 }
@@ -265,7 +282,8 @@ fn attach_to_event(prog: BorrowedFd<'_>, event: std::os::fd::OwnedFd, cookie: u6
         if cookie != 0 {
             return Err(Error::Usage(format!("{ctx}: user context value is not supported (no BPF perf links before Linux 5.15)")));
         }
-        bpfld_sys::perf_event_set_bpf(event.as_fd(), prog).map_err(|e| Error::kernel(format!("{ctx}: failed to attach to perf_event"), e))?;
+        bpfld_sys::perf_event_set_bpf(event.as_fd(), prog)
+            .map_err(|e| Error::kernel(format!("{ctx}: failed to attach to perf_event"), e))?;
         Link::perf_ioctl(event)
     };
     bpfld_sys::perf_event_enable(link.perf_event_fd().expect("a perf link has its event"))
@@ -349,7 +367,10 @@ mod tests {
     #[test]
     fn kprobe_sections_parse_as_libbpf() {
         assert_eq!(target("kprobe/do_unlinkat"), SectionTarget::Kprobe { func: "do_unlinkat".into(), offset: 0, retprobe: false });
-        assert_eq!(target("kprobe/tcp_v4_connect+0x10"), SectionTarget::Kprobe { func: "tcp_v4_connect".into(), offset: 16, retprobe: false });
+        assert_eq!(
+            target("kprobe/tcp_v4_connect+0x10"),
+            SectionTarget::Kprobe { func: "tcp_v4_connect".into(), offset: 16, retprobe: false }
+        );
         assert_eq!(target("kprobe/f+010"), SectionTarget::Kprobe { func: "f".into(), offset: 8, retprobe: false });
         assert_eq!(target("kprobe/f+12"), SectionTarget::Kprobe { func: "f".into(), offset: 12, retprobe: false });
         // sscanf stops at the first character outside the class.
@@ -365,7 +386,12 @@ mod tests {
 
     #[test]
     fn uprobe_sections_parse_as_libbpf() {
-        let u = |binary: &str, func: &str, offset, retprobe| SectionTarget::Uprobe { binary: binary.into(), func: func.into(), offset, retprobe };
+        let u = |binary: &str, func: &str, offset, retprobe| SectionTarget::Uprobe {
+            binary: binary.into(),
+            func: func.into(),
+            offset,
+            retprobe,
+        };
         assert_eq!(target("uprobe/libc.so.6:malloc"), u("libc.so.6", "malloc", 0, false));
         assert_eq!(target("uprobe//usr/bin/bash:readline+0x8"), u("/usr/bin/bash", "readline", 8, false));
         assert_eq!(target("uretprobe.s//bin/x:f"), u("/bin/x", "f", 0, true));

@@ -157,11 +157,9 @@ impl<'a> Program<'a> {
                 self.attach_uprobe_with(Path::new(&binary), Some(&func), &ProbeOpts { retprobe, offset, ..Default::default() })
             }
             SectionAttach::Target(SectionTarget::Tracepoint { category, name }) => self.attach_tracepoint(&category, &name),
-            SectionAttach::NoTarget { instead } => Err(Error::Usage(format!(
-                "program '{}': section '{}' names no target: use {instead}",
-                self.name(),
-                self.section()
-            ))),
+            SectionAttach::NoTarget { instead } => {
+                Err(Error::Usage(format!("program '{}': section '{}' names no target: use {instead}", self.name(), self.section())))
+            }
             SectionAttach::Malformed(m) => Err(Error::Usage(format!("program '{}': {m}", self.name()))),
         }
     }
@@ -210,7 +208,8 @@ impl<'a> Program<'a> {
     /// Attaches a raw tracepoint program to tracepoint `name` (`sys_enter`).
     pub fn attach_raw_tracepoint(&self, name: &str) -> Result<Link> {
         let c = CString::new(name).map_err(|_| Error::Usage(format!("tracepoint name {name:?} contains a NUL byte")))?;
-        let fd = bpfld_sys::raw_tracepoint_open(Some(&c), self.fd()?).map_err(|e| self.err(&format!("attaching to raw tracepoint '{name}'"), e))?;
+        let fd = bpfld_sys::raw_tracepoint_open(Some(&c), self.fd()?)
+            .map_err(|e| self.err(&format!("attaching to raw tracepoint '{name}'"), e))?;
         Ok(Link::bpf(fd))
     }
 

@@ -77,7 +77,10 @@ fn strong_externs_fail_with_libbpfs_message() {
     let msg = e.to_string();
     assert!(msg.contains("extern (func ksym) 'bpf_task_acquire___wrong': func_proto ["), "{msg}");
     assert!(msg.contains("incompatible with vmlinux ["), "{msg}");
-    assert!(msg.contains("local 'struct task_struct *(struct task_struct *, int)', kernel 'struct task_struct *(struct task_struct *)'"), "{msg}");
+    assert!(
+        msg.contains("local 'struct task_struct *(struct task_struct *, int)', kernel 'struct task_struct *(struct task_struct *)'"),
+        "{msg}"
+    );
     // The report still says what did resolve.
     let release = e.externs().iter().find(|x| x.name == "bpf_task_release").expect("reported");
     assert!(release.resolved);
@@ -251,7 +254,8 @@ fn required_flavor_groups() {
     assert!(msg.contains("required flavor group 'acquire': none of its 2 flavors resolved"), "{msg}");
     assert!(msg.contains("'bpf_task_acquire___bad1': func_proto") && msg.contains("'bpf_task_acquire___bad2': func_proto"), "{msg}");
     // Given at load time, by essential name.
-    let req = |n: &str| LoadOptions { plan: PlanOptions { required: RequiredGroups { essential_names: vec![n.into()] } }, ..Default::default() };
+    let req =
+        |n: &str| LoadOptions { plan: PlanOptions { required: RequiredGroups { essential_names: vec![n.into()] } }, ..Default::default() };
     assert!(open("kfunc_flavors").load_with(&req("bpf_task_acquire")).is_ok());
     let e = plan_error("kfunc_flavors", &req("bpf_task_acquire___nothing"));
     assert!(e.to_string().contains("declares no extern of that essential name"), "{e}");

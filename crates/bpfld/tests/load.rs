@@ -39,8 +39,7 @@ fn global_data_maps_hold_initial_values_after_load() {
     assert_eq!(obj.read_global("data_arr").unwrap(), [1u64, 2, 3, 4].iter().flat_map(|v| v.to_ne_bytes()).collect::<Vec<_>>());
     assert_eq!(obj.read_global_u64("bss_var").unwrap(), 0);
     // Names as libbpf gives them, as the kernel reports them.
-    let mut names: Vec<String> =
-        obj.loaded_maps().iter().map(|m| bpfld_sys::map_info(m.fd.as_fd()).unwrap().name).collect();
+    let mut names: Vec<String> = obj.loaded_maps().iter().map(|m| bpfld_sys::map_info(m.fd.as_fd()).unwrap().name).collect();
     names.sort();
     assert_eq!(names, [".data.custom", ".rodata.custom", "loader_g.bss", "loader_g.data", "loader_g.rodata"]);
 }
@@ -285,7 +284,8 @@ fn a_reached_poisoned_kfunc_call_names_the_kfunc() {
     if !require_kernel() {
         return;
     }
-    let obj = open("kfunc_weak_missing").load_with(&bpfld::LoadOptions { keep_going: true, load_disabled: true, ..Default::default() }).unwrap();
+    let obj =
+        open("kfunc_weak_missing").load_with(&bpfld::LoadOptions { keep_going: true, load_disabled: true, ..Default::default() }).unwrap();
     let e = obj.program("unguarded").unwrap().error().unwrap();
     assert_eq!(e.short_reason(), "kfunc 'bpfld_missing_kfunc' is referenced but wasn't resolved");
     assert!(e.log.contains("<invalid kfunc call>"), "{}", e.log);

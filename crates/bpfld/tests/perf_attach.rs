@@ -171,7 +171,12 @@ fn kprobes_available(obj: &LoadedObject) -> bool {
     let e = obj.program("count_kprobe").unwrap().attach().unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
     let msg = e.to_string();
-    assert!(msg.starts_with("program 'count_kprobe': kprobe '__x64_sys_getpgid+0x0': failed to determine kprobe perf type: the kernel has no kprobe PMU"), "{msg}");
+    assert!(
+        msg.starts_with(
+            "program 'count_kprobe': kprobe '__x64_sys_getpgid+0x0': failed to determine kprobe perf type: the kernel has no kprobe PMU"
+        ),
+        "{msg}"
+    );
     eprintln!("skipped: this kernel has no kprobe PMU (built without CONFIG_KPROBES), kprobes cannot attach: {msg}");
     false
 }

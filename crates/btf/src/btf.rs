@@ -111,18 +111,11 @@ impl Btf {
     fn parse_inner(bytes: Bytes, base: Option<Btf>) -> Result<Btf> {
         let data: &[u8] = (*bytes).as_ref();
         if data.len() < HEADER_LEN {
-            return Err(Error::new(
-                Section::Header,
-                format!("truncated: {} bytes, the header alone needs {HEADER_LEN}", data.len()),
-            ));
+            return Err(Error::new(Section::Header, format!("truncated: {} bytes, the header alone needs {HEADER_LEN}", data.len())));
         }
         let magic_le = u16::from_le_bytes([data[0], data[1]]);
         if magic_le != MAGIC && magic_le.swap_bytes() != MAGIC {
-            return Err(Error::new(
-                Section::Header,
-                format!("bad magic {:#06x} (want {MAGIC:#06x} in either byte order)", magic_le),
-            )
-            .at(0));
+            return Err(Error::new(Section::Header, format!("bad magic {:#06x} (want {MAGIC:#06x} in either byte order)", magic_le)).at(0));
         }
         // The file is big-endian if its magic reads swapped as little-endian.
         let file_swap = magic_le != MAGIC;
@@ -133,11 +126,7 @@ impl Btf {
         }
         let hdr_len = r.u32(4) as usize;
         if hdr_len < HEADER_LEN || hdr_len > data.len() {
-            return Err(Error::new(
-                Section::Header,
-                format!("header length {hdr_len} out of range ({HEADER_LEN}..={})", data.len()),
-            )
-            .at(4));
+            return Err(Error::new(Section::Header, format!("header length {hdr_len} out of range ({HEADER_LEN}..={})", data.len())).at(4));
         }
         // A longer header is allowed only if the extra bytes are zero, as in
         // the kernel: they would be fields we do not understand.
@@ -154,9 +143,7 @@ impl Btf {
                 Some(end) if end <= body => Ok((hdr_len + off, hdr_len + end)),
                 _ => Err(Error::new(
                     Section::Header,
-                    format!(
-                        "{what} section [{off:#x}, +{len:#x}) runs past the end of the data ({body:#x} bytes after the header)"
-                    ),
+                    format!("{what} section [{off:#x}, +{len:#x}) runs past the end of the data ({body:#x} bytes after the header)"),
                 )
                 .at(at)),
             }
@@ -278,8 +265,7 @@ impl Btf {
     /// The string at `off`.
     pub fn str(&self, off: u32) -> Result<&str> {
         let raw = self.str_raw(off)?;
-        std::str::from_utf8(raw)
-            .map_err(|_| Error::new(Section::Strings, format!("string at offset {off} is not valid UTF-8")))
+        std::str::from_utf8(raw).map_err(|_| Error::new(Section::Strings, format!("string at offset {off} is not valid UTF-8")))
     }
 
     /// The type with `id`. Id 0 is `void` and has no record: it is an error
@@ -398,9 +384,7 @@ fn scan_types(r: Reader<'_>, first_id: u32, total_str: u32) -> Result<Vec<u32>> 
     let mut max_ref_from: u32 = 0;
     let check_str = |name_off: u32, id: u32, at: usize, what: &str| -> Result<()> {
         if name_off >= total_str {
-            Err(Error::types(format!("{what} name offset {name_off} out of range (string space is {total_str} bytes)"))
-                .at(at)
-                .ty(id))
+            Err(Error::types(format!("{what} name offset {name_off} out of range (string space is {total_str} bytes)")).at(at).ty(id))
         } else {
             Ok(())
         }

@@ -62,13 +62,7 @@ pub fn dump_type(t: &Type<'_>, out: &mut String) -> Result<()> {
         }
         Kind::Enum | Kind::Enum64 => {
             let signed = t.is_signed_enum();
-            let _ = write!(
-                out,
-                " encoding={} size={} vlen={}",
-                if signed { "SIGNED" } else { "UNSIGNED" },
-                t.raw_size_or_type(),
-                t.vlen()
-            );
+            let _ = write!(out, " encoding={} size={} vlen={}", if signed { "SIGNED" } else { "UNSIGNED" }, t.raw_size_or_type(), t.vlen());
             for e in t.enumerators() {
                 let name = quoted(t.str(e.name_off)?);
                 let _ = match (kind, signed) {

@@ -188,9 +188,8 @@ impl BtfExt {
                     let kind = CoreReloKind::from_raw(raw)
                         .ok_or_else(|| err(o + 12, format!("core_relo in '{name}': unknown relocation kind {raw}")))?;
                     let access_str_off = r.u32(o + 8);
-                    btf.str(access_str_off).map_err(|e| {
-                        err(o + 8, format!("core_relo in '{name}': access string offset {access_str_off}: {}", e.message))
-                    })?;
+                    btf.str(access_str_off)
+                        .map_err(|e| err(o + 8, format!("core_relo in '{name}': access string offset {access_str_off}: {}", e.message)))?;
                     records.push(CoreRelo { insn_off: r.u32(o), type_id: r.u32(o + 4), access_str_off, kind });
                 }
                 out.push(ExtSection { sec_name: name, records });
@@ -237,10 +236,7 @@ fn parse_info(r: Reader<'_>, (start, end): (usize, usize), min: u32, btf: &Btf, 
         }
         let name_off = r.u32(off);
         let n = r.u32(off + 4) as usize;
-        let name = btf
-            .str(name_off)
-            .map_err(|e| err(off, format!("{what}: section name offset {name_off}: {}", e.message)))?
-            .to_string();
+        let name = btf.str(name_off).map_err(|e| err(off, format!("{what}: section name offset {name_off}: {}", e.message)))?.to_string();
         if n == 0 {
             return Err(err(off + 4, format!("{what} for section '{name}': zero records")));
         }

@@ -34,11 +34,7 @@ impl NameIndex {
         let cap = (n * 2).next_power_of_two().max(16);
         let mask = cap - 1;
         let slots: Vec<AtomicU32> = (0..cap).map(|_| AtomicU32::new(0)).collect();
-        let threads = if n < PARALLEL_MIN_TYPES {
-            1
-        } else {
-            std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(4)
-        };
+        let threads = if n < PARALLEL_MIN_TYPES { 1 } else { std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(4) };
         if threads == 1 {
             insert_range(btf, &slots, mask, 0..n);
         } else {
@@ -74,8 +70,7 @@ impl NameIndex {
             }
             if let Ok(t) = btf.type_by_id(first + slot - 1) {
                 if let Ok(name) = t.name_bytes() {
-                    if name.len() >= ess.len() && &name[..ess.len()] == ess && essential_len(name) == ess.len() && !f(t, name)
-                    {
+                    if name.len() >= ess.len() && &name[..ess.len()] == ess && essential_len(name) == ess.len() && !f(t, name) {
                         return;
                     }
                 }

@@ -10,8 +10,8 @@
 mod btf;
 pub mod cdecl;
 pub mod dump;
-pub mod ext;
 mod error;
+pub mod ext;
 mod index;
 mod kind;
 pub mod name;
@@ -21,9 +21,9 @@ mod types;
 pub mod writer;
 
 pub use btf::{Btf, Bytes, MAX_TYPE_ID};
+pub use cdecl::c_decl;
 pub use error::{Error, Result, Section};
 pub use kind::{int_encoding, FuncLinkage, Kind, VarLinkage};
 pub use name::{essential_name, has_flavor};
-pub use types::{ArrayInfo, Enumerator, IntInfo, Member, Param, Type, VarSecInfo};
 pub use relate::{types_are_compat, types_match};
-pub use cdecl::c_decl;
+pub use types::{ArrayInfo, Enumerator, IntInfo, Member, Param, Type, VarSecInfo};

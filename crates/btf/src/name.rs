@@ -171,9 +171,27 @@ mod tests {
     #[test]
     fn scan_agrees_with_hash_of_the_essential_name() {
         let names: &[&[u8]] = &[
-            b"", b"a", b"task_struct", b"task_struct___old", b"a___b___c", b"x____y___z", b"bpf_task_acquire___one",
-            b"0123456", b"01234567", b"012345678", b"abcdef_", b"abcdef__", b"abcdef___", b"abcde___f", b"abcdefg___h",
-            b"abcdefgh___", b"abcdefghijklmnop_", b"__x64_sys_bpf", b"____a", b"a____b", b"ab_cd__ef___gh",
+            b"",
+            b"a",
+            b"task_struct",
+            b"task_struct___old",
+            b"a___b___c",
+            b"x____y___z",
+            b"bpf_task_acquire___one",
+            b"0123456",
+            b"01234567",
+            b"012345678",
+            b"abcdef_",
+            b"abcdef__",
+            b"abcdef___",
+            b"abcde___f",
+            b"abcdefg___h",
+            b"abcdefgh___",
+            b"abcdefghijklmnop_",
+            b"__x64_sys_bpf",
+            b"____a",
+            b"a____b",
+            b"ab_cd__ef___gh",
         ];
         for n in names {
             for pad in [&b"\0"[..], b"\0\0\0\0\0\0\0\0\0", b"\0zzzzzzzzzzz"] {

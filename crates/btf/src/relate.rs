@@ -52,10 +52,8 @@ fn chain_error(rel: &str, local_id: u32, targ_id: u32) -> Error {
 }
 
 fn level_error(rel: &str, local_id: u32, targ_id: u32, limit: u32) -> Error {
-    Error::types(format!(
-        "{rel}: types nest deeper than {limit} levels at local [{local_id}] and target [{targ_id}] (a reference loop?)"
-    ))
-    .ty(local_id)
+    Error::types(format!("{rel}: types nest deeper than {limit} levels at local [{local_id}] and target [{targ_id}] (a reference loop?)"))
+        .ty(local_id)
 }
 
 /// Whether the local type `local_id` of `local` is *compatible* with the
@@ -102,22 +100,10 @@ fn level_error(rel: &str, local_id: u32, targ_id: u32, limit: u32) -> Error {
 /// [`MAX_TYPES_ARE_COMPAT_DEPTH`] levels; exceeding either (only a loop in
 /// the BTF can) is an `Err`, as libbpf's `-EINVAL`.
 pub fn types_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id: u32) -> Result<bool> {
-    compat(
-        local,
-        local_id,
-        targ,
-        targ_id,
-        MAX_TYPES_ARE_COMPAT_DEPTH as i32,
-    )
+    compat(local, local_id, targ, targ_id, MAX_TYPES_ARE_COMPAT_DEPTH as i32)
 }
 
-fn compat(
-    local: &Btf,
-    mut local_id: u32,
-    targ: &Btf,
-    mut targ_id: u32,
-    level: i32,
-) -> Result<bool> {
+fn compat(local: &Btf, mut local_id: u32, targ: &Btf, mut targ_id: u32, level: i32) -> Result<bool> {
     // Rule 1: the raw root kinds.
     let lt = type_or_void(local, local_id)?;
     let tt = type_or_void(targ, targ_id)?;
@@ -160,12 +146,7 @@ fn compat(
                 }
                 for (lp, tp) in lt.params().zip(tt.params()) {
                     if level <= 0 {
-                        return Err(level_error(
-                            "types_are_compat",
-                            local_id,
-                            targ_id,
-                            MAX_TYPES_ARE_COMPAT_DEPTH,
-                        ));
+                        return Err(level_error("types_are_compat", local_id, targ_id, MAX_TYPES_ARE_COMPAT_DEPTH));
                     }
                     let (lpid, _) = skip_mods_and_typedefs(local, lp.type_id)?;
                     let (tpid, _) = skip_mods_and_typedefs(targ, tp.type_id)?;
@@ -245,31 +226,12 @@ fn name_of<'a>(t: &Option<Type<'a>>) -> Result<&'a [u8]> {
 /// pointer/array/return steps; beyond that (a loop, or absurd nesting) the
 /// answer is an `Err`, as libbpf's `-EINVAL`.
 pub fn types_match(local: &Btf, local_id: u32, targ: &Btf, targ_id: u32) -> Result<bool> {
-    matches(
-        local,
-        local_id,
-        targ,
-        targ_id,
-        false,
-        MAX_TYPES_MATCH_DEPTH as i32,
-    )
+    matches(local, local_id, targ, targ_id, false, MAX_TYPES_MATCH_DEPTH as i32)
 }
 
-fn matches(
-    local: &Btf,
-    mut local_id: u32,
-    targ: &Btf,
-    mut targ_id: u32,
-    mut behind_ptr: bool,
-    level: i32,
-) -> Result<bool> {
+fn matches(local: &Btf, mut local_id: u32, targ: &Btf, mut targ_id: u32, mut behind_ptr: bool, level: i32) -> Result<bool> {
     if level <= 0 {
-        return Err(level_error(
-            "types_match",
-            local_id,
-            targ_id,
-            MAX_TYPES_MATCH_DEPTH,
-        ));
+        return Err(level_error("types_match", local_id, targ_id, MAX_TYPES_MATCH_DEPTH));
     }
     let mut depth = MAX_CHAIN_DEPTH;
     loop {
@@ -322,8 +284,7 @@ fn matches(
                 };
                 let li = lt.int_info().expect("INT");
                 let signed = |e: u8| e & int_encoding::SIGNED != 0;
-                return Ok(lt.raw_size_or_type() == tt.raw_size_or_type()
-                    && signed(li.encoding) == signed(ti.encoding));
+                return Ok(lt.raw_size_or_type() == tt.raw_size_or_type() && signed(li.encoding) == signed(ti.encoding));
             }
             Kind::Ptr => {
                 if tt.kind() != Kind::Ptr {
@@ -384,14 +345,7 @@ fn enums_match(lt: &Type<'_>, tt: &Type<'_>) -> Result<bool> {
 
 /// `bpf_core_composites_match`: every local member has a target member of
 /// a matching name and a matching type (the first such target member wins).
-fn composites_match(
-    local: &Btf,
-    lt: &Type<'_>,
-    targ: &Btf,
-    tt: &Type<'_>,
-    behind_ptr: bool,
-    level: i32,
-) -> Result<bool> {
+fn composites_match(local: &Btf, lt: &Type<'_>, targ: &Btf, tt: &Type<'_>, behind_ptr: bool, level: i32) -> Result<bool> {
     if lt.vlen() > tt.vlen() {
         return Ok(false);
     }
@@ -446,10 +400,7 @@ mod tests {
 
     impl Pair {
         fn new() -> Pair {
-            Pair {
-                l: B::new(),
-                t: B::new(),
-            }
+            Pair { l: B::new(), t: B::new() }
         }
         fn compat(&self, lid: u32, tid: u32) -> Result<bool> {
             types_are_compat(&self.l.build(), lid, &self.t.build(), tid)
@@ -485,18 +436,12 @@ mod tests {
         assert!(!p.compat(li, ts).unwrap());
         let lf = p.l.float("float", 4);
         let tf = p.t.float("float", 4);
-        assert!(
-            !p.compat(lf, tf).unwrap(),
-            "libbpf treats FLOAT as an unexpected kind"
-        );
+        assert!(!p.compat(lf, tf).unwrap(), "libbpf treats FLOAT as an unexpected kind");
         let lproto = p.l.proto(0, &[]);
         let lfunc = p.l.func("f", lproto);
         let tproto = p.t.proto(0, &[]);
         let tfunc = p.t.func("f", tproto);
-        assert!(
-            !p.compat(lfunc, tfunc).unwrap(),
-            "FUNC itself is an unexpected kind; callers pass its proto"
-        );
+        assert!(!p.compat(lfunc, tfunc).unwrap(), "FUNC itself is an unexpected kind; callers pass its proto");
         assert!(p.compat(lproto, tproto).unwrap());
         assert!(!p.compat(li, 0).unwrap(), "int vs void");
         assert!(p.compat(0, 0).unwrap(), "void vs void");
@@ -533,10 +478,7 @@ mod tests {
         let lf = p.l.fwd("sock", false);
         assert!(!p.compat(lf, ts).unwrap(), "fwd vs struct");
         let tfu = p.t.fwd("x", true);
-        assert!(
-            p.compat(lf, tfu).unwrap(),
-            "FWD vs FWD: flavor and name ignored"
-        );
+        assert!(p.compat(lf, tfu).unwrap(), "FWD vs FWD: flavor and name ignored");
     }
 
     #[test]
@@ -571,18 +513,9 @@ mod tests {
         assert!(p.compat(lproto, ok).unwrap());
         assert!(!p.compat(lproto, three).unwrap(), "parameter counts differ");
         assert!(!p.compat(lproto1, ok).unwrap(), "parameter counts differ");
-        assert!(
-            !p.compat(lproto, kind).unwrap(),
-            "int parameter vs pointer parameter"
-        );
-        assert!(
-            !p.compat(lproto, ret_ptr).unwrap(),
-            "int return vs pointer return"
-        );
-        assert!(
-            !p.compat(lproto, ret_void).unwrap(),
-            "int return vs void return"
-        );
+        assert!(!p.compat(lproto, kind).unwrap(), "int parameter vs pointer parameter");
+        assert!(!p.compat(lproto, ret_ptr).unwrap(), "int return vs pointer return");
+        assert!(!p.compat(lproto, ret_void).unwrap(), "int return vs void return");
         assert!(p.compat(lproto1, tproto1).unwrap());
         let lvoid = p.l.proto(0, &[]);
         let tvoid = p.t.proto(0, &[]);
@@ -598,10 +531,7 @@ mod tests {
         let ta = p.t.array(tl, tl, 5);
         let ts = p.t.strukt("s", 4, &[]);
         let tsa = p.t.array(ts, tl, 3);
-        assert!(
-            p.compat(la, ta).unwrap(),
-            "counts and element sizes ignored"
-        );
+        assert!(p.compat(la, ta).unwrap(), "counts and element sizes ignored");
         assert!(!p.compat(la, tsa).unwrap(), "element kinds differ");
     }
 
@@ -701,10 +631,7 @@ mod tests {
         let tfoo2 = p.t.strukt("foo___v2", 4, &[("a", ti, 0)]);
         let tbar = p.t.strukt("foobar", 4, &[("a", ti, 0)]);
         let tanon = p.t.strukt("", 4, &[("a", ti, 0)]);
-        assert!(
-            p.matches(lfoo, tfoo).unwrap(),
-            "foo___v1 vs foo; extra target members and offsets ignored"
-        );
+        assert!(p.matches(lfoo, tfoo).unwrap(), "foo___v1 vs foo; extra target members and offsets ignored");
         assert!(p.matches(lfoo, tfoo2).unwrap(), "flavors on both sides");
         assert!(!p.matches(lfoo, tbar).unwrap());
         assert!(!p.matches(lfoo, tanon).unwrap(), "named vs anonymous");
@@ -728,27 +655,14 @@ mod tests {
         let tl = p.t.int("long", 8, true);
         let missing = p.t.strukt("s", 8, &[("a", ti, 0), ("c", ti, 32)]);
         let other_type = p.t.strukt("s", 12, &[("a", ti, 0), ("b", tl, 32)]);
-        let reordered =
-            p.t.strukt("s", 12, &[("z", tl, 0), ("b", ti, 64), ("a", ti, 32)]);
+        let reordered = p.t.strukt("s", 12, &[("z", tl, 0), ("b", ti, 64), ("a", ti, 32)]);
         let smaller = p.t.strukt("s", 4, &[("a", ti, 0)]);
         let union = p.t.union("s", 8, &[("a", ti, 0), ("b", ti, 0)]);
         assert!(!p.matches(ls, missing).unwrap(), "member b missing");
-        assert!(
-            !p.matches(ls, other_type).unwrap(),
-            "member b is long, not int"
-        );
-        assert!(
-            !p.matches(ls_u, reordered).unwrap(),
-            "member b's signedness differs"
-        );
-        assert!(
-            p.matches(ls, reordered).unwrap(),
-            "order, offsets and extra members ignored"
-        );
-        assert!(
-            !p.matches(ls, smaller).unwrap(),
-            "more local than target members"
-        );
+        assert!(!p.matches(ls, other_type).unwrap(), "member b is long, not int");
+        assert!(!p.matches(ls_u, reordered).unwrap(), "member b's signedness differs");
+        assert!(p.matches(ls, reordered).unwrap(), "order, offsets and extra members ignored");
+        assert!(!p.matches(ls, smaller).unwrap(), "more local than target members");
         assert!(!p.matches(ls, union).unwrap(), "struct vs union");
     }
 
@@ -765,8 +679,7 @@ mod tests {
         let lhead = p.l.strukt("head", 8, &[("first", lp, 0)]);
 
         let tl = p.t.int("long", 8, true);
-        let tnode =
-            p.t.strukt("node", 24, &[("totally", tl, 0), ("different", tl, 64)]);
+        let tnode = p.t.strukt("node", 24, &[("totally", tl, 0), ("different", tl, 64)]);
         let tp = p.t.ptr(tnode);
         let tfwd = p.t.fwd("node", false);
         let tpf = p.t.ptr(tfwd);
@@ -775,32 +688,17 @@ mod tests {
         let thead = p.t.strukt("head", 8, &[("first", tp, 0)]);
         let tother = p.t.strukt("other", 8, &[]);
         let tpo = p.t.ptr(tother);
-        assert!(
-            p.matches(lhead, thead).unwrap(),
-            "members of a pointee are not compared"
-        );
+        assert!(p.matches(lhead, thead).unwrap(), "members of a pointee are not compared");
         assert!(p.matches(lp, tpf).unwrap(), "struct * vs fwd struct *");
         assert!(!p.matches(lp, tpfu).unwrap(), "struct * vs fwd union *");
         assert!(p.matches(lpu, tpfu).unwrap(), "union * vs fwd union *");
         assert!(p.matches(lpf, tp).unwrap(), "fwd struct * vs struct *");
-        assert!(
-            !p.matches(lp, tpo).unwrap(),
-            "names still compared behind pointers"
-        );
-        assert!(
-            !p.matches(lnode, tfwd).unwrap(),
-            "struct vs fwd, not behind a pointer"
-        );
-        assert!(
-            !p.matches(lnode, tnode).unwrap(),
-            "by value the members count"
-        );
+        assert!(!p.matches(lp, tpo).unwrap(), "names still compared behind pointers");
+        assert!(!p.matches(lnode, tfwd).unwrap(), "struct vs fwd, not behind a pointer");
+        assert!(!p.matches(lnode, tnode).unwrap(), "by value the members count");
         assert!(p.matches(lfwd, tfwd).unwrap());
         assert!(!p.matches(lfwd, tfwdu).unwrap(), "fwd flavors differ");
-        assert!(
-            !p.matches(lfwd, tnode).unwrap(),
-            "fwd vs struct, not behind a pointer"
-        );
+        assert!(!p.matches(lfwd, tnode).unwrap(), "fwd vs struct, not behind a pointer");
     }
 
     #[test]
@@ -812,19 +710,10 @@ mod tests {
         let te64 = p.t.enum64("e", 4, &[("A", 0), ("B", 1 << 40)]);
         let te64_8 = p.t.enum64("e", 8, &[("A", 0), ("B", 1)]);
         let tsmall = p.t.enum32("e", 4, &[("A", 0), ("B", 1)]);
-        assert!(
-            p.matches(le, te).unwrap(),
-            "values and order ignored, flavored enumerator names"
-        );
-        assert!(
-            p.matches(le, te64).unwrap(),
-            "enum vs enum64 of the same size"
-        );
+        assert!(p.matches(le, te).unwrap(), "values and order ignored, flavored enumerator names");
+        assert!(p.matches(le, te64).unwrap(), "enum vs enum64 of the same size");
         assert!(!p.matches(le, te64_8).unwrap(), "sizes differ");
-        assert!(
-            !p.matches(lextra, tsmall).unwrap(),
-            "local enumerator C missing in target"
-        );
+        assert!(!p.matches(lextra, tsmall).unwrap(), "local enumerator C missing in target");
     }
 
     #[test]
@@ -844,16 +733,10 @@ mod tests {
         assert!(p.matches(li, ti).unwrap());
         assert!(!p.matches(li, ti8).unwrap(), "sizes differ");
         assert!(!p.matches(li, tu).unwrap(), "signedness differs");
-        assert!(
-            p.matches(lchar, tchar).unwrap(),
-            "the CHAR bit does not matter"
-        );
+        assert!(p.matches(lchar, tchar).unwrap(), "the CHAR bit does not matter");
         assert!(p.matches(la, ta).unwrap());
         assert!(!p.matches(la, ta5).unwrap(), "element counts differ");
-        assert!(
-            !p.matches(lf, tf).unwrap(),
-            "FLOAT is an unexpected kind to libbpf"
-        );
+        assert!(!p.matches(lf, tf).unwrap(), "FLOAT is an unexpected kind to libbpf");
         assert!(p.matches(0, 0).unwrap(), "void vs void");
         assert!(!p.matches(li, 0).unwrap());
     }
@@ -867,10 +750,7 @@ mod tests {
         let ttd = p.t.typedef("__u32", tu);
         let tc = p.t.konst(ttd);
         let tlu = p.t.int("long unsigned int", 4, false);
-        assert!(
-            p.matches(ltd, tc).unwrap(),
-            "u32 vs const __u32: both unsigned int"
-        );
+        assert!(p.matches(ltd, tc).unwrap(), "u32 vs const __u32: both unsigned int");
         assert!(!p.matches(ltd, tlu).unwrap(), "INT names are compared");
     }
 
@@ -891,10 +771,7 @@ mod tests {
         let ret = p.t.proto(0, &[tps, ti]);
         assert!(p.matches(lproto, ok).unwrap());
         assert!(!p.matches(lproto, count).unwrap());
-        assert!(
-            !p.matches(lproto, param).unwrap(),
-            "int vs unsigned int parameter"
-        );
+        assert!(!p.matches(lproto, param).unwrap(), "int vs unsigned int parameter");
         assert!(!p.matches(lproto, ret).unwrap(), "int vs void return");
     }
 
@@ -958,15 +835,9 @@ mod tests {
         let own2 = m2.strukt("b", 4, &[("x", int, 0)]);
         let m2 = m2.build_split(&base);
         assert_eq!(own1, own2);
-        assert!(
-            types_are_same(&m1, int, &m2, int),
-            "base type reached through two modules"
-        );
+        assert!(types_are_same(&m1, int, &m2, int), "base type reached through two modules");
         assert!(types_are_same(&m1, int, &base, int));
-        assert!(
-            !types_are_same(&m1, own1, &m2, own2),
-            "same id, different modules"
-        );
+        assert!(!types_are_same(&m1, own1, &m2, own2), "same id, different modules");
         assert!(types_are_same(&m1, own1, &m1, own1));
         assert!(!types_are_same(&m1, int, &m1, own1));
         assert!(types_are_same(&m1, 0, &m2, 0));

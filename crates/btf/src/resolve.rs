@@ -41,12 +41,7 @@ pub fn kind_of(t: &Option<Type<'_>>) -> Option<Kind> {
     t.as_ref().map(|t| t.kind())
 }
 
-fn skip_while<'a>(
-    btf: &'a Btf,
-    start: u32,
-    what: &str,
-    skip: impl Fn(Kind) -> bool,
-) -> Result<(u32, Option<Type<'a>>)> {
+fn skip_while<'a>(btf: &'a Btf, start: u32, what: &str, skip: impl Fn(Kind) -> bool) -> Result<(u32, Option<Type<'a>>)> {
     let mut id = start;
     for _ in 0..=MAX_RESOLVE_DEPTH {
         let t = type_or_void(btf, id)?;
@@ -67,9 +62,7 @@ fn skip_while<'a>(
 /// `void`). At most [`MAX_RESOLVE_DEPTH`] links are followed; a longer chain
 /// (in practice a loop) is an error naming the starting type.
 pub fn skip_mods_and_typedefs(btf: &Btf, id: u32) -> Result<(u32, Option<Type<'_>>)> {
-    skip_while(btf, id, "modifiers and typedefs", |k| {
-        k.is_modifier() || k == Kind::Typedef
-    })
+    skip_while(btf, id, "modifiers and typedefs", |k| k.is_modifier() || k == Kind::Typedef)
 }
 
 /// Looks through CONST, VOLATILE, RESTRICT and TYPE_TAG only (typedefs are
@@ -90,9 +83,7 @@ pub fn resolve_type(btf: &Btf, id: u32) -> Result<u32> {
     let mut t = type_or_void(btf, id)?;
     while depth < MAX_RESOLVE_DEPTH {
         match t {
-            Some(ty)
-                if ty.kind().is_modifier() || matches!(ty.kind(), Kind::Typedef | Kind::Var) =>
-            {
+            Some(ty) if ty.kind().is_modifier() || matches!(ty.kind(), Kind::Typedef | Kind::Var) => {
                 id = ty.raw_size_or_type();
                 t = type_or_void(btf, id)?;
                 depth += 1;
@@ -108,10 +99,9 @@ pub fn resolve_type(btf: &Btf, id: u32) -> Result<u32> {
     }
     match t {
         None => Err(Error::types(format!("type [{start}] resolves to void")).ty(start)),
-        Some(ty) if ty.kind() == Kind::Fwd => Err(Error::types(format!(
-            "type [{start}] resolves to the forward declaration [{id}]"
-        ))
-        .ty(start)),
+        Some(ty) if ty.kind() == Kind::Fwd => {
+            Err(Error::types(format!("type [{start}] resolves to the forward declaration [{id}]")).ty(start))
+        }
         Some(_) => Ok(id),
     }
 }
@@ -211,31 +201,15 @@ pub fn resolve_size(btf: &Btf, id: u32) -> Result<u64> {
     let start = id;
     let mut id = id;
     let mut nelems: u64 = 1;
-    let too_big =
-        || Error::types(format!("size of type [{start}] exceeds {} bytes", u32::MAX)).ty(start);
+    let too_big = || Error::types(format!("size of type [{start}] exceeds {} bytes", u32::MAX)).ty(start);
     for _ in 0..MAX_RESOLVE_DEPTH {
         let Some(t) = type_or_void(btf, id)? else {
-            return Err(Error::types(format!(
-                "type [{start}] resolves to void, which has no size"
-            ))
-            .ty(start));
+            return Err(Error::types(format!("type [{start}] resolves to void, which has no size")).ty(start));
         };
         let size = match t.kind() {
-            Kind::Int
-            | Kind::Struct
-            | Kind::Union
-            | Kind::Enum
-            | Kind::Enum64
-            | Kind::Datasec
-            | Kind::Float => t.raw_size_or_type() as u64,
+            Kind::Int | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Datasec | Kind::Float => t.raw_size_or_type() as u64,
             Kind::Ptr => pointer_size(btf) as u64,
-            Kind::Typedef
-            | Kind::Volatile
-            | Kind::Const
-            | Kind::Restrict
-            | Kind::Var
-            | Kind::DeclTag
-            | Kind::TypeTag => {
+            Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::Var | Kind::DeclTag | Kind::TypeTag => {
                 id = t.raw_size_or_type();
                 continue;
             }
@@ -249,18 +223,9 @@ pub fn resolve_size(btf: &Btf, id: u32) -> Result<u64> {
                 continue;
             }
             Kind::Fwd => {
-                return Err(Error::types(format!(
-                    "type [{start}] resolves to the forward declaration [{id}], which has no size"
-                ))
-                .ty(start))
+                return Err(Error::types(format!("type [{start}] resolves to the forward declaration [{id}], which has no size")).ty(start))
             }
-            k => {
-                return Err(Error::types(format!(
-                    "type [{start}] resolves to [{id}] of kind {}, which has no size",
-                    k.name()
-                ))
-                .ty(start))
-            }
+            k => return Err(Error::types(format!("type [{start}] resolves to [{id}] of kind {}, which has no size", k.name())).ty(start)),
         };
         if nelems != 0 && size > u32::MAX as u64 / nelems {
             return Err(too_big());
@@ -297,25 +262,15 @@ fn align_of_at(btf: &Btf, start: u32, id: u32, depth: u32) -> Result<u32> {
         .ty(start));
     }
     let Some(t) = type_or_void(btf, id)? else {
-        return Err(Error::types(format!(
-            "type [{start}] reaches void, which has no alignment"
-        ))
-        .ty(start));
+        return Err(Error::types(format!("type [{start}] reaches void, which has no alignment")).ty(start));
     };
     match t.kind() {
-        Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => {
-            Ok(pointer_size(btf).min(t.raw_size_or_type()))
-        }
+        Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => Ok(pointer_size(btf).min(t.raw_size_or_type())),
         Kind::Ptr => Ok(pointer_size(btf)),
         Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => {
             align_of_at(btf, start, t.raw_size_or_type(), depth + 1)
         }
-        Kind::Array => align_of_at(
-            btf,
-            start,
-            t.array().expect("ARRAY has array info").elem_type,
-            depth + 1,
-        ),
+        Kind::Array => align_of_at(btf, start, t.array().expect("ARRAY has array info").elem_type, depth + 1),
         Kind::Struct | Kind::Union => {
             let mut max_align = 1u32;
             for m in t.members() {
@@ -333,11 +288,7 @@ fn align_of_at(btf: &Btf, start: u32, id: u32, depth: u32) -> Result<u32> {
             }
             Ok(max_align)
         }
-        k => Err(Error::types(format!(
-            "type [{start}] reaches [{id}] of kind {}, which has no alignment",
-            k.name()
-        ))
-        .ty(start)),
+        k => Err(Error::types(format!("type [{start}] reaches [{id}] of kind {}, which has no alignment", k.name())).ty(start)),
     }
 }
 
@@ -346,11 +297,9 @@ fn align_of_at(btf: &Btf, start: u32, id: u32, depth: u32) -> Result<u32> {
 pub fn composite(btf: &Btf, id: u32) -> Result<Type<'_>> {
     match skip_mods_and_typedefs(btf, id)? {
         (_, Some(t)) if t.kind().is_composite() => Ok(t),
-        (rid, t) => Err(Error::types(format!(
-            "type [{id}] is {} [{rid}], not a STRUCT or UNION",
-            kind_of(&t).map_or("void", Kind::name)
-        ))
-        .ty(id)),
+        (rid, t) => {
+            Err(Error::types(format!("type [{id}] is {} [{rid}], not a STRUCT or UNION", kind_of(&t).map_or("void", Kind::name))).ty(id))
+        }
     }
 }
 
@@ -359,13 +308,7 @@ pub fn composite(btf: &Btf, id: u32) -> Result<Type<'_>> {
 pub fn member(btf: &Btf, id: u32, index: usize) -> Result<Member> {
     let t = composite(btf, id)?;
     let n = t.vlen();
-    t.members().nth(index).ok_or_else(|| {
-        Error::types(format!(
-            "member index {index} out of range: [{}] has {n} members",
-            t.id()
-        ))
-        .ty(id)
-    })
+    t.members().nth(index).ok_or_else(|| Error::types(format!("member index {index} out of range: [{}] has {n} members", t.id())).ty(id))
 }
 
 /// Bit offset of member `index` from the start of the composite `id`
@@ -406,10 +349,7 @@ pub fn member_bitfield(btf: &Btf, id: u32, index: usize) -> Result<Option<Bitfie
     let t = composite(btf, id)?;
     let m = member(btf, id, index)?;
     if t.kflag() {
-        return Ok((m.bitfield_size != 0).then_some(Bitfield {
-            bit_offset: m.bit_offset,
-            bit_size: m.bitfield_size,
-        }));
+        return Ok((m.bitfield_size != 0).then_some(Bitfield { bit_offset: m.bit_offset, bit_size: m.bitfield_size }));
     }
     let Some(mt) = skip_mods_and_typedefs(btf, m.type_id)?.1 else {
         return Ok(None);
@@ -421,10 +361,7 @@ pub fn member_bitfield(btf: &Btf, id: u32, index: usize) -> Result<Option<Bitfie
     if info.bit_offset == 0 && info.bits as u32 == full {
         return Ok(None);
     }
-    Ok(Some(Bitfield {
-        bit_offset: m.bit_offset.saturating_add(info.bit_offset as u32),
-        bit_size: info.bits as u32,
-    }))
+    Ok(Some(Bitfield { bit_offset: m.bit_offset.saturating_add(info.bit_offset as u32), bit_size: info.bits as u32 }))
 }
 
 /// A member found by [`member_by_name`].
@@ -461,19 +398,10 @@ pub fn member_by_name(btf: &Btf, id: u32, name: &str) -> Result<Option<MemberPat
     find_member(btf, id, t, name.as_bytes(), &mut path, 0)
 }
 
-fn find_member(
-    btf: &Btf,
-    start: u32,
-    t: Type<'_>,
-    name: &[u8],
-    path: &mut Vec<usize>,
-    bit_offset: u64,
-) -> Result<Option<MemberPath>> {
+fn find_member(btf: &Btf, start: u32, t: Type<'_>, name: &[u8], path: &mut Vec<usize>, bit_offset: u64) -> Result<Option<MemberPath>> {
     if path.len() >= MAX_MEMBER_DEPTH {
-        return Err(Error::types(format!(
-            "anonymous members of [{start}] nest deeper than {MAX_MEMBER_DEPTH} levels (a reference loop?)"
-        ))
-        .ty(start));
+        return Err(Error::types(format!("anonymous members of [{start}] nest deeper than {MAX_MEMBER_DEPTH} levels (a reference loop?)"))
+            .ty(start));
     }
     for (i, m) in t.members().enumerate() {
         let mname = btf.str_raw(m.name_off)?;
@@ -491,12 +419,7 @@ fn find_member(
         } else if mname == name {
             let mut p = path.clone();
             p.push(i);
-            return Ok(Some(MemberPath {
-                path: p,
-                bit_offset: off,
-                parent_id: t.id(),
-                member: m,
-            }));
+            return Ok(Some(MemberPath { path: p, bit_offset: off, parent_id: t.id(), member: m }));
         }
     }
     Ok(None)
@@ -518,13 +441,7 @@ pub(crate) mod test_btf {
     }
 
     fn ty(name: &str, kind: Kind, kflag: bool, size_or_type: u32, data: TypeData) -> OwnedType {
-        OwnedType {
-            name: name.to_string(),
-            kind,
-            kflag,
-            size_or_type,
-            data,
-        }
+        OwnedType { name: name.to_string(), kind, kflag, size_or_type, data }
     }
 
     impl B {
@@ -533,9 +450,7 @@ pub(crate) mod test_btf {
         }
         /// Types of a split BTF on top of `base`.
         pub(crate) fn split(base: &Btf) -> B {
-            B {
-                w: Writer::new_split(base),
-            }
+            B { w: Writer::new_split(base) }
         }
         /// The id the next pushed type will get.
         pub(crate) fn next_id(&self) -> u32 {
@@ -544,32 +459,17 @@ pub(crate) mod test_btf {
         pub(crate) fn int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
             self.int_raw(name, size, signed as u32, 0, size * 8)
         }
-        pub(crate) fn int_raw(
-            &mut self,
-            name: &str,
-            size: u32,
-            encoding: u32,
-            bit_off: u32,
-            bits: u32,
-        ) -> u32 {
-            self.w.push(ty(
-                name,
-                Kind::Int,
-                false,
-                size,
-                TypeData::Int(encoding << 24 | bit_off << 16 | bits),
-            ))
+        pub(crate) fn int_raw(&mut self, name: &str, size: u32, encoding: u32, bit_off: u32, bits: u32) -> u32 {
+            self.w.push(ty(name, Kind::Int, false, size, TypeData::Int(encoding << 24 | bit_off << 16 | bits)))
         }
         pub(crate) fn float(&mut self, name: &str, size: u32) -> u32 {
-            self.w
-                .push(ty(name, Kind::Float, false, size, TypeData::None))
+            self.w.push(ty(name, Kind::Float, false, size, TypeData::None))
         }
         pub(crate) fn ptr(&mut self, to: u32) -> u32 {
             self.w.push(ty("", Kind::Ptr, false, to, TypeData::None))
         }
         pub(crate) fn typedef(&mut self, name: &str, to: u32) -> u32 {
-            self.w
-                .push(ty(name, Kind::Typedef, false, to, TypeData::None))
+            self.w.push(ty(name, Kind::Typedef, false, to, TypeData::None))
         }
         pub(crate) fn modifier(&mut self, kind: Kind, to: u32) -> u32 {
             self.w.push(ty("", kind, false, to, TypeData::None))
@@ -578,108 +478,53 @@ pub(crate) mod test_btf {
             self.modifier(Kind::Const, to)
         }
         pub(crate) fn array(&mut self, elem: u32, index: u32, nelems: u32) -> u32 {
-            self.w.push(ty(
-                "",
-                Kind::Array,
-                false,
-                0,
-                TypeData::Array(ArrayInfo {
-                    elem_type: elem,
-                    index_type: index,
-                    nelems,
-                }),
-            ))
+            self.w.push(ty("", Kind::Array, false, 0, TypeData::Array(ArrayInfo { elem_type: elem, index_type: index, nelems })))
         }
         /// A STRUCT or UNION; members are (name, type, bit offset).
-        pub(crate) fn composite(
-            &mut self,
-            kind: Kind,
-            name: &str,
-            size: u32,
-            members: &[(&str, u32, u32)],
-        ) -> u32 {
-            let ms = members
-                .iter()
-                .map(|&(n, t, off)| OwnedMember {
-                    name: n.to_string(),
-                    type_id: t,
-                    offset: off,
-                })
-                .collect();
-            self.w
-                .push(ty(name, kind, false, size, TypeData::Members(ms)))
+        pub(crate) fn composite(&mut self, kind: Kind, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
+            let ms = members.iter().map(|&(n, t, off)| OwnedMember { name: n.to_string(), type_id: t, offset: off }).collect();
+            self.w.push(ty(name, kind, false, size, TypeData::Members(ms)))
         }
-        pub(crate) fn strukt(
-            &mut self,
-            name: &str,
-            size: u32,
-            members: &[(&str, u32, u32)],
-        ) -> u32 {
+        pub(crate) fn strukt(&mut self, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
             self.composite(Kind::Struct, name, size, members)
         }
         pub(crate) fn union(&mut self, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
             self.composite(Kind::Union, name, size, members)
         }
         /// A kflag STRUCT: members are (name, type, bit offset, bitfield size).
-        pub(crate) fn strukt_kflag(
-            &mut self,
-            name: &str,
-            size: u32,
-            members: &[(&str, u32, u32, u32)],
-        ) -> u32 {
+        pub(crate) fn strukt_kflag(&mut self, name: &str, size: u32, members: &[(&str, u32, u32, u32)]) -> u32 {
             let ms = members
                 .iter()
-                .map(|&(n, t, off, bits)| OwnedMember {
-                    name: n.to_string(),
-                    type_id: t,
-                    offset: bits << 24 | off,
-                })
+                .map(|&(n, t, off, bits)| OwnedMember { name: n.to_string(), type_id: t, offset: bits << 24 | off })
                 .collect();
-            self.w
-                .push(ty(name, Kind::Struct, true, size, TypeData::Members(ms)))
+            self.w.push(ty(name, Kind::Struct, true, size, TypeData::Members(ms)))
         }
         pub(crate) fn fwd(&mut self, name: &str, is_union: bool) -> u32 {
-            self.w
-                .push(ty(name, Kind::Fwd, is_union, 0, TypeData::None))
+            self.w.push(ty(name, Kind::Fwd, is_union, 0, TypeData::None))
         }
         pub(crate) fn enum32(&mut self, name: &str, size: u32, values: &[(&str, u32)]) -> u32 {
             let vs = values.iter().map(|&(n, v)| (n.to_string(), v)).collect();
-            self.w
-                .push(ty(name, Kind::Enum, false, size, TypeData::Enum(vs)))
+            self.w.push(ty(name, Kind::Enum, false, size, TypeData::Enum(vs)))
         }
         pub(crate) fn enum64(&mut self, name: &str, size: u32, values: &[(&str, u64)]) -> u32 {
             let vs = values.iter().map(|&(n, v)| (n.to_string(), v)).collect();
-            self.w
-                .push(ty(name, Kind::Enum64, false, size, TypeData::Enum64(vs)))
+            self.w.push(ty(name, Kind::Enum64, false, size, TypeData::Enum64(vs)))
         }
         pub(crate) fn proto(&mut self, ret: u32, params: &[u32]) -> u32 {
-            let ps = params
-                .iter()
-                .enumerate()
-                .map(|(i, &t)| (format!("p{i}"), t))
-                .collect();
-            self.w
-                .push(ty("", Kind::FuncProto, false, ret, TypeData::Params(ps)))
+            let ps = params.iter().enumerate().map(|(i, &t)| (format!("p{i}"), t)).collect();
+            self.w.push(ty("", Kind::FuncProto, false, ret, TypeData::Params(ps)))
         }
         pub(crate) fn func(&mut self, name: &str, proto: u32) -> u32 {
-            self.w.push(ty(
-                name,
-                Kind::Func,
-                false,
-                proto,
-                TypeData::Func(FuncLinkage::Global),
-            ))
+            self.w.push(ty(name, Kind::Func, false, proto, TypeData::Func(FuncLinkage::Global)))
         }
         pub(crate) fn var(&mut self, name: &str, to: u32) -> u32 {
-            self.w
-                .push(ty(name, Kind::Var, false, to, TypeData::Var(1)))
+            self.w.push(ty(name, Kind::Var, false, to, TypeData::Var(1)))
         }
         pub(crate) fn build(&self) -> Btf {
             Btf::from_vec(self.w.write().expect("write BTF")).expect("parse hand-built BTF")
         }
         pub(crate) fn build_split(&self, base: &Btf) -> Btf {
-            Btf::from_vec_split(self.w.write().expect("write BTF"), base)
-                .expect("parse hand-built split BTF")
+            Btf::from_vec_split(self.w.write().expect("write BTF"), base).expect("parse hand-built split BTF")
         }
     }
 }
@@ -733,10 +578,7 @@ mod tests {
             assert!(resolve_size(&btf, id).is_err());
             assert!(align_of(&btf, id).is_err());
         }
-        assert!(
-            skip_mods(&btf, a + 1).is_ok(),
-            "skip_mods stops at the typedef"
-        );
+        assert!(skip_mods(&btf, a + 1).is_ok(), "skip_mods stops at the typedef");
     }
 
     #[test]
@@ -851,11 +693,7 @@ mod tests {
         // { long l; char c; } packed only in size: 9 bytes.
         let packed_tail = b.strukt("packed_tail", 9, &[("l", long, 0), ("c", ch, 64)]);
         // A kflag bitfield at an odd offset does not mean packed.
-        let bits = b.strukt_kflag(
-            "bits",
-            8,
-            &[("a", int, 0, 3), ("b", int, 3, 5), ("l", int, 32, 0)],
-        );
+        let bits = b.strukt_kflag("bits", 8, &[("a", int, 0, 3), ("b", int, 3, 5), ("l", int, 32, 0)]);
         let empty = b.strukt("empty", 0, &[]);
         let u = b.union("u", 8, &[("i", int, 0), ("p", p, 0)]);
         let fwd = b.fwd("f", false);
@@ -901,17 +739,8 @@ mod tests {
         let c_inner = b.konst(inner_u);
         let anon_s = b.strukt("", 16, &[("a", int, 0), ("", c_inner, 64)]);
         let not_composite = b.int("int2", 4, true);
-        let outer = b.strukt(
-            "outer",
-            40,
-            &[
-                ("first", int, 0),
-                ("", not_composite, 32),
-                ("", anon_s, 64),
-                ("y", int, 192),
-                ("last", long, 256),
-            ],
-        );
+        let outer =
+            b.strukt("outer", 40, &[("first", int, 0), ("", not_composite, 32), ("", anon_s, 64), ("y", int, 192), ("last", long, 256)]);
         let td = b.typedef("outer_t", outer);
         let btf = b.build();
 
@@ -948,45 +777,19 @@ mod tests {
         let mut b = B::new();
         let int = b.int("unsigned int", 4, false);
         let td = b.typedef("u32", int);
-        let kf = b.strukt_kflag(
-            "kf",
-            8,
-            &[("a", td, 0, 3), ("b", int, 3, 13), ("c", int, 32, 0)],
-        );
+        let kf = b.strukt_kflag("kf", 8, &[("a", td, 0, 3), ("b", int, 3, 13), ("c", int, 32, 0)]);
         // Old style: the INT carries offset and width.
         let legacy_bits = b.int_raw("unsigned int", 4, 0, 2, 5);
         let legacy = b.strukt("legacy", 8, &[("a", legacy_bits, 32), ("b", int, 0)]);
         let btf = b.build();
-        assert_eq!(
-            member_bitfield(&btf, kf, 0).unwrap(),
-            Some(Bitfield {
-                bit_offset: 0,
-                bit_size: 3
-            })
-        );
-        assert_eq!(
-            member_bitfield(&btf, kf, 1).unwrap(),
-            Some(Bitfield {
-                bit_offset: 3,
-                bit_size: 13
-            })
-        );
+        assert_eq!(member_bitfield(&btf, kf, 0).unwrap(), Some(Bitfield { bit_offset: 0, bit_size: 3 }));
+        assert_eq!(member_bitfield(&btf, kf, 1).unwrap(), Some(Bitfield { bit_offset: 3, bit_size: 13 }));
         assert_eq!(member_bitfield(&btf, kf, 2).unwrap(), None);
         assert_eq!(member_bitfield_size(&btf, kf, 1).unwrap(), 13);
         assert_eq!(member_bit_offset(&btf, kf, 1).unwrap(), 3);
-        assert_eq!(
-            member_bitfield(&btf, legacy, 0).unwrap(),
-            Some(Bitfield {
-                bit_offset: 34,
-                bit_size: 5
-            })
-        );
+        assert_eq!(member_bitfield(&btf, legacy, 0).unwrap(), Some(Bitfield { bit_offset: 34, bit_size: 5 }));
         assert_eq!(member_bitfield(&btf, legacy, 1).unwrap(), None);
-        assert_eq!(
-            member_bitfield_size(&btf, legacy, 0).unwrap(),
-            0,
-            "libbpf reads only the kflag encoding"
-        );
+        assert_eq!(member_bitfield_size(&btf, legacy, 0).unwrap(), 0, "libbpf reads only the kflag encoding");
     }
 
     #[test]

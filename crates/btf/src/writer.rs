@@ -67,9 +67,9 @@ impl OwnedType {
                     .map(|(m, raw)| Ok(OwnedMember { name: t.str(m.name_off)?.to_string(), type_id: m.type_id, offset: raw }))
                     .collect::<Result<_>>()?,
             ),
-            Kind::Enum => TypeData::Enum(
-                t.enumerators().map(|e| Ok((t.str(e.name_off)?.to_string(), e.value as u32))).collect::<Result<_>>()?,
-            ),
+            Kind::Enum => {
+                TypeData::Enum(t.enumerators().map(|e| Ok((t.str(e.name_off)?.to_string(), e.value as u32))).collect::<Result<_>>()?)
+            }
             Kind::Enum64 => {
                 TypeData::Enum64(t.enumerators().map(|e| Ok((t.str(e.name_off)?.to_string(), e.value))).collect::<Result<_>>()?)
             }

@@ -33,23 +33,17 @@ fn vmlinux(dir: &Path, rel: &str) -> Btf {
 
 fn module(dir: &Path, rel: &str, name: &str) -> Btf {
     let base = vmlinux(dir, rel);
-    load_split(
-        &dir.join(rel).join("modules").join(format!("{name}.btf")),
-        &base,
-    )
+    load_split(&dir.join(rel).join("modules").join(format!("{name}.btf")), &base)
 }
 
 /// The FUNC_PROTO of the FUNC `name`, as libbpf looks kfuncs up.
 fn proto(btf: &Btf, name: &str) -> u32 {
-    let f = btf
-        .find_first(name, Kind::Func)
-        .unwrap_or_else(|| panic!("no FUNC {name}"));
+    let f = btf.find_first(name, Kind::Func).unwrap_or_else(|| panic!("no FUNC {name}"));
     btf.type_by_id(f).unwrap().type_ref().unwrap()
 }
 
 fn strukt(btf: &Btf, name: &str) -> u32 {
-    btf.find_first(name, Kind::Struct)
-        .unwrap_or_else(|| panic!("no STRUCT {name}"))
+    btf.find_first(name, Kind::Struct).unwrap_or_else(|| panic!("no STRUCT {name}"))
 }
 
 /// (compat, match) of the first `kind` named `name` in both BTFs.
@@ -57,15 +51,9 @@ fn relate(l: &Btf, t: &Btf, kind: Kind, name: &str) -> (bool, bool) {
     let (lid, tid) = if kind == Kind::Func {
         (proto(l, name), proto(t, name))
     } else {
-        (
-            l.find_first(name, kind).unwrap(),
-            t.find_first(name, kind).unwrap(),
-        )
+        (l.find_first(name, kind).unwrap(), t.find_first(name, kind).unwrap())
     };
-    (
-        types_are_compat(l, lid, t, tid).unwrap(),
-        types_match(l, lid, t, tid).unwrap(),
-    )
+    (types_are_compat(l, lid, t, tid).unwrap(), types_match(l, lid, t, tid).unwrap())
 }
 
 #[test]
@@ -88,18 +76,10 @@ fn bpf_task_acquire_is_compatible_from_6_12_to_6_18() {
     let Some(dir) = shared_btf_dir() else { return };
     let k612 = vmlinux(&dir, R612);
     let k618 = vmlinux(&dir, R618);
-    assert_eq!(
-        relate(&k612, &k618, Kind::Func, "bpf_task_acquire"),
-        (true, true)
-    );
-    assert_eq!(
-        relate(&k618, &k612, Kind::Func, "bpf_task_acquire"),
-        (true, true)
-    );
+    assert_eq!(relate(&k612, &k618, Kind::Func, "bpf_task_acquire"), (true, true));
+    assert_eq!(relate(&k618, &k612, Kind::Func, "bpf_task_acquire"), (true, true));
     assert!(k612.find_first("bpf_task_acquire", Kind::Func).is_some());
-    assert!(vmlinux(&dir, R61)
-        .find_first("bpf_task_acquire", Kind::Func)
-        .is_none());
+    assert!(vmlinux(&dir, R61).find_first("bpf_task_acquire", Kind::Func).is_none());
 }
 
 #[test]
@@ -110,18 +90,9 @@ fn bpf_lookup_user_key_u32_vs_s32() {
     let k618 = vmlinux(&dir, R618);
     // `u32 serial` became `s32 serial`: compat ignores signedness (as
     // libbpf does: any two INTs are compatible), match does not.
-    assert_eq!(
-        relate(&k612, &k618, Kind::Func, "bpf_lookup_user_key"),
-        (true, false)
-    );
-    assert_eq!(
-        relate(&k61, &k618, Kind::Func, "bpf_lookup_user_key"),
-        (true, false)
-    );
-    assert_eq!(
-        relate(&k61, &k612, Kind::Func, "bpf_lookup_user_key"),
-        (true, true)
-    );
+    assert_eq!(relate(&k612, &k618, Kind::Func, "bpf_lookup_user_key"), (true, false));
+    assert_eq!(relate(&k61, &k618, Kind::Func, "bpf_lookup_user_key"), (true, false));
+    assert_eq!(relate(&k61, &k612, Kind::Func, "bpf_lookup_user_key"), (true, true));
 }
 
 #[test]
@@ -131,10 +102,7 @@ fn bpf_verify_pkcs7_signature_dynptr_kern_vs_dynptr() {
     // does not compare the pointees' names, match does.
     let k61 = vmlinux(&dir, R61);
     let k612 = vmlinux(&dir, R612);
-    assert_eq!(
-        relate(&k61, &k612, Kind::Func, "bpf_verify_pkcs7_signature"),
-        (true, false)
-    );
+    assert_eq!(relate(&k61, &k612, Kind::Func, "bpf_verify_pkcs7_signature"), (true, false));
 }
 
 #[test]
@@ -150,25 +118,13 @@ fn bpf_ct_opts_grew_from_12_to_16_bytes() {
     // Composites are always compatible; they match in neither direction:
     // 6.12's has more members than 6.1's, and 6.1's `u8 reserved[2]` meets
     // 6.12's `u8 reserved[3]`.
-    assert_eq!(
-        relate(&old, &new, Kind::Struct, "bpf_ct_opts"),
-        (true, false)
-    );
-    assert_eq!(
-        relate(&new, &old, Kind::Struct, "bpf_ct_opts"),
-        (true, false)
-    );
+    assert_eq!(relate(&old, &new, Kind::Struct, "bpf_ct_opts"), (true, false));
+    assert_eq!(relate(&new, &old, Kind::Struct, "bpf_ct_opts"), (true, false));
     // 6.18 (nf_conntrack built in) has 6.12's layout.
-    assert_eq!(
-        relate(&new, &host, Kind::Struct, "bpf_ct_opts"),
-        (true, true)
-    );
+    assert_eq!(relate(&new, &host, Kind::Struct, "bpf_ct_opts"), (true, true));
     // The kfunc taking it kept a matching prototype: the struct is behind a
     // pointer there.
-    assert_eq!(
-        relate(&old, &new, Kind::Func, "bpf_skb_ct_lookup"),
-        (true, true)
-    );
+    assert_eq!(relate(&old, &new, Kind::Func, "bpf_skb_ct_lookup"), (true, true));
 }
 
 #[test]
@@ -176,10 +132,7 @@ fn task_struct_is_compatible_but_does_not_match_across_kernels() {
     let Some(dir) = shared_btf_dir() else { return };
     let k61 = vmlinux(&dir, R61);
     let k618 = vmlinux(&dir, R618);
-    assert_eq!(
-        relate(&k61, &k618, Kind::Struct, "task_struct"),
-        (true, false)
-    );
+    assert_eq!(relate(&k61, &k618, Kind::Struct, "task_struct"), (true, false));
     let (a, b) = (strukt(&k61, "task_struct"), strukt(&k618, "task_struct"));
     assert_eq!(resolve_size(&k61, a).unwrap(), 9792);
     assert_eq!(resolve_size(&k618, b).unwrap(), 3264);
@@ -193,62 +146,23 @@ fn sizes_alignment_and_members_on_6_1() {
     assert_eq!(pointer_size_of(&k), Some(8));
     let td = |n: &str| k.find_first(n, Kind::Typedef).unwrap();
     let (u64_, pid_t, spinlock_t) = (td("u64"), td("pid_t"), td("spinlock_t"));
-    assert_eq!(
-        (resolve_size(&k, u64_).unwrap(), align_of(&k, u64_).unwrap()),
-        (8, 8)
-    );
-    assert_eq!(
-        (
-            resolve_size(&k, pid_t).unwrap(),
-            align_of(&k, pid_t).unwrap()
-        ),
-        (4, 4)
-    );
-    assert_eq!(
-        resolve_type(&k, pid_t).unwrap(),
-        k.find_first("int", Kind::Int).unwrap()
-    );
-    assert_eq!(
-        (
-            resolve_size(&k, spinlock_t).unwrap(),
-            align_of(&k, spinlock_t).unwrap()
-        ),
-        (4, 4)
-    );
+    assert_eq!((resolve_size(&k, u64_).unwrap(), align_of(&k, u64_).unwrap()), (8, 8));
+    assert_eq!((resolve_size(&k, pid_t).unwrap(), align_of(&k, pid_t).unwrap()), (4, 4));
+    assert_eq!(resolve_type(&k, pid_t).unwrap(), k.find_first("int", Kind::Int).unwrap());
+    assert_eq!((resolve_size(&k, spinlock_t).unwrap(), align_of(&k, spinlock_t).unwrap()), (4, 4));
     let xdp_md = strukt(&k, "xdp_md");
-    assert_eq!(
-        (
-            resolve_size(&k, xdp_md).unwrap(),
-            align_of(&k, xdp_md).unwrap()
-        ),
-        (24, 4)
-    );
+    assert_eq!((resolve_size(&k, xdp_md).unwrap(), align_of(&k, xdp_md).unwrap()), (24, 4));
     let skb = strukt(&k, "sk_buff");
-    assert_eq!(
-        (resolve_size(&k, skb).unwrap(), align_of(&k, skb).unwrap()),
-        (232, 8)
-    );
+    assert_eq!((resolve_size(&k, skb).unwrap(), align_of(&k, skb).unwrap()), (232, 8));
     // sk_buff { union { struct { next; prev; union { dev; ... } } ... } }
     let dev = member_by_name(&k, skb, "dev").unwrap().unwrap();
-    assert_eq!(
-        (dev.path.as_slice(), dev.bit_offset),
-        (&[0, 0, 2, 0][..], 128)
-    );
+    assert_eq!((dev.path.as_slice(), dev.bit_offset), (&[0, 0, 2, 0][..], 128));
     let destructor = member_by_name(&k, skb, "destructor").unwrap().unwrap();
-    assert_eq!(
-        (destructor.path.as_slice(), destructor.bit_offset),
-        (&[4, 0, 1][..], 768)
-    );
+    assert_eq!((destructor.path.as_slice(), destructor.bit_offset), (&[4, 0, 1][..], 768));
     let mstamp = member_by_name(&k, skb, "skb_mstamp_ns").unwrap().unwrap();
-    assert_eq!(
-        (mstamp.path.as_slice(), mstamp.bit_offset),
-        (&[2, 1][..], 256)
-    );
+    assert_eq!((mstamp.path.as_slice(), mstamp.bit_offset), (&[2, 1][..], 256));
     let len = member_by_name(&k, skb, "len").unwrap().unwrap();
-    assert_eq!(
-        (len.path.as_slice(), len.bit_offset, len.parent_id),
-        (&[6][..], 896, skb)
-    );
+    assert_eq!((len.path.as_slice(), len.bit_offset, len.parent_id), (&[6][..], 896, skb));
     assert!(member_by_name(&k, skb, "no_such_member").unwrap().is_none());
 }
 
@@ -261,10 +175,7 @@ fn module_types_from_the_base_are_the_same_record() {
     let sock = strukt(&base, "sock");
     assert!(types_are_same(&bbr, sock, &ct, sock));
     let own = bbr.first_own_id();
-    assert!(
-        !types_are_same(&bbr, own, &ct, own),
-        "module ids overlap but name different types"
-    );
+    assert!(!types_are_same(&bbr, own, &ct, own), "module ids overlap but name different types");
     // The same kernel loaded twice is a different blob.
     assert!(!types_are_same(&base, sock, &vmlinux(&dir, R612), sock));
 }
@@ -290,12 +201,7 @@ fn oracle_files_agree() {
     for file in files.split(':').filter(|f| !f.is_empty()) {
         let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {file}: {e}"));
         let mut lines = text.lines();
-        let head: Vec<&str> = lines
-            .next()
-            .expect("header")
-            .trim_start_matches('#')
-            .split_whitespace()
-            .collect();
+        let head: Vec<&str> = lines.next().expect("header").trim_start_matches('#').split_whitespace().collect();
         assert_eq!(head.len(), 4, "{file}: header names two base/split pairs");
         let (l, t) = (open(head[0], head[1]), open(head[2], head[3]));
         let mut wrong = Vec::new();
@@ -305,30 +211,19 @@ fn oracle_files_agree() {
             let (lid, tid) = if kind == Kind::Func {
                 (proto(&l, f[1]), proto(&t, f[1]))
             } else {
-                (
-                    l.find_first(f[1], kind).unwrap(),
-                    t.find_first(f[1], kind).unwrap(),
-                )
+                (l.find_first(f[1], kind).unwrap(), t.find_first(f[1], kind).unwrap())
             };
             let code = |r: bpfld_btf::Result<bool>| match r {
                 Ok(b) => (b as i32).to_string(),
                 Err(_) => "-1".to_string(),
             };
-            let ours = (
-                code(types_are_compat(&l, lid, &t, tid)),
-                code(types_match(&l, lid, &t, tid)),
-            );
+            let ours = (code(types_are_compat(&l, lid, &t, tid)), code(types_match(&l, lid, &t, tid)));
             if (ours.0.as_str(), ours.1.as_str()) != (f[2], f[3]) {
                 wrong.push(format!("{line} (ours: {} {})", ours.0, ours.1));
             }
             checked += 1;
         }
-        assert!(
-            wrong.is_empty(),
-            "{file}: {} disagreements with libbpf, e.g.\n{}",
-            wrong.len(),
-            wrong[..wrong.len().min(20)].join("\n")
-        );
+        assert!(wrong.is_empty(), "{file}: {} disagreements with libbpf, e.g.\n{}", wrong.len(), wrong[..wrong.len().min(20)].join("\n"));
     }
     eprintln!("{checked} relations agree with libbpf");
 }

@@ -108,7 +108,11 @@ pub fn run(cmd: BtfCmd) -> CliResult {
                     .iter()
                     .map(|(t, line)| json!({"id": t.id(), "kind": t.kind().name(), "name": t.name().unwrap_or(""), "raw": line.trim_end()}))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&json!({ "query": name, "essential_name": essential_name(&name), "types": v })).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({ "query": name, "essential_name": essential_name(&name), "types": v }))
+                        .unwrap_or_default()
+                );
             } else {
                 for (_, line) in &out {
                     print!("{line}");

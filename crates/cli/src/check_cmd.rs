@@ -37,10 +37,8 @@ pub struct CheckArgs {
 
 pub fn run(a: CheckArgs) -> CliResult {
     let obj = open_object(&a.obj)?;
-    let opts = CheckOptions {
-        plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } },
-        threads: a.jobs,
-    };
+    let opts =
+        CheckOptions { plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } }, threads: a.jobs };
     let tty = std::io::stderr().is_terminal() && !a.json;
     let progress = |done: usize, total: usize, name: &str| {
         if tty {
@@ -78,11 +76,8 @@ fn flavor_groups(verdicts: &[KernelVerdict]) -> BTreeMap<String, Vec<String>> {
 
 /// The flavor a kernel picks in a group: the resolved ones' suffixes.
 fn picked(v: &KernelVerdict, ess: &str, names: &[String]) -> String {
-    let got: Vec<&str> = names
-        .iter()
-        .filter(|n| v.externs.iter().any(|e| &e.name == *n && e.resolved))
-        .map(|n| n.strip_prefix(ess).unwrap_or(n))
-        .collect();
+    let got: Vec<&str> =
+        names.iter().filter(|n| v.externs.iter().any(|e| &e.name == *n && e.resolved)).map(|n| n.strip_prefix(ess).unwrap_or(n)).collect();
     if v.externs.is_empty() {
         "?".into()
     } else if got.is_empty() {
@@ -180,11 +175,8 @@ fn print_matrix(obj: &str, verdicts: &[KernelVerdict]) {
     rows.push(("would load".into(), verdicts.iter().map(|v| if v.loads { "yes".into() } else { "NO".into() }).collect()));
 
     let label_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(6);
-    let col_w: Vec<usize> = verdicts
-        .iter()
-        .enumerate()
-        .map(|(i, v)| rows.iter().map(|r| r.1[i].len()).chain([v.kernel.len()]).max().unwrap_or(0))
-        .collect();
+    let col_w: Vec<usize> =
+        verdicts.iter().enumerate().map(|(i, v)| rows.iter().map(|r| r.1[i].len()).chain([v.kernel.len()]).max().unwrap_or(0)).collect();
     println!("{obj} on {} kernel{}", verdicts.len(), if verdicts.len() == 1 { "" } else { "s" });
     print!("{:label_w$}", "");
     for (v, w) in verdicts.iter().zip(&col_w) {

@@ -169,7 +169,13 @@ fn print_tables(l: &LoadedObject, verbose: bool) {
                 ProgramState::Disabled => "not loaded ('?' section; --all loads it)".to_string(),
                 ProgramState::Failed(e) => format!("error: {}", e.short_reason()),
             };
-            println!("  {:<wn$}  {:<ws$}  {:<wt$}  {:>5}  {result}", p.name(), p.section(), prog_type_label(p.prog_type()), p.insns().len());
+            println!(
+                "  {:<wn$}  {:<ws$}  {:<wt$}  {:>5}  {result}",
+                p.name(),
+                p.section(),
+                prog_type_label(p.prog_type()),
+                p.insns().len()
+            );
         }
     }
     for p in &progs {

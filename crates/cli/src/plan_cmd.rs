@@ -168,7 +168,12 @@ pub fn run(a: PlanArgs) -> CliResult {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("object {} (license {:?}){}", plan.object, plan.license, plan.target.as_ref().map(|t| format!(" for {t}")).unwrap_or_default());
+    println!(
+        "object {} (license {:?}){}",
+        plan.object,
+        plan.license,
+        plan.target.as_ref().map(|t| format!(" for {t}")).unwrap_or_default()
+    );
     print_externs(&plan.externs);
     for (i, m) in plan.maps.iter().enumerate() {
         println!(

@@ -17,11 +17,7 @@ fn tmp_dir(name: &str) -> PathBuf {
 
 fn bpfld(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_bpfld")).args(args).output().expect("run bpfld");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -78,8 +74,7 @@ fn extract_errors() {
             notes.display()
         )
     );
-    let (code, _, stderr) =
-        bpfld(&["btf", "extract", notes.to_str().unwrap(), "-o", out.to_str().unwrap(), "--module", "x"]);
+    let (code, _, stderr) = bpfld(&["btf", "extract", notes.to_str().unwrap(), "-o", out.to_str().unwrap(), "--module", "x"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--module applies to a .deb package only"), "{stderr}");
     assert!(!out.exists());

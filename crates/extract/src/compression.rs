@@ -113,9 +113,7 @@ impl<R: Read> Read for ZstdChecked<R> {
         let n = decoder.read(buf)?;
         if n == 0 && !buf.is_empty() {
             let frame = self.decoder.take().map(|d| d.into_frame_decoder());
-            if let Some((stored, computed)) =
-                frame.and_then(|f| Some((f.get_checksum_from_data()?, f.get_calculated_checksum()?)))
-            {
+            if let Some((stored, computed)) = frame.and_then(|f| Some((f.get_checksum_from_data()?, f.get_calculated_checksum()?))) {
                 if stored != computed {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -136,8 +134,7 @@ pub fn reader<'a, R: Read + 'a>(format: Compression, inner: R) -> io::Result<Box
         Compression::Xz => Box::new(lzma_rust2::XzReader::new(inner, false)),
         Compression::Zstd => Box::new(ZstdChecked {
             decoder: Some(
-                ruzstd::decoding::StreamingDecoder::new(inner)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+                ruzstd::decoding::StreamingDecoder::new(inner).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
             ),
         }),
         Compression::Lz4Frame => Box::new(lz4_flex::frame::FrameDecoder::new(inner)),
@@ -211,16 +208,16 @@ fn lz4_legacy(data: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
         }
         let size = size as usize;
         if size > max_block {
-            return Err(err(pos, format!("corrupt lz4 data: block at offset {pos:#x} claims {size} bytes, more than an 8 MiB block compresses to")));
+            return Err(err(
+                pos,
+                format!("corrupt lz4 data: block at offset {pos:#x} claims {size} bytes, more than an 8 MiB block compresses to"),
+            ));
         }
         let start = pos + 4;
         let Some(input) = data.get(start..start + size) else {
             return Err(err(
                 data.len(),
-                format!(
-                    "truncated lz4 data: block at offset {pos:#x} needs {size} bytes, input ends at offset {:#x}",
-                    data.len()
-                ),
+                format!("truncated lz4 data: block at offset {pos:#x} needs {size} bytes, input ends at offset {:#x}", data.len()),
             ));
         };
         let n = lz4_flex::block::decompress_into(input, &mut block)

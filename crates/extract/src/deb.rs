@@ -132,9 +132,8 @@ fn worker(deb: &str, job: Job, out: &ReleaseDirWriter) -> Result<Done> {
             if ex.kind != ElfKind::Vmlinux {
                 return Err(Error::new(file, "holds a relocatable ELF file, not a vmlinux"));
             }
-            let btf = ex.btf.ok_or_else(|| {
-                Error::new(&file, "the vmlinux has no .BTF section (kernel built without CONFIG_DEBUG_INFO_BTF)")
-            })?;
+            let btf =
+                ex.btf.ok_or_else(|| Error::new(&file, "the vmlinux has no .BTF section (kernel built without CONFIG_DEBUG_INFO_BTF)"))?;
             out.write_vmlinux_btf(&btf)?;
             Ok(Done::Kernel { source: ex.source, btf_len: btf.len() })
         }
@@ -264,10 +263,7 @@ pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<Rele
             let job = match classify(&path) {
                 Member::Kernel { release } => {
                     if let Some(prev) = &kernel_release {
-                        return Err(Error::new(
-                            &member_name,
-                            format!("two kernel images: boot/vmlinuz-{prev} and {path}"),
-                        ));
+                        return Err(Error::new(&member_name, format!("two kernel images: boot/vmlinuz-{prev} and {path}")));
                     }
                     kernel_release = Some(release.to_string());
                     let data = read_body(&mut entry)?;

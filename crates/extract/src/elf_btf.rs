@@ -54,9 +54,7 @@ pub fn find_btf<'a>(file: &str, elf: &'a [u8]) -> Result<ElfBtf<'a>> {
         return Ok(ElfBtf { kind, btf: None });
     };
     let offset = section.file_range().map(|(off, _)| off).unwrap_or(0);
-    let data = section
-        .data()
-        .map_err(|e| Error::at(file, offset, format!("section .BTF: {e}")))?;
+    let data = section.data().map_err(|e| Error::at(file, offset, format!("section .BTF: {e}")))?;
     check_header(file, data, offset)?;
     Ok(ElfBtf { kind, btf: Some((data, offset)) })
 }

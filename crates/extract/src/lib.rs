@@ -63,10 +63,9 @@ pub fn open_elf<'a>(file: &str, bytes: &'a [u8]) -> Result<(Source, Cow<'a, [u8]
     if bzimage::is_bzimage(bytes) {
         let image = bzimage::parse(file, bytes)?;
         let expected = image.decompressed_size as u64;
-        let elf = compression::decompress(image.compression, image.payload, expected.min(MAX_DECOMPRESSED))
-            .map_err(|e| {
-                Error::at(file, image.payload_offset + e.offset, format!("bzImage payload at {:#x}: {}", image.payload_offset, e.message))
-            })?;
+        let elf = compression::decompress(image.compression, image.payload, expected.min(MAX_DECOMPRESSED)).map_err(|e| {
+            Error::at(file, image.payload_offset + e.offset, format!("bzImage payload at {:#x}: {}", image.payload_offset, e.message))
+        })?;
         // gzip records the size modulo 2^32, as the header field does.
         if elf.len() as u32 != image.decompressed_size {
             let at = image.payload_offset + image.payload.len() as u64;
@@ -81,8 +80,7 @@ pub fn open_elf<'a>(file: &str, bytes: &'a [u8]) -> Result<(Source, Cow<'a, [u8]
                 ),
             ));
         }
-        let source =
-            Source::BzImage { compression: image.compression, payload_offset: image.payload_offset, version: image.version };
+        let source = Source::BzImage { compression: image.compression, payload_offset: image.payload_offset, version: image.version };
         return Ok((source, Cow::Owned(elf)));
     }
     if let Some(c) = Compression::detect(bytes) {
@@ -93,11 +91,7 @@ pub fn open_elf<'a>(file: &str, bytes: &'a [u8]) -> Result<(Source, Cow<'a, [u8]
         return Ok((Source::Elf, Cow::Borrowed(bytes)));
     }
     let head: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Err(Error::at(
-        file,
-        0,
-        format!("starts with {head}: not a bzImage, an ELF file, a compressed ELF file or a Debian package"),
-    ))
+    Err(Error::at(file, 0, format!("starts with {head}: not a bzImage, an ELF file, a compressed ELF file or a Debian package")))
 }
 
 /// The `.BTF` of a kernel image or module file's contents `bytes`.

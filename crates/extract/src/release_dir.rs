@@ -55,11 +55,8 @@ impl ReleaseDirWriter {
         if dest.exists() && !replace {
             return Err(Error::new(dest.display().to_string(), "already exists (--force replaces it)"));
         }
-        let name = dest
-            .file_name()
-            .ok_or_else(|| Error::new(dest.display().to_string(), "not a directory name"))?
-            .to_string_lossy()
-            .into_owned();
+        let name =
+            dest.file_name().ok_or_else(|| Error::new(dest.display().to_string(), "not a directory name"))?.to_string_lossy().into_owned();
         let tmp = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, "remove stale partial directory", e))?;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bpfld_btf::Btf;
-use bpfld_testdata::{debian_package, shared_btf_dir, SHARED_KERNEL_PACKAGES};
 use bpfld_extract::{extract_deb, Compression, DebOptions, Source};
+use bpfld_testdata::{debian_package, shared_btf_dir, SHARED_KERNEL_PACKAGES};
 use common::TempDir;
 
 /// Extracts the whole package of `release` and compares it with

@@ -6,14 +6,8 @@ mod common;
 use bpfld_extract::{bzimage, extract_btf, Compression, ElfKind, Source};
 use common::*;
 
-const KERNEL_FORMATS: [Compression; 6] = [
-    Compression::Gzip,
-    Compression::Xz,
-    Compression::Zstd,
-    Compression::Lz4Legacy,
-    Compression::Bzip2,
-    Compression::Lzma,
-];
+const KERNEL_FORMATS: [Compression; 6] =
+    [Compression::Gzip, Compression::Xz, Compression::Zstd, Compression::Lz4Legacy, Compression::Bzip2, Compression::Lzma];
 
 #[test]
 fn bzimage_payload_of_every_kernel_compression() {
@@ -127,10 +121,7 @@ fn recorded_size_must_match() {
     payload.extend_from_slice(&(vmlinux.len() as u32 + 1).to_le_bytes());
     let err = extract_btf("vmlinuz-size", &fake_bzimage(&payload)).unwrap_err();
     assert_eq!(err.offset, Some(end as u64));
-    assert_eq!(
-        err.message,
-        format!("zstd payload decompressed to {} bytes, the bzImage records {}", vmlinux.len(), vmlinux.len() + 1)
-    );
+    assert_eq!(err.message, format!("zstd payload decompressed to {} bytes, the bzImage records {}", vmlinux.len(), vmlinux.len() + 1));
 }
 
 #[test]
@@ -209,8 +200,7 @@ fn lz4_legacy_block_size_out_of_range() {
 /// BTF; never a panic, never wrong BTF.
 #[test]
 fn damaged_inputs_fail_cleanly() {
-    let mut inputs: Vec<(String, Vec<u8>)> =
-        KERNEL_FORMATS.iter().map(|f| (format!("vmlinuz-{}", f.name()), fake_kernel(*f))).collect();
+    let mut inputs: Vec<(String, Vec<u8>)> = KERNEL_FORMATS.iter().map(|f| (format!("vmlinuz-{}", f.name()), fake_kernel(*f))).collect();
     let ko = fake_module();
     inputs.push(("m.ko.xz".into(), xz(&ko, false)));
     inputs.push(("m.ko.zst".into(), compress(Compression::Zstd, &ko)));

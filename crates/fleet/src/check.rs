@@ -159,7 +159,8 @@ fn predict_kallsyms_all(plan: &bpfld_obj::LoadPlan, target: &Target, programs: &
         .filter_map(|e| Some((e.name.as_str(), e.btf_id?)))
         .collect();
     for (pp, pv) in plan.programs.iter().zip(programs.iter_mut()) {
-        let used = vars.iter().find(|(_, id)| pp.insns.iter().any(|i| i.is_ld_imm64() && i.src_reg() == pseudo::BTF_ID && i.imm() as u32 == *id));
+        let used =
+            vars.iter().find(|(_, id)| pp.insns.iter().any(|i| i.is_ld_imm64() && i.src_reg() == pseudo::BTF_ID && i.imm() as u32 == *id));
         if let (Some((name, _)), true) = (used, pv.plannable) {
             pv.plannable = false;
             pv.error = Some(format!(
@@ -179,8 +180,7 @@ fn unregistered_kfuncs(externs: &[ExternReport], target: &Target) -> Vec<String>
     if tags.is_empty() {
         return Vec::new();
     }
-    let tagged: std::collections::HashSet<u32> =
-        tags.iter().filter_map(|&id| btf.type_by_id(id).ok().and_then(|t| t.type_ref())).collect();
+    let tagged: std::collections::HashSet<u32> = tags.iter().filter_map(|&id| btf.type_by_id(id).ok().and_then(|t| t.type_ref())).collect();
     externs
         .iter()
         .filter(|e| e.kind == "kfunc" && e.resolved && e.target.as_deref() == Some("vmlinux"))

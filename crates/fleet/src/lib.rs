@@ -8,6 +8,6 @@
 pub mod check;
 pub mod release_dir;
 
+pub use bpfld_obj::Target;
 pub use check::{check, CheckOptions, KernelVerdict};
 pub use release_dir::{load_target, TargetFiles};
-pub use bpfld_obj::Target;

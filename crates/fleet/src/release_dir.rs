@@ -145,7 +145,10 @@ mod tests {
     fn versions() {
         assert_eq!(version_from_release("6.1.0-56-amd64"), Some(kernel_version(6, 1, 0)));
         assert_eq!(version_from_release("6.18.44-fc-v669"), Some(kernel_version(6, 18, 44)));
-        assert_eq!(kernel_version_from_config("#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.1.192 Kernel Configuration\n"), Some(kernel_version(6, 1, 192)));
+        assert_eq!(
+            kernel_version_from_config("#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.1.192 Kernel Configuration\n"),
+            Some(kernel_version(6, 1, 192))
+        );
         assert_eq!(kernel_version(4, 9, 300), (4 << 16) + (9 << 8) + 255);
     }
 }

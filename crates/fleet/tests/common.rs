@@ -5,7 +5,6 @@ use bpfld_fleet::load_target;
 use bpfld_obj::{Object, Target};
 pub use bpfld_testdata::{bpftool_id, shared_btf_dir, test_object, K61, K612, K618};
 
-
 /// The target of a shared kernel (its .btf with sibling config and
 /// modules).
 pub fn target(dir: &std::path::Path, release: &str) -> Target {

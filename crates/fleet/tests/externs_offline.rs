@@ -126,7 +126,12 @@ fn strong_externs_fail_with_libbpfs_message() {
     let obj = object("kfunc_strong_incompatible");
     let e = plan_err(&obj, &t, &PlanOptions::default());
     let proto = obj.externs.iter().find(|x| x.name == "bpf_task_acquire___wrong").unwrap().type_id;
-    let kproto = t.vmlinux.type_by_id(bpftool_id(&dir.join(format!("{K612}.btf")), None, "FUNC", "bpf_task_acquire").unwrap()).unwrap().type_ref().unwrap();
+    let kproto = t
+        .vmlinux
+        .type_by_id(bpftool_id(&dir.join(format!("{K612}.btf")), None, "FUNC", "bpf_task_acquire").unwrap())
+        .unwrap()
+        .type_ref()
+        .unwrap();
     let want = format!("extern (func ksym) 'bpf_task_acquire___wrong': func_proto [{proto}] incompatible with vmlinux [{kproto}]");
     assert!(e.contains(&want), "{e}\nwant: {want}");
     // The same object fails on 6.1 for a different reason, named as such.

@@ -159,11 +159,19 @@ pub fn compare(object: &str, kernel: &KernelInfo, pred: &Predicted, obs: &Observ
                 row.errors.push((op.name.clone(), e.clone(), tail));
             }
             let Some(pp) = pred.programs.iter().find(|p| p.name == op.name) else {
-                push(&mut mismatches, Item::Program(op.name.clone()), MismatchKind::Accepted, "not predicted".into(), loaded_cell(op.loaded));
+                push(
+                    &mut mismatches,
+                    Item::Program(op.name.clone()),
+                    MismatchKind::Accepted,
+                    "not predicted".into(),
+                    loaded_cell(op.loaded),
+                );
                 continue;
             };
             match (pp.plannable, op.loaded) {
-                (true, false) => push(&mut mismatches, Item::Program(op.name.clone()), MismatchKind::Rejected, "planned".into(), "rejected".into()),
+                (true, false) => {
+                    push(&mut mismatches, Item::Program(op.name.clone()), MismatchKind::Rejected, "planned".into(), "rejected".into())
+                }
                 (false, true) => push(
                     &mut mismatches,
                     Item::Program(op.name.clone()),
@@ -180,7 +188,12 @@ pub fn compare(object: &str, kernel: &KernelInfo, pred: &Predicted, obs: &Observ
     for pe in &pred.externs {
         let oe = obs.externs.as_ref().and_then(|v| v.iter().find(|o| o.name == pe.name));
         if matches!(pe.kind.as_str(), "kfunc" | "ksym" | "ksym_typeless") {
-            row.bindings.push(Binding { name: pe.name.clone(), kind: pe.kind.clone(), predicted: pe.describe(), observed: oe.map(Extern::describe) });
+            row.bindings.push(Binding {
+                name: pe.name.clone(),
+                kind: pe.kind.clone(),
+                predicted: pe.describe(),
+                observed: oe.map(Extern::describe),
+            });
         }
         let Some(oe) = oe else { continue };
         row.externs_compared += 1;
@@ -229,7 +242,13 @@ mod tests {
             refused: None,
             programs: progs
                 .iter()
-                .map(|(n, ok)| ObservedProgram { name: n.to_string(), loaded: *ok, disabled: false, error: (!ok).then(|| "verifier".into()), log: None })
+                .map(|(n, ok)| ObservedProgram {
+                    name: n.to_string(),
+                    loaded: *ok,
+                    disabled: false,
+                    error: (!ok).then(|| "verifier".into()),
+                    log: None,
+                })
                 .collect(),
             externs: None,
             stderr: String::new(),

@@ -47,13 +47,7 @@ fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, String> {
 /// `bpfld` without its debug info (a release build carries ~20 MB of it).
 fn stripped(bpfld: &Path, scratch: &Path) -> Vec<u8> {
     let out = scratch.join("bpfld.stripped");
-    let ok = Command::new("objcopy")
-        .arg("--strip-debug")
-        .arg(bpfld)
-        .arg(&out)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = Command::new("objcopy").arg("--strip-debug").arg(bpfld).arg(&out).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     let bytes = if ok { std::fs::read(&out).ok() } else { None };
     let _ = std::fs::remove_file(&out);
     bytes.or_else(|| std::fs::read(bpfld).ok()).unwrap_or_default()
@@ -105,7 +99,13 @@ fn init_script(modules: &[(String, String, bool)], objects: &[String]) -> String
 }
 
 /// Builds the guest's initramfs (gzip'd newc cpio).
-pub fn build_initramfs(bpfld: &Path, k: &PreparedKernel, modules: &[ModuleLoad], objects: &[PathBuf], scratch: &Path) -> Result<Vec<u8>, String> {
+pub fn build_initramfs(
+    bpfld: &Path,
+    k: &PreparedKernel,
+    modules: &[ModuleLoad],
+    objects: &[PathBuf],
+    scratch: &Path,
+) -> Result<Vec<u8>, String> {
     let mut ir = crate::initramfs::Initramfs::new();
     let busybox = find_busybox().ok_or("busybox not found (Debian package busybox-static)")?;
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
@@ -358,7 +358,10 @@ mod tests {
         assert!(run.complete);
         assert_eq!(run.uptime_init, Some(2.57));
         assert_eq!(run.release.as_deref(), Some("6.12.117+deb12-amd64"));
-        assert_eq!(run.insmods[0], Insmod { name: "crc32c_intel".into(), optional: true, rc: 19, message: "insmod: can't insert 'x': No such device".into() });
+        assert_eq!(
+            run.insmods[0],
+            Insmod { name: "crc32c_intel".into(), optional: true, rc: 19, message: "insmod: can't insert 'x': No such device".into() }
+        );
         assert_eq!(run.insmods[1].rc, 0);
         assert_eq!(run.btf, ["nf_conntrack", "vmlinux"]);
         let a = &run.loads["a.bpf.o"];

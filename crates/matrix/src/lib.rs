@@ -202,7 +202,8 @@ fn ready(cfg: &MatrixConfig, spec: &KernelSpec) -> Result<Ready, MatrixError> {
         PrepareError::Failed(s) => MatrixError::Failed(s),
     })?;
     let start = Instant::now();
-    let modules = modules::plan_modules(&k.modules_root, GUEST_MODULES).map_err(|e| MatrixError::Failed(format!("{}: {e}", spec.release)))?;
+    let modules =
+        modules::plan_modules(&k.modules_root, GUEST_MODULES).map_err(|e| MatrixError::Failed(format!("{}: {e}", spec.release)))?;
     k.steps.push(Step { what: "module order", cached: false, took: start.elapsed() });
     let (btf, step) = predict::kernel_btf(&cfg.bpfld, &k, &modules, cfg.shared_btf.as_deref())
         .map_err(|e| MatrixError::Failed(format!("{}: {e}", spec.release)))?;
@@ -408,11 +409,7 @@ fn predict_all(bpfld: &Path, objects: &[PathBuf], dirs: &[PathBuf], names: &[Str
             });
         }
     });
-    out.into_inner()
-        .expect("workers done")
-        .into_iter()
-        .map(|p| p.unwrap_or_else(|| Err("not checked".into())))
-        .collect()
+    out.into_inner().expect("workers done").into_iter().map(|p| p.unwrap_or_else(|| Err("not checked".into()))).collect()
 }
 
 /// The guest's own health: it finished in time, booted the right kernel,

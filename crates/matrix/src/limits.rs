@@ -159,9 +159,7 @@ pub const KNOWN_LIMITS: &[KnownLimit] = &[
 
 /// The limit that explains a disagreement, if one does.
 pub fn find_limit(object: &str, item: &Item, kind: MismatchKind, kernel: &KernelInfo) -> Option<&'static KnownLimit> {
-    KNOWN_LIMITS
-        .iter()
-        .find(|l| l.object == object && l.when.holds(kernel) && l.items.iter().any(|(i, k)| *k == kind && i.matches(item)))
+    KNOWN_LIMITS.iter().find(|l| l.object == object && l.when.holds(kernel) && l.items.iter().any(|(i, k)| *k == kind && i.matches(item)))
 }
 
 #[cfg(test)]

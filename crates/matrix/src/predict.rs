@@ -34,8 +34,8 @@ pub fn kernel_btf(bpfld: &Path, k: &PreparedKernel, modules: &[ModuleLoad], shar
     let start = Instant::now();
     if has_extract(bpfld) {
         let dir = k.dir.join("btf");
-        let complete = dir.join("vmlinux.btf").exists()
-            && modules.iter().all(|m| dir.join("modules").join(format!("{}.btf", m.file_name)).exists());
+        let complete =
+            dir.join("vmlinux.btf").exists() && modules.iter().all(|m| dir.join("modules").join(format!("{}.btf", m.file_name)).exists());
         if !complete {
             let mut cmd = Command::new(bpfld);
             cmd.args(["btf", "extract"]).arg(&k.deb).arg("-o").arg(&dir).arg("--force");

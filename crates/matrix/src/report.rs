@@ -120,7 +120,15 @@ pub fn render(r: &MatrixReport) -> String {
                     Some(l) => format!("known limit {}: {}", l.id, l.reason),
                     None => "UNEXPLAINED".into(),
                 };
-                let _ = writeln!(out, "  - {} {}: predicted '{}', kernel '{}' — {}", short_name(&row.object), m.item, m.predicted, m.observed, why);
+                let _ = writeln!(
+                    out,
+                    "  - {} {}: predicted '{}', kernel '{}' — {}",
+                    short_name(&row.object),
+                    m.item,
+                    m.predicted,
+                    m.observed,
+                    why
+                );
                 for (p, e, log) in row.errors.iter().filter(|(p, _, _)| matches!(&m.item, crate::compare::Item::Program(x) if x == p)) {
                     let first = e.lines().next().unwrap_or("");
                     let _ = writeln!(out, "      kernel on {p}: {first}");
@@ -144,7 +152,8 @@ pub fn render(r: &MatrixReport) -> String {
     }
     out.push_str("\ntimings:\n");
     for (rel, steps) in &r.prepare {
-        let s: Vec<String> = steps.iter().map(|s| format!("{} {}{}", s.what, secs(s.took), if s.cached { " (cached)" } else { "" })).collect();
+        let s: Vec<String> =
+            steps.iter().map(|s| format!("{} {}{}", s.what, secs(s.took), if s.cached { " (cached)" } else { "" })).collect();
         let _ = writeln!(out, "  prepare {rel}: {}", s.join(", "));
     }
     for (what, d) in &r.phases {

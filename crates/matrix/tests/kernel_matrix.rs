@@ -110,7 +110,12 @@ fn kernel_matrix() {
         // the call's off naming fd_array slot 1, and the verifier agrees.
         for name in ["bpf_xdp_ct_lookup", "bpf_ct_release"] {
             let b = binding(k, "kfunc_module_call", name);
-            assert!(b.predicted.starts_with("nf_conntrack [") && b.predicted.ends_with(" slot 1"), "{}: {name}: {}", k.kernel.release, b.predicted);
+            assert!(
+                b.predicted.starts_with("nf_conntrack [") && b.predicted.ends_with(" slot 1"),
+                "{}: {name}: {}",
+                k.kernel.release,
+                b.predicted
+            );
             real_agrees(k, b);
         }
         let (ok, why) = loaded(k, "kfunc_module_call", "ct_call");

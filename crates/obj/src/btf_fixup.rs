@@ -137,7 +137,13 @@ pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_func
             .map(|i| first + i as u32)
             .unwrap_or(0);
         let dummy = has_func.then(|| {
-            w.push(OwnedType { name: DUMMY_KSYM.into(), kind: Kind::Var, kflag: false, size_or_type: int_id, data: TypeData::Var(VarLinkage::Global.raw()) })
+            w.push(OwnedType {
+                name: DUMMY_KSYM.into(),
+                kind: Kind::Var,
+                kflag: false,
+                size_or_type: int_id,
+                data: TypeData::Var(VarLinkage::Global.raw()),
+            })
         });
         for (i, v) in vars.iter_mut().enumerate() {
             let Some(t) = w.get(v.type_id).cloned() else {
@@ -190,7 +196,9 @@ pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_func
     }
 
     for name in static_funcs {
-        if let Some(t) = w.types.iter_mut().find(|t| t.kind == Kind::Func && t.name == *name && t.data == TypeData::Func(bpfld_btf::FuncLinkage::Global)) {
+        if let Some(t) =
+            w.types.iter_mut().find(|t| t.kind == Kind::Func && t.name == *name && t.data == TypeData::Func(bpfld_btf::FuncLinkage::Global))
+        {
             t.data = TypeData::Func(bpfld_btf::FuncLinkage::Static);
         }
     }

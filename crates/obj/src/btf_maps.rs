@@ -252,9 +252,7 @@ pub struct MapsRel {
 pub fn collect_init_slots(defs: &[BtfMapDef], rels: &[MapsRel]) -> Result<Vec<InitSlotRel>, String> {
     let mut out = Vec::new();
     for (n, r) in rels.iter().enumerate() {
-        let Some(mi) = defs
-            .iter()
-            .position(|d| d.sec_offset as u64 <= r.offset && r.offset + 8 <= d.sec_offset as u64 + d.sec_size as u64)
+        let Some(mi) = defs.iter().position(|d| d.sec_offset as u64 <= r.offset && r.offset + 8 <= d.sec_offset as u64 + d.sec_size as u64)
         else {
             return Err(format!("relocation #{n} ('{}') at offset {:#x}: no map definition there", r.symbol, r.offset));
         };

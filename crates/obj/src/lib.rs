@@ -19,8 +19,8 @@ pub mod section;
 pub mod target;
 
 pub use error::{Error, Result};
-pub use map::{MapOrigin, MapSpec};
 pub use externs::{Extern, ExternKind};
+pub use map::{MapOrigin, MapSpec};
 pub use object::Object;
 pub use plan::{plan, LoadPlan, PlanOptions, ProgramPlan};
 pub use program::{Program, Reloc, RelocKind};

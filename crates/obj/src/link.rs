@@ -13,7 +13,6 @@ use crate::error::{Ctx, Result};
 use crate::object::Object;
 use crate::program::{Reloc, RelocKind};
 
-
 /// An entry program with its subprograms appended.
 #[derive(Debug, Clone)]
 pub struct LinkedProgram {
@@ -82,7 +81,12 @@ impl Linker<'_> {
             }
         }
         self.out.insns.extend(insns);
-        self.out.relocs.extend(p.relocs.iter().filter(|r| !matches!(r.kind, RelocKind::Call { .. } | RelocKind::SubprogAddr { .. })).map(|r| Reloc { insn_idx: r.insn_idx + start, kind: r.kind }));
+        self.out.relocs.extend(
+            p.relocs
+                .iter()
+                .filter(|r| !matches!(r.kind, RelocKind::Call { .. } | RelocKind::SubprogAddr { .. }))
+                .map(|r| Reloc { insn_idx: r.insn_idx + start, kind: r.kind }),
+        );
     }
 
     /// Copies the `.BTF.ext` records of program `idx` into the output,

@@ -80,21 +80,16 @@ fn patch_for(kind: Kind, insn_line: &str, poisoned: &[Poisoned]) -> Option<Strin
     let found = poisoned.iter().find(|p| p.insn_idx as i64 == insn_idx).map(|p| &p.kind);
     match (kind, found) {
         (Kind::Core, Some(PoisonKind::CoreRelo { spec })) if imm == i64::from(poison::CORE_RELO) => {
-            let (spec, dots) = if spec.len() >= CORE_SPEC_BUF {
-                (truncate_at_char(spec, CORE_SPEC_BUF - 1), "...")
-            } else {
-                (spec.as_str(), "")
-            };
-            Some(format!(
-                "{insn_idx}: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation {spec}{dots}\n"
-            ))
+            let (spec, dots) =
+                if spec.len() >= CORE_SPEC_BUF { (truncate_at_char(spec, CORE_SPEC_BUF - 1), "...") } else { (spec.as_str(), "") };
+            Some(format!("{insn_idx}: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation {spec}{dots}\n"))
         }
-        (Kind::Map, Some(PoisonKind::MapLoad { name })) => Some(format!(
-            "{insn_idx}: <invalid BPF map reference>\nBPF map '{name}' is referenced but wasn't created\n"
-        )),
-        (Kind::Kfunc, Some(PoisonKind::KfuncCall { name })) => Some(format!(
-            "{insn_idx}: <invalid kfunc call>\nkfunc '{name}' is referenced but wasn't resolved\n"
-        )),
+        (Kind::Map, Some(PoisonKind::MapLoad { name })) => {
+            Some(format!("{insn_idx}: <invalid BPF map reference>\nBPF map '{name}' is referenced but wasn't created\n"))
+        }
+        (Kind::Kfunc, Some(PoisonKind::KfuncCall { name })) => {
+            Some(format!("{insn_idx}: <invalid kfunc call>\nkfunc '{name}' is referenced but wasn't resolved\n"))
+        }
         _ => None,
     }
 }

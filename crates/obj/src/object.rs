@@ -12,8 +12,8 @@ use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
 use object::{Endianness, Object as _, ObjectSection, ObjectSymbol, RelocationTarget, SymbolSection};
 
 use crate::btf_fixup::{fix_for_kernel, fix_object_btf};
-use crate::externs::{collect_externs, kconfig_map_size, Extern, ExternSymbol};
 use crate::error::{Ctx, Result};
+use crate::externs::{collect_externs, kconfig_map_size, Extern, ExternSymbol};
 use crate::map::{internal_map_name, InitSlot, MapOrigin, MapSpec};
 use crate::program::{Program, Reloc, RelocKind, SectionExt};
 use crate::section;
@@ -121,7 +121,16 @@ impl Object {
             };
             syms.insert(
                 idx,
-                SymInfo { name, value: s.address(), size: s.size(), shndx, undefined, st_type: st_info & 0xf, st_bind: st_info >> 4, st_other },
+                SymInfo {
+                    name,
+                    value: s.address(),
+                    size: s.size(),
+                    shndx,
+                    undefined,
+                    st_type: st_info & 0xf,
+                    st_bind: st_info >> 4,
+                    st_other,
+                },
             );
             sym_order.push(idx);
         }
@@ -472,12 +481,8 @@ pub(crate) const BPF_F_MMAPABLE: u32 = 1 << 10;
 
 fn datasec_has_non_static_var(btf: &Btf, id: u32) -> bool {
     let Ok(t) = btf.type_by_id(id) else { return false };
-    t.datasec_vars().any(|v| {
-        btf.type_by_id(v.type_id)
-            .ok()
-            .and_then(|vt| vt.var_linkage())
-            .is_some_and(|l| l != bpfld_btf::VarLinkage::Static)
-    })
+    t.datasec_vars()
+        .any(|v| btf.type_by_id(v.type_id).ok().and_then(|vt| vt.var_linkage()).is_some_and(|l| l != bpfld_btf::VarLinkage::Static))
 }
 
 fn btf_map_spec(d: &crate::btf_maps::BtfMapDef, sec_idx: usize, cx: &Ctx<'_>) -> Result<MapSpec> {
@@ -514,7 +519,11 @@ fn btf_map_spec(d: &crate::btf_maps::BtfMapDef, sec_idx: usize, cx: &Ctx<'_>) ->
 /// map_flags, and optionally more fields that must then be zero).
 fn legacy_maps(data: &[u8], sec_idx: usize, syms: &HashMap<usize, SymInfo>, order: &[usize], cx: &Ctx<'_>) -> Result<Vec<MapSpec>> {
     let scx = cx.with("section 'maps'");
-    let mut defs: Vec<&SymInfo> = order.iter().map(|i| &syms[i]).filter(|s| s.shndx == Some(sec_idx) && !s.name.is_empty() && s.st_type != elf::STT_SECTION).collect();
+    let mut defs: Vec<&SymInfo> = order
+        .iter()
+        .map(|i| &syms[i])
+        .filter(|s| s.shndx == Some(sec_idx) && !s.name.is_empty() && s.st_type != elf::STT_SECTION)
+        .collect();
     defs.sort_by_key(|s| s.value);
     let mut out = Vec::new();
     for (n, s) in defs.iter().enumerate() {

@@ -211,8 +211,8 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
     // shared by several programs is relocated once (libbpf's order).
     let mut insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
     let core = crate::core::relocate(obj, target, &mut insns).map_err(|error| PlanError { error, externs: externs.clone() })?;
-    let mut plan =
-        plan_programs(obj, Some(target), Some(&resolution), insns, &core, &cx).map_err(|error| PlanError { error, externs: externs.clone() })?;
+    let mut plan = plan_programs(obj, Some(target), Some(&resolution), insns, &core, &cx)
+        .map_err(|error| PlanError { error, externs: externs.clone() })?;
     plan.core = core;
     if let Some(i) = kconfig_map {
         plan.maps[i].data = resolution.kconfig_data.clone();
@@ -281,7 +281,10 @@ fn plan_programs(
         for r in core.relocations.iter().filter(|r| r.poisoned()) {
             for &(fi, start) in &linked.layout {
                 if fi == r.program {
-                    poisoned.push(Poisoned { insn_idx: start + r.insn_idx, kind: PoisonKind::CoreRelo { spec: crate::core::log_spec(&r.spec) } });
+                    poisoned.push(Poisoned {
+                        insn_idx: start + r.insn_idx,
+                        kind: PoisonKind::CoreRelo { spec: crate::core::log_spec(&r.spec) },
+                    });
                 }
             }
         }
@@ -334,7 +337,8 @@ fn plan_programs(
                     }
                     match (&outcome.resolved, e.kind) {
                         (_, ExternKind::Kconfig) => {
-                            let map = obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig).ok_or_else(|| icx.err("no .kconfig map"))?;
+                            let map =
+                                obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig).ok_or_else(|| icx.err("no .kconfig map"))?;
                             insns[i].set_src_reg(pseudo::MAP_VALUE);
                             insns[i].set_imm(map as i32);
                             insns[i + 1].set_imm(e.kconfig.map(|k| k.data_off).unwrap_or(0) as i32);

@@ -121,7 +121,9 @@ fn field_offsets_sizes_and_arrays_of_structs() {
         let (rep, insns) = run(&obj, &t).unwrap();
         let val = |p: &str, k, ty: &str, a: &str| one(&rep, &obj, p, k, ty, a).new_value;
         let rel = f.release;
-        for (field, want, access) in [("pid", f.pid, "0:2"), ("tgid", f.tgid, "0:3"), ("comm", f.comm, "0:4"), ("signal", f.signal, "0:6"), ("mm", f.mm, "0:5")] {
+        for (field, want, access) in
+            [("pid", f.pid, "0:2"), ("tgid", f.tgid, "0:3"), ("comm", f.comm, "0:4"), ("signal", f.signal, "0:6"), ("mm", f.mm, "0:5")]
+        {
             assert_eq!(btf_offset(vm, "task_struct", field), want, "{rel}: bpftool vs BTF crate on task_struct.{field}");
             let prog = if field == "mm" { "flavors" } else { "fields" };
             assert_eq!(val(prog, K::FieldByteOffset, "task_struct", access), want, "{rel}: task_struct.{field}");
@@ -184,7 +186,9 @@ fn a_real_kernel_bitfield() {
         // The bit's 4-byte unsigned int unit.
         let unit = f.reset_on_fork_bit / 8 / 4 * 4;
         let lshift = 64 - (f.reset_on_fork_bit + 1 - unit * 8);
-        for (k, want) in [(K::FieldByteOffset, unit), (K::FieldByteSize, 4), (K::FieldLshiftU64, lshift), (K::FieldRshiftU64, 63), (K::FieldSigned, 0)] {
+        for (k, want) in
+            [(K::FieldByteOffset, unit), (K::FieldByteSize, 4), (K::FieldLshiftU64, lshift), (K::FieldRshiftU64, 63), (K::FieldSigned, 0)]
+        {
             let rs = all(k);
             assert!(!rs.is_empty(), "{}: no {} relocation", f.release, k.name());
             for r in rs {
@@ -214,7 +218,10 @@ fn existence_and_flavors() {
         let r = one(&rep, &obj, "exists", K::FieldByteOffset, "task_struct", "0:7");
         assert!(r.poisoned() && poisoned(&insns, r.program, r.insn_idx));
         assert_eq!(r.failure, Some(CoreFailure::NoMatch { candidates: 1 }));
-        assert_eq!(r.log_explanation(), "failed to resolve CO-RE relocation <byte_off> [5] struct task_struct.bpfld_no_such_field (0:7 @ offset 48)");
+        assert_eq!(
+            r.log_explanation(),
+            "failed to resolve CO-RE relocation <byte_off> [5] struct task_struct.bpfld_no_such_field (0:7 @ offset 48)"
+        );
 
         // The flavor the kernel has is relocated, the others poisoned.
         let new = one(&rep, &obj, "flavors", K::FieldByteOffset, "inode___new", "0:1");
@@ -381,7 +388,8 @@ fn candidate_pruning_and_ambiguity_on_real_kernels() {
     for rel in KERNELS {
         let t = target(&dir, rel, false);
         // Two different dma_chan structs in every kernel.
-        let sizes: Vec<u32> = t.vmlinux.find("dma_chan", Some(Kind::Struct)).iter().map(|&i| t.vmlinux.type_by_id(i).unwrap().size().unwrap()).collect();
+        let sizes: Vec<u32> =
+            t.vmlinux.find("dma_chan", Some(Kind::Struct)).iter().map(|&i| t.vmlinux.type_by_id(i).unwrap().size().unwrap()).collect();
         assert_eq!(sizes.len(), 2, "{rel}");
         let (rep, _) = run(&pruning, &t).unwrap();
         let cookie = one(&rep, &pruning, "cookie_offset", K::FieldByteOffset, "dma_chan", "0:0");

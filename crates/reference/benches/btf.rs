@@ -5,11 +5,11 @@
 
 #[path = "common/timing.rs"]
 mod timing;
-use timing::time;
 use std::ffi::CString;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
+use timing::time;
 
 use bpfld_btf::{Btf, Kind};
 
@@ -88,9 +88,28 @@ fn main() {
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("BTF benchmark on {path} ({} types, {} bytes)", btf.type_count() - 1, bytes.len());
-    println!("libbpf btf__parse_raw {:.3} ms (btf__parse, trying ELF first: {:.3} ms); the faster is the reference", ms(theirs_raw), ms(theirs_elf_first));
-    println!("parse+index  bpfld {:8.3} ms   libbpf parse {:8.3} ms   ratio {:.3}", ms(ours_parse), ms(theirs_parse), ms(ours_parse) / ms(theirs_parse));
-    println!("read+parse   bpfld {:8.3} ms   libbpf parse {:8.3} ms   ratio {:.3}", ms(ours_read_parse), ms(theirs_parse), ms(ours_read_parse) / ms(theirs_parse));
-    println!("1000 lookups bpfld {:8.3} ms   libbpf find_by_name_kind {:8.3} ms   ratio {:.5}", ms(ours_lookup), ms(theirs_lookup), ms(ours_lookup) / ms(theirs_lookup));
+    println!(
+        "libbpf btf__parse_raw {:.3} ms (btf__parse, trying ELF first: {:.3} ms); the faster is the reference",
+        ms(theirs_raw),
+        ms(theirs_elf_first)
+    );
+    println!(
+        "parse+index  bpfld {:8.3} ms   libbpf parse {:8.3} ms   ratio {:.3}",
+        ms(ours_parse),
+        ms(theirs_parse),
+        ms(ours_parse) / ms(theirs_parse)
+    );
+    println!(
+        "read+parse   bpfld {:8.3} ms   libbpf parse {:8.3} ms   ratio {:.3}",
+        ms(ours_read_parse),
+        ms(theirs_parse),
+        ms(ours_read_parse) / ms(theirs_parse)
+    );
+    println!(
+        "1000 lookups bpfld {:8.3} ms   libbpf find_by_name_kind {:8.3} ms   ratio {:.5}",
+        ms(ours_lookup),
+        ms(theirs_lookup),
+        ms(ours_lookup) / ms(theirs_lookup)
+    );
     println!("bpfld heap beyond the file bytes: {} bytes ({:.2} MiB)", btf.heap_bytes(), btf.heap_bytes() as f64 / 1048576.0);
 }

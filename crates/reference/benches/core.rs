@@ -13,11 +13,11 @@
 
 #[path = "common/timing.rs"]
 mod timing;
-use timing::time;
 use std::ffi::CString;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
+use timing::time;
 
 use bpfld_btf::Btf;
 use bpfld_obj::core::relocate;

@@ -26,11 +26,11 @@
 
 #[path = "common/timing.rs"]
 mod timing;
-use timing::median;
 use std::ffi::CString;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use timing::median;
 
 use bpfld::{LoadOptions, OpenObject};
 
@@ -41,7 +41,8 @@ struct Obj {
 }
 
 fn libbpf_load(o: &Obj) -> Result<Duration, String> {
-    let mut opts = libbpf_sys::bpf_object_open_opts { sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _, ..Default::default() };
+    let mut opts =
+        libbpf_sys::bpf_object_open_opts { sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _, ..Default::default() };
     opts.object_name = o.cname.as_ptr();
     let t = Instant::now();
     // SAFETY: bytes and opts outlive the object, which is closed below.
@@ -81,7 +82,8 @@ fn main() {
     // choosing the objects).
     unsafe { libbpf_sys::libbpf_set_print(None) };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/bpf/obj");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "o")).collect();
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "o")).collect();
     paths.sort();
 
     let mut objs = Vec::new();
@@ -152,7 +154,15 @@ fn main() {
     }
     println!(
         "{:<28} {:>9.3} {:>9.3} {:>9.3} {:>10.3} {:>9.3} {:>9} {:>9} {:>7.3}",
-        "all", sum_lib, sum_our, sum_k, sum_lib_us, sum_our_us, "", "", sum_our_us / sum_lib_us
+        "all",
+        sum_lib,
+        sum_our,
+        sum_k,
+        sum_lib_us,
+        sum_our_us,
+        "",
+        "",
+        sum_our_us / sum_lib_us
     );
     println!(
         "\nuser space: bpfld {:.3} ms, libbpf {:.3} ms: ratio {:.3} (goal <= 0.70), leaving out kernel-dominated {:?}",

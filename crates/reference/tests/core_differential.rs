@@ -142,7 +142,9 @@ fn core_relocations_match_libbpf() {
                     let why = FAILURE_PHRASES.iter().find(|p| log.contains(*p));
                     match why {
                         Some(p) if err.contains(p) => compared += 1,
-                        _ => failures.push(format!("{name} on {kernel}: both fail, for different reasons:\n  libbpf: {log}\n  bpfld: {err}")),
+                        _ => {
+                            failures.push(format!("{name} on {kernel}: both fail, for different reasons:\n  libbpf: {log}\n  bpfld: {err}"))
+                        }
                     }
                 }
                 (Err(log), Ok(_)) => failures.push(format!("{name} on {kernel}: libbpf fails, bpfld does not:\n{log}")),

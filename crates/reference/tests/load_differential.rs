@@ -91,7 +91,10 @@ enum Verdict {
     /// Refused; `verifier` is the verifier's last meaningful line when the
     /// kernel wrote a log (compared between loaders), `text` the loader's
     /// own message otherwise (worded by each loader, not compared).
-    Refused { verifier: Option<String>, text: String },
+    Refused {
+        verifier: Option<String>,
+        text: String,
+    },
 }
 
 fn refused_from_log(log: Option<&str>, text: String) -> Verdict {
@@ -447,7 +450,12 @@ fn bpfld_view(path: &Path, pin_root: &Path) -> BpfldView {
             return v;
         }
     }
-    match open.load_with(&LoadOptions { keep_going: true, load_disabled: true, pin_root: Some(pin_root.to_path_buf()), ..Default::default() }) {
+    match open.load_with(&LoadOptions {
+        keep_going: true,
+        load_disabled: true,
+        pin_root: Some(pin_root.to_path_buf()),
+        ..Default::default()
+    }) {
         Ok(obj) => {
             v.kernel_maps = obj.loaded_maps().iter().map(|m| kernel_map(std::os::fd::AsFd::as_fd(&m.fd))).collect();
             v.kernel_maps.sort();
@@ -474,7 +482,9 @@ fn bpfld_view(path: &Path, pin_root: &Path) -> BpfldView {
 
 /// The names pinned in a loader's pin root, sorted.
 fn pinned_names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect()).unwrap_or_default();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }
@@ -503,11 +513,8 @@ fn bpfld_and_libbpf_agree_on_every_object() {
         return;
     }
     libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Warn, capture)));
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(obj_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "o"))
-        .collect();
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(obj_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "o")).collect();
     paths.sort();
     assert!(!paths.is_empty());
 
@@ -582,7 +589,11 @@ fn bpfld_and_libbpf_agree_on_every_object() {
 
         // Maps and BTF, as the kernel has them.
         if lib.kernel_maps != ours.kernel_maps {
-            out.differ(&obj, "*", format!("maps differ in the kernel:\n    libbpf {:?}\n    bpfld  {:?}", lib.kernel_maps, ours.kernel_maps));
+            out.differ(
+                &obj,
+                "*",
+                format!("maps differ in the kernel:\n    libbpf {:?}\n    bpfld  {:?}", lib.kernel_maps, ours.kernel_maps),
+            );
         }
         if lib.btf_loaded != ours.btf_loaded {
             out.differ(&obj, "*", format!("object BTF taken by the kernel: libbpf {}, bpfld {}", lib.btf_loaded, ours.btf_loaded));
@@ -594,14 +605,22 @@ fn bpfld_and_libbpf_agree_on_every_object() {
             let (l, b) = (lib.verdicts.get(n), ours.verdicts.get(n));
             match (l, b) {
                 (Some(Verdict::Loaded), Some(Verdict::Loaded)) => {}
-                (
-                    Some(Verdict::Refused { verifier: lv, text: lt }),
-                    Some(Verdict::Refused { verifier: bv, text: bt }),
-                ) => {
+                (Some(Verdict::Refused { verifier: lv, text: lt }), Some(Verdict::Refused { verifier: bv, text: bt })) => {
                     if lv.is_some() && bv.is_some() && lv != bv {
-                        out.differ(&obj, n, format!("program '{n}' refused by both, the verifier's last line differs: libbpf {lv:?}, bpfld {bv:?}"));
+                        out.differ(
+                            &obj,
+                            n,
+                            format!("program '{n}' refused by both, the verifier's last line differs: libbpf {lv:?}, bpfld {bv:?}"),
+                        );
                     } else if lv.is_some() != bv.is_some() {
-                        out.differ(&obj, n, format!("program '{n}' refused by both, with a verifier log only from {}: libbpf {lt}, bpfld {bt}", if lv.is_some() { "libbpf" } else { "bpfld" }));
+                        out.differ(
+                            &obj,
+                            n,
+                            format!(
+                                "program '{n}' refused by both, with a verifier log only from {}: libbpf {lt}, bpfld {bt}",
+                                if lv.is_some() { "libbpf" } else { "bpfld" }
+                            ),
+                        );
                     } else {
                         notes.push(format!("'{n}' refused by both: {}", lv.clone().unwrap_or(format!("libbpf: {lt}; bpfld: {bt}"))));
                     }

@@ -55,21 +55,12 @@ const NAME_BUF: usize = 64;
 pub fn btf_info(fd: BorrowedFd<'_>) -> Result<BtfInfo> {
     let mut name = vec![0u8; NAME_BUF];
     loop {
-        let mut info = attr::BpfBtfInfo {
-            name: ptr_mut(&mut name),
-            name_len: name.len() as u32,
-            ..Default::default()
-        };
+        let mut info = attr::BpfBtfInfo { name: ptr_mut(&mut name), name_len: name.len() as u32, ..Default::default() };
         // SAFETY: the only buffer is `name`, of name_len bytes, alive for the
         // call (btf_size is 0, so no BTF data is copied).
         match unsafe { obj_info(fd, &mut info) } {
             Ok(_) => {
-                return Ok(BtfInfo {
-                    id: info.id,
-                    name: c_buf_to_string(&name),
-                    kernel_btf: info.kernel_btf != 0,
-                    btf_size: info.btf_size,
-                })
+                return Ok(BtfInfo { id: info.id, name: c_buf_to_string(&name), kernel_btf: info.kernel_btf != 0, btf_size: info.btf_size })
             }
             // The name did not fit: name_len now holds its length.
             Err(e) if e.errno() == Some(libc::ENOSPC) && info.name_len as usize >= name.len() => {
@@ -88,11 +79,7 @@ pub fn btf_raw_data(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
     // guarantees termination and that a cut blob is never returned.
     for _ in 0..3 {
         let mut data = vec![0u8; size];
-        let mut info = attr::BpfBtfInfo {
-            btf: ptr_mut(&mut data),
-            btf_size: data.len() as u32,
-            ..Default::default()
-        };
+        let mut info = attr::BpfBtfInfo { btf: ptr_mut(&mut data), btf_size: data.len() as u32, ..Default::default() };
         // SAFETY: the only buffer is `data`, of btf_size bytes, alive for the
         // call (name_len is 0, so no name is copied).
         unsafe { obj_info(fd, &mut info) }?;
@@ -103,10 +90,7 @@ pub fn btf_raw_data(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
         }
         size = full;
     }
-    Err(SysError::bpf(
-        Cmd::ObjGetInfoByFd,
-        io::Error::new(io::ErrorKind::InvalidData, "BTF size keeps changing"),
-    ))
+    Err(SysError::bpf(Cmd::ObjGetInfoByFd, io::Error::new(io::ErrorKind::InvalidData, "BTF size keeps changing")))
 }
 
 /// The next BTF id after `start` (`BPF_BTF_GET_NEXT_ID`), `None` at the end.

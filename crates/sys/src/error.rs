@@ -58,11 +58,7 @@ pub struct SysError {
 
 impl SysError {
     pub(crate) fn new(op: Operation, error: io::Error) -> Self {
-        SysError {
-            op,
-            object: None,
-            error,
-        }
+        SysError { op, object: None, error }
     }
 
     pub(crate) fn bpf(cmd: Cmd, error: io::Error) -> Self {
@@ -163,11 +159,7 @@ const DISPLAY_LOG_LINES: usize = 40;
 
 impl LoadError {
     pub(crate) fn new(error: SysError, log: String, log_truncated: bool) -> Self {
-        LoadError {
-            error,
-            log,
-            log_truncated,
-        }
+        LoadError { error, log, log_truncated }
     }
 
     /// The kernel's errno (`EACCES` or `EINVAL` for verifier rejections), or
@@ -247,8 +239,7 @@ mod tests {
 
     #[test]
     fn display_has_context_and_errno() {
-        let e = SysError::bpf(Cmd::ProgLoad, io::Error::from_raw_os_error(libc::EPERM))
-            .with_object("name");
+        let e = SysError::bpf(Cmd::ProgLoad, io::Error::from_raw_os_error(libc::EPERM)).with_object("name");
         let s = e.to_string();
         assert!(s.starts_with("bpf(BPF_PROG_LOAD) of 'name': "), "{s}");
         assert!(s.ends_with("(os error 1)"), "{s}");
@@ -262,11 +253,7 @@ mod tests {
     #[test]
     fn load_error_display_shows_log_tail() {
         let log: String = (0..100).map(|i| format!("line {i}\n")).collect();
-        let e = LoadError::new(
-            SysError::bpf(Cmd::ProgLoad, io::Error::from_raw_os_error(libc::EACCES)),
-            log,
-            false,
-        );
+        let e = LoadError::new(SysError::bpf(Cmd::ProgLoad, io::Error::from_raw_os_error(libc::EACCES)), log, false);
         let s = e.to_string();
         assert!(s.contains("last 40 of 100 lines"), "{s}");
         assert!(s.contains("line 99") && !s.contains("line 59\n"), "{s}");

@@ -50,30 +50,19 @@ impl Default for LogOptions {
     /// No log for successful loads, a level-1 log for failed ones (libbpf's
     /// behaviour).
     fn default() -> Self {
-        LogOptions {
-            level: 0,
-            initial_size: DEFAULT_LOG_SIZE,
-            max_size: MAX_LOG_SIZE,
-            retry_with_log_on_failure: true,
-        }
+        LogOptions { level: 0, initial_size: DEFAULT_LOG_SIZE, max_size: MAX_LOG_SIZE, retry_with_log_on_failure: true }
     }
 }
 
 impl LogOptions {
     /// Never request a log, not even after a failure.
     pub fn none() -> Self {
-        LogOptions {
-            retry_with_log_on_failure: false,
-            ..Self::default()
-        }
+        LogOptions { retry_with_log_on_failure: false, ..Self::default() }
     }
 
     /// Always request a log of the given level (also returned on success).
     pub fn with_level(level: u32) -> Self {
-        LogOptions {
-            level,
-            ..Self::default()
-        }
+        LogOptions { level, ..Self::default() }
     }
 }
 
@@ -117,23 +106,14 @@ pub(crate) fn load_with_log(
                 let no_space = e.raw_os_error() == Some(libc::ENOSPC);
                 // ENOSPC can also be a genuine error of the load; only treat
                 // it as "log too small" if the log really filled the buffer.
-                let full = if true_size != 0 {
-                    true_size as usize > size
-                } else {
-                    log.len() + 1 >= size
-                };
+                let full = if true_size != 0 { true_size as usize > size } else { log.len() + 1 >= size };
                 if !(no_space && full) {
                     return Err((e, log, false));
                 }
                 if size >= max {
                     return Err((e, log, true));
                 }
-                size = if true_size as usize > size {
-                    true_size as usize
-                } else {
-                    size.saturating_mul(4)
-                }
-                .min(max);
+                size = if true_size as usize > size { true_size as usize } else { size.saturating_mul(4) }.min(max);
             }
         }
     }
@@ -145,9 +125,7 @@ fn retry_eagain<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     let mut tries = 0;
     loop {
         match f() {
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < EAGAIN_RETRIES => {
-                tries += 1
-            }
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < EAGAIN_RETRIES => tries += 1,
             r => return r,
         }
     }
@@ -177,11 +155,7 @@ mod tests {
             let n = log.len().min(buf.len() - 1);
             buf[..n].copy_from_slice(&log[..n]);
             buf[n] = 0;
-            let t = if report_true_size {
-                log.len() as u32 + 1
-            } else {
-                0
-            };
+            let t = if report_true_size { log.len() as u32 + 1 } else { 0 };
             if log.len() + 1 > buf.len() {
                 (Err(io::Error::from_raw_os_error(libc::ENOSPC)), t)
             } else {
@@ -194,13 +168,8 @@ mod tests {
     fn grows_to_true_size() {
         static LOG: [u8; 1000] = [b'x'; 1000];
         let mut sizes = vec![];
-        let opts = LogOptions {
-            level: 1,
-            initial_size: 0,
-            ..LogOptions::default()
-        };
-        let (e, log, truncated) =
-            load_with_log(&opts, fake(&LOG, true, &mut sizes)).expect_err("fails");
+        let opts = LogOptions { level: 1, initial_size: 0, ..LogOptions::default() };
+        let (e, log, truncated) = load_with_log(&opts, fake(&LOG, true, &mut sizes)).expect_err("fails");
         assert_eq!(e.raw_os_error(), Some(libc::EACCES));
         assert_eq!(log.len(), 1000);
         assert!(!truncated);
@@ -211,14 +180,8 @@ mod tests {
     fn grows_by_four_without_true_size_and_stops_at_max() {
         static LOG: [u8; 3000] = [b'y'; 3000];
         let mut sizes = vec![];
-        let opts = LogOptions {
-            level: 0,
-            initial_size: 128,
-            max_size: 2048,
-            retry_with_log_on_failure: true,
-        };
-        let (e, log, truncated) =
-            load_with_log(&opts, fake(&LOG, false, &mut sizes)).expect_err("fails");
+        let opts = LogOptions { level: 0, initial_size: 128, max_size: 2048, retry_with_log_on_failure: true };
+        let (e, log, truncated) = load_with_log(&opts, fake(&LOG, false, &mut sizes)).expect_err("fails");
         assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
         assert!(truncated);
         assert_eq!(log.len(), 2047);
@@ -228,8 +191,7 @@ mod tests {
     #[test]
     fn no_retry_without_log() {
         let mut sizes = vec![];
-        let (_, log, _) =
-            load_with_log(&LogOptions::none(), fake(b"z", true, &mut sizes)).expect_err("fails");
+        let (_, log, _) = load_with_log(&LogOptions::none(), fake(b"z", true, &mut sizes)).expect_err("fails");
         assert!(log.is_empty());
         assert_eq!(sizes, vec![0]);
     }

@@ -4,9 +4,8 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 
 use crate::attr;
 use crate::consts::{
-    BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_CGROUP_ARRAY,
-    BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_LRU_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY,
-    BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+    BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_CGROUP_ARRAY, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_LRU_PERCPU_HASH,
+    BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERF_EVENT_ARRAY,
     BPF_MAP_TYPE_PROG_ARRAY,
 };
 use crate::error::{Result, SysError};
@@ -75,8 +74,7 @@ pub fn map_create(attr: &MapCreateAttr<'_>) -> Result<OwnedFd> {
         a.map_flags |= BPF_F_VTYPE_BTF_OBJ_FD;
     }
     // SAFETY: MapCreate holds no pointers.
-    unsafe { bpf_fd(Cmd::MapCreate, &mut a) }
-        .map_err(|e| SysError::bpf(Cmd::MapCreate, e).with_object(attr.map_name))
+    unsafe { bpf_fd(Cmd::MapCreate, &mut a) }.map_err(|e| SysError::bpf(Cmd::MapCreate, e).with_object(attr.map_name))
 }
 
 /// Information about a map (`BPF_OBJ_GET_INFO_BY_FD` on a map fd).
@@ -155,13 +153,7 @@ impl<'a> MapRef<'a> {
     pub fn new(fd: BorrowedFd<'a>) -> Result<Self> {
         let info = map_info(fd)?;
         let value_size = syscall_value_size(info.map_type, info.value_size)?;
-        Ok(MapRef {
-            fd,
-            map_type: info.map_type,
-            key_size: info.key_size as usize,
-            value_size,
-            name: obj_name(&info.name),
-        })
+        Ok(MapRef { fd, map_type: info.map_type, key_size: info.key_size as usize, value_size, name: obj_name(&info.name) })
     }
 
     /// The map fd.
@@ -195,10 +187,7 @@ impl<'a> MapRef<'a> {
         if len == want {
             Ok(())
         } else {
-            Err(
-                SysError::invalid(cmd, format!("{what} is {len} bytes, the map needs {want}"))
-                    .with_object(c_buf_to_string(&self.name)),
-            )
+            Err(SysError::invalid(cmd, format!("{what} is {len} bytes, the map needs {want}")).with_object(c_buf_to_string(&self.name)))
         }
     }
 
@@ -224,12 +213,7 @@ impl<'a> MapRef<'a> {
         let cmd = Cmd::MapUpdateElem;
         self.check(cmd, "key", key.len(), self.key_size)?;
         self.check(cmd, "value", value.len(), self.value_size)?;
-        let mut a = attr::MapElem {
-            key: ptr(key),
-            value: ptr(value),
-            flags,
-            ..Default::default()
-        };
+        let mut a = attr::MapElem { key: ptr(key), value: ptr(value), flags, ..Default::default() };
         // SAFETY: key and value have exactly the sizes the kernel reads.
         unsafe { self.elem(cmd, &mut a, false) }.map(drop)
     }
@@ -245,12 +229,7 @@ impl<'a> MapRef<'a> {
     fn read_elem(&self, cmd: Cmd, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool> {
         self.check(cmd, "key", key.len(), self.key_size)?;
         self.check(cmd, "value", value.len(), self.value_size)?;
-        let mut a = attr::MapElem {
-            key: ptr(key),
-            value: ptr_mut(value),
-            flags,
-            ..Default::default()
-        };
+        let mut a = attr::MapElem { key: ptr(key), value: ptr_mut(value), flags, ..Default::default() };
         // SAFETY: key and value have exactly the sizes the kernel accesses.
         unsafe { self.elem(cmd, &mut a, true) }
     }
@@ -260,10 +239,7 @@ impl<'a> MapRef<'a> {
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         let cmd = Cmd::MapDeleteElem;
         self.check(cmd, "key", key.len(), self.key_size)?;
-        let mut a = attr::MapElem {
-            key: ptr(key),
-            ..Default::default()
-        };
+        let mut a = attr::MapElem { key: ptr(key), ..Default::default() };
         // SAFETY: key has exactly the size the kernel reads.
         unsafe { self.elem(cmd, &mut a, false) }.map(drop)
     }
@@ -276,11 +252,7 @@ impl<'a> MapRef<'a> {
             self.check(cmd, "key", key.len(), self.key_size)?;
         }
         self.check(cmd, "next key", next_key.len(), self.key_size)?;
-        let mut a = attr::MapElem {
-            key: key.map_or(0, ptr),
-            value: ptr_mut(next_key),
-            ..Default::default()
-        };
+        let mut a = attr::MapElem { key: key.map_or(0, ptr), value: ptr_mut(next_key), ..Default::default() };
         // SAFETY: key (or NULL) and next_key have the key size.
         unsafe { self.elem(cmd, &mut a, true) }
     }
@@ -303,10 +275,7 @@ impl<'a> MapRef<'a> {
 fn syscall_value_size(map_type: u32, value_size: u32) -> Result<usize> {
     let value_size = value_size as usize;
     match map_type {
-        BPF_MAP_TYPE_PERCPU_HASH
-        | BPF_MAP_TYPE_PERCPU_ARRAY
-        | BPF_MAP_TYPE_LRU_PERCPU_HASH
-        | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE => {
+        BPF_MAP_TYPE_PERCPU_HASH | BPF_MAP_TYPE_PERCPU_ARRAY | BPF_MAP_TYPE_LRU_PERCPU_HASH | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE => {
             let cpus = possible_cpus()?;
             Ok(value_size.next_multiple_of(8).saturating_mul(cpus))
         }
@@ -325,12 +294,7 @@ pub fn map_update_elem(fd: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64)
 }
 
 /// [`MapRef::lookup`] on `fd` (queries the map's sizes first).
-pub fn map_lookup_elem(
-    fd: BorrowedFd<'_>,
-    key: &[u8],
-    value: &mut [u8],
-    flags: u64,
-) -> Result<bool> {
+pub fn map_lookup_elem(fd: BorrowedFd<'_>, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool> {
     MapRef::new(fd)?.lookup(key, value, flags)
 }
 
@@ -340,34 +304,20 @@ pub fn map_delete_elem(fd: BorrowedFd<'_>, key: &[u8]) -> Result<()> {
 }
 
 /// [`MapRef::next_key`] on `fd` (queries the map's sizes first).
-pub fn map_get_next_key(
-    fd: BorrowedFd<'_>,
-    key: Option<&[u8]>,
-    next_key: &mut [u8],
-) -> Result<bool> {
+pub fn map_get_next_key(fd: BorrowedFd<'_>, key: Option<&[u8]>, next_key: &mut [u8]) -> Result<bool> {
     MapRef::new(fd)?.next_key(key, next_key)
 }
 
 /// [`MapRef::lookup_and_delete`] on `fd` (queries the map's sizes first).
-pub fn map_lookup_and_delete_elem(
-    fd: BorrowedFd<'_>,
-    key: &[u8],
-    value: &mut [u8],
-    flags: u64,
-) -> Result<bool> {
+pub fn map_lookup_and_delete_elem(fd: BorrowedFd<'_>, key: &[u8], value: &mut [u8], flags: u64) -> Result<bool> {
     MapRef::new(fd)?.lookup_and_delete(key, value, flags)
 }
 
 /// Freezes a map (`BPF_MAP_FREEZE`), see [`MapRef::freeze`].
 pub fn map_freeze(fd: BorrowedFd<'_>) -> Result<()> {
-    let mut a = attr::MapElem {
-        map_fd: fd_u32(fd),
-        ..Default::default()
-    };
+    let mut a = attr::MapElem { map_fd: fd_u32(fd), ..Default::default() };
     // SAFETY: no pointers are set.
-    unsafe { bpf(Cmd::MapFreeze, &mut a) }
-        .map(drop)
-        .map_err(|e| SysError::bpf(Cmd::MapFreeze, e))
+    unsafe { bpf(Cmd::MapFreeze, &mut a) }.map(drop).map_err(|e| SysError::bpf(Cmd::MapFreeze, e))
 }
 
 /// The next map id after `start` (`BPF_MAP_GET_NEXT_ID`), `None` at the end.

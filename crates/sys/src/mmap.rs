@@ -46,11 +46,7 @@ impl MmapedMap {
     pub fn new(map: BorrowedFd<'_>, writable: bool) -> Result<Self> {
         let info = map_info(map)?;
         let invalid = |msg: &str| {
-            SysError::new(
-                Operation::Mmap,
-                io::Error::new(io::ErrorKind::InvalidInput, msg.to_string()),
-            )
-            .with_object(info.name.clone())
+            SysError::new(Operation::Mmap, io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())).with_object(info.name.clone())
         };
         if info.map_type != BPF_MAP_TYPE_ARRAY || info.map_flags & BPF_F_MMAPABLE == 0 {
             return Err(invalid("only BPF_F_MMAPABLE array maps can be mmap()ed"));
@@ -60,39 +56,19 @@ impl MmapedMap {
         }
         let stride = (info.value_size as usize).next_multiple_of(8);
         let page = page_size();
-        let data_len = stride
-            .checked_mul(info.max_entries as usize)
-            .filter(|&n| n > 0)
-            .ok_or_else(|| invalid("map has no mappable data"))?;
-        let map_len = data_len
-            .checked_next_multiple_of(page)
-            .ok_or_else(|| invalid("map too large"))?;
+        let data_len =
+            stride.checked_mul(info.max_entries as usize).filter(|&n| n > 0).ok_or_else(|| invalid("map has no mappable data"))?;
+        let map_len = data_len.checked_next_multiple_of(page).ok_or_else(|| invalid("map too large"))?;
         let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
         // SAFETY: a new shared mapping chosen by the kernel (NULL hint) of a
         // map fd; it aliases no Rust object. map_len matches the size the
         // kernel allows for this array (data rounded up to pages).
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                prot,
-                libc::MAP_SHARED,
-                map.as_raw_fd(),
-                0,
-            )
-        };
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), map_len, prot, libc::MAP_SHARED, map.as_raw_fd(), 0) };
         if p == libc::MAP_FAILED {
-            return Err(
-                SysError::new(Operation::Mmap, io::Error::last_os_error()).with_object(info.name)
-            );
+            return Err(SysError::new(Operation::Mmap, io::Error::last_os_error()).with_object(info.name));
         }
         let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| invalid("mmap returned NULL"))?;
-        Ok(MmapedMap {
-            ptr,
-            map_len,
-            data_len,
-            writable,
-        })
+        Ok(MmapedMap { ptr, map_len, data_len, writable })
     }
 
     /// Length of the map data in bytes (`round_up(value_size, 8) * max_entries`).

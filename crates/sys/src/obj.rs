@@ -11,10 +11,7 @@ use crate::syscall::{bpf, bpf_fd, fd_u32, opt_fd, path_cstring, Cmd};
 
 /// `BPF_*_GET_NEXT_ID`: `None` once `start` is the last id (`ENOENT`).
 pub(crate) fn get_next_id(cmd: Cmd, start: u32) -> Result<Option<u32>> {
-    let mut a = attr::GetId {
-        id: start,
-        ..Default::default()
-    };
+    let mut a = attr::GetId { id: start, ..Default::default() };
     // SAFETY: GetId holds no pointers.
     match unsafe { bpf(cmd, &mut a) } {
         Ok(_) => Ok(Some(a.next_id)),
@@ -25,13 +22,9 @@ pub(crate) fn get_next_id(cmd: Cmd, start: u32) -> Result<Option<u32>> {
 
 /// `BPF_*_GET_FD_BY_ID`.
 pub(crate) fn get_fd_by_id(cmd: Cmd, id: u32) -> Result<OwnedFd> {
-    let mut a = attr::GetId {
-        id,
-        ..Default::default()
-    };
+    let mut a = attr::GetId { id, ..Default::default() };
     // SAFETY: GetId holds no pointers; the command returns a new fd.
-    unsafe { bpf_fd(cmd, &mut a) }
-        .map_err(|e| SysError::bpf(cmd, e).with_object(format!("id {id}")))
+    unsafe { bpf_fd(cmd, &mut a) }.map_err(|e| SysError::bpf(cmd, e).with_object(format!("id {id}")))
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` into `info`; returns the info length the kernel
@@ -43,11 +36,7 @@ pub(crate) fn get_fd_by_id(cmd: Cmd, id: u32) -> Result<OwnedFd> {
 /// a writable buffer of that length.
 pub(crate) unsafe fn obj_info<I: Attr>(fd: BorrowedFd<'_>, info: &mut I) -> Result<u32> {
     let cmd = Cmd::ObjGetInfoByFd;
-    let mut a = attr::InfoByFd {
-        bpf_fd: fd_u32(fd),
-        info_len: size_of::<I>() as u32,
-        info: info as *mut I as u64,
-    };
+    let mut a = attr::InfoByFd { bpf_fd: fd_u32(fd), info_len: size_of::<I>() as u32, info: info as *mut I as u64 };
     // SAFETY: `info` is a live, exclusively borrowed struct of `info_len`
     // bytes; the buffers it points to are valid per this function's contract.
     unsafe { bpf(cmd, &mut a) }.map_err(|e| SysError::bpf(cmd, e))?;
@@ -60,11 +49,7 @@ pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
     let cmd = Cmd::ObjPin;
     let err = |e| SysError::bpf(cmd, e).with_object(path.display().to_string());
     let c = path_cstring(path).map_err(err)?;
-    let mut a = attr::ObjPath {
-        pathname: c.as_ptr() as u64,
-        bpf_fd: fd_u32(fd),
-        ..Default::default()
-    };
+    let mut a = attr::ObjPath { pathname: c.as_ptr() as u64, bpf_fd: fd_u32(fd), ..Default::default() };
     // SAFETY: pathname points to a NUL-terminated string alive for the call.
     unsafe { bpf(cmd, &mut a) }.map(drop).map_err(err)
 }
@@ -75,11 +60,7 @@ pub fn obj_get(path: &Path, file_flags: u32) -> Result<OwnedFd> {
     let cmd = Cmd::ObjGet;
     let err = |e| SysError::bpf(cmd, e).with_object(path.display().to_string());
     let c = path_cstring(path).map_err(err)?;
-    let mut a = attr::ObjPath {
-        pathname: c.as_ptr() as u64,
-        file_flags,
-        ..Default::default()
-    };
+    let mut a = attr::ObjPath { pathname: c.as_ptr() as u64, file_flags, ..Default::default() };
     // SAFETY: pathname points to a NUL-terminated string alive for the call;
     // the command returns a new fd.
     unsafe { bpf_fd(cmd, &mut a) }.map_err(err)
@@ -172,14 +153,9 @@ pub fn perf_link_supported() -> bool {
 /// Detaches a link without closing it (`BPF_LINK_DETACH`): the program is
 /// detached even if other fds or pins of the link remain.
 pub fn link_detach(link: BorrowedFd<'_>) -> Result<()> {
-    let mut a = attr::LinkDetach {
-        link_fd: fd_u32(link),
-        ..Default::default()
-    };
+    let mut a = attr::LinkDetach { link_fd: fd_u32(link), ..Default::default() };
     // SAFETY: LinkDetach holds no pointers.
-    unsafe { bpf(Cmd::LinkDetach, &mut a) }
-        .map(drop)
-        .map_err(|e| SysError::bpf(Cmd::LinkDetach, e))
+    unsafe { bpf(Cmd::LinkDetach, &mut a) }.map(drop).map_err(|e| SysError::bpf(Cmd::LinkDetach, e))
 }
 
 /// The next link id after `start` (`BPF_LINK_GET_NEXT_ID`), `None` at the end.
@@ -198,11 +174,7 @@ pub fn link_get_fd_by_id(id: u32) -> Result<OwnedFd> {
 /// target was given at load time.
 pub fn raw_tracepoint_open(name: Option<&CStr>, prog: BorrowedFd<'_>) -> Result<OwnedFd> {
     let cmd = Cmd::RawTracepointOpen;
-    let mut a = attr::RawTracepointOpen {
-        name: name.map_or(0, |n| n.as_ptr() as u64),
-        prog_fd: opt_fd(Some(prog)),
-        ..Default::default()
-    };
+    let mut a = attr::RawTracepointOpen { name: name.map_or(0, |n| n.as_ptr() as u64), prog_fd: opt_fd(Some(prog)), ..Default::default() };
     // SAFETY: name is NULL or a NUL-terminated string alive for the call;
     // the command returns a new fd.
     unsafe { bpf_fd(cmd, &mut a) }.map_err(|e| {

@@ -75,9 +75,8 @@ const PMU_DIR: &str = "/sys/bus/event_source/devices";
 unsafe fn perf_event_open(attr: &mut PerfEventAttr, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
     // SAFETY: attr is a live, initialised struct of attr.size bytes; the
     // pointer in config1 is valid per this function's contract.
-    let ret = unsafe {
-        libc::syscall(libc::SYS_perf_event_open, attr as *mut PerfEventAttr, pid, cpu, -1 as libc::c_int, PERF_FLAG_FD_CLOEXEC)
-    };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_perf_event_open, attr as *mut PerfEventAttr, pid, cpu, -1 as libc::c_int, PERF_FLAG_FD_CLOEXEC) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -122,9 +121,8 @@ pub fn perf_event_open_probe(ev: &ProbeEvent<'_>) -> Result<OwnedFd> {
         None => (-1, 0),
     };
     // SAFETY: config1 points to `ev.name`, a C string borrowed for the call.
-    unsafe { perf_event_open(&mut attr, pid, cpu) }.map_err(|e| {
-        SysError::new(Operation::PerfEventOpen, e).with_object(format!("{}+{:#x}", ev.name.to_string_lossy(), ev.offset))
-    })
+    unsafe { perf_event_open(&mut attr, pid, cpu) }
+        .map_err(|e| SysError::new(Operation::PerfEventOpen, e).with_object(format!("{}+{:#x}", ev.name.to_string_lossy(), ev.offset)))
 }
 
 /// Opens the tracepoint event with the id tracefs gives it

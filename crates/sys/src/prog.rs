@@ -8,9 +8,7 @@ use crate::attr;
 use crate::error::{LoadError, Result, SysError};
 use crate::log::{load_with_log, LogOptions};
 use crate::obj::{get_fd_by_id, get_next_id, obj_info};
-use crate::syscall::{
-    bpf, bpf_fd, c_buf_to_string, fd_u32, len_u32, obj_name, opt_fd, ptr, ptr_mut, Cmd,
-};
+use crate::syscall::{bpf, bpf_fd, c_buf_to_string, fd_u32, len_u32, obj_name, opt_fd, ptr, ptr_mut, Cmd};
 
 /// Size of one BPF instruction (`struct bpf_insn`).
 const INSN_SIZE: usize = 8;
@@ -82,43 +80,21 @@ pub struct ProgLoaded {
 /// by [`ProgLoadAttr::log`] / [`LogOptions`] and retrying on `EAGAIN`.
 pub fn prog_load(attr: &ProgLoadAttr<'_>) -> Result<ProgLoaded, LoadError> {
     let cmd = Cmd::ProgLoad;
-    let err = |e: io::Error, log: String, truncated: bool| {
-        LoadError::new(
-            SysError::bpf(cmd, e).with_object(attr.prog_name),
-            log,
-            truncated,
-        )
-    };
-    let invalid = |msg: String| {
-        err(
-            io::Error::new(io::ErrorKind::InvalidInput, msg),
-            String::new(),
-            false,
-        )
-    };
+    let err =
+        |e: io::Error, log: String, truncated: bool| LoadError::new(SysError::bpf(cmd, e).with_object(attr.prog_name), log, truncated);
+    let invalid = |msg: String| err(io::Error::new(io::ErrorKind::InvalidInput, msg), String::new(), false);
 
     if attr.insns.is_empty() || attr.insns.len() % INSN_SIZE != 0 {
-        return Err(invalid(format!(
-            "instructions are {} bytes, not a non-zero multiple of {INSN_SIZE}",
-            attr.insns.len()
-        )));
+        return Err(invalid(format!("instructions are {} bytes, not a non-zero multiple of {INSN_SIZE}", attr.insns.len())));
     }
-    let insn_cnt = len_u32(attr.insns.len() / INSN_SIZE, "instruction count")
-        .map_err(|e| err(e, String::new(), false))?;
-    let func_info_cnt =
-        record_count(attr.func_info, attr.func_info_rec_size, "func_info").map_err(invalid)?;
-    let line_info_cnt =
-        record_count(attr.line_info, attr.line_info_rec_size, "line_info").map_err(invalid)?;
+    let insn_cnt = len_u32(attr.insns.len() / INSN_SIZE, "instruction count").map_err(|e| err(e, String::new(), false))?;
+    let func_info_cnt = record_count(attr.func_info, attr.func_info_rec_size, "func_info").map_err(invalid)?;
+    let line_info_cnt = record_count(attr.line_info, attr.line_info_rec_size, "line_info").map_err(invalid)?;
     let attach_fd = match (attr.attach_prog_fd, attr.attach_btf_obj_fd) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "attach_prog_fd and attach_btf_obj_fd are exclusive".into(),
-            ))
-        }
+        (Some(_), Some(_)) => return Err(invalid("attach_prog_fd and attach_btf_obj_fd are exclusive".into())),
         (fd, None) | (None, fd) => opt_fd(fd),
     };
-    let fd_array_len =
-        len_u32(attr.fd_array.len(), "fd_array").map_err(|e| err(e, String::new(), false))?;
+    let fd_array_len = len_u32(attr.fd_array.len(), "fd_array").map_err(|e| err(e, String::new(), false))?;
 
     let base = attr::ProgLoad {
         prog_type: attr.prog_type,
@@ -131,27 +107,15 @@ pub fn prog_load(attr: &ProgLoadAttr<'_>) -> Result<ProgLoaded, LoadError> {
         prog_ifindex: attr.prog_ifindex,
         expected_attach_type: attr.expected_attach_type,
         prog_btf_fd: opt_fd(attr.prog_btf_fd),
-        func_info_rec_size: if func_info_cnt > 0 {
-            attr.func_info_rec_size
-        } else {
-            0
-        },
+        func_info_rec_size: if func_info_cnt > 0 { attr.func_info_rec_size } else { 0 },
         func_info: ptr(attr.func_info),
         func_info_cnt,
-        line_info_rec_size: if line_info_cnt > 0 {
-            attr.line_info_rec_size
-        } else {
-            0
-        },
+        line_info_rec_size: if line_info_cnt > 0 { attr.line_info_rec_size } else { 0 },
         line_info: ptr(attr.line_info),
         line_info_cnt,
         attach_btf_id: attr.attach_btf_id,
         attach_fd,
-        fd_array: if attr.fd_array.is_empty() {
-            0
-        } else {
-            attr.fd_array.as_ptr() as u64
-        },
+        fd_array: if attr.fd_array.is_empty() { 0 } else { attr.fd_array.as_ptr() as u64 },
         fd_array_cnt: if attr.bind_fd_array { fd_array_len } else { 0 },
         ..Default::default()
     };
@@ -178,13 +142,9 @@ fn record_count(data: &[u8], rec_size: u32, what: &str) -> std::result::Result<u
         return Ok(0);
     }
     if rec_size == 0 || data.len() % rec_size as usize != 0 {
-        return Err(format!(
-            "{what} is {} bytes, not a multiple of its record size {rec_size}",
-            data.len()
-        ));
+        return Err(format!("{what} is {} bytes, not a multiple of its record size {rec_size}", data.len()));
     }
-    u32::try_from(data.len() / rec_size as usize)
-        .map_err(|_| format!("{what} has too many records"))
+    u32::try_from(data.len() / rec_size as usize).map_err(|_| format!("{what} has too many records"))
 }
 
 /// Information about a loaded program (`BPF_OBJ_GET_INFO_BY_FD`).
@@ -252,11 +212,7 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
         xlated_prog_len: info.xlated_prog_len,
         xlated_prog_insns: ptr_mut(&mut xlated),
         nr_map_ids: info.nr_map_ids,
-        map_ids: if map_ids.is_empty() {
-            0
-        } else {
-            map_ids.as_mut_ptr() as u64
-        },
+        map_ids: if map_ids.is_empty() { 0 } else { map_ids.as_mut_ptr() as u64 },
         ..Default::default()
     };
     // SAFETY: the only non-zero lengths are xlated_prog_len and nr_map_ids,
@@ -363,13 +319,7 @@ pub fn prog_test_run(prog: BorrowedFd<'_>, opts: &TestRunOpts<'_>) -> Result<Tes
     unsafe { bpf(cmd, &mut a) }.map_err(err)?;
     data_out.truncate(a.data_size_out as usize);
     ctx_out.truncate(a.ctx_size_out as usize);
-    Ok(TestRunResult {
-        retval: a.retval,
-        duration: a.duration,
-        data_out,
-        ctx_out,
-        ctx_in_after: ctx_in,
-    })
+    Ok(TestRunResult { retval: a.retval, duration: a.duration, data_out, ctx_out, ctx_in_after: ctx_in })
 }
 
 /// The next program id after `start` (`BPF_PROG_GET_NEXT_ID`), `None` at the
@@ -387,13 +337,7 @@ pub fn prog_get_fd_by_id(id: u32) -> Result<OwnedFd> {
 /// as the program even if no instruction refers to it (e.g. `.rodata`
 /// that the verifier constant-folded away).
 pub fn prog_bind_map(prog: BorrowedFd<'_>, map: BorrowedFd<'_>) -> Result<()> {
-    let mut a = attr::ProgBindMap {
-        prog_fd: fd_u32(prog),
-        map_fd: fd_u32(map),
-        ..Default::default()
-    };
+    let mut a = attr::ProgBindMap { prog_fd: fd_u32(prog), map_fd: fd_u32(map), ..Default::default() };
     // SAFETY: ProgBindMap holds no pointers.
-    unsafe { bpf(Cmd::ProgBindMap, &mut a) }
-        .map(drop)
-        .map_err(|e| SysError::bpf(Cmd::ProgBindMap, e))
+    unsafe { bpf(Cmd::ProgBindMap, &mut a) }.map(drop).map_err(|e| SysError::bpf(Cmd::ProgBindMap, e))
 }

@@ -151,11 +151,7 @@ pub(crate) fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
 /// bytes so the kernel always sees a terminated string.
 pub(crate) fn obj_name(name: &str) -> [u8; OBJ_NAME_LEN] {
     let mut out = [0u8; OBJ_NAME_LEN];
-    for (dst, &b) in out
-        .iter_mut()
-        .take(OBJ_NAME_LEN - 1)
-        .zip(name.as_bytes().iter().take_while(|&&b| b != 0))
-    {
+    for (dst, &b) in out.iter_mut().take(OBJ_NAME_LEN - 1).zip(name.as_bytes().iter().take_while(|&&b| b != 0)) {
         *dst = b;
     }
     out
@@ -169,22 +165,13 @@ pub(crate) fn c_buf_to_string(buf: &[u8]) -> String {
 
 /// A filesystem path as a C string, rejecting interior NULs.
 pub(crate) fn path_cstring(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("path {} contains a NUL byte", path.display()),
-        )
-    })
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("path {} contains a NUL byte", path.display())))
 }
 
 /// A length as the kernel's `__u32`, or `InvalidInput` if it does not fit.
 pub(crate) fn len_u32(len: usize, what: &str) -> io::Result<u32> {
-    u32::try_from(len).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{what} is too large ({len} bytes)"),
-        )
-    })
+    u32::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{what} is too large ({len} bytes)")))
 }
 
 #[cfg(test)]

@@ -53,20 +53,8 @@ fn code(insns: &[[u8; 8]]) -> Vec<u8> {
     insns.concat()
 }
 
-fn load_with(
-    prog_type: u32,
-    insns: &[u8],
-    name: &str,
-    log: LogOptions,
-) -> Result<ProgLoaded, LoadError> {
-    prog_load(&ProgLoadAttr {
-        prog_type,
-        insns,
-        license: c"GPL",
-        prog_name: name,
-        log,
-        ..Default::default()
-    })
+fn load_with(prog_type: u32, insns: &[u8], name: &str, log: LogOptions) -> Result<ProgLoaded, LoadError> {
+    prog_load(&ProgLoadAttr { prog_type, insns, license: c"GPL", prog_name: name, log, ..Default::default() })
 }
 
 fn load(prog_type: u32, insns: &[u8], name: &str) -> OwnedFd {
@@ -76,24 +64,9 @@ fn load(prog_type: u32, insns: &[u8], name: &str) -> OwnedFd {
     }
 }
 
-fn create(
-    map_type: u32,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    flags: u32,
-    name: &str,
-) -> OwnedFd {
-    map_create(&MapCreateAttr {
-        map_type,
-        key_size,
-        value_size,
-        max_entries,
-        map_flags: flags,
-        map_name: name,
-        ..Default::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
+fn create(map_type: u32, key_size: u32, value_size: u32, max_entries: u32, flags: u32, name: &str) -> OwnedFd {
+    map_create(&MapCreateAttr { map_type, key_size, value_size, max_entries, map_flags: flags, map_name: name, ..Default::default() })
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn errno<T: std::fmt::Debug>(r: Result<T>) -> Option<i32> {
@@ -109,18 +82,10 @@ fn hash_map_element_ops() {
     }
     let fd = create(MAP_TYPE_HASH, 4, 8, 16, 0, "test_hash");
     let m = MapRef::new(fd.as_fd()).unwrap();
-    assert_eq!(
-        (m.key_size(), m.value_size(), m.map_type()),
-        (4, 8, MAP_TYPE_HASH)
-    );
+    assert_eq!((m.key_size(), m.value_size(), m.map_type()), (4, 8, MAP_TYPE_HASH));
 
     for k in 0..5u32 {
-        m.update(
-            &k.to_ne_bytes(),
-            &(u64::from(k) * 100).to_ne_bytes(),
-            BPF_ANY,
-        )
-        .unwrap();
+        m.update(&k.to_ne_bytes(), &(u64::from(k) * 100).to_ne_bytes(), BPF_ANY).unwrap();
     }
     let mut v = [0u8; 8];
     for k in 0..5u32 {
@@ -129,14 +94,8 @@ fn hash_map_element_ops() {
     }
     assert!(!m.lookup(&99u32.to_ne_bytes(), &mut v, 0).unwrap());
 
-    assert_eq!(
-        errno(m.update(&1u32.to_ne_bytes(), &[0; 8], BPF_NOEXIST)),
-        Some(libc::EEXIST)
-    );
-    assert_eq!(
-        errno(m.update(&42u32.to_ne_bytes(), &[0; 8], BPF_EXIST)),
-        Some(libc::ENOENT)
-    );
+    assert_eq!(errno(m.update(&1u32.to_ne_bytes(), &[0; 8], BPF_NOEXIST)), Some(libc::EEXIST));
+    assert_eq!(errno(m.update(&42u32.to_ne_bytes(), &[0; 8], BPF_EXIST)), Some(libc::ENOENT));
 
     // Iterate with get_next_key.
     let mut keys = BTreeSet::new();
@@ -153,13 +112,7 @@ fn hash_map_element_ops() {
     assert_eq!(errno(m.delete(&3u32.to_ne_bytes())), Some(libc::ENOENT));
 
     // Free-function forms.
-    map_update_elem(
-        fd.as_fd(),
-        &7u32.to_ne_bytes(),
-        &77u64.to_ne_bytes(),
-        BPF_ANY,
-    )
-    .unwrap();
+    map_update_elem(fd.as_fd(), &7u32.to_ne_bytes(), &77u64.to_ne_bytes(), BPF_ANY).unwrap();
     assert!(map_lookup_elem(fd.as_fd(), &7u32.to_ne_bytes(), &mut v, 0).unwrap());
     assert_eq!(u64::from_ne_bytes(v), 77);
     let mut first = [0u8; 4];
@@ -179,20 +132,10 @@ fn map_info_and_ids() {
     if !require_kernel() {
         return;
     }
-    let fd = create(
-        MAP_TYPE_HASH,
-        8,
-        16,
-        32,
-        BPF_F_NO_PREALLOC,
-        "a_long_map_name_truncated",
-    );
+    let fd = create(MAP_TYPE_HASH, 8, 16, 32, BPF_F_NO_PREALLOC, "a_long_map_name_truncated");
     let info = map_info(fd.as_fd()).unwrap();
     assert_eq!(info.map_type, MAP_TYPE_HASH);
-    assert_eq!(
-        (info.key_size, info.value_size, info.max_entries),
-        (8, 16, 32)
-    );
+    assert_eq!((info.key_size, info.value_size, info.max_entries), (8, 16, 32));
     assert_eq!(info.map_flags, BPF_F_NO_PREALLOC);
     assert_eq!(info.name, "a_long_map_name");
     assert!(info.id > 0);
@@ -220,16 +163,12 @@ fn array_map_element_ops() {
     let mut v = [0xffu8; 4];
     assert!(m.lookup(&2u32.to_ne_bytes(), &mut v, 0).unwrap());
     assert_eq!(v, [0; 4]);
-    m.update(&2u32.to_ne_bytes(), &0xdead_beefu32.to_ne_bytes(), BPF_ANY)
-        .unwrap();
+    m.update(&2u32.to_ne_bytes(), &0xdead_beefu32.to_ne_bytes(), BPF_ANY).unwrap();
     assert!(m.lookup(&2u32.to_ne_bytes(), &mut v, 0).unwrap());
     assert_eq!(u32::from_ne_bytes(v), 0xdead_beef);
     assert_eq!(errno(m.delete(&2u32.to_ne_bytes())), Some(libc::EINVAL));
     assert!(!m.lookup(&10u32.to_ne_bytes(), &mut v, 0).unwrap());
-    assert_eq!(
-        errno(m.update(&10u32.to_ne_bytes(), &v, BPF_ANY)),
-        Some(libc::E2BIG)
-    );
+    assert_eq!(errno(m.update(&10u32.to_ne_bytes(), &v, BPF_ANY)), Some(libc::E2BIG));
 }
 
 #[test]
@@ -239,18 +178,11 @@ fn frozen_map_rejects_user_updates() {
     }
     let fd = create(MAP_TYPE_ARRAY, 4, 8, 1, 0, "test_frozen");
     let m = MapRef::new(fd.as_fd()).unwrap();
-    m.update(&0u32.to_ne_bytes(), &5u64.to_ne_bytes(), BPF_ANY)
-        .unwrap();
+    m.update(&0u32.to_ne_bytes(), &5u64.to_ne_bytes(), BPF_ANY).unwrap();
     m.freeze().unwrap();
-    let e = m
-        .update(&0u32.to_ne_bytes(), &6u64.to_ne_bytes(), BPF_ANY)
-        .unwrap_err();
+    let e = m.update(&0u32.to_ne_bytes(), &6u64.to_ne_bytes(), BPF_ANY).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EPERM));
-    assert!(
-        e.to_string()
-            .starts_with("bpf(BPF_MAP_UPDATE_ELEM) of 'test_frozen': "),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("bpf(BPF_MAP_UPDATE_ELEM) of 'test_frozen': "), "{e}");
     let mut v = [0u8; 8];
     assert!(m.lookup(&0u32.to_ne_bytes(), &mut v, 0).unwrap());
     assert_eq!(u64::from_ne_bytes(v), 5);
@@ -283,9 +215,7 @@ fn percpu_values_have_one_slot_per_possible_cpu() {
     let m = MapRef::new(fd.as_fd()).unwrap();
     let cpus = possible_cpus().unwrap();
     assert_eq!(m.value_size(), 8 * cpus);
-    let value: Vec<u8> = (0..cpus as u64)
-        .flat_map(|c| (c + 10).to_ne_bytes())
-        .collect();
+    let value: Vec<u8> = (0..cpus as u64).flat_map(|c| (c + 10).to_ne_bytes()).collect();
     m.update(&0u32.to_ne_bytes(), &value, BPF_ANY).unwrap();
     let mut out = vec![0u8; m.value_size()];
     assert!(m.lookup(&0u32.to_ne_bytes(), &mut out, 0).unwrap());
@@ -315,8 +245,7 @@ fn mmap_array_map() {
         assert!(m.lookup(&i.to_ne_bytes(), &mut v, 0).unwrap());
         assert_eq!(u64::from_ne_bytes(v), u64::from(i) * 1000 + 1);
     }
-    m.update(&3u32.to_ne_bytes(), &99u64.to_ne_bytes(), BPF_ANY)
-        .unwrap();
+    m.update(&3u32.to_ne_bytes(), &99u64.to_ne_bytes(), BPF_ANY).unwrap();
     assert_eq!(&mm.as_slice()[24..32], &99u64.to_ne_bytes());
 
     let ro = MmapedMap::new(fd.as_fd(), false).unwrap();
@@ -348,20 +277,9 @@ fn socket_filter_test_run() {
     if !require_kernel() {
         return;
     }
-    let prog = load(
-        PROG_TYPE_SOCKET_FILTER,
-        &code(&[mov_imm(0, 42), exit()]),
-        "sf_42",
-    );
+    let prog = load(PROG_TYPE_SOCKET_FILTER, &code(&[mov_imm(0, 42), exit()]), "sf_42");
     let packet = [0u8; 64];
-    let r = prog_test_run(
-        prog.as_fd(),
-        &TestRunOpts {
-            data_in: &packet,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let r = prog_test_run(prog.as_fd(), &TestRunOpts { data_in: &packet, ..Default::default() }).unwrap();
     assert_eq!(r.retval, 42);
 }
 
@@ -370,35 +288,14 @@ fn xdp_test_run_returns_packet() {
     if !require_kernel() {
         return;
     }
-    let prog = load(
-        PROG_TYPE_XDP,
-        &code(&[mov_imm(0, XDP_PASS), exit()]),
-        "xdp_pass",
-    );
+    let prog = load(PROG_TYPE_XDP, &code(&[mov_imm(0, XDP_PASS), exit()]), "xdp_pass");
     let packet: Vec<u8> = (0..64u8).collect();
-    let r = prog_test_run(
-        prog.as_fd(),
-        &TestRunOpts {
-            data_in: &packet,
-            data_out_size: 256,
-            repeat: 3,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let r = prog_test_run(prog.as_fd(), &TestRunOpts { data_in: &packet, data_out_size: 256, repeat: 3, ..Default::default() }).unwrap();
     assert_eq!(r.retval, XDP_PASS as u32);
     assert_eq!(r.data_out, packet);
 
     // Too small an output buffer is ENOSPC.
-    let e = prog_test_run(
-        prog.as_fd(),
-        &TestRunOpts {
-            data_in: &packet,
-            data_out_size: 16,
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let e = prog_test_run(prog.as_fd(), &TestRunOpts { data_in: &packet, data_out_size: 16, ..Default::default() }).unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOSPC));
 }
 
@@ -418,14 +315,7 @@ fn syscall_program_writes_its_context() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let ctx = [0u8; 8];
-    let r = prog_test_run(
-        prog.fd.as_fd(),
-        &TestRunOpts {
-            ctx_in: &ctx,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let r = prog_test_run(prog.fd.as_fd(), &TestRunOpts { ctx_in: &ctx, ..Default::default() }).unwrap();
     assert_eq!(r.retval, 42);
     assert_eq!(&r.ctx_in_after[..4], &7u32.to_ne_bytes());
     assert_eq!(ctx, [0; 8], "the caller's slice is never written");
@@ -437,53 +327,26 @@ fn invalid_program_error_carries_log() {
         return;
     }
     let insns = code(&[mov_reg(0, 2), exit()]);
-    let e = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns,
-        "bad_prog",
-        LogOptions::with_level(1),
-    )
-    .unwrap_err();
+    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "bad_prog", LogOptions::with_level(1)).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EACCES), "{e}");
     assert!(e.log().contains("R2 !read_ok"), "{}", e.log());
     assert!(!e.log_truncated());
     let s = e.to_string();
-    assert!(
-        s.starts_with("bpf(BPF_PROG_LOAD) of 'bad_prog': Permission denied (os error 13)"),
-        "{s}"
-    );
+    assert!(s.starts_with("bpf(BPF_PROG_LOAD) of 'bad_prog': Permission denied (os error 13)"), "{s}");
     assert!(s.contains("R2 !read_ok"), "{s}");
 
     // Default options: load without a log, retry with one on failure.
-    let e = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns,
-        "bad_prog",
-        LogOptions::default(),
-    )
-    .unwrap_err();
+    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "bad_prog", LogOptions::default()).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EACCES));
     assert!(e.log().contains("R2 !read_ok"), "{}", e.log());
 
     // No log at all.
-    let e = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns,
-        "bad_prog",
-        LogOptions::none(),
-    )
-    .unwrap_err();
+    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "bad_prog", LogOptions::none()).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EACCES));
     assert!(e.log().is_empty());
 
     // Malformed input never reaches the kernel.
-    let e = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns[..12],
-        "bad_len",
-        LogOptions::none(),
-    )
-    .unwrap_err();
+    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns[..12], "bad_len", LogOptions::none()).unwrap_err();
     assert_eq!(e.errno(), None);
     assert_eq!(e.sys_error().kind(), io::ErrorKind::InvalidInput);
 }
@@ -501,55 +364,21 @@ fn log_grows_until_complete() {
     if !require_kernel() {
         return;
     }
-    let big = |level| LogOptions {
-        initial_size: 16 << 20,
-        ..LogOptions::with_level(level)
-    };
-    let tiny = |level| LogOptions {
-        initial_size: 1,
-        ..LogOptions::with_level(level)
-    };
+    let big = |level| LogOptions { initial_size: 16 << 20, ..LogOptions::with_level(level) };
+    let tiny = |level| LogOptions { initial_size: 1, ..LogOptions::with_level(level) };
 
     // Successful load, level 2: the log comes back with the program.
     let insns = long_program(300, false);
-    let reference = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns,
-        "long_ok",
-        big(BPF_LOG_LEVEL2),
-    )
-    .unwrap();
-    let grown = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns,
-        "long_ok",
-        tiny(BPF_LOG_LEVEL2),
-    )
-    .unwrap();
-    assert!(
-        reference.log.len() > 4 * 128,
-        "log is only {} bytes",
-        reference.log.len()
-    );
+    let reference = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_ok", big(BPF_LOG_LEVEL2)).unwrap();
+    let grown = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_ok", tiny(BPF_LOG_LEVEL2)).unwrap();
+    assert!(reference.log.len() > 4 * 128, "log is only {} bytes", reference.log.len());
     assert_eq!(grown.log, reference.log);
     assert!(grown.log.contains("processed"), "{}", grown.log);
 
     // Failed load, level 1: the error is the verifier's, not ENOSPC.
     let insns = long_program(300, true);
-    let reference = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns,
-        "long_bad",
-        big(BPF_LOG_LEVEL1),
-    )
-    .unwrap_err();
-    let grown = load_with(
-        PROG_TYPE_SOCKET_FILTER,
-        &insns,
-        "long_bad",
-        tiny(BPF_LOG_LEVEL1),
-    )
-    .unwrap_err();
+    let reference = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_bad", big(BPF_LOG_LEVEL1)).unwrap_err();
+    let grown = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_bad", tiny(BPF_LOG_LEVEL1)).unwrap_err();
     assert_eq!(grown.errno(), Some(libc::EACCES));
     assert!(reference.log().len() > 128);
     assert_eq!(grown.log(), reference.log());
@@ -557,10 +386,7 @@ fn log_grows_until_complete() {
     assert!(!grown.log_truncated());
 
     // A log that does not fit the maximum is reported as truncated.
-    let capped = LogOptions {
-        max_size: 256,
-        ..tiny(BPF_LOG_LEVEL1)
-    };
+    let capped = LogOptions { max_size: 256, ..tiny(BPF_LOG_LEVEL1) };
     let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_bad", capped).unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOSPC));
     assert!(e.log_truncated());
@@ -603,11 +429,7 @@ fn prog_info_map_ids_and_fd_array() {
 
     // ld_imm64 with a map fd.
     let [a, b] = ld_map(1, 1, map.as_raw_fd());
-    let fd = load(
-        PROG_TYPE_SOCKET_FILTER,
-        &code(&[a, b, mov_imm(0, 0), exit()]),
-        "uses_map",
-    );
+    let fd = load(PROG_TYPE_SOCKET_FILTER, &code(&[a, b, mov_imm(0, 0), exit()]), "uses_map");
     assert_eq!(prog_info(fd.as_fd()).unwrap().map_ids, vec![map_id]);
 
     // ld_imm64 with an index into fd_array; bind an otherwise unused map.
@@ -626,11 +448,7 @@ fn prog_info_map_ids_and_fd_array() {
         ..Default::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let ids: BTreeSet<u32> = prog_info(p.fd.as_fd())
-        .unwrap()
-        .map_ids
-        .into_iter()
-        .collect();
+    let ids: BTreeSet<u32> = prog_info(p.fd.as_fd()).unwrap().map_ids.into_iter().collect();
     assert_eq!(ids, [map_id, unused_id].into_iter().collect());
 
     // prog_bind_map.
@@ -646,21 +464,12 @@ fn prog_info_map_ids_and_fd_array() {
 /// Header + `int` (signed, 32 bits) + string table "\0int\0".
 fn minimal_btf(magic: u16) -> Vec<u8> {
     let strings = b"\0int\0";
-    let types: Vec<u8> = [1u32, 0x0100_0000, 4, 0x0100_0020]
-        .iter()
-        .flat_map(|v| v.to_ne_bytes())
-        .collect();
+    let types: Vec<u8> = [1u32, 0x0100_0000, 4, 0x0100_0020].iter().flat_map(|v| v.to_ne_bytes()).collect();
     let mut b = Vec::new();
     b.extend_from_slice(&magic.to_ne_bytes());
     b.push(1); // version
     b.push(0); // flags
-    for v in [
-        24u32,
-        0,
-        types.len() as u32,
-        types.len() as u32,
-        strings.len() as u32,
-    ] {
+    for v in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
         b.extend_from_slice(&v.to_ne_bytes()); // hdr_len, type_off/len, str_off/len
     }
     b.extend_from_slice(&types);
@@ -698,10 +507,7 @@ fn btf_load_and_info() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let mi = map_info(map.as_fd()).unwrap();
-    assert_eq!(
-        (mi.btf_id, mi.btf_key_type_id, mi.btf_value_type_id),
-        (info.id, 1, 1)
-    );
+    assert_eq!((mi.btf_id, mi.btf_key_type_id, mi.btf_value_type_id), (info.id, 1, 1));
 }
 
 #[test]
@@ -751,13 +557,8 @@ fn raw_tracepoint_link() {
     if !require_kernel() {
         return;
     }
-    let prog = load(
-        PROG_TYPE_RAW_TRACEPOINT,
-        &code(&[mov_imm(0, 0), exit()]),
-        "raw_tp",
-    );
-    let link =
-        raw_tracepoint_open(Some(c"sys_enter"), prog.as_fd()).unwrap_or_else(|e| panic!("{e}"));
+    let prog = load(PROG_TYPE_RAW_TRACEPOINT, &code(&[mov_imm(0, 0), exit()]), "raw_tp");
+    let link = raw_tracepoint_open(Some(c"sys_enter"), prog.as_fd()).unwrap_or_else(|e| panic!("{e}"));
     let mut n = 0;
     let mut id = 0;
     while let Some(next) = link_get_next_id(id).unwrap() {
@@ -805,14 +606,8 @@ fn cgroup_link_create_and_detach() {
             ..Default::default()
         })
         .unwrap_or_else(|e| panic!("{e}"));
-        let link = link_create(
-            prog.fd.as_fd(),
-            LinkTarget::Fd(cg.as_fd()),
-            ATTACH_CGROUP_INET_INGRESS,
-            0,
-            None,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let link =
+            link_create(prog.fd.as_fd(), LinkTarget::Fd(cg.as_fd()), ATTACH_CGROUP_INET_INGRESS, 0, None).unwrap_or_else(|e| panic!("{e}"));
         link_detach(link.as_fd()).unwrap();
     });
     let _ = std::fs::remove_dir(&dir);
@@ -858,11 +653,7 @@ fn pin_outside_bpffs_fails_with_context() {
     let map = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "not_pinned");
     let e = obj_pin(map.as_fd(), std::path::Path::new("/tmp/bpfld_not_bpffs")).unwrap_err();
     assert!(e.errno().is_some());
-    assert!(
-        e.to_string()
-            .starts_with("bpf(BPF_OBJ_PIN) of '/tmp/bpfld_not_bpffs': "),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("bpf(BPF_OBJ_PIN) of '/tmp/bpfld_not_bpffs': "), "{e}");
     let e = obj_pin(map.as_fd(), std::path::Path::new("/tmp/a\0b")).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
 }

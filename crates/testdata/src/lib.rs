@@ -60,10 +60,8 @@ pub const K618: &str = "6.18-host";
 pub const SHARED_KERNELS: [&str; 3] = [K61, K612, K618];
 
 /// The Debian packages `shared/btf`'s blobs were cut from: (release, package).
-pub const SHARED_KERNEL_PACKAGES: [(&str, &str); 2] = [
-    (K61, "linux-image-6.1.0-56-amd64-unsigned"),
-    (K612, "linux-image-6.12.117+deb12-amd64-unsigned"),
-];
+pub const SHARED_KERNEL_PACKAGES: [(&str, &str); 2] =
+    [(K61, "linux-image-6.1.0-56-amd64-unsigned"), (K612, "linux-image-6.12.117+deb12-amd64-unsigned")];
 
 /// `tests/bpf/obj/<name>.bpf.o`.
 pub fn test_object(name: &str) -> PathBuf {
@@ -125,11 +123,7 @@ fn cached_deb(dir: &Path, package: &str) -> Option<PathBuf> {
 }
 
 fn apt_get(args: &[&str], dir: &Path) -> Result<(), String> {
-    let out = Command::new("apt-get")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("apt-get {}: {e}", args.join(" ")))?;
+    let out = Command::new("apt-get").args(args).current_dir(dir).output().map_err(|e| format!("apt-get {}: {e}", args.join(" ")))?;
     if out.status.success() {
         Ok(())
     } else {

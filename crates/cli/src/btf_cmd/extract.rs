@@ -37,9 +37,7 @@ pub struct ExtractArgs {
 pub fn run(args: ExtractArgs) -> CliResult {
     let input = args.input.display().to_string();
     let mut head = [0u8; 8];
-    let n = std::fs::File::open(&args.input)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| format!("{input}: {e}"))?;
+    let n = std::fs::File::open(&args.input).and_then(|mut f| f.read(&mut head)).map_err(|e| format!("{input}: {e}"))?;
     if is_deb(&head[..n]) {
         return run_deb(&args);
     }
@@ -88,11 +86,7 @@ fn run_deb(args: &ExtractArgs) -> CliResult {
     let secs = start.elapsed().as_secs_f64();
     let out = args.output.display();
     if args.json {
-        let modules: Vec<_> = report
-            .modules
-            .iter()
-            .map(|m| json!({"name": m.name, "path": m.path, "btf_bytes": m.btf_len}))
-            .collect();
+        let modules: Vec<_> = report.modules.iter().map(|m| json!({"name": m.name, "path": m.path, "btf_bytes": m.btf_len})).collect();
         let v = json!({
             "input": args.input.display().to_string(),
             "output": out.to_string(),
@@ -115,11 +109,7 @@ fn run_deb(args: &ExtractArgs) -> CliResult {
         } else {
             println!("  no boot/config-{}: {out}/config not written", report.release);
         }
-        println!(
-            "  {out}/modules/: {} module BTFs ({} modules without .BTF)",
-            report.modules.len(),
-            report.modules_without_btf.len()
-        );
+        println!("  {out}/modules/: {} module BTFs ({} modules without .BTF)", report.modules.len(), report.modules_without_btf.len());
         for d in &report.duplicate_modules {
             println!("  warning: duplicate module {d}");
         }

@@ -265,16 +265,19 @@ pub(crate) fn calc_relo(kind: CoreReloKind, local: &Spec<'_>, targ: Option<&Spec
         res.new_type_id = to.type_id;
         if res.orig_sz != res.new_sz {
             fn kind_of(btf: &Btf, id: u32) -> Option<bpfld_btf::Type<'_>> {
-                if id == 0 { None } else { btf.type_by_id(id).ok() }
+                if id == 0 {
+                    None
+                } else {
+                    btf.type_by_id(id).ok()
+                }
             }
             let ot = kind_of(local.btf, res.orig_type_id);
             let nt = targ.and_then(|t| kind_of(t.btf, res.new_type_id));
             let both_ptrs = ot.is_some_and(|t| t.kind() == Kind::Ptr) && nt.is_some_and(|t| t.kind() == Kind::Ptr);
             // libbpf compares the whole encoding with BTF_INT_SIGNED: a
             // `char` or `bool` (other encoding bits) counts as unsigned.
-            let unsigned_int = |t: Option<bpfld_btf::Type<'_>>| {
-                t.and_then(|t| t.int_info()).is_some_and(|i| i.encoding != int_encoding::SIGNED)
-            };
+            let unsigned_int =
+                |t: Option<bpfld_btf::Type<'_>>| t.and_then(|t| t.int_info()).is_some_and(|i| i.encoding != int_encoding::SIGNED);
             if !(both_ptrs || (unsigned_int(ot) && unsigned_int(nt))) {
                 res.fail_memsz_adjust = true;
             }

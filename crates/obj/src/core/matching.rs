@@ -201,7 +201,5 @@ pub(crate) fn fields_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id:
             _ => false,
         });
     }
-    Err(format!(
-        "array element types of local [{local_id}] and target [{targ_id}] do not end within {MAX_RESOLVE_DEPTH} steps (a loop?)"
-    ))
+    Err(format!("array element types of local [{local_id}] and target [{targ_id}] do not end within {MAX_RESOLVE_DEPTH} steps (a loop?)"))
 }

@@ -202,11 +202,7 @@ pub fn relocate(obj: &Object, target: &Target, insns: &mut [Vec<Insn>]) -> Resul
         return Ok(report);
     }
     if insns.len() != obj.programs.len() {
-        return Err(cx.err(format!(
-            "CO-RE: {} instruction vectors given for {} functions",
-            insns.len(),
-            obj.programs.len()
-        )));
+        return Err(cx.err(format!("CO-RE: {} instruction vectors given for {} functions", insns.len(), obj.programs.len())));
     }
     let mut cache = candidates::CandidateCache::default();
     for sec in &ext.core_relos {
@@ -244,8 +240,7 @@ pub fn relocate(obj: &Object, target: &Target, insns: &mut [Vec<Insn>]) -> Resul
                 rec.kind.name(),
                 rec.type_id
             ));
-            let applied = apply_one(rec, relo_idx, access, local, target, &mut cache, &mut insns[pi], insn_idx)
-                .map_err(|m| rcx.err(m))?;
+            let applied = apply_one(rec, relo_idx, access, local, target, &mut cache, &mut insns[pi], insn_idx).map_err(|m| rcx.err(m))?;
             report.relocations.push(CoreRelocation { program: pi, insn_idx, sec_idx: prog.sec_idx, ..applied });
         }
     }

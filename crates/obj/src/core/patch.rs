@@ -96,10 +96,7 @@ pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Resul
                 return Err(format!("insn #{idx} (ALU/ALU64) takes a register operand, not an immediate"));
             }
             if res.validate && insn.imm() as i64 as u64 != orig_val {
-                return Err(format!(
-                    "unexpected insn #{idx} (ALU/ALU64) value: got {}, exp {orig_val} -> {new_val}",
-                    insn.imm() as u32
-                ));
+                return Err(format!("unexpected insn #{idx} (ALU/ALU64) value: got {}, exp {orig_val} -> {new_val}", insn.imm() as u32));
             }
             insns[idx].set_imm(new_val as i32);
             Ok(PatchAction::AluImm)

@@ -73,11 +73,8 @@ pub(crate) fn resolve<'a>(
         let Some(lt) = local_type.filter(|_| !local_name.is_empty()) else {
             return Err(format!("target candidate search failed for {}: anonymous types cannot be relocated", describe()));
         };
-        cands = Some(
-            cache
-                .get_or_find(local_id, &lt, target)
-                .map_err(|e| format!("target candidate search failed for {}: {e}", describe()))?,
-        );
+        cands =
+            Some(cache.get_or_find(local_id, &lt, target).map_err(|e| format!("target candidate search failed for {}: {e}", describe()))?);
     }
 
     let local_spec =
@@ -85,12 +82,7 @@ pub(crate) fn resolve<'a>(
 
     let Some(cands) = cands else {
         // local_type_id.
-        let res = ReloRes {
-            orig_val: u64::from(local_id),
-            new_val: u64::from(local_id),
-            validate: false,
-            ..Default::default()
-        };
+        let res = ReloRes { orig_val: u64::from(local_id), new_val: u64::from(local_id), validate: false, ..Default::default() };
         return Ok(Resolved { res, local_spec, target: None, candidates: 0, matched: 0 });
     };
 
@@ -102,13 +94,7 @@ pub(crate) fn resolve<'a>(
         let cand_spec = match match_spec(&local_spec, btf, cand.type_id) {
             Ok(Some(s)) => s,
             Ok(None) => continue,
-            Err(e) => {
-                return Err(format!(
-                    "error matching candidate #{i} [{}] in {}: {e}",
-                    cand.type_id,
-                    target.owner_name(cand.owner)
-                ))
-            }
+            Err(e) => return Err(format!("error matching candidate #{i} [{}] in {}: {e}", cand.type_id, target.owner_name(cand.owner))),
         };
         let cand_res = calc_relo(relo.kind, &local_spec, Some(&cand_spec))?;
         match &first {

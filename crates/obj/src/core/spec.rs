@@ -268,7 +268,11 @@ pub(crate) fn format_spec(spec: &Spec<'_>) -> String {
                 let signed = t.kflag();
                 let v = if t.kind() == Kind::Enum {
                     let raw = e.value as u32;
-                    if signed { (raw as i32).to_string() } else { raw.to_string() }
+                    if signed {
+                        (raw as i32).to_string()
+                    } else {
+                        raw.to_string()
+                    }
                 } else if signed {
                     (e.value as i64).to_string()
                 } else {

@@ -246,7 +246,10 @@ fn flavors_match_by_essential_name_and_missing_fields_poison() {
     let (r, v) = apply(&local, &target, &mut c, K::FieldByteOffset, old, "0:0", &[ldx(op::DW, 0)]).unwrap();
     assert!(r.poisoned());
     assert_eq!(v[0], Insn::call_helper(poison::CORE_RELO));
-    assert_eq!(r.log_explanation(), format!("failed to resolve CO-RE relocation <byte_off> [{old}] struct inode___old.i_ctime (0:0 @ offset 0)"));
+    assert_eq!(
+        r.log_explanation(),
+        format!("failed to resolve CO-RE relocation <byte_off> [{old}] struct inode___old.i_ctime (0:0 @ offset 0)")
+    );
     // A poisoned ld_imm64 loses both halves.
     let (r, v) = apply(&local, &target, &mut c, K::FieldByteOffset, old, "0:0", &ld_imm64(0)).unwrap();
     assert!(r.poisoned());
@@ -501,7 +504,8 @@ fn type_relocations() {
     let ttd = t.typedef("tm_ptr", tp);
     let target = Target::new("t", t.build());
     let mut c = CandidateCache::default();
-    let val = |c: &mut CandidateCache, kind, id, local_val| apply(&local, &target, c, kind, id, "0", &[alu(local_val)]).map(|(r, _)| r.new_value);
+    let val =
+        |c: &mut CandidateCache, kind, id, local_val| apply(&local, &target, c, kind, id, "0", &[alu(local_val)]).map(|(r, _)| r.new_value);
     assert_eq!(val(&mut c, K::TypeExists, tm, 1).unwrap(), 1);
     assert_eq!(val(&mut c, K::TypeSize, tm, 4).unwrap(), 8);
     assert_eq!(val(&mut c, K::TypeIdTarget, tm, 999).unwrap(), u64::from(ttm), "the local id is not validated");

@@ -123,7 +123,8 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
             (".kconfig", _) => {
                 let ty = t.type_ref().unwrap_or(0);
                 let size = resolve_size(btf, ty).map_err(|e| fail(format!("failed to resolve the size of the kconfig value: {e}")))?;
-                let size = u32::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| fail(format!("kconfig value size {size} is unsupported")))?;
+                let size =
+                    u32::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| fail(format!("kconfig value size {size} is unsupported")))?;
                 let align = align_of(btf, ty).map_err(|e| fail(format!("failed to determine the alignment of the kconfig value: {e}")))?;
                 let (kty, signed) = kconfig_type(btf, ty).map_err(fail)?;
                 (ExternKind::Kconfig, ty, Some(KconfigSlot { ty: kty, size, align, signed, data_off: 0 }))
@@ -149,11 +150,13 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
     }
     out.sort_by(|a, b| {
         let kind = |e: &Extern| if e.kind == ExternKind::Kconfig { 0 } else { 1 };
-        kind(a).cmp(&kind(b)).then_with(|| match (&a.kconfig, &b.kconfig) {
-            (Some(x), Some(y)) => y.align.cmp(&x.align).then(x.size.cmp(&y.size)),
-            _ => std::cmp::Ordering::Equal,
-        })
-        .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        kind(a)
+            .cmp(&kind(b))
+            .then_with(|| match (&a.kconfig, &b.kconfig) {
+                (Some(x), Some(y)) => y.align.cmp(&x.align).then(x.size.cmp(&y.size)),
+                _ => std::cmp::Ordering::Equal,
+            })
+            .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
     });
     let mut off = 0u32;
     for e in out.iter_mut() {
@@ -173,9 +176,10 @@ pub fn kconfig_map_size(externs: &[Extern]) -> u32 {
 /// libbpf's `find_extern_btf_id`: the first VAR or FUNC named `name`,
 /// which must have extern linkage.
 fn find_extern_btf_id(btf: &Btf, name: &str) -> Result<u32, String> {
-    let id = btf.find_own(name, None).into_iter().find(|&id| {
-        btf.type_by_id(id).map(|t| matches!(t.kind(), Kind::Var | Kind::Func)).unwrap_or(false)
-    });
+    let id = btf
+        .find_own(name, None)
+        .into_iter()
+        .find(|&id| btf.type_by_id(id).map(|t| matches!(t.kind(), Kind::Var | Kind::Func)).unwrap_or(false));
     let Some(id) = id else {
         return Err("no BTF VAR or FUNC of that name (declare it __ksym or __kconfig)".into());
     };

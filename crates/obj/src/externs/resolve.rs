@@ -191,9 +191,7 @@ fn find_ksym(target: &Target, name: &str, kind: Kind) -> Option<(BtfOwner, u32)>
     if let Some(id) = target.vmlinux.find_first(name, kind) {
         return Some((BtfOwner::Vmlinux, id));
     }
-    target.modules.iter().enumerate().find_map(|(i, m)| {
-        m.btf.find_own(name, Some(kind)).first().map(|&id| (BtfOwner::Module(i), id))
-    })
+    target.modules.iter().enumerate().find_map(|(i, m)| m.btf.find_own(name, Some(kind)).first().map(|&id| (BtfOwner::Module(i), id)))
 }
 
 fn resolve_by_btf(btf: &Btf, ext: &Extern, target: &Target) -> Result<Resolved, Failure> {
@@ -221,10 +219,7 @@ fn resolve_by_btf(btf: &Btf, ext: &Extern, target: &Target) -> Result<Resolved, 
         let kernel = c_decl(kbtf, kernel_type);
         let oname = target.owner_name(owner);
         let reason = if is_func {
-            format!(
-                "func_proto [{}] incompatible with {oname} [{kernel_type}]: local '{local}', kernel '{kernel}'",
-                ext.type_id
-            )
+            format!("func_proto [{}] incompatible with {oname} [{kernel_type}]: local '{local}', kernel '{kernel}'", ext.type_id)
         } else {
             format!("incompatible types, expected [{}] '{local}', but kernel has [{kernel_type}] '{kernel}' in {oname}", ext.type_id)
         };
@@ -286,9 +281,10 @@ fn resolve_kconfig(ext: &Extern, target: &Target, data: &mut [u8]) -> Result<Res
 /// `enum bpf_func_id`. libbpf probes by loading a program; the answer is
 /// the same on kernels whose BTF lists the helper.
 fn has_bpf_cookie(vmlinux: &Btf) -> bool {
-    vmlinux.find("bpf_func_id", Some(Kind::Enum)).iter().any(|&id| {
-        vmlinux.type_by_id(id).is_ok_and(|t| t.enumerators().any(|e| t.str(e.name_off) == Ok("BPF_FUNC_get_attach_cookie")))
-    })
+    vmlinux
+        .find("bpf_func_id", Some(Kind::Enum))
+        .iter()
+        .any(|&id| vmlinux.type_by_id(id).is_ok_and(|t| t.enumerators().any(|e| t.str(e.name_off) == Ok("BPF_FUNC_get_attach_cookie"))))
 }
 
 /// Whether syscalls go through `__x64_sys_*` wrappers (what libbpf probes
@@ -376,12 +372,7 @@ fn encode_number(slot: &KconfigSlot, value: u64, dst: &mut [u8]) -> Result<(), S
         return Err(format!("value '{value}' isn't boolean compatible"));
     }
     let bits = slot.size * 8;
-    let fits = bits >= 64
-        || if slot.signed {
-            value.wrapping_add(1u64 << (bits - 1)) < (1u64 << bits)
-        } else {
-            value >> bits == 0
-        };
+    let fits = bits >= 64 || if slot.signed { value.wrapping_add(1u64 << (bits - 1)) < (1u64 << bits) } else { value >> bits == 0 };
     if !fits {
         return Err(format!("value '{value}' doesn't fit in {} bytes", slot.size));
     }
@@ -397,7 +388,13 @@ fn encode_number(slot: &KconfigSlot, value: u64, dst: &mut [u8]) -> Result<(), S
 /// Required flavor groups: among the externs of a group, at least one must
 /// resolve. A group is either named by a decl tag in the source or given
 /// as an essential name at load time.
-fn check_required_groups(externs: &[Extern], outcomes: &[ExternOutcome], target: &Target, required: &RequiredGroups, errors: &mut Vec<String>) {
+fn check_required_groups(
+    externs: &[Extern],
+    outcomes: &[ExternOutcome],
+    target: &Target,
+    required: &RequiredGroups,
+    errors: &mut Vec<String>,
+) {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, e) in externs.iter().enumerate() {
         for g in &e.require_groups {

@@ -76,11 +76,7 @@ pub fn find<'r>(
     access: &str,
 ) -> Vec<&'r CoreRelocation> {
     let p = prog(obj, prog_name);
-    report
-        .relocations
-        .iter()
-        .filter(|r| r.program == p && r.kind == kind && r.local_type_name == type_name && r.access == access)
-        .collect()
+    report.relocations.iter().filter(|r| r.program == p && r.kind == kind && r.local_type_name == type_name && r.access == access).collect()
 }
 
 /// The one relocation matching, which must exist.
