@@ -2,13 +2,22 @@
 //!
 //! ```no_run
 //! # fn main() -> bpfld::Result<()> {
-//! let mut obj = bpfld::OpenObject::open("prog.bpf.o")?;
-//! obj.set_global("config_value", &7u32.to_ne_bytes())?; // before load
-//! let loaded = obj.load()?;
-//! let counts = loaded.map("counts")?;
-//! let run = loaded.program("handler")?.test_run(&Default::default())?;
-//! # let _ = (counts, run); Ok(()) }
+//! use bpfld::OpenObject;
+//!
+//! let mut obj = OpenObject::open("prog.bpf.o")?; // pure: no system call yet
+//! obj.set_global("target_pid", &1234u32.to_ne_bytes())?; // .rodata/.data/.bss by name
+//! let obj = obj.load()?; // plan against the running kernel, load
+//! for e in obj.externs() {
+//!     // what each extern resolved to, or why not
+//!     println!("{} -> {:?} {:?}", e.name, e.target, e.reason);
+//! }
+//! let _link = obj.program("handle_exec")?.attach()?; // from the section name
+//! let hits = obj.map("counts")?.lookup_u32(0)?; // maps by name
+//! let run = obj.program("handler")?.test_run(&Default::default())?;
+//! # let _ = (hits, run); Ok(()) }
 //! ```
+//!
+//! (The same example is in the README.)
 //!
 //! Opening and planning are pure ([`bpfld_obj`]); this crate builds the
 //! running kernel's [`Target`](bpfld_obj::Target) (only the parts an object
