@@ -39,7 +39,7 @@ pub mod program;
 pub use bpfld_sys::{TestRunOpts, TestRunResult};
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};
-pub use loader::{KernelTime, LoadOptions, ProgramState};
+pub use loader::{KernelTime, LoadOptions, ProgramState, StructOpsValue};
 pub use map::{Map, PinnedMap};
 pub use object::{LoadStats, LoadedObject, OpenObject};
 pub use perf_attach::ProbeOpts;

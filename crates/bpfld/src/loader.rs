@@ -3,6 +3,12 @@
 //! programs (map indexes and module BTF slots replaced by fds), then the
 //! initial slots of prog arrays.
 //!
+//! struct_ops maps are created with the kernel's value type
+//! (`btf_vmlinux_value_type_id`) and, once their programs are loaded, get
+//! their value with the programs' fds written in (libbpf's
+//! `bpf_map_prepare_vdata`); registering them is attaching them
+//! ([`crate::Map::attach_struct_ops`]), as in libbpf.
+//!
 //! Every fd is an [`OwnedFd`] held in a local value until the whole load
 //! succeeds, so a failure anywhere drops (closes) everything created so far.
 //! The order and the attributes follow libbpf 1.7's `bpf_object_load`.
@@ -23,6 +29,7 @@ use std::time::{Duration, Instant};
 use bpfld_asm::types::map_type as mt;
 use bpfld_obj::log_fixup::fixup_verifier_log;
 use bpfld_obj::plan::{FdSlot, LoadPlan, ProgramPlan};
+use bpfld_obj::struct_ops::StructOpsPlan;
 use bpfld_obj::{MapOrigin, MapSpec};
 use bpfld_sys::{LogOptions, MapCreateAttr, MapRef, MmapedMap, ProgLoadAttr};
 
@@ -75,6 +82,19 @@ pub struct LoadedMap {
     pub pin_path: Option<PathBuf>,
     /// The map was already pinned and is shared, not created by this load.
     pub reused: bool,
+    /// The value a struct_ops map is registered with.
+    pub struct_ops: Option<StructOpsValue>,
+}
+
+/// A struct_ops map's value, ready to register: the plan's kernel value
+/// with the fds of the programs it points to written into their slots.
+#[derive(Debug, Clone)]
+pub struct StructOpsValue {
+    pub plan: StructOpsPlan,
+    pub value: Vec<u8>,
+    /// Programs of its slots that did not load (when keeping going): the
+    /// map cannot be registered.
+    pub missing: Vec<String>,
 }
 
 /// A program after the load, loaded or not.
@@ -158,12 +178,13 @@ pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option
     let mut l =
         Loader { plan, module_fds, kernel_version, opts, time: KernelTime::default(), warnings: Vec::new(), pins: NewPins::default() };
     let btf_fd = l.load_btf()?;
-    let maps = l.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
+    let mut maps = l.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
     let programs = l.load_programs(btf_fd.as_ref().map(|f| f.as_fd()), &maps)?;
     let t = Instant::now();
     let filled = l.fill_prog_arrays(&maps, &programs);
     l.time.maps += t.elapsed();
     filled?;
+    l.prepare_struct_ops(&mut maps, &programs);
     std::mem::take(&mut l.pins).keep();
     Ok(Loaded { btf_fd, maps, programs, warnings: l.warnings, kernel_time: l.time })
 }
@@ -183,6 +204,9 @@ impl Loader<'_> {
         self.time.btf_load += t.elapsed();
         match r {
             Ok(fd) => Ok(Some(fd)),
+            // struct_ops maps are created against the object's BTF: without
+            // it, nothing loads (libbpf: "BTF is mandatory").
+            Err(e) if !self.plan.struct_ops.is_empty() => Err(Error::BtfLoad { object: self.obj().to_string(), source: e }),
             Err(e) => {
                 let mut w = format!("the kernel refused the object's BTF, loading without it: {}", e.sys_error());
                 if let Some(last) = e.log().lines().rev().find(|l| !l.trim().is_empty()) {
@@ -214,14 +238,22 @@ impl Loader<'_> {
             loop {
                 if let Some(path) = &pin_path {
                     if let Some(fd) = self.reuse_pinned(spec, path, &ctx)? {
-                        maps.push(LoadedMap { spec: spec.clone(), fd, mmap: None, pin_path: pin_path.clone(), reused: true });
+                        maps.push(LoadedMap {
+                            spec: spec.clone(),
+                            fd,
+                            mmap: None,
+                            pin_path: pin_path.clone(),
+                            reused: true,
+                            struct_ops: None,
+                        });
                         break;
                     }
                     if retried {
                         return Err(Error::Usage(format!("{ctx}: cannot find pinned map at '{}'", path.display())));
                     }
                 }
-                let (fd, mmap) = self.create_and_init(spec, btf, &ctx)?;
+                let struct_ops = self.plan.struct_ops.iter().find(|s| s.map == maps.len());
+                let (fd, mmap) = self.create_and_init(spec, btf, struct_ops, &ctx)?;
                 if let Some(path) = &pin_path {
                     match pin::pin_fd(fd.as_fd(), path, &ctx) {
                         Ok(()) => self.pins.push(path.clone()),
@@ -234,7 +266,7 @@ impl Loader<'_> {
                         Err(e) => return Err(e),
                     }
                 }
-                maps.push(LoadedMap { spec: spec.clone(), fd, mmap, pin_path: pin_path.clone(), reused: false });
+                maps.push(LoadedMap { spec: spec.clone(), fd, mmap, pin_path: pin_path.clone(), reused: false, struct_ops: None });
                 break;
             }
         }
@@ -262,7 +294,16 @@ impl Loader<'_> {
 
     /// Creates one map (with its inner map template) and, for global data,
     /// writes its initial value and maps it.
-    fn create_and_init(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, ctx: &str) -> Result<(OwnedFd, Option<MmapedMap>)> {
+    fn create_and_init(
+        &mut self,
+        spec: &MapSpec,
+        btf: Option<BorrowedFd<'_>>,
+        struct_ops: Option<&StructOpsPlan>,
+        ctx: &str,
+    ) -> Result<(OwnedFd, Option<MmapedMap>)> {
+        if let Some(st) = struct_ops {
+            return Ok((self.create_struct_ops_map(spec, btf, st, ctx)?, None));
+        }
         // The inner map is only a template for the outer map's creation: it
         // is closed right after, as in libbpf.
         let inner = match (&spec.inner, bpfld_asm::types::is_map_in_map(spec.map_type)) {
@@ -302,6 +343,51 @@ impl Loader<'_> {
             });
         }
         Ok(Some(fd))
+    }
+
+    /// A struct_ops map (libbpf's `bpf_object__create_map` for them): the
+    /// object's BTF with no key or value type, the kernel's value type by
+    /// id (in a module's BTF, given by fd, where the struct is a module's),
+    /// and no retry without BTF, which the kernel requires for them.
+    fn create_struct_ops_map(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, st: &StructOpsPlan, ctx: &str) -> Result<OwnedFd> {
+        let Some(btf) = btf else {
+            return Err(Error::Usage(format!("{ctx}: a struct_ops map needs the object's BTF in the kernel")));
+        };
+        let value_type_btf_obj_fd = match st.owner {
+            bpfld_obj::BtfOwner::Vmlinux => None,
+            bpfld_obj::BtfOwner::Module(m) => Some(self.module_fd(m).map_err(|m| Error::Usage(format!("{ctx}: {m}")))?),
+        };
+        let attr = MapCreateAttr {
+            map_type: spec.map_type,
+            key_size: spec.key_size,
+            value_size: spec.value_size,
+            max_entries: spec.max_entries,
+            map_flags: spec.map_flags,
+            map_name: &spec.name,
+            btf_fd: Some(btf),
+            btf_vmlinux_value_type_id: st.kern_value_type_id,
+            value_type_btf_obj_fd,
+            ..Default::default()
+        };
+        bpfld_sys::map_create(&attr).map_err(|e| Error::kernel(ctx, e))
+    }
+
+    /// Writes each struct_ops map's value with its programs' fds (libbpf's
+    /// `bpf_object_prepare_struct_ops`); registering is attaching.
+    fn prepare_struct_ops(&mut self, maps: &mut [LoadedMap], programs: &[LoadedProgram]) {
+        for st in &self.plan.struct_ops {
+            let Some(m) = maps.get_mut(st.map) else { continue };
+            let mut value = st.value.clone();
+            let mut missing = Vec::new();
+            for slot in &st.func_slots {
+                match programs.iter().find(|p| p.plan.name == slot.program).and_then(|p| p.fd.as_ref()) {
+                    // The kernel reads an `unsigned long` holding the fd.
+                    Some(fd) => value[slot.offset..slot.offset + 8].copy_from_slice(&(fd.as_raw_fd() as u64).to_ne_bytes()),
+                    None => missing.push(slot.program.clone()),
+                }
+            }
+            m.struct_ops = Some(StructOpsValue { plan: st.clone(), value, missing });
+        }
     }
 
     fn create_map(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, inner: Option<BorrowedFd<'_>>) -> bpfld_sys::Result<OwnedFd> {

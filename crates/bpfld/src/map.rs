@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use bpfld_sys::{MapInfo, MapRef};
 
 use crate::error::{Error, Result};
-use crate::loader::LoadedMap;
+use crate::loader::{LoadedMap, StructOpsValue};
 use crate::pin;
+use crate::program::Link;
 
 /// A map of a loaded object, or of a [`PinnedMap`].
 #[derive(Clone, Copy, Debug)]
@@ -21,6 +22,7 @@ pub struct Map<'a> {
     reused: bool,
     fd: BorrowedFd<'a>,
     r: MapRef<'a>,
+    struct_ops: Option<&'a StructOpsValue>,
 }
 
 impl<'a> Map<'a> {
@@ -34,6 +36,7 @@ impl<'a> Map<'a> {
             reused: loaded.reused,
             fd: loaded.fd.as_fd(),
             r,
+            struct_ops: loaded.struct_ops.as_ref(),
         })
     }
 
@@ -130,6 +133,45 @@ impl<'a> Map<'a> {
         self.r.freeze().map_err(|e| self.err("freeze", e))
     }
 
+    /// The value a struct_ops map of a loaded object registers (kernel
+    /// layout, program fds in place); `None` for other maps.
+    pub fn struct_ops(&self) -> Option<&'a StructOpsValue> {
+        self.struct_ops
+    }
+
+    /// Registers a struct_ops map (libbpf's `bpf_map__attach_struct_ops`):
+    /// writes its value (programs' fds in their slots), then, for a
+    /// `.struct_ops.link` map, creates a BPF link. The registration (a
+    /// congestion control in the kernel's list, a scheduler...) lasts as
+    /// long as the returned [`Link`]: closing the BPF link, or deleting the
+    /// element of a `.struct_ops` map, undoes it.
+    pub fn attach_struct_ops(&self) -> Result<Link> {
+        let Some(st) = self.struct_ops else {
+            return Err(Error::Usage(format!("map '{}': can't attach non-struct_ops map", self.real_name)));
+        };
+        if !st.missing.is_empty() {
+            return Err(Error::Usage(format!(
+                "map '{}': can't attach: its program(s) {} did not load",
+                self.real_name,
+                st.missing.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        match self.r.update(&0u32.to_ne_bytes(), &st.value, 0) {
+            Ok(()) => {}
+            // A link map whose value was written before (by an earlier
+            // link): the kernel keeps a struct_ops value once set.
+            Err(e) if st.plan.link && e.errno() == Some(libc::EBUSY) => {}
+            Err(e) => return Err(self.err("registering struct_ops (writing its value)", e)),
+        }
+        if !st.plan.link {
+            let fd =
+                self.fd.try_clone_to_owned().map_err(|e| Error::Usage(format!("map '{}': duplicating its fd: {e}", self.real_name)))?;
+            return Ok(Link::struct_ops_map(fd));
+        }
+        let fd = bpfld_sys::link_create_struct_ops(self.fd).map_err(|e| self.err("registering struct_ops (BPF link)", e))?;
+        Ok(Link::bpf(fd))
+    }
+
     /// Every key, in the kernel's order.
     pub fn keys(&self) -> Keys<'a> {
         Keys { map: *self, prev: None, done: false }
@@ -197,7 +239,16 @@ impl PinnedMap {
     /// The map, for element operations (named as the kernel names it).
     pub fn map(&self) -> Result<Map<'_>> {
         let r = MapRef::new(self.fd.as_fd()).map_err(|e| Error::kernel(format!("pinned map '{}'", self.path.display()), e))?;
-        Ok(Map { name: &self.name, real_name: &self.name, spec: None, pin_path: Some(&self.path), reused: false, fd: self.fd.as_fd(), r })
+        Ok(Map {
+            name: &self.name,
+            real_name: &self.name,
+            spec: None,
+            pin_path: Some(&self.path),
+            reused: false,
+            fd: self.fd.as_fd(),
+            r,
+            struct_ops: None,
+        })
     }
 }
 

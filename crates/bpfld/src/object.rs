@@ -13,7 +13,7 @@ use crate::globals::{self, GlobalVar};
 use crate::kernel_target::{self, RunningKernel, TargetNeeds};
 use crate::loader::{self, KernelTime, LoadOptions, Loaded, LoadedMap};
 use crate::map::Map;
-use crate::program::Program;
+use crate::program::{Link, Program};
 
 /// An opened object, not yet loaded: programs and maps are known, global
 /// variables can still be changed.
@@ -100,6 +100,49 @@ impl OpenObject {
             .ok_or_else(|| Error::Usage(format!("{}: no program '{program}'", self.obj.name)))?;
         p.autoload = on;
         Ok(())
+    }
+
+    fn struct_ops_mut(&mut self, map: &str) -> Result<&mut bpfld_obj::struct_ops::StructOpsMap> {
+        let name = self.obj.name.clone();
+        self.obj.struct_ops.iter_mut().find(|s| s.name == map).ok_or_else(|| Error::Usage(format!("{name}: no struct_ops map '{map}'")))
+    }
+
+    /// Whether struct_ops map `map` is created (libbpf's
+    /// `bpf_map__set_autocreate`): on, except in `SEC("?.struct_ops")`.
+    /// A struct_ops program loads if a created map points to it, whatever
+    /// its own autoload (libbpf 1.7's rule).
+    pub fn set_struct_ops_autocreate(&mut self, map: &str, on: bool) -> Result<()> {
+        self.struct_ops_mut(map)?.autocreate = on;
+        Ok(())
+    }
+
+    /// Points function-pointer member `member` of struct_ops map `map` at
+    /// program `program`, or at nothing (what libbpf users do through the
+    /// skeleton's shadow struct). The plan checks that the program is a
+    /// struct_ops program and that the kernel has the member.
+    pub fn set_struct_ops_program(&mut self, map: &str, member: &str, program: Option<&str>) -> Result<()> {
+        let obj_name = self.obj.name.clone();
+        let prog = match program {
+            Some(p) => Some(
+                self.obj
+                    .programs
+                    .iter()
+                    .position(|x| !x.is_subprog && x.name == p)
+                    .ok_or_else(|| Error::Usage(format!("{obj_name}: no program '{p}'")))?,
+            ),
+            None => None,
+        };
+        let btf = self.obj.btf.clone().ok_or_else(|| Error::Usage(format!("{obj_name}: no BTF")))?;
+        self.struct_ops_mut(map)?.set_program(&btf, member, prog).map_err(|m| Error::Usage(format!("{obj_name}: map '{map}': {m}")))
+    }
+
+    /// Replaces the bytes of non-function member `member` of struct_ops map
+    /// `map` (e.g. a congestion control's `name`); `value` must have the
+    /// member's size.
+    pub fn set_struct_ops_member(&mut self, map: &str, member: &str, value: &[u8]) -> Result<()> {
+        let obj_name = self.obj.name.clone();
+        let btf = self.obj.btf.clone().ok_or_else(|| Error::Usage(format!("{obj_name}: no BTF")))?;
+        self.struct_ops_mut(map)?.set_member_bytes(&btf, member, value).map_err(|m| Error::Usage(format!("{obj_name}: map '{map}': {m}")))
     }
 
     /// What the object needs from the kernel it is loaded into.
@@ -213,6 +256,18 @@ impl LoadedObject {
             .or_else(|| self.loaded.maps.iter().find(|m| m.spec.name == name))
             .ok_or_else(|| Error::Usage(format!("{}: no map '{name}'", self.name)))?;
         Map::new(m)
+    }
+
+    /// Registers struct_ops map `name` (see [`Map::attach_struct_ops`]);
+    /// the registration lasts as long as the returned [`Link`], even after
+    /// this object is dropped.
+    pub fn attach_struct_ops(&self, name: &str) -> Result<Link> {
+        self.map(name)?.attach_struct_ops()
+    }
+
+    /// The created struct_ops maps, in the object's order.
+    pub fn struct_ops_maps(&self) -> impl Iterator<Item = &LoadedMap> {
+        self.loaded.maps.iter().filter(|m| m.struct_ops.is_some())
     }
 
     /// Removes the pin of every map pinned by name (libbpf's

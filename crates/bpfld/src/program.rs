@@ -72,6 +72,9 @@ impl<'a> Program<'a> {
     pub fn fd(&self) -> Result<BorrowedFd<'a>> {
         self.p.fd.as_ref().map(|f| f.as_fd()).ok_or_else(|| {
             let why = match &self.p.state {
+                ProgramState::Disabled if self.prog_type() == pt::STRUCT_OPS => {
+                    "no created struct_ops map points to it (or its section starts with '?')".to_string()
+                }
                 ProgramState::Disabled => "its section starts with '?' (load it with load_disabled)".to_string(),
                 ProgramState::Failed(e) => e.short_reason(),
                 ProgramState::Loaded => "no fd".to_string(),
@@ -223,7 +226,9 @@ impl<'a> Program<'a> {
 }
 
 /// An attachment: the program stays attached while this (or a pin of it)
-/// lives; dropping it detaches.
+/// lives; dropping it detaches. A struct_ops map registered without a BPF
+/// link (`.struct_ops`) is unregistered on drop by deleting its element,
+/// as libbpf's `bpf_link__destroy` does.
 #[derive(Debug)]
 pub struct Link {
     /// The BPF link, or the perf event itself when the program was attached
@@ -243,6 +248,9 @@ enum LinkKind {
     PerfLink,
     /// A perf event the program was attached to by ioctl.
     PerfIoctl,
+    /// A struct_ops map registered by updating its element (`fd` is the
+    /// map's); unregistered by deleting it.
+    StructOpsMap,
 }
 
 impl Link {
@@ -258,8 +266,13 @@ impl Link {
         Link { fd: event, perf_event: None, kind: LinkKind::PerfIoctl }
     }
 
+    pub(crate) fn struct_ops_map(map: OwnedFd) -> Link {
+        Link { fd: map, perf_event: None, kind: LinkKind::StructOpsMap }
+    }
+
     /// The BPF link's fd; for a program attached to a perf event without a
-    /// BPF link (kernels before 5.15), the perf event's.
+    /// BPF link (kernels before 5.15), the perf event's; for a struct_ops
+    /// map registered without a link, the map's.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
@@ -267,25 +280,42 @@ impl Link {
     /// The perf event of a kprobe, uprobe or tracepoint attachment.
     pub fn perf_event_fd(&self) -> Option<BorrowedFd<'_>> {
         match self.kind {
-            LinkKind::Bpf => None,
+            LinkKind::Bpf | LinkKind::StructOpsMap => None,
             LinkKind::PerfLink => self.perf_event.as_ref().map(|f| f.as_fd()),
             LinkKind::PerfIoctl => Some(self.fd.as_fd()),
         }
     }
 
     /// Whether the attachment is a BPF link (which can be pinned), not a
-    /// perf event attached by ioctl.
+    /// perf event attached by ioctl or a struct_ops map registered by
+    /// update.
     pub fn is_bpf_link(&self) -> bool {
-        self.kind != LinkKind::PerfIoctl
+        !matches!(self.kind, LinkKind::PerfIoctl | LinkKind::StructOpsMap)
     }
 
     /// Detaches now, even if the link fd is shared or pinned elsewhere. A
     /// perf event attachment is disabled (the kernel has no detach for
     /// perf links), then closed.
     pub fn detach(self) -> Result<()> {
+        if self.kind == LinkKind::StructOpsMap {
+            let mut this = self;
+            // Deleted here; nothing left for drop to do but close the fd.
+            this.kind = LinkKind::Bpf;
+            return bpfld_sys::map_delete_elem(this.fd.as_fd(), &0u32.to_ne_bytes())
+                .map_err(|e| Error::kernel("unregistering struct_ops map", e));
+        }
         match self.perf_event_fd() {
             Some(ev) => bpfld_sys::perf_event_disable(ev).map_err(|e| Error::kernel("detaching perf event", e)),
             None => bpfld_sys::link_detach(self.fd.as_fd()).map_err(|e| Error::kernel("detaching link", e)),
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if self.kind == LinkKind::StructOpsMap {
+            // Errors cannot be reported from drop; `detach` reports them.
+            let _ = bpfld_sys::map_delete_elem(self.fd.as_fd(), &0u32.to_ne_bytes());
         }
     }
 }

@@ -1,10 +1,13 @@
 //! `bpfld load`: load every program of an object into the running kernel,
 //! report what the kernel said about each, and unload (the process exits).
+//! struct_ops maps (a TCP congestion control, a scheduler) are registered
+//! too, as libbpf's skeleton auto-attach does, and unregistered when the
+//! command exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bpfld::{KernelFiles, LoadOptions, LoadedObject, OpenObject, ProgramState};
+use bpfld::{KernelFiles, Link, LoadOptions, LoadedObject, OpenObject, ProgramState};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -73,15 +76,45 @@ pub fn run(a: LoadArgs) -> CliResult {
         }
     };
     let all_loaded = loaded.programs().all(|p| !matches!(p.state(), ProgramState::Failed(_)));
+    let (registered, _links) = register_struct_ops(&loaded);
+    let all_registered = registered.iter().all(|r| r.error.is_none());
     if a.json {
-        print_json(&loaded);
+        print_json(&loaded, &registered);
     } else {
-        print_tables(&loaded, a.verbose);
+        print_tables(&loaded, &registered, a.verbose);
     }
-    Ok(if all_loaded { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    // `_links` drop here: every struct_ops map is unregistered.
+    Ok(if all_loaded && all_registered { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn print_json(l: &LoadedObject) {
+/// How registering one struct_ops map went.
+struct Registration {
+    map: String,
+    /// The kernel struct it implements (`tcp_congestion_ops`).
+    kernel_struct: String,
+    link: bool,
+    error: Option<String>,
+}
+
+/// Registers every created struct_ops map; the registrations last as long
+/// as the returned links (this process, here).
+fn register_struct_ops(l: &LoadedObject) -> (Vec<Registration>, Vec<Link>) {
+    let mut out = Vec::new();
+    let mut links = Vec::new();
+    for m in l.struct_ops_maps() {
+        let Some(st) = &m.struct_ops else { continue };
+        let mut r =
+            Registration { map: m.spec.real_name.clone(), kernel_struct: st.plan.struct_name.clone(), link: st.plan.link, error: None };
+        match l.attach_struct_ops(&m.spec.real_name) {
+            Ok(link) => links.push(link),
+            Err(e) => r.error = Some(e.to_string()),
+        }
+        out.push(r);
+    }
+    (out, links)
+}
+
+fn print_json(l: &LoadedObject, registered: &[Registration]) {
     let maps: Vec<Value> = l
         .loaded_maps()
         .iter()
@@ -114,18 +147,31 @@ fn print_json(l: &LoadedObject) {
             })
         })
         .collect();
+    let struct_ops: Vec<Value> = registered
+        .iter()
+        .map(|r| {
+            json!({
+                "map": r.map,
+                "struct": r.kernel_struct,
+                "link": r.link,
+                "registered": r.error.is_none(),
+                "error": r.error,
+            })
+        })
+        .collect();
     let v = json!({
         "object": l.name(),
         "target": l.target(),
         "maps": maps,
         "programs": programs,
+        "struct_ops": struct_ops,
         "externs": externs_json(l.externs()),
         "warnings": l.warnings(),
     });
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
 
-fn print_tables(l: &LoadedObject, verbose: bool) {
+fn print_tables(l: &LoadedObject, registered: &[Registration], verbose: bool) {
     match l.target() {
         Some(t) => println!("object {} (against {t})", l.name()),
         None => println!("object {}", l.name()),
@@ -166,6 +212,11 @@ fn print_tables(l: &LoadedObject, verbose: bool) {
         for p in &progs {
             let result = match p.state() {
                 ProgramState::Loaded => "verified".to_string(),
+                // libbpf 1.7's rule: a struct_ops program loads with the
+                // struct_ops maps that point to it.
+                ProgramState::Disabled if p.prog_type() == bpfld_asm::types::prog_type::STRUCT_OPS => {
+                    "not loaded (no created struct_ops map points to it)".to_string()
+                }
                 ProgramState::Disabled => "not loaded ('?' section; --all loads it)".to_string(),
                 ProgramState::Failed(e) => format!("error: {}", e.short_reason()),
             };
@@ -176,6 +227,16 @@ fn print_tables(l: &LoadedObject, verbose: bool) {
                 prog_type_label(p.prog_type()),
                 p.insns().len()
             );
+        }
+    }
+    if !registered.is_empty() {
+        println!("\nstruct_ops maps (registered until this command exits):");
+        for r in registered {
+            let how = if r.link { "BPF link" } else { "map update" };
+            match &r.error {
+                None => println!("  {}  struct {}  registered ({how})", r.map, r.kernel_struct),
+                Some(e) => println!("  {}  struct {}  not registered: {e}", r.map, r.kernel_struct),
+            }
         }
     }
     for p in &progs {

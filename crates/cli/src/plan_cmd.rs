@@ -59,6 +59,25 @@ pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
         .collect()
 }
 
+/// The struct_ops maps of a plan, for JSON.
+pub fn struct_ops_json(plan: &LoadPlan, target: Option<&Target>) -> Vec<Value> {
+    plan.struct_ops
+        .iter()
+        .map(|st| {
+            json!({
+                "map": st.name,
+                "struct": st.struct_name,
+                "kern_type_id": st.kern_type_id,
+                "kern_value_type_id": st.kern_value_type_id,
+                "btf": target.map(|t| t.owner_name(st.owner).to_string()),
+                "link": st.link,
+                "members": st.func_slots.iter().map(|f| json!({"member": f.member, "index": f.member_idx, "offset": f.offset, "program": f.program})).collect::<Vec<_>>(),
+                "skipped_members": st.skipped_members,
+            })
+        })
+        .collect()
+}
+
 /// The target a plan is made for: the files at `path`, else the running
 /// kernel (only read if the object needs a kernel at all, and only the
 /// parts it needs, as `bpfld load` reads them).
@@ -138,7 +157,12 @@ pub fn run(a: PlanArgs) -> CliResult {
                     "name": p.name,
                     "section": p.section,
                     "type": bpfld_asm::types::prog_type_name(p.prog_type).unwrap_or("unknown"),
-                    "expected_attach_type": bpfld_asm::types::attach_type_name(p.expected_attach_type).unwrap_or("unknown"),
+                    // struct_ops programs: the index of the kernel struct's member they implement.
+                    "expected_attach_type": if p.prog_type == bpfld_asm::types::prog_type::STRUCT_OPS {
+                        json!(p.expected_attach_type)
+                    } else {
+                        json!(bpfld_asm::types::attach_type_name(p.expected_attach_type).unwrap_or("unknown"))
+                    },
                     "attach_target": p.attach_target,
                     "attach_btf_id": p.attach_btf.map(|a| a.btf_id),
                     "module_btf_refs": p.module_btf_refs.iter().map(|r| json!({"insn": r.insn_idx, "module": target.as_ref().map(|t| t.modules[r.module].name.clone())})).collect::<Vec<_>>(),
@@ -164,6 +188,7 @@ pub fn run(a: PlanArgs) -> CliResult {
             "programs": progs,
             "externs": externs_json(&plan.externs),
             "fd_array": fd_array,
+            "struct_ops": struct_ops_json(&plan, target.as_ref()),
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
@@ -186,8 +211,30 @@ pub fn run(a: PlanArgs) -> CliResult {
             m.map_flags
         );
     }
+    for st in &plan.struct_ops {
+        let owner = target.as_ref().map(|t| t.owner_name(st.owner).to_string()).unwrap_or_default();
+        println!(
+            "struct_ops {}: map {}, struct {} [{}], value bpf_struct_ops_{} [{}] in {owner}, registered by {}",
+            st.name,
+            st.map,
+            st.struct_name,
+            st.kern_type_id,
+            st.struct_name,
+            st.kern_value_type_id,
+            if st.link { "BPF link" } else { "map update" }
+        );
+        for f in &st.func_slots {
+            println!("  {} (member {}, value offset {}) = program {}", f.member, f.member_idx, f.offset, f.program);
+        }
+        for m in &st.skipped_members {
+            println!("  {m}: not in the kernel's struct, zero: skipped");
+        }
+    }
     for p in &plan.programs {
         println!("\nprogram {} (section {}, {} insns)", p.name, p.section, p.insns.len());
+        if !p.autoload {
+            println!("  not loaded by default");
+        }
         if let Some(e) = &p.error {
             println!("  error: {e}");
         }

@@ -16,6 +16,7 @@ pub mod object;
 pub mod plan;
 pub mod program;
 pub mod section;
+pub mod struct_ops;
 pub mod target;
 
 pub use error::{Error, Result};

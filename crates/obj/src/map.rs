@@ -17,6 +17,9 @@ pub enum MapOrigin {
     Bss,
     /// `.kconfig` externs.
     Kconfig,
+    /// A variable of `.struct_ops` / `.struct_ops.link` (see
+    /// [`crate::struct_ops`]).
+    StructOps,
 }
 
 impl MapOrigin {

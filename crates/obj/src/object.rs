@@ -17,6 +17,7 @@ use crate::externs::{collect_externs, kconfig_map_size, Extern, ExternSymbol};
 use crate::map::{internal_map_name, InitSlot, MapOrigin, MapSpec};
 use crate::program::{Program, Reloc, RelocKind, SectionExt};
 use crate::section;
+use crate::struct_ops::{self, StructOpsMap, StructOpsRel};
 
 /// An opened BPF object.
 #[derive(Debug, Clone)]
@@ -41,6 +42,9 @@ pub struct Object {
     pub section_ext: HashMap<usize, SectionExt>,
     /// ELF section names by index (for diagnostics).
     pub section_names: HashMap<usize, String>,
+    /// The struct_ops variables (their maps are in `maps`), with the
+    /// programs their members point to.
+    pub struct_ops: Vec<StructOpsMap>,
 }
 
 /// ELF values, as raw numbers (the `object` crate wraps them in newtypes).
@@ -148,6 +152,7 @@ impl Object {
         let mut maps_sec: Option<(usize, u64)> = None;
         let mut legacy_maps_sec: Option<(usize, &[u8])> = None;
         let mut text_sec_idx = None;
+        let mut struct_ops_secs: Vec<(usize, String, &[u8])> = Vec::new();
         let mut sec_sizes: HashMap<String, u64> = HashMap::new();
 
         for sec in file.sections() {
@@ -203,6 +208,8 @@ impl Object {
                     data_secs.push((idx, sname, MapOrigin::Data, bytes()?.to_vec(), sec.size()));
                 } else if sname == ".rodata" || sname.starts_with(".rodata.") {
                     data_secs.push((idx, sname, MapOrigin::Rodata, bytes()?.to_vec(), sec.size()));
+                } else if struct_ops::is_struct_ops_section(&sname) {
+                    struct_ops_secs.push((idx, sname, bytes()?));
                 }
             } else if sh_type == elf::SHT_NOBITS && sec.size() > 0 && (sname == ".bss" || sname.starts_with(".bss.")) {
                 data_secs.push((idx, sname, MapOrigin::Bss, Vec::new(), sec.size()));
@@ -375,6 +382,40 @@ impl Object {
                 sec_offset: 0,
             });
         }
+        // struct_ops variables, one map each, after every other map (libbpf's
+        // order), then what their members point to.
+        let mut struct_ops_maps: Vec<StructOpsMap> = Vec::new();
+        for (idx, sname, data) in &struct_ops_secs {
+            let scx = cx.with(format!("section '{sname}'"));
+            let b = btf.as_ref().ok_or_else(|| scx.err("BTF is required, but is missing or corrupted"))?;
+            for (spec, st) in struct_ops::open_struct_ops_maps(b, sname, *idx, data, maps.len()).map_err(|m| scx.err(m))? {
+                maps.push(spec);
+                struct_ops_maps.push(st);
+            }
+        }
+        for (idx, sname, _) in &struct_ops_secs {
+            let scx = cx.with(format!("section '{sname}'"));
+            let Some(b) = btf.as_ref() else { continue };
+            let sec = file.section_by_index(object::SectionIndex(*idx)).map_err(|e| cx.err(e.to_string()))?;
+            let mut rels = Vec::new();
+            for (off, rel) in sec.relocations() {
+                let RelocationTarget::Symbol(si) = rel.target() else {
+                    return Err(scx.with(format!("relocation at offset {off:#x}")).err("relocation without a symbol"));
+                };
+                let s = syms.get(&si.0).ok_or_else(|| scx.err(format!("struct_ops reloc: symbol {:x} not found", si.0)))?;
+                let sym_shndx = match (s.shndx, s.undefined) {
+                    (Some(i), _) => Some(i),
+                    (None, true) => Some(0),
+                    (None, false) => None,
+                };
+                rels.push(StructOpsRel { offset: off, sym_shndx, sym_value: s.value });
+            }
+            struct_ops::bind_members(b, *idx, &rels, &mut struct_ops_maps, &maps, &programs).map_err(|(map, m)| match map {
+                Some(name) => scx.with(format!("map '{name}'")).err(m),
+                None => scx.err(m),
+            })?;
+        }
+
         // The BTF the kernel will be given: extern DATASECs laid out and
         // hidden global subprograms made static.
         let static_funcs: Vec<&str> = programs.iter().filter(|p| p.is_subprog && p.mark_btf_static).map(|p| p.name.as_str()).collect();
@@ -454,15 +495,18 @@ impl Object {
             text_sec_idx,
             section_ext,
             section_names,
+            struct_ops: struct_ops_maps,
         })
     }
 
     /// Whether planning needs a target kernel: the object has externs,
-    /// CO-RE relocations, or programs that attach by kernel BTF id.
+    /// CO-RE relocations, programs that attach by kernel BTF id, or
+    /// struct_ops maps (whose value type is the kernel's).
     pub fn needs_target(&self) -> bool {
         !self.externs.is_empty()
             || self.section_ext.values().any(|s| !s.core_relos.is_empty())
             || self.entry_programs().any(|p| p.def.as_ref().is_some_and(|d| d.attaches_by_btf()))
+            || !self.struct_ops.is_empty()
     }
 
     /// Entry programs (not `.text` subprograms), in object order.

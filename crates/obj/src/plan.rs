@@ -128,6 +128,9 @@ pub struct LoadPlan {
     pub externs: Vec<ExternReport>,
     /// Every CO-RE relocation as applied (empty without a target).
     pub core: CoreReport,
+    /// The struct_ops maps to create and register (see
+    /// [`crate::struct_ops`]).
+    pub struct_ops: Vec<crate::struct_ops::StructOpsPlan>,
 }
 
 /// One extern's outcome, self-contained for reports and JSON.
@@ -193,6 +196,9 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
         if obj.section_ext.values().any(|s| !s.core_relos.is_empty()) {
             return Err(cx.err("CO-RE relocations need a target kernel (its BTF)").into());
         }
+        if let Some(e) = crate::struct_ops::needs_target_error(obj) {
+            return Err(e.into());
+        }
         let insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
         return plan_programs(obj, None, None, insns, &CoreReport::default(), &cx).map_err(PlanError::from);
     };
@@ -207,6 +213,10 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
         }
         return Err(PlanError { error, externs });
     }
+    // struct_ops maps decide which of their programs load, before CO-RE.
+    let struct_ops = crate::struct_ops::prepare(obj, target).map_err(|error| PlanError { error, externs: externs.clone() })?;
+    let adjusted = struct_ops.adjusted_object(obj);
+    let obj = adjusted.as_ref().unwrap_or(obj);
     // CO-RE applies to each function before linking, so that a subprogram
     // shared by several programs is relocated once (libbpf's order).
     let mut insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
@@ -223,6 +233,7 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
         std::iter::once(FdSlot::Unused).chain(resolution.fd_array_modules.iter().map(|&m| FdSlot::ModuleBtf(m))).collect()
     };
     plan.externs = externs;
+    struct_ops.apply(&mut plan).map_err(|error| PlanError { error, externs: plan.externs.clone() })?;
     Ok(plan)
 }
 
@@ -431,6 +442,7 @@ fn plan_programs(
         fd_array: Vec::new(),
         externs: Vec::new(),
         core: CoreReport::default(),
+        struct_ops: Vec::new(),
     })
 }
 

@@ -26,6 +26,15 @@
 //! pin root directory per object (libbpf's `pin_root_path`, bpfld's
 //! `LoadOptions::pin_root`), and the names pinned there are compared.
 //!
+//! struct_ops maps: each loader registers every struct_ops map it created
+//! (libbpf: `bpf_map__attach_struct_ops`, bpfld: `attach_struct_ops`), the
+//! value the kernel then holds is read back and compared (program slots,
+//! where the kernel keeps program ids, by program name), and the
+//! registration undone before the other loader's turn. struct_ops programs
+//! that neither loader loads (pointed to by uncreated maps only: libbpf 1.7
+//! turns their autoload off while preparing, and leaves them unrelocated)
+//! are compared by that verdict instead of by instructions.
+//!
 //! Objects either loader refuses as a whole (open, externs, map creation)
 //! must be refused by both. A plan that fails because bpfld does not
 //! implement something yet is reported, not failed.
@@ -155,6 +164,11 @@ struct LibbpfView {
     insns: BTreeMap<String, Vec<String>>,
     /// Programs not autoloaded (`SEC("?...")`).
     disabled: Vec<String>,
+    /// Programs left unloaded by the prepare step itself (struct_ops
+    /// programs of uncreated maps only).
+    unloaded: Vec<String>,
+    /// Each registered struct_ops map's value as the kernel holds it.
+    struct_ops: Vec<String>,
     verdicts: BTreeMap<String, Verdict>,
     /// Why the load stopped without a program to blame, if it did.
     load_refused: Option<String>,
@@ -232,8 +246,12 @@ fn lib_map_names_by_fd(obj: &LibObj) -> BTreeMap<i32, String> {
             return m;
         }
         // SAFETY: map belongs to obj.
-        let (fd, name) = unsafe { (libbpf_sys::bpf_map__fd(map), CStr::from_ptr(libbpf_sys::bpf_map__name(map))) };
-        m.insert(fd, name.to_string_lossy().into_owned());
+        let (fd, name, created) =
+            unsafe { (libbpf_sys::bpf_map__fd(map), CStr::from_ptr(libbpf_sys::bpf_map__name(map)), libbpf_sys::bpf_map__autocreate(map)) };
+        // A map not created (`?.struct_ops`) holds a placeholder fd.
+        if created {
+            m.insert(fd, name.to_string_lossy().into_owned());
+        }
     }
 }
 
@@ -271,6 +289,11 @@ fn libbpf_view(path: &Path, pin_root: &Path) -> LibbpfView {
     }
     let fds = lib_map_names_by_fd(&obj);
     for (name, p) in lib_programs(&obj) {
+        // SAFETY: p is a program of the prepared obj.
+        if !unsafe { libbpf_sys::bpf_program__autoload(p) } {
+            v.unloaded.push(name);
+            continue;
+        }
         // SAFETY: after prepare, insns holds insn_cnt final instructions.
         let raw: Vec<[u8; 8]> = unsafe {
             let n = libbpf_sys::bpf_program__insn_cnt(p);
@@ -311,11 +334,19 @@ fn libbpf_view(path: &Path, pin_root: &Path) -> LibbpfView {
             v.kernel_maps.sort();
             // SAFETY: obj is loaded.
             v.btf_loaded = unsafe { libbpf_sys::bpf_object__btf_fd(obj.0) } >= 0;
-            for (name, _) in &progs {
-                if !failed.contains(name) {
+            let mut ids = BTreeMap::new();
+            for (name, p) in &progs {
+                // SAFETY: p is a program of the loaded obj.
+                let (autoload, fd) = unsafe { (libbpf_sys::bpf_program__autoload(*p), libbpf_sys::bpf_program__fd(*p)) };
+                if !failed.contains(name) && autoload {
                     v.verdicts.insert(name.clone(), Verdict::Loaded);
                 }
+                if fd >= 0 {
+                    // SAFETY: the fd belongs to the loaded obj, alive here.
+                    ids.insert(bpfld_sys::prog_info(unsafe { BorrowedFd::borrow_raw(fd) }).unwrap().id, name.clone());
+                }
             }
+            v.struct_ops = lib_register_struct_ops(&obj, &ids);
             break;
         }
         let culprit = progs.iter().map(|(n, _)| n).find(|n| !failed.contains(*n) && log.contains(&format!("prog '{n}': failed to load")));
@@ -342,6 +373,73 @@ fn libbpf_view(path: &Path, pin_root: &Path) -> LibbpfView {
     v
 }
 
+/// The value of struct_ops map `fd` as the kernel holds it once
+/// registered: 8-byte words in hex, a word holding the id of one of the
+/// object's programs (a program slot) shown as that program's name.
+fn registered_value(map: &str, fd: BorrowedFd<'_>, prog_ids: &BTreeMap<u32, String>) -> String {
+    let info = bpfld_sys::map_info(fd).unwrap();
+    let mut v = vec![0u8; info.value_size as usize];
+    let words = match bpfld_sys::map_lookup_elem(fd, &0u32.to_ne_bytes(), &mut v, 0) {
+        Ok(true) => v
+            .chunks(8)
+            .map(|c| {
+                let w = c.iter().rev().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+                match u32::try_from(w).ok().and_then(|id| prog_ids.get(&id)) {
+                    Some(name) => format!("<{name}>"),
+                    None => hex(&{
+                        let mut b = [0u8; 8];
+                        b[..c.len()].copy_from_slice(c);
+                        b
+                    }),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Ok(false) => "no element".into(),
+        Err(e) => format!("lookup: {e}"),
+    };
+    format!("{map}: {words}")
+}
+
+/// Registers each created struct_ops map of a loaded libbpf object, reads
+/// its value back, and unregisters it.
+fn lib_register_struct_ops(obj: &LibObj, prog_ids: &BTreeMap<u32, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut map = std::ptr::null_mut();
+    loop {
+        // SAFETY: obj is loaded; map is NULL or a map of obj.
+        map = unsafe { libbpf_sys::bpf_object__next_map(obj.0, map) };
+        if map.is_null() {
+            break;
+        }
+        // SAFETY: map belongs to obj.
+        let (ty, fd, name, created) = unsafe {
+            (
+                libbpf_sys::bpf_map__type(map),
+                libbpf_sys::bpf_map__fd(map),
+                CStr::from_ptr(libbpf_sys::bpf_map__name(map)),
+                libbpf_sys::bpf_map__autocreate(map),
+            )
+        };
+        let name = name.to_string_lossy().into_owned();
+        if ty != libbpf_sys::BPF_MAP_TYPE_STRUCT_OPS || !created {
+            continue;
+        }
+        // SAFETY: a created struct_ops map of the loaded obj.
+        let link = unsafe { libbpf_sys::bpf_map__attach_struct_ops(map) };
+        if link.is_null() {
+            out.push(format!("{name}: registering failed: {} ({})", std::io::Error::last_os_error(), last_line(&take_log())));
+            continue;
+        }
+        // SAFETY: the fd belongs to the loaded obj, alive here.
+        out.push(registered_value(&name, unsafe { BorrowedFd::borrow_raw(fd) }, prog_ids));
+        // SAFETY: a link from bpf_map__attach_struct_ops, destroyed once.
+        unsafe { libbpf_sys::bpf_link__destroy(link) };
+    }
+    out.sort();
+    out
+}
+
 // --- bpfld side --------------------------------------------------------------
 
 #[derive(Default)]
@@ -351,6 +449,8 @@ struct BpfldView {
     not_implemented: Option<String>,
     insns: BTreeMap<String, Vec<String>>,
     disabled: Vec<String>,
+    unloaded: Vec<String>,
+    struct_ops: Vec<String>,
     verdicts: BTreeMap<String, Verdict>,
     load_refused: Option<String>,
     kernel_maps: Vec<String>,
@@ -362,6 +462,10 @@ struct BpfldView {
 
 fn plan_insns(plan: &LoadPlan, target: Option<&bpfld_obj::Target>, v: &mut BpfldView) {
     for p in &plan.programs {
+        if !p.autoload {
+            v.unloaded.push(p.name.clone());
+            continue;
+        }
         let raw: Vec<[u8; 8]> = p.insns.iter().map(|i| i.0).collect();
         let map_name = |i: usize, imm: i32| {
             let r = p.map_refs.iter().find(|r| r.insn_idx == i);
@@ -460,6 +564,19 @@ fn bpfld_view(path: &Path, pin_root: &Path) -> BpfldView {
             v.kernel_maps = obj.loaded_maps().iter().map(|m| kernel_map(std::os::fd::AsFd::as_fd(&m.fd))).collect();
             v.kernel_maps.sort();
             v.btf_loaded = obj.btf_fd().is_some();
+            let ids: BTreeMap<u32, String> =
+                obj.programs().filter_map(|p| Some((bpfld_sys::prog_info(p.fd().ok()?).unwrap().id, p.name().to_string()))).collect();
+            for m in obj.struct_ops_maps() {
+                let map = obj.map(&m.spec.real_name).unwrap();
+                match map.attach_struct_ops() {
+                    Ok(link) => {
+                        v.struct_ops.push(registered_value(&m.spec.real_name, map.fd(), &ids));
+                        drop(link);
+                    }
+                    Err(e) => v.struct_ops.push(format!("{}: registering failed: {e}", m.spec.real_name)),
+                }
+            }
+            v.struct_ops.sort();
             for p in obj.programs() {
                 match p.state() {
                     ProgramState::Loaded => {
@@ -586,6 +703,20 @@ fn bpfld_and_libbpf_agree_on_every_object() {
         if lib.disabled != ours.disabled {
             out.differ(&obj, "*", format!("disabled programs differ: libbpf {:?}, bpfld {:?}", lib.disabled, ours.disabled));
         }
+        if lib.unloaded != ours.unloaded {
+            out.differ(
+                &obj,
+                "*",
+                format!("programs the plan leaves unloaded differ: libbpf {:?}, bpfld {:?}", lib.unloaded, ours.unloaded),
+            );
+        }
+        if lib.struct_ops != ours.struct_ops {
+            out.differ(
+                &obj,
+                "*",
+                format!("registered struct_ops values differ:\n    libbpf {:?}\n    bpfld  {:?}", lib.struct_ops, ours.struct_ops),
+            );
+        }
 
         // Maps and BTF, as the kernel has them.
         if lib.kernel_maps != ours.kernel_maps {
@@ -637,6 +768,16 @@ fn bpfld_and_libbpf_agree_on_every_object() {
             if lib.btf_loaded { ", BTF taken" } else { "" },
             if lib_pinned.is_empty() { String::new() } else { format!(", the same {} maps pinned", lib_pinned.len()) }
         );
+        let registered = lib.struct_ops.iter().filter(|v| !v.contains(": registering failed:")).count();
+        if registered > 0 {
+            line.push_str(&format!(", the same value registered for {registered} struct_ops maps"));
+        }
+        for failed in lib.struct_ops.iter().filter(|v| v.contains(": registering failed:")) {
+            line.push_str(&format!("\n    struct_ops map refused by both: {failed}"));
+        }
+        if !lib.unloaded.is_empty() {
+            line.push_str(&format!(", {:?} left unloaded by both", lib.unloaded));
+        }
         for n in notes {
             line.push_str(&format!("\n    {n}"));
         }

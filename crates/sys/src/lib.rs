@@ -51,8 +51,8 @@ pub use map::{
 };
 pub use mmap::MmapedMap;
 pub use obj::{
-    link_create, link_create_perf_event, link_detach, link_get_fd_by_id, link_get_next_id, obj_get, obj_pin, perf_link_supported,
-    raw_tracepoint_open, LinkTarget,
+    link_create, link_create_perf_event, link_create_struct_ops, link_detach, link_get_fd_by_id, link_get_next_id, obj_get, obj_pin,
+    perf_link_supported, raw_tracepoint_open, LinkTarget,
 };
 pub use perf::{
     perf_event_disable, perf_event_enable, perf_event_open_probe, perf_event_open_tracepoint, perf_event_set_bpf, pmu_format_bit, pmu_type,

@@ -110,6 +110,19 @@ pub fn link_create(
 /// `BPF_PERF_EVENT`: the attach type of a link to a perf event.
 const BPF_PERF_EVENT: u32 = 41;
 
+/// `BPF_STRUCT_OPS`: the attach type of a link registering a struct_ops map.
+const BPF_STRUCT_OPS: u32 = 44;
+
+/// Registers the struct_ops map `map` (created with `BPF_F_LINK`, its
+/// value already written) with a BPF link (`BPF_LINK_CREATE`,
+/// `BPF_STRUCT_OPS`, Linux >= 6.4): the map's fd takes the place of the
+/// program's. The struct_ops stays registered as long as the link.
+pub fn link_create_struct_ops(map: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let mut a = attr::LinkCreate { prog_fd: fd_u32(map), attach_type: BPF_STRUCT_OPS, ..Default::default() };
+    // SAFETY: LinkCreate holds no pointers; the command returns a new fd.
+    unsafe { bpf_fd(Cmd::LinkCreate, &mut a) }.map_err(|e| SysError::bpf(Cmd::LinkCreate, e))
+}
+
 /// Attaches a kprobe, uprobe, tracepoint or perf event program to the perf
 /// event `event` with a BPF link (`BPF_LINK_CREATE`, `BPF_PERF_EVENT`,
 /// Linux >= 5.15). `cookie` is what the program reads with
