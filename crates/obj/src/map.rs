@@ -67,6 +67,41 @@ pub struct MapSpec {
 }
 
 impl MapSpec {
+    /// A global data map (`.data`, `.rodata`, `.bss`, `.kconfig`...): a
+    /// single-entry array whose value is the section, described by its
+    /// DATASEC (`btf_value_type_id`, 0 if none).
+    pub fn global_data(
+        obj_name: &str,
+        section: &str,
+        origin: MapOrigin,
+        value_size: u32,
+        map_flags: u32,
+        btf_value_type_id: u32,
+        data: Vec<u8>,
+        sec_idx: usize,
+    ) -> MapSpec {
+        MapSpec {
+            name: internal_map_name(obj_name, section),
+            real_name: section.to_string(),
+            origin,
+            map_type: bpfld_asm::types::map_type::ARRAY,
+            key_size: 4,
+            value_size,
+            max_entries: 1,
+            map_flags,
+            map_extra: 0,
+            numa_node: 0,
+            pinning: 0,
+            btf_key_type_id: 0,
+            btf_value_type_id,
+            inner: None,
+            init_slots: Vec::new(),
+            data,
+            sec_idx,
+            sec_offset: 0,
+        }
+    }
+
     pub fn is_rodata(&self) -> bool {
         matches!(self.origin, MapOrigin::Rodata | MapOrigin::Kconfig)
     }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bpfld_asm::types::map_flags;
 use bpfld_asm::Insn;
 use bpfld_btf::ext::BtfExt;
 use bpfld_btf::{Btf, Kind};
@@ -14,7 +15,7 @@ use object::{Endianness, Object as _, ObjectSection, ObjectSymbol, RelocationTar
 use crate::btf_fixup::{fix_for_kernel, fix_object_btf};
 use crate::error::{Ctx, Result};
 use crate::externs::{collect_externs, kconfig_map_size, Extern, ExternSymbol};
-use crate::map::{internal_map_name, InitSlot, MapOrigin, MapSpec};
+use crate::map::{InitSlot, MapOrigin, MapSpec};
 use crate::program::{Program, Reloc, RelocKind, SectionExt};
 use crate::section;
 use crate::struct_ops::{self, StructOpsMap, StructOpsRel};
@@ -317,35 +318,16 @@ impl Object {
         for (idx, sname, origin, data, size) in data_secs {
             let value_size = u32::try_from(size).map_err(|_| cx.with(format!("section '{sname}'")).err("too large"))?;
             let datasec = btf.as_ref().and_then(|b| b.find_first(&sname, Kind::Datasec));
-            let mut flags = if origin == MapOrigin::Rodata { BPF_F_RDONLY_PROG } else { 0 };
+            let mut flags = if origin == MapOrigin::Rodata { map_flags::RDONLY_PROG } else { 0 };
             if let (Some(b), Some(id)) = (&btf, datasec) {
                 if datasec_has_non_static_var(b, id) {
-                    flags |= BPF_F_MMAPABLE;
+                    flags |= map_flags::MMAPABLE;
                 }
             }
-            maps.push(MapSpec {
-                name: internal_map_name(&obj_name, &sname),
-                real_name: sname,
-                origin,
-                map_type: BPF_MAP_TYPE_ARRAY,
-                key_size: 4,
-                value_size,
-                max_entries: 1,
-                map_flags: flags,
-                map_extra: 0,
-                numa_node: 0,
-                pinning: 0,
-                btf_key_type_id: 0,
-                btf_value_type_id: datasec.unwrap_or(0),
-                inner: None,
-                init_slots: Vec::new(),
-                // A `.bss` (no bytes in the file) stays empty, meaning zeros: its
-                // size is a claim of the file, and allocating it here would let
-                // a corrupt object ask for gigabytes.
-                data,
-                sec_idx: idx,
-                sec_offset: 0,
-            });
+            // A `.bss` (no bytes in the file) stays empty, meaning zeros: its
+            // size is a claim of the file, and allocating it here would let a
+            // corrupt object ask for gigabytes.
+            maps.push(MapSpec::global_data(&obj_name, &sname, origin, value_size, flags, datasec.unwrap_or(0), data, idx));
         }
 
         // Externs: undefined global symbols without a type (libbpf's
@@ -361,26 +343,18 @@ impl Object {
         let kconfig_size = kconfig_map_size(&externs);
         if kconfig_size > 0 {
             let datasec = btf.as_ref().and_then(|b| b.find_first(".kconfig", Kind::Datasec));
-            maps.push(MapSpec {
-                name: internal_map_name(&obj_name, ".kconfig"),
-                real_name: ".kconfig".into(),
-                origin: MapOrigin::Kconfig,
-                map_type: BPF_MAP_TYPE_ARRAY,
-                key_size: 4,
-                value_size: kconfig_size,
-                max_entries: 1,
-                map_flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
-                map_extra: 0,
-                numa_node: 0,
-                pinning: 0,
-                btf_key_type_id: 0,
-                btf_value_type_id: datasec.unwrap_or(0),
-                inner: None,
-                init_slots: Vec::new(),
-                data: vec![0; kconfig_size as usize],
-                sec_idx: usize::MAX,
-                sec_offset: 0,
-            });
+            let flags = map_flags::RDONLY_PROG | map_flags::MMAPABLE;
+            let data = vec![0; kconfig_size as usize];
+            maps.push(MapSpec::global_data(
+                &obj_name,
+                ".kconfig",
+                MapOrigin::Kconfig,
+                kconfig_size,
+                flags,
+                datasec.unwrap_or(0),
+                data,
+                usize::MAX,
+            ));
         }
         // struct_ops variables, one map each, after every other map (libbpf's
         // order), then what their members point to.
@@ -518,10 +492,6 @@ impl Object {
         self.maps.iter().position(|m| m.name == name || m.real_name == name)
     }
 }
-
-pub(crate) const BPF_MAP_TYPE_ARRAY: u32 = 2;
-pub(crate) const BPF_F_RDONLY_PROG: u32 = 1 << 7;
-pub(crate) const BPF_F_MMAPABLE: u32 = 1 << 10;
 
 fn datasec_has_non_static_var(btf: &Btf, id: u32) -> bool {
     let Ok(t) = btf.type_by_id(id) else { return false };
