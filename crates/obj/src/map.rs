@@ -69,7 +69,8 @@ pub struct MapSpec {
 impl MapSpec {
     /// A global data map (`.data`, `.rodata`, `.bss`, `.kconfig`...): a
     /// single-entry array whose value is the section, described by its
-    /// DATASEC (`btf_value_type_id`, 0 if none).
+    /// DATASEC (`btf_value_type_id`, 0 if none). `sec_idx` is left at
+    /// `usize::MAX` (no ELF section, as for `.kconfig`).
     pub fn global_data(
         obj_name: &str,
         section: &str,
@@ -78,7 +79,6 @@ impl MapSpec {
         map_flags: u32,
         btf_value_type_id: u32,
         data: Vec<u8>,
-        sec_idx: usize,
     ) -> MapSpec {
         MapSpec {
             name: internal_map_name(obj_name, section),
@@ -97,7 +97,7 @@ impl MapSpec {
             inner: None,
             init_slots: Vec::new(),
             data,
-            sec_idx,
+            sec_idx: usize::MAX,
             sec_offset: 0,
         }
     }

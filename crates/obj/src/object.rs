@@ -327,7 +327,10 @@ impl Object {
             // A `.bss` (no bytes in the file) stays empty, meaning zeros: its
             // size is a claim of the file, and allocating it here would let a
             // corrupt object ask for gigabytes.
-            maps.push(MapSpec::global_data(&obj_name, &sname, origin, value_size, flags, datasec.unwrap_or(0), data, idx));
+            maps.push(MapSpec {
+                sec_idx: idx,
+                ..MapSpec::global_data(&obj_name, &sname, origin, value_size, flags, datasec.unwrap_or(0), data)
+            });
         }
 
         // Externs: undefined global symbols without a type (libbpf's
@@ -345,16 +348,7 @@ impl Object {
             let datasec = btf.as_ref().and_then(|b| b.find_first(".kconfig", Kind::Datasec));
             let flags = map_flags::RDONLY_PROG | map_flags::MMAPABLE;
             let data = vec![0; kconfig_size as usize];
-            maps.push(MapSpec::global_data(
-                &obj_name,
-                ".kconfig",
-                MapOrigin::Kconfig,
-                kconfig_size,
-                flags,
-                datasec.unwrap_or(0),
-                data,
-                usize::MAX,
-            ));
+            maps.push(MapSpec::global_data(&obj_name, ".kconfig", MapOrigin::Kconfig, kconfig_size, flags, datasec.unwrap_or(0), data));
         }
         // struct_ops variables, one map each, after every other map (libbpf's
         // order), then what their members point to.
