@@ -22,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 use bpfld_btf::Btf;
 use bpfld_obj::kallsyms::Kallsyms;
 use bpfld_obj::kconfig::Kconfig;
+use bpfld_obj::kernel_version;
 use bpfld_obj::{ExternKind, ModuleBtf, Object, Target};
 
 use crate::error::{Error, Result};
@@ -307,12 +308,6 @@ pub fn read_kconfig(path: &Path) -> Result<Kconfig> {
     Kconfig::parse(&text).map_err(|message| Error::Parse { path: path.into(), message })
 }
 
-/// `KERNEL_VERSION(a, b, c)` as the BPF headers define it (the patch level
-/// saturates at 255).
-pub fn kernel_version_code(major: u32, minor: u32, patch: u32) -> u32 {
-    (major << 16) + (minor << 8) + patch.min(255)
-}
-
 /// `LINUX_KERNEL_VERSION` as libbpf's `get_kernel_version` computes it:
 /// Ubuntu's `/proc/version_signature` (third field), else the `Debian
 /// a.b.c` in the uname version string, else the uname release. The numbers
@@ -342,7 +337,7 @@ fn three_numbers(s: &str) -> Option<u32> {
         *slot = rest[..n].parse().ok()?;
         rest = &rest[n..];
     }
-    Some(kernel_version_code(v[0], v[1], v[2]))
+    Some(kernel_version(v[0], v[1], v[2]))
 }
 
 #[cfg(test)]
@@ -352,17 +347,17 @@ mod tests {
     #[test]
     fn kernel_version_like_libbpf() {
         // Plain release.
-        assert_eq!(linux_kernel_version("6.18.44-fc-v669", "#1 SMP PREEMPT_DYNAMIC @0", None), Some(kernel_version_code(6, 18, 44)));
+        assert_eq!(linux_kernel_version("6.18.44-fc-v669", "#1 SMP PREEMPT_DYNAMIC @0", None), Some(kernel_version(6, 18, 44)));
         // Debian: the real version is in the uname version string.
         assert_eq!(
             linux_kernel_version("4.19.0-22-amd64", "#1 SMP Debian 4.19.260-1 (2022-09-29)", None),
-            Some(kernel_version_code(4, 19, 260))
+            Some(kernel_version(4, 19, 260))
         );
-        assert_eq!(kernel_version_code(4, 19, 260), (4 << 16) + (19 << 8) + 255);
+        assert_eq!(kernel_version(4, 19, 260), (4 << 16) + (19 << 8) + 255);
         // Ubuntu: /proc/version_signature wins.
         assert_eq!(
             linux_kernel_version("5.4.0-42-generic", "#46-Ubuntu SMP", Some("Ubuntu 5.4.0-42.46-generic 5.4.44\n")),
-            Some(kernel_version_code(5, 4, 44))
+            Some(kernel_version(5, 4, 44))
         );
         // Two numbers only: unknown, as sscanf would fail.
         assert_eq!(linux_kernel_version("6.18-rc1", "#1", None), None);

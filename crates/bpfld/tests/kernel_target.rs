@@ -36,7 +36,7 @@ fn every_part_of_the_running_kernel_is_read() {
     let nums: Vec<u32> = release.split(|c: char| !c.is_ascii_digit()).take(3).map(|s| s.parse().unwrap()).collect();
     assert!(t.name.ends_with(&release), "{}", t.name);
     if std::fs::metadata("/proc/version_signature").is_err() && !uts_is_debian() {
-        assert_eq!(t.kernel_version, Some(kernel_target::kernel_version_code(nums[0], nums[1], nums[2])));
+        assert_eq!(t.kernel_version, Some(bpfld_obj::kernel_version(nums[0], nums[1], nums[2])));
     }
     let cfg = t.kconfig.as_ref().unwrap();
     assert_eq!(cfg.get("CONFIG_BPF"), Some("y"));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bpfld_btf::Btf;
 use bpfld_obj::kallsyms::Kallsyms;
 use bpfld_obj::kconfig::Kconfig;
-use bpfld_obj::{ModuleBtf, Target};
+use bpfld_obj::{kernel_version, ModuleBtf, Target};
 
 /// The files a target was made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,12 +109,6 @@ pub fn load_files(files: &TargetFiles) -> Result<Target, String> {
         target.kallsyms = Some(Kallsyms::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
     }
     Ok(target)
-}
-
-/// `KERNEL_VERSION(a, b, c)` with the sublevel capped at 255, as the
-/// kernel's macro and libbpf compute it.
-pub fn kernel_version(a: u32, b: u32, c: u32) -> u32 {
-    (a << 16) + (b << 8) + c.min(255)
 }
 
 /// The version in a `.config` header (`# Linux/x86 6.1.192 Kernel

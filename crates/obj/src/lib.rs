@@ -25,4 +25,4 @@ pub use map::{MapOrigin, MapSpec};
 pub use object::Object;
 pub use plan::{plan, LoadPlan, PlanOptions, ProgramPlan};
 pub use program::{Program, Reloc, RelocKind};
-pub use target::{BtfOwner, ModuleBtf, Target};
+pub use target::{kernel_version, BtfOwner, ModuleBtf, Target};

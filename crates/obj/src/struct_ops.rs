@@ -361,10 +361,9 @@ pub const QMARK_DATASEC_FACT: &str = "BTF_QMARK_DATASEC";
 /// `FEAT_BTF_QMARK_DATASEC`): probed on the running kernel, else Linux 6.9
 /// and later (which allow any printable character there; unknown: yes).
 pub fn kernel_accepts_qmark_datasec(target: &Target) -> bool {
-    const V6_9: u32 = (6 << 16) + (9 << 8);
     match target.overrides.get(QMARK_DATASEC_FACT) {
         Some(&v) => v != 0,
-        None => target.kernel_version.is_none_or(|v| v >= V6_9),
+        None => target.kernel_version.is_none_or(|v| v >= crate::target::kernel_version(6, 9, 0)),
     }
 }
 

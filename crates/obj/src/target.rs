@@ -14,6 +14,13 @@ use bpfld_btf::Btf;
 use crate::kallsyms::Kallsyms;
 use crate::kconfig::Kconfig;
 
+/// `KERNEL_VERSION(a, b, c)`, the kernel's encoding of a version (what
+/// `LINUX_KERNEL_VERSION` holds), with the sublevel capped at 255 as the
+/// kernel's macro and libbpf cap it.
+pub fn kernel_version(a: u32, b: u32, c: u32) -> u32 {
+    (a << 16) + (b << 8) + c.min(255)
+}
+
 /// A module's split BTF on the target's vmlinux BTF.
 #[derive(Debug, Clone)]
 pub struct ModuleBtf {
@@ -74,8 +81,7 @@ impl Target {
     /// kfunc's BTF id in an `ld_imm64` in Linux 6.4; before that it refuses
     /// it with "pseudo btf_id N in ldimm64 isn't KIND_VAR".
     pub fn accepts_kfunc_ldimm64(&self) -> bool {
-        const V6_4: u32 = (6 << 16) + (4 << 8);
-        self.kfunc_ldimm64.unwrap_or_else(|| self.kernel_version.is_none_or(|v| v >= V6_4))
+        self.kfunc_ldimm64.unwrap_or_else(|| self.kernel_version.is_none_or(|v| v >= kernel_version(6, 4, 0)))
     }
 
     /// The BTF holding ids of `owner`.
