@@ -155,9 +155,9 @@ fn hex(b: &[u8; 8]) -> String {
 
 // --- libbpf side -------------------------------------------------------------
 
-/// What libbpf made of one object.
+/// What one loader made of one object.
 #[derive(Default)]
-struct LibbpfView {
+struct View {
     /// Why libbpf refused the object as a whole (open or prepare).
     refused: Option<String>,
     /// Final instructions of every autoloaded program.
@@ -261,8 +261,8 @@ fn btf_name_of_fd(fd: i32) -> String {
     bpfld_sys::btf_info(b).map(|i| i.name).unwrap_or_else(|e| format!("fd {fd}: {e}"))
 }
 
-fn libbpf_view(path: &Path, pin_root: &Path) -> LibbpfView {
-    let mut v = LibbpfView::default();
+fn libbpf_view(path: &Path, pin_root: &Path) -> View {
+    let mut v = View::default();
     // Instructions: open + prepare.
     let obj = match lib_open(path, pin_root) {
         Ok(o) => o,
@@ -442,25 +442,7 @@ fn lib_register_struct_ops(obj: &LibObj, prog_ids: &BTreeMap<u32, String>) -> Ve
 
 // --- bpfld side --------------------------------------------------------------
 
-#[derive(Default)]
-struct BpfldView {
-    refused: Option<String>,
-    /// The plan failed because bpfld lacks something (not a verdict).
-    not_implemented: Option<String>,
-    insns: BTreeMap<String, Vec<String>>,
-    disabled: Vec<String>,
-    unloaded: Vec<String>,
-    struct_ops: Vec<String>,
-    verdicts: BTreeMap<String, Verdict>,
-    load_refused: Option<String>,
-    kernel_maps: Vec<String>,
-    btf_loaded: bool,
-    /// The object has CO-RE relocations and the plan left every relocated
-    /// instruction as clang wrote it: bpfld does not apply CO-RE yet.
-    core_not_applied: bool,
-}
-
-fn plan_insns(plan: &LoadPlan, target: Option<&bpfld_obj::Target>, v: &mut BpfldView) {
+fn plan_insns(plan: &LoadPlan, target: Option<&bpfld_obj::Target>, v: &mut View) {
     for p in &plan.programs {
         if !p.autoload {
             v.unloaded.push(p.name.clone());
@@ -486,34 +468,8 @@ fn plan_insns(plan: &LoadPlan, target: Option<&bpfld_obj::Target>, v: &mut Bpfld
     }
 }
 
-/// Whether `obj` has CO-RE relocations and `plan` left every one of the
-/// instructions they point at unchanged (CO-RE not applied by the plan;
-/// libbpf changes at least one in every test object).
-fn core_not_applied(obj: &bpfld_obj::Object, plan: &LoadPlan) -> bool {
-    let mut sites = 0;
-    for p in &plan.programs {
-        for (fi, (prog_idx, start)) in p.layout.iter().enumerate() {
-            let f = &obj.programs[*prog_idx];
-            let end = p.layout.get(fi + 1).map(|(_, s)| *s).unwrap_or(p.insns.len());
-            let Some(ext) = obj.section_ext.get(&f.sec_idx) else { continue };
-            for r in &ext.core_relos {
-                let sec_idx = (r.insn_off / 8) as usize;
-                let Some(local) = sec_idx.checked_sub(f.sec_insn_off).filter(|&i| i < f.insns.len()) else { continue };
-                if start + local >= end {
-                    continue;
-                }
-                sites += 1;
-                if p.insns[start + local] != f.insns[local] {
-                    return false;
-                }
-            }
-        }
-    }
-    sites > 0
-}
-
-fn bpfld_view(path: &Path, pin_root: &Path) -> BpfldView {
-    let mut v = BpfldView::default();
+fn bpfld_view(path: &Path, pin_root: &Path) -> View {
+    let mut v = View::default();
     let mut open = match OpenObject::open(path) {
         Ok(o) => o,
         Err(e) => {
@@ -542,15 +498,9 @@ fn bpfld_view(path: &Path, pin_root: &Path) -> BpfldView {
     match open.plan(kernel.as_ref().map(|k| &k.target)) {
         Ok(plan) => {
             plan_insns(&plan, kernel.as_ref().map(|k| &k.target), &mut v);
-            v.core_not_applied = core_not_applied(open.object(), &plan);
         }
         Err(e) => {
-            let e = e.to_string();
-            if e.contains("not implemented") || e.contains("not supported yet") {
-                v.not_implemented = Some(e);
-            } else {
-                v.refused = Some(e);
-            }
+            v.refused = Some(e.to_string());
             return v;
         }
     }
@@ -648,17 +598,6 @@ fn bpfld_and_libbpf_agree_on_every_object() {
             out.differ(&obj, "*", format!("pinned maps differ: libbpf {lib_pinned:?}, bpfld {our_pinned:?}"));
         }
 
-        if let Some(ni) = &ours.not_implemented {
-            out.report.push(format!("{obj}: NOT COMPARED, bpfld cannot plan it yet: {ni}"));
-            continue;
-        }
-        if ours.core_not_applied {
-            out.report.push(format!(
-                "{obj}: NOT COMPARED, bpfld's plan does not apply CO-RE relocations yet (libbpf: {})",
-                lib.refused.as_deref().unwrap_or("planned")
-            ));
-            continue;
-        }
         // libbpf creates maps in bpf_object__prepare, bpfld when loading:
         // a refusal by the kernel counts the same at either stage.
         let lib_refused = lib.refused.as_ref().or(lib.load_refused.as_ref());
