@@ -36,8 +36,7 @@
 //! are compared by that verdict instead of by instructions.
 //!
 //! Objects either loader refuses as a whole (open, externs, map creation)
-//! must be refused by both. A plan that fails because bpfld does not
-//! implement something yet is reported, not failed.
+//! must be refused by both.
 //!
 //! Deliberate differences are listed in [`DELIBERATE`] with the reason.
 
