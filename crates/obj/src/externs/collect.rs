@@ -126,6 +126,9 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
                 let size =
                     u32::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| fail(format!("kconfig value size {size} is unsupported")))?;
                 let align = align_of(btf, ty).map_err(|e| fail(format!("failed to determine the alignment of the kconfig value: {e}")))?;
+                let align = Some(align)
+                    .filter(|a| a.is_power_of_two())
+                    .ok_or_else(|| fail(format!("kconfig value alignment {align} is not a power of two")))?;
                 let (kty, signed) = kconfig_type(btf, ty).map_err(fail)?;
                 (ExternKind::Kconfig, ty, Some(KconfigSlot { ty: kty, size, align, signed, data_off: 0 }))
             }
@@ -158,14 +161,35 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
             })
             .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
     });
-    let mut off = 0u32;
-    for e in out.iter_mut() {
-        if let Some(k) = &mut e.kconfig {
-            k.data_off = off.div_ceil(k.align) * k.align;
-            off = k.data_off + k.size;
-        }
-    }
+    layout_kconfig(&mut out)?;
     Ok(out)
+}
+
+/// The largest `.kconfig` map bpfld lays out. Its size comes from BTF alone
+/// (no bytes in the file back it), and real kconfig values are a few bytes
+/// each: a larger claim is corrupt input, not something to allocate.
+pub const MAX_KCONFIG_MAP_SIZE: u32 = 1 << 20;
+
+/// Places each kconfig value at its aligned offset in the `.kconfig` map.
+fn layout_kconfig(externs: &mut [Extern]) -> Result<(), (String, String)> {
+    let mut off = 0u32;
+    for e in externs.iter_mut() {
+        let Some(k) = &mut e.kconfig else { continue };
+        let end = off
+            .checked_next_multiple_of(k.align)
+            .and_then(|start| Some((start, start.checked_add(k.size)?)))
+            .filter(|&(_, end)| end <= MAX_KCONFIG_MAP_SIZE);
+        let Some((start, end)) = end else {
+            let m = format!(
+                "a {}-byte value at offset {off} does not fit in the {MAX_KCONFIG_MAP_SIZE}-byte .kconfig map bpfld allows",
+                k.size
+            );
+            return Err((e.name.clone(), m));
+        };
+        k.data_off = start;
+        off = end;
+    }
+    Ok(())
 }
 
 /// Size of the `.kconfig` map: the end of the last kconfig value.

@@ -246,7 +246,10 @@ fn resolve_typeless(ext: &Extern, target: &Target) -> Result<Resolved, Failure> 
 fn resolve_kconfig(ext: &Extern, target: &Target, data: &mut [u8]) -> Result<Resolved, Failure> {
     let slot = ext.kconfig.expect("kconfig externs have a slot");
     let fatal = |m: String| Failure::Fatal(format!("extern (kcfg) '{}': {m}", ext.name));
-    let dst = &mut data[slot.data_off as usize..(slot.data_off + slot.size) as usize];
+    let range = slot.data_off as usize..slot.data_off as usize + slot.size as usize;
+    let Some(dst) = data.get_mut(range) else {
+        return Err(fatal(format!("slot [{}, +{}) is outside the {}-byte .kconfig map", slot.data_off, slot.size, data.len())));
+    };
     if ext.name.starts_with("CONFIG_") {
         let Some(config) = &target.kconfig else {
             return Err(fatal(format!("the kernel configuration of target '{}' is unknown", target.name)));
