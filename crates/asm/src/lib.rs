@@ -11,3 +11,5 @@ pub mod types;
 pub use insn::Insn;
 pub mod disasm;
 pub use disasm::disasm;
+pub mod since;
+pub use since::LinuxVersion;

@@ -113,7 +113,9 @@ pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<Runnin
     let vmlinux = cached_vmlinux_btf()?;
     let mut target = Target::new(format!("running kernel {}", uname.release), vmlinux);
     target.kernel_version = uname.version;
-    target.overrides.insert(bpfld_obj::struct_ops::QMARK_DATASEC_FACT.to_string(), u64::from(accepts_qmark_datasec()));
+    let features = *crate::features();
+    target.features = Some(features);
+    target.overrides.insert(bpfld_obj::struct_ops::QMARK_DATASEC_FACT.to_string(), u64::from(features.btf_qmark_datasec));
     let mut module_fds = Vec::new();
     if needs.module_btf {
         let (modules, fds) = module_btfs(&target.vmlinux)?;
@@ -187,26 +189,11 @@ pub fn cached_vmlinux_btf() -> Result<Btf> {
     Ok(CACHE.get_or_init(|| b).clone())
 }
 
-/// Whether the running kernel takes a BTF DATASEC named `?.data` (libbpf's
-/// `FEAT_BTF_QMARK_DATASEC` probe; Linux 6.9 allowed any printable name
-/// there). Probed once per process; a failing probe counts as no, so that
-/// the plan renames such DATASECs (which every kernel takes).
+/// Whether the running kernel takes a BTF DATASEC named `?.data`
+/// (libbpf's `FEAT_BTF_QMARK_DATASEC`; Linux 6.9 allowed any printable
+/// name there), from the probed [`features`](crate::features()).
 pub fn accepts_qmark_datasec() -> bool {
-    static ACCEPTS: OnceLock<bool> = OnceLock::new();
-    *ACCEPTS.get_or_init(|| {
-        use bpfld_btf::writer::{OwnedType, TypeData, Writer};
-        use bpfld_btf::{Kind, VarSecInfo};
-        let mut w = Writer::new();
-        let int =
-            w.push(OwnedType { name: "int".into(), kind: Kind::Int, kflag: false, size_or_type: 4, data: TypeData::Int(32 | (1 << 24)) });
-        let var = w.push(OwnedType { name: "a".into(), kind: Kind::Var, kflag: false, size_or_type: int, data: TypeData::Var(1) });
-        let sec = TypeData::Datasec(vec![VarSecInfo { type_id: var, offset: 0, size: 4 }]);
-        w.push(OwnedType { name: "?.data".into(), kind: Kind::Datasec, kflag: false, size_or_type: 4, data: sec });
-        match w.write() {
-            Ok(raw) => bpfld_sys::btf_load(&raw, Default::default()).is_ok(),
-            Err(_) => false,
-        }
-    })
+    crate::features().btf_qmark_datasec
 }
 
 /// `LINUX_KERNEL_VERSION` of the running kernel, `None` if it cannot be

@@ -27,6 +27,7 @@
 
 pub mod elf_symbols;
 pub mod error;
+pub mod features;
 pub mod globals;
 pub mod kernel_target;
 pub mod loader;
@@ -36,8 +37,10 @@ pub mod perf_attach;
 pub mod pin;
 pub mod program;
 
+pub use bpfld_obj::{Feature, KernelFeatures};
 pub use bpfld_sys::{TestRunOpts, TestRunResult};
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
+pub use features::features;
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};
 pub use loader::{KernelTime, LoadOptions, ProgramState, StructOpsValue};
 pub use map::{Map, PinnedMap};

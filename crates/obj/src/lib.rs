@@ -7,6 +7,7 @@ pub mod btf_maps;
 pub mod core;
 pub mod error;
 pub mod externs;
+pub mod features;
 pub mod kallsyms;
 pub mod kconfig;
 pub mod link;
@@ -21,6 +22,7 @@ pub mod target;
 
 pub use error::{Error, Result};
 pub use externs::{Extern, ExternKind};
+pub use features::{Feature, KernelEnums, KernelFeatures};
 pub use map::{MapOrigin, MapSpec};
 pub use object::Object;
 pub use plan::{plan, LoadPlan, PlanOptions, ProgramPlan};

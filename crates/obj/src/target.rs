@@ -8,9 +8,11 @@
 //! the machine it runs on, so one code path serves both.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use bpfld_btf::Btf;
 
+use crate::features::KernelFeatures;
 use crate::kallsyms::Kallsyms;
 use crate::kconfig::Kconfig;
 
@@ -60,6 +62,11 @@ pub struct Target {
     /// `bpf_ksym_exists()` of a kfunc compiles to): Linux 6.4 and later.
     /// `None` decides by [`Target::kernel_version`] (unknown: yes).
     pub kfunc_ldimm64: Option<bool>,
+    /// What the kernel supports: probed for the running kernel; `None`
+    /// derives it from [`Target::vmlinux`] (see [`KernelFeatures::from_btf`]).
+    pub features: Option<KernelFeatures>,
+    /// The derived features, computed once.
+    derived_features: OnceLock<KernelFeatures>,
 }
 
 impl Target {
@@ -74,7 +81,23 @@ impl Target {
             kernel_version: None,
             overrides: HashMap::new(),
             kfunc_ldimm64: None,
+            features: None,
+            derived_features: OnceLock::new(),
         }
+    }
+
+    /// What the kernel supports: [`Target::features`] if set (probed),
+    /// else derived offline from its BTF and version (once).
+    pub fn features(&self) -> KernelFeatures {
+        match self.features {
+            Some(f) => f,
+            None => *self.derived_features.get_or_init(|| KernelFeatures::from_btf(&self.vmlinux, self.kernel_version)),
+        }
+    }
+
+    /// The kernel's release (`5.10`) if its version is known.
+    pub fn release(&self) -> Option<bpfld_asm::LinuxVersion> {
+        self.kernel_version.map(bpfld_asm::LinuxVersion::from_code)
     }
 
     /// See [`Target::kfunc_ldimm64`]: the verifier learned to take a

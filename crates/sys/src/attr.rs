@@ -207,6 +207,41 @@ pub(crate) struct LinkCreatePerfEvent {
 }
 impl Attr for LinkCreatePerfEvent {}
 
+/// BPF_LINK_CREATE of a multi-kprobe link (`kprobe_multi`).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LinkCreateKprobeMulti {
+    pub prog_fd: u32,
+    pub target_fd: u32,
+    pub attach_type: u32,
+    pub flags: u32,
+    pub kprobe_flags: u32,
+    pub cnt: u32,
+    pub syms: u64,
+    pub addrs: u64,
+    pub cookies: u64,
+}
+impl Attr for LinkCreateKprobeMulti {}
+
+/// BPF_LINK_CREATE of a multi-uprobe link (`uprobe_multi`).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LinkCreateUprobeMulti {
+    pub prog_fd: u32,
+    pub target_fd: u32,
+    pub attach_type: u32,
+    pub flags: u32,
+    pub path: u64,
+    pub offsets: u64,
+    pub ref_ctr_offsets: u64,
+    pub cookies: u64,
+    pub cnt: u32,
+    pub uprobe_flags: u32,
+    pub pid: u32,
+    pub _pad0: u32,
+}
+impl Attr for LinkCreateUprobeMulti {}
+
 /// BPF_LINK_DETACH.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Default, Debug)]
@@ -333,6 +368,11 @@ const _: () = {
     assert!(size_of::<BtfLoad>() == 40);
     assert!(offset_of!(LinkCreate, target_btf_id) == 16);
     assert!(offset_of!(LinkCreatePerfEvent, bpf_cookie) == 16);
+    assert!(offset_of!(LinkCreateKprobeMulti, syms) == 24);
+    assert!(size_of::<LinkCreateKprobeMulti>() == 48);
+    assert!(offset_of!(LinkCreateUprobeMulti, cnt) == 48);
+    assert!(offset_of!(LinkCreateUprobeMulti, pid) == 56);
+    assert!(size_of::<LinkCreateUprobeMulti>() == 64);
     assert!(size_of::<BpfProgInfo>() == 232);
     assert!(offset_of!(BpfProgInfo, xlated_prog_insns) == 32);
     assert!(offset_of!(BpfProgInfo, map_ids) == 56);

@@ -28,6 +28,7 @@ mod attr;
 mod btf;
 pub mod consts;
 mod error;
+pub mod features;
 mod file_map;
 mod fs;
 mod log;
