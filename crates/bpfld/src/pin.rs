@@ -27,7 +27,26 @@ const PATH_MAX: usize = 4096;
 
 /// The pin path of a `LIBBPF_PIN_BY_NAME` map: `<root>/<map name>`, the
 /// map's full name (its symbol), as libbpf's `build_map_pin_path`.
+///
+/// The name comes from the object, so it must stay one file name inside
+/// the root: an absolute name would replace the root and `..` would climb
+/// out of it (onto another application's pins), so names that are empty,
+/// `.`, `..`, or hold a `/` or a NUL are refused.
 pub fn map_pin_path(root: &Path, map_name: &str) -> Result<PathBuf> {
+    let why = match map_name {
+        "" => Some("is empty"),
+        "." | ".." => Some("is a directory reference"),
+        n if n.contains('/') => Some("holds a '/'"),
+        n if n.contains('\0') => Some("holds a NUL"),
+        _ => None,
+    };
+    if let Some(why) = why {
+        return Err(Error::Usage(format!(
+            "map '{}': refused to pin: its name {why}, so its pin would not be a file in {}",
+            map_name.escape_debug(),
+            root.display()
+        )));
+    }
     let path = root.join(map_name);
     if path.as_os_str().len() >= PATH_MAX {
         return Err(Error::Usage(format!("map '{map_name}': couldn't build pin path: {} is too long", path.display())));
@@ -197,6 +216,10 @@ mod tests {
     fn pin_paths_join_root_and_full_name() {
         let p = map_pin_path(Path::new("/sys/fs/bpf/app"), "a_rather_long_map_name").unwrap();
         assert_eq!(p, Path::new("/sys/fs/bpf/app/a_rather_long_map_name"));
+        for bad in ["", ".", "..", "../up", "/sys/fs/bpf/other_app/secret", "a/b", "nul\0"] {
+            let e = map_pin_path(Path::new("/sys/fs/bpf/app"), bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("map '{}': refused to pin", bad.escape_debug())), "{e}");
+        }
         let long = "x".repeat(PATH_MAX);
         assert!(map_pin_path(Path::new("/sys/fs/bpf"), &long).unwrap_err().to_string().contains("couldn't build pin path"));
     }

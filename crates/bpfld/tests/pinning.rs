@@ -205,3 +205,23 @@ fn maps_and_programs_pin_and_unpin_by_path() {
     let e = PinnedMap::open(&ppath).unwrap_err().to_string();
     assert!(e.contains("is not a pinned map"), "{e}");
 }
+
+/// A pinned map whose symbol (set with an asm label) is `../escaped_pin`
+/// is refused, naming the map, and nothing is pinned inside or outside the
+/// pin root.
+#[test]
+fn a_map_name_that_leaves_the_pin_root_is_refused() {
+    if !require_kernel() {
+        return;
+    }
+    let parent = bpffs_test_dir("escape");
+    let _cleanup = Cleanup(parent.clone());
+    let root = parent.join("root");
+    std::fs::create_dir(&root).unwrap();
+    let err = open("loader_pin_escape").load_with(&opts(&root)).err().expect("the load is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("map '../escaped_pin': refused to pin"), "{msg}");
+    assert!(matches!(err, Error::Usage(_)), "{err:?}");
+    assert_eq!(pins(&parent), ["root"], "nothing pinned beside the root");
+    assert!(pins(&root).is_empty(), "nothing pinned in the root");
+}
