@@ -218,7 +218,7 @@ fn a_map_name_that_leaves_the_pin_root_is_refused() {
     let _cleanup = Cleanup(parent.clone());
     let root = parent.join("root");
     std::fs::create_dir(&root).unwrap();
-    let err = open("loader_pin_escape").load_with(&opts(&root)).err().expect("the load is refused");
+    let err = open("loader_pin_escape").load_with(&opts(&root)).expect_err("the load is refused");
     let msg = err.to_string();
     assert!(msg.contains("map '../escaped_pin': refused to pin"), "{msg}");
     assert!(matches!(err, Error::Usage(_)), "{err:?}");
