@@ -28,12 +28,14 @@
 pub mod elf_symbols;
 pub mod error;
 pub mod features;
+pub mod events;
 pub mod globals;
 pub mod kernel_target;
 pub mod loader;
 pub mod map;
 pub mod object;
 pub mod perf_attach;
+pub mod perf_buffer;
 pub mod pin;
 pub mod program;
 
@@ -41,9 +43,11 @@ pub use bpfld_obj::{Feature, KernelFeatures};
 pub use bpfld_sys::{TestRunOpts, TestRunResult};
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
 pub use features::features;
+pub use events::{RingBuffer, RingBufferPoller, UserRingBuffer};
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};
 pub use loader::{KernelTime, LoadOptions, ProgramState, StructOpsValue};
 pub use map::{Map, PinnedMap};
 pub use object::{LoadStats, LoadedObject, OpenObject};
 pub use perf_attach::ProbeOpts;
+pub use perf_buffer::{PerfBuffer, PerfBufferOptions, PerfRecord};
 pub use program::{Link, Program};

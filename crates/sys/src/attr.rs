@@ -60,6 +60,21 @@ pub(crate) struct MapElem {
 }
 impl Attr for MapElem {}
 
+/// BPF_MAP_{LOOKUP,LOOKUP_AND_DELETE,UPDATE,DELETE}_BATCH.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct MapBatch {
+    pub in_batch: u64,
+    pub out_batch: u64,
+    pub keys: u64,
+    pub values: u64,
+    pub count: u32,
+    pub map_fd: u32,
+    pub elem_flags: u64,
+    pub flags: u64,
+}
+impl Attr for MapBatch {}
+
 /// BPF_PROG_LOAD.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Default, Debug)]
@@ -351,6 +366,8 @@ const _: () = {
     assert!(offset_of!(MapCreate, map_name) == 28);
     assert!(offset_of!(MapCreate, map_extra) == 64);
     assert!(size_of::<MapElem>() == 32);
+    assert!(size_of::<MapBatch>() == 56);
+    assert!(offset_of!(MapBatch, elem_flags) == 40);
     assert!(offset_of!(ProgLoad, log_buf) == 32);
     assert!(offset_of!(ProgLoad, prog_name) == 48);
     assert!(offset_of!(ProgLoad, func_info) == 80);

@@ -80,6 +80,11 @@ pub const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
 /// `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE` (one value per possible CPU).
 pub const BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: u32 = 21;
 
+/// `BPF_MAP_TYPE_RINGBUF` (mapped by [`RingBufConsumer`](crate::RingBufConsumer)).
+pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+/// `BPF_MAP_TYPE_USER_RINGBUF` (mapped by [`UserRingBufProducer`](crate::UserRingBufProducer)).
+pub const BPF_MAP_TYPE_USER_RINGBUF: u32 = 31;
+
 /// `BPF_PROG_TYPE_SOCKET_FILTER`, used by [`bpf_usable`](crate::bpf_usable).
 pub(crate) const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
 /// `BPF_PROG_TYPE_TRACEPOINT`, used by [`perf_link_supported`](crate::perf_link_supported).

@@ -26,6 +26,10 @@ pub enum Operation {
     Mount,
     /// `statfs(2)`.
     Statfs,
+    /// An `epoll(7)` call (its name).
+    Epoll(&'static str),
+    /// Blocking signals or reading a `signalfd(2)`.
+    Signal,
 }
 
 impl fmt::Display for Operation {
@@ -38,6 +42,8 @@ impl fmt::Display for Operation {
             Operation::Ioctl(request) => write!(f, "ioctl({request})"),
             Operation::Mount => f.write_str("mount"),
             Operation::Statfs => f.write_str("statfs"),
+            Operation::Epoll(call) => f.write_str(call),
+            Operation::Signal => f.write_str("signalfd"),
         }
     }
 }

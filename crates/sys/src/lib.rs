@@ -27,28 +27,33 @@
 mod attr;
 mod btf;
 pub mod consts;
+mod epoll;
 mod error;
 pub mod features;
 mod file_map;
 mod fs;
 mod log;
 mod map;
+mod mapping;
 mod mmap;
 mod obj;
 mod perf;
+mod perf_buffer;
 mod probe;
 mod prog;
+mod ringbuf;
 mod syscall;
 pub mod test_support;
 
 pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load, btf_raw_data, BtfInfo};
+pub use epoll::{Epoll, SignalFd};
 pub use error::{LoadError, Operation, ProgLoadError, Result, SysError};
 pub use file_map::FileMap;
 pub use fs::{fs_magic, is_bpffs, mount_bpffs, mount_tracefs, BPF_FS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC};
 pub use log::{LogOptions, DEFAULT_LOG_SIZE, MAX_LOG_SIZE};
 pub use map::{
     map_create, map_delete_elem, map_freeze, map_get_fd_by_id, map_get_next_id, map_get_next_key, map_info, map_lookup_and_delete_elem,
-    map_lookup_elem, map_update_elem, MapCreateAttr, MapInfo, MapRef,
+    map_lookup_elem, map_update_elem, BatchBuffers, MapCreateAttr, MapInfo, MapRef,
 };
 pub use mmap::MmapedMap;
 pub use obj::{
@@ -59,9 +64,11 @@ pub use perf::{
     perf_event_disable, perf_event_enable, perf_event_open_probe, perf_event_open_tracepoint, perf_event_set_bpf, pmu_format_bit, pmu_type,
     tracepoint_id, ProbeEvent,
 };
-pub use probe::{bpf_usable, page_size, possible_cpus};
+pub use perf_buffer::{perf_event_open_bpf_output, PerfRecord, PerfRing};
+pub use probe::{bpf_usable, online_cpu_ids, page_size, possible_cpu_ids, possible_cpus};
 pub use prog::{
     prog_bind_map, prog_get_fd_by_id, prog_get_next_id, prog_info, prog_load, prog_test_run, ProgInfo, ProgLoadAttr, ProgLoaded,
     TestRunOpts, TestRunResult,
 };
+pub use ringbuf::{RingBufConsumer, RingRecord, UserRecord, UserRingBufProducer};
 pub use syscall::Cmd;

@@ -263,12 +263,112 @@ impl<'a> MapRef<'a> {
         self.read_elem(Cmd::MapLookupAndDeleteElem, key, value, flags)
     }
 
+    /// Bytes of the opaque position token of batch operations: the kernel
+    /// reads and writes `key_size` bytes for some map types and 4 for
+    /// others, so this is the larger.
+    pub fn batch_token_size(&self) -> usize {
+        self.key_size.max(8)
+    }
+
+    /// Reads up to `count` elements in one call (`BPF_MAP_LOOKUP_BATCH`, or
+    /// `BPF_MAP_LOOKUP_AND_DELETE_BATCH` if `delete`), starting after
+    /// position `in_batch` (`None`: from the start); `keys` and `values`
+    /// hold `count` keys and values back to back, `out_batch` receives the
+    /// position to continue from. Returns how many elements were read and
+    /// whether more may follow (`false` once the kernel says `ENOENT`).
+    /// Map types without batch support fail with `EINVAL` or `ENOTSUPP`.
+    pub fn lookup_batch(&self, io: BatchBuffers<'_>, count: u32, elem_flags: u64, delete: bool) -> Result<(u32, bool)> {
+        let cmd = if delete { Cmd::MapLookupAndDeleteBatch } else { Cmd::MapLookupBatch };
+        self.check_batch(cmd, &io, count)?;
+        let mut a = attr::MapBatch {
+            in_batch: io.in_batch.map_or(0, ptr),
+            out_batch: ptr_mut(io.out_batch),
+            keys: ptr_mut(io.keys),
+            values: ptr_mut(io.values),
+            count,
+            map_fd: fd_u32(self.fd),
+            elem_flags,
+            flags: 0,
+        };
+        // SAFETY: check_batch checked every buffer against count and the
+        // map's sizes; the kernel writes `count` on return.
+        match unsafe { bpf(cmd, &mut a) } {
+            Ok(_) => Ok((a.count, true)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok((a.count, false)),
+            Err(e) => Err(self.err(cmd, e)),
+        }
+    }
+
+    fn check_batch(&self, cmd: Cmd, io: &BatchBuffers<'_>, count: u32) -> Result<()> {
+        let tok = self.batch_token_size();
+        if let Some(b) = io.in_batch {
+            self.check(cmd, "in_batch", b.len(), tok)?;
+        }
+        self.check(cmd, "out_batch", io.out_batch.len(), tok)?;
+        self.check(cmd, "keys", io.keys.len(), self.key_size.saturating_mul(count as usize))?;
+        self.check(cmd, "values", io.values.len(), self.value_size.saturating_mul(count as usize))
+    }
+
+    /// Creates or updates `keys.len() / key_size` elements in one call
+    /// (`BPF_MAP_UPDATE_BATCH`). Returns how many were written before an
+    /// error, with the error.
+    pub fn update_batch(&self, keys: &[u8], values: &[u8], elem_flags: u64) -> Result<u32, (u32, SysError)> {
+        let cmd = Cmd::MapUpdateBatch;
+        let count = self.batch_count(cmd, keys).map_err(|e| (0, e))?;
+        self.check(cmd, "values", values.len(), self.value_size.saturating_mul(count as usize)).map_err(|e| (0, e))?;
+        let mut a =
+            attr::MapBatch { keys: ptr(keys), values: ptr(values), count, map_fd: fd_u32(self.fd), elem_flags, ..Default::default() };
+        // SAFETY: keys and values hold `count` elements of the map's sizes.
+        match unsafe { bpf(cmd, &mut a) } {
+            Ok(_) => Ok(a.count),
+            Err(e) => Err((a.count, self.err(cmd, e))),
+        }
+    }
+
+    /// Deletes `keys.len() / key_size` elements in one call
+    /// (`BPF_MAP_DELETE_BATCH`). Returns how many were deleted before an
+    /// error, with the error (`ENOENT` for a missing key).
+    pub fn delete_batch(&self, keys: &[u8], elem_flags: u64) -> Result<u32, (u32, SysError)> {
+        let cmd = Cmd::MapDeleteBatch;
+        let count = self.batch_count(cmd, keys).map_err(|e| (0, e))?;
+        let mut a = attr::MapBatch { keys: ptr(keys), count, map_fd: fd_u32(self.fd), elem_flags, ..Default::default() };
+        // SAFETY: keys holds `count` keys of the map's size.
+        match unsafe { bpf(cmd, &mut a) } {
+            Ok(_) => Ok(a.count),
+            Err(e) => Err((a.count, self.err(cmd, e))),
+        }
+    }
+
+    fn batch_count(&self, cmd: Cmd, keys: &[u8]) -> Result<u32> {
+        if self.key_size == 0 || keys.len() % self.key_size != 0 {
+            return Err(SysError::invalid(cmd, format!("keys are {} bytes, not a multiple of the key size {}", keys.len(), self.key_size))
+                .with_object(c_buf_to_string(&self.name)));
+        }
+        u32::try_from(keys.len() / self.key_size)
+            .map_err(|_| SysError::invalid(cmd, "too many keys").with_object(c_buf_to_string(&self.name)))
+    }
+
     /// Freezes the map (`BPF_MAP_FREEZE`): from then on user space can no
     /// longer modify it (updates fail with `EPERM`), which lets the verifier
     /// treat `.rodata` contents as constants.
     pub fn freeze(&self) -> Result<()> {
         map_freeze(self.fd)
     }
+}
+
+/// The buffers of [`MapRef::lookup_batch`].
+#[derive(Debug)]
+pub struct BatchBuffers<'b> {
+    /// Position to start after (`None`: the start of the map); from a
+    /// previous call's `out_batch`.
+    pub in_batch: Option<&'b [u8]>,
+    /// Receives the position to continue from
+    /// ([`MapRef::batch_token_size`] bytes).
+    pub out_batch: &'b mut [u8],
+    /// `count` keys.
+    pub keys: &'b mut [u8],
+    /// `count` values ([`MapRef::value_size`] each).
+    pub values: &'b mut [u8],
 }
 
 /// Bytes the kernel copies per element for `map_type` (`bpf_map_value_size`).

@@ -21,36 +21,36 @@ use crate::error::{Operation, Result, SysError};
 /// starts enabled, as libbpf opens it.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Default, Debug)]
-struct PerfEventAttr {
-    type_: u32,
-    size: u32,
-    config: u64,
-    sample_period: u64,
-    sample_type: u64,
-    read_format: u64,
+pub(crate) struct PerfEventAttr {
+    pub(crate) type_: u32,
+    pub(crate) size: u32,
+    pub(crate) config: u64,
+    pub(crate) sample_period: u64,
+    pub(crate) sample_type: u64,
+    pub(crate) read_format: u64,
     /// The `disabled:1, inherit:1, ...` bit fields.
-    flags: u64,
-    wakeup_events: u32,
-    bp_type: u32,
+    pub(crate) flags: u64,
+    pub(crate) wakeup_events: u32,
+    pub(crate) bp_type: u32,
     /// `kprobe_func` / `uprobe_path`: a pointer to a C string.
-    config1: u64,
+    pub(crate) config1: u64,
     /// `kprobe_addr` / `probe_offset`.
-    config2: u64,
-    branch_sample_type: u64,
-    sample_regs_user: u64,
-    sample_stack_user: u32,
-    clockid: i32,
-    sample_regs_intr: u64,
-    aux_watermark: u32,
-    sample_max_stack: u16,
-    _reserved_2: u16,
-    aux_sample_size: u32,
-    _reserved_3: u32,
-    sig_data: u64,
+    pub(crate) config2: u64,
+    pub(crate) branch_sample_type: u64,
+    pub(crate) sample_regs_user: u64,
+    pub(crate) sample_stack_user: u32,
+    pub(crate) clockid: i32,
+    pub(crate) sample_regs_intr: u64,
+    pub(crate) aux_watermark: u32,
+    pub(crate) sample_max_stack: u16,
+    pub(crate) _reserved_2: u16,
+    pub(crate) aux_sample_size: u32,
+    pub(crate) _reserved_3: u32,
+    pub(crate) sig_data: u64,
 }
 
 /// `PERF_ATTR_SIZE_VER7`.
-const PERF_ATTR_SIZE: u32 = 128;
+pub(crate) const PERF_ATTR_SIZE: u32 = 128;
 const _: () = assert!(size_of::<PerfEventAttr>() == PERF_ATTR_SIZE as usize);
 
 /// `PERF_TYPE_TRACEPOINT`.
@@ -72,7 +72,7 @@ const PMU_DIR: &str = "/sys/bus/event_source/devices";
 /// `config1` of `attr`, if the event type reads it as a pointer (kprobe
 /// and uprobe PMUs), must point to a NUL-terminated string alive for the
 /// call.
-unsafe fn perf_event_open(attr: &mut PerfEventAttr, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
+pub(crate) unsafe fn perf_event_open_attr(attr: &mut PerfEventAttr, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
     // SAFETY: attr is a live, initialised struct of attr.size bytes; the
     // pointer in config1 is valid per this function's contract.
     let ret =
@@ -121,7 +121,7 @@ pub fn perf_event_open_probe(ev: &ProbeEvent<'_>) -> Result<OwnedFd> {
         None => (-1, 0),
     };
     // SAFETY: config1 points to `ev.name`, a C string borrowed for the call.
-    unsafe { perf_event_open(&mut attr, pid, cpu) }
+    unsafe { perf_event_open_attr(&mut attr, pid, cpu) }
         .map_err(|e| SysError::new(Operation::PerfEventOpen, e).with_object(format!("{}+{:#x}", ev.name.to_string_lossy(), ev.offset)))
 }
 
@@ -130,7 +130,7 @@ pub fn perf_event_open_probe(ev: &ProbeEvent<'_>) -> Result<OwnedFd> {
 pub fn perf_event_open_tracepoint(id: u64) -> Result<OwnedFd> {
     let mut attr = PerfEventAttr { type_: PERF_TYPE_TRACEPOINT, size: PERF_ATTR_SIZE, config: id, ..Default::default() };
     // SAFETY: a tracepoint event reads no pointer from the attribute.
-    unsafe { perf_event_open(&mut attr, -1, 0) }
+    unsafe { perf_event_open_attr(&mut attr, -1, 0) }
         .map_err(|e| SysError::new(Operation::PerfEventOpen, e).with_object(format!("tracepoint id {id}")))
 }
 

@@ -53,6 +53,43 @@ pub fn possible_cpus() -> Result<usize, SysError> {
     .map_err(|e| SysError::new(Operation::Sysfs(PATH), io::Error::other(e)))
 }
 
+/// The ids of the possible CPUs (`/sys/devices/system/cpu/possible`), in
+/// order: slot `i` of a per-CPU map value belongs to the `i`-th of them.
+pub fn possible_cpu_ids() -> Result<Vec<u32>, SysError> {
+    cpu_ids("/sys/devices/system/cpu/possible")
+}
+
+/// The ids of the online CPUs (`/sys/devices/system/cpu/online`), where
+/// per-CPU perf events can be opened.
+pub fn online_cpu_ids() -> Result<Vec<u32>, SysError> {
+    cpu_ids("/sys/devices/system/cpu/online")
+}
+
+fn cpu_ids(path: &'static str) -> Result<Vec<u32>, SysError> {
+    let s = std::fs::read_to_string(path).map_err(|e| SysError::new(Operation::Sysfs(path), e))?;
+    parse_cpu_ids(&s)
+        .ok_or_else(|| SysError::new(Operation::Sysfs(path), io::Error::new(io::ErrorKind::InvalidData, format!("cannot parse {s:?}"))))
+}
+
+/// The CPU ids of a list like `0-3,5,7-8` (at most 65536 of them).
+fn parse_cpu_ids(s: &str) -> Option<Vec<u32>> {
+    let mut ids = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
+            None => {
+                let a = part.parse::<u32>().ok()?;
+                (a, a)
+            }
+        };
+        if b < a || ids.len() + (b - a) as usize >= 65536 {
+            return None;
+        }
+        ids.extend(a..=b);
+    }
+    (!ids.is_empty()).then_some(ids)
+}
+
 /// Counts the CPUs of a list like `0-3,5,7-8`.
 fn parse_cpu_list(s: &str) -> Option<usize> {
     let mut n = 0usize;
@@ -87,5 +124,8 @@ mod tests {
         assert_eq!(parse_cpu_list("0-3,5,7-8"), Some(7));
         assert_eq!(parse_cpu_list(""), None);
         assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_ids("0-2,5\n"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpu_ids("3-1"), None);
+        assert_eq!(parse_cpu_ids("0-4000000000"), None);
     }
 }

@@ -41,6 +41,10 @@ pub enum Cmd {
     LinkGetFdById = 30,
     LinkGetNextId = 31,
     LinkDetach = 34,
+    MapLookupBatch = 24,
+    MapLookupAndDeleteBatch = 25,
+    MapUpdateBatch = 26,
+    MapDeleteBatch = 27,
     ProgBindMap = 35,
 }
 
@@ -72,6 +76,10 @@ impl Cmd {
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
             Cmd::LinkGetNextId => "BPF_LINK_GET_NEXT_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
+            Cmd::MapLookupBatch => "BPF_MAP_LOOKUP_BATCH",
+            Cmd::MapLookupAndDeleteBatch => "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+            Cmd::MapUpdateBatch => "BPF_MAP_UPDATE_BATCH",
+            Cmd::MapDeleteBatch => "BPF_MAP_DELETE_BATCH",
             Cmd::ProgBindMap => "BPF_PROG_BIND_MAP",
         }
     }

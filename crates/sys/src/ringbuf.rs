@@ -1,0 +1,372 @@
+//! The two ends of BPF ring buffers that user space holds: the consumer of
+//! a `BPF_MAP_TYPE_RINGBUF` (programs produce, user space reads) and the
+//! producer of a `BPF_MAP_TYPE_USER_RINGBUF` (user space writes, programs
+//! drain with `bpf_user_ringbuf_drain`).
+//!
+//! The kernel lays the map out as a consumer-position page, a
+//! producer-position page, then the data pages, which it maps *twice* in a
+//! row so that a record that wraps past the end of the ring is contiguous
+//! in memory. Each record starts with an 8-byte header: a 32-bit length
+//! whose top bits say "still being written" (busy) and "discarded", and a
+//! page offset the kernel uses. Positions only grow; `pos & (size - 1)` is
+//! the offset in the data. The writer of a position publishes it with a
+//! release store, the reader loads it with acquire, so the record bytes
+//! written before are visible (the kernel side is `smp_store_release` /
+//! `smp_load_acquire`, as in libbpf's `ringbuf.c`).
+
+use std::io;
+use std::ops::{ControlFlow, Deref, DerefMut};
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+
+use crate::consts::{BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF};
+use crate::error::{Operation, Result, SysError};
+use crate::map::map_info;
+use crate::mapping::Mapping;
+use crate::probe::page_size;
+
+/// `BPF_RINGBUF_BUSY_BIT`: the record is still being written.
+const BUSY_BIT: u32 = 1 << 31;
+/// `BPF_RINGBUF_DISCARD_BIT`: the record was discarded; skip it.
+const DISCARD_BIT: u32 = 1 << 30;
+/// `BPF_RINGBUF_HDR_SZ`.
+const HDR_SZ: u64 = 8;
+
+fn invalid(name: &str, msg: String) -> SysError {
+    SysError::new(Operation::Mmap, io::Error::new(io::ErrorKind::InvalidInput, msg)).with_object(name.to_string())
+}
+
+/// Checks the map's type and returns (name, data size).
+fn ring_geometry(map: BorrowedFd<'_>, want_type: u32, what: &str) -> Result<(String, u64)> {
+    let info = map_info(map)?;
+    if info.map_type != want_type {
+        return Err(invalid(&info.name, format!("map type {} is not {what}", info.map_type)));
+    }
+    let size = u64::from(info.max_entries);
+    if !size.is_power_of_two() || size < page_size() as u64 {
+        return Err(invalid(&info.name, format!("ring size {size} is not a power of two of at least a page")));
+    }
+    Ok((info.name, size))
+}
+
+/// `smp_load_acquire` of a position or header the other side writes, in
+/// memory this process may have mapped read-only.
+///
+/// # Safety
+///
+/// `p` must be valid for reads and aligned.
+unsafe fn load_acquire_u64(p: *const u64) -> u64 {
+    // SAFETY: valid and aligned per the contract. A volatile read followed
+    // by an acquire fence orders every later read after it, which is the
+    // acquire the protocol needs, without an atomic RMW-capable reference
+    // to memory that may be mapped read-only.
+    let v = unsafe { std::ptr::read_volatile(p) };
+    fence(Ordering::Acquire);
+    v
+}
+
+/// As [`load_acquire_u64`] for a 32-bit record header.
+///
+/// # Safety
+///
+/// `p` must be valid for reads and aligned.
+unsafe fn load_acquire_u32(p: *const u32) -> u32 {
+    // SAFETY: as in load_acquire_u64.
+    let v = unsafe { std::ptr::read_volatile(p) };
+    fence(Ordering::Acquire);
+    v
+}
+
+/// The user-space reader of a `BPF_MAP_TYPE_RINGBUF` map: its consumer
+/// page mapped read-write, its producer page and twice-mapped data
+/// read-only. The mapping keeps the map alive by itself.
+#[derive(Debug)]
+pub struct RingBufConsumer {
+    consumer: Mapping,
+    producer: Mapping,
+    page: usize,
+    mask: u64,
+    name: String,
+}
+
+impl RingBufConsumer {
+    /// Maps the ring buffer map behind `map`.
+    pub fn new(map: BorrowedFd<'_>) -> Result<RingBufConsumer> {
+        let (name, size) = ring_geometry(map, BPF_MAP_TYPE_RINGBUF, "BPF_MAP_TYPE_RINGBUF")?;
+        let page = page_size();
+        let consumer = Mapping::new(map, page, 0, true, &name)?;
+        let len =
+            usize::try_from(2 * size).ok().and_then(|d| d.checked_add(page)).ok_or_else(|| invalid(&name, "ring too large".into()))?;
+        let producer = Mapping::new(map, len, page, false, &name)?;
+        Ok(RingBufConsumer { consumer, producer, page, mask: size - 1, name })
+    }
+
+    /// The map's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Size of the data area in bytes.
+    pub fn size(&self) -> u64 {
+        self.mask + 1
+    }
+
+    fn consumer_pos(&self) -> &AtomicU64 {
+        // SAFETY: the consumer page is mapped read-write for the life of
+        // self, page-aligned, and only ever accessed atomically.
+        unsafe { AtomicU64::from_ptr(self.consumer.ptr().cast()) }
+    }
+
+    fn producer_pos(&self) -> u64 {
+        // SAFETY: the producer position is the first word of the producer
+        // mapping, aligned, alive as long as self.
+        unsafe { load_acquire_u64(self.producer.ptr().cast()) }
+    }
+
+    /// Bytes the kernel has reserved and user space not yet consumed
+    /// (records being written, committed and discarded).
+    pub fn pending_bytes(&self) -> u64 {
+        self.producer_pos().wrapping_sub(self.consumer_pos().load(Ordering::Acquire))
+    }
+
+    /// The record at consumer position `pos`: its header, or an error if the
+    /// header claims more than the ring holds (which the kernel never writes).
+    fn header_at(&self, pos: u64) -> Result<(u32, usize)> {
+        let off = (pos & self.mask) as usize;
+        debug_assert!(self.page + off + HDR_SZ as usize <= self.producer.len());
+        // SAFETY: off < size, so the header lies in the first copy of the
+        // data, inside the mapping; positions are 8-aligned.
+        let len = unsafe { load_acquire_u32(self.producer.ptr().add(self.page + off).cast()) };
+        if (len & !(BUSY_BIT | DISCARD_BIT)) as u64 + HDR_SZ > self.size() {
+            return Err(SysError::new(
+                Operation::Mmap,
+                io::Error::new(io::ErrorKind::InvalidData, format!("record length {len:#x} at {pos}")),
+            )
+            .with_object(self.name.clone()));
+        }
+        Ok((len, off))
+    }
+
+    /// The bytes of a record at data offset `off`.
+    fn sample(&self, off: usize, len: u32) -> &[u8] {
+        // SAFETY: header_at checked len + 8 <= size, and off < size, so the
+        // sample lies in the twice-mapped data. The kernel does not write a
+        // committed record again until the consumer position passes it,
+        // which only this value does, after the returned borrow ends.
+        unsafe { std::slice::from_raw_parts(self.producer.ptr().add(self.page + off + HDR_SZ as usize), len as usize) }
+    }
+
+    /// Calls `f` with each committed record, in order, until the ring is
+    /// empty, a record is still being written, `max` records were read, or
+    /// `f` breaks; discarded records are skipped. Each record is released
+    /// to the kernel right after `f` returns. Returns how many records `f`
+    /// saw.
+    pub fn consume<F: FnMut(&[u8]) -> ControlFlow<()>>(&mut self, max: usize, mut f: F) -> Result<usize> {
+        let mut n = 0;
+        let mut cons = self.consumer_pos().load(Ordering::Acquire);
+        loop {
+            let prod = self.producer_pos();
+            let mut progressed = false;
+            while cons < prod {
+                let (len, off) = self.header_at(cons)?;
+                if len & BUSY_BIT != 0 {
+                    return Ok(n);
+                }
+                progressed = true;
+                let data_len = len & !DISCARD_BIT;
+                cons += (u64::from(data_len) + HDR_SZ).next_multiple_of(8);
+                let flow = if len & DISCARD_BIT == 0 {
+                    n += 1;
+                    f(self.sample(off, data_len))
+                } else {
+                    ControlFlow::Continue(())
+                };
+                self.consumer_pos().store(cons, Ordering::Release);
+                if flow.is_break() || n >= max {
+                    return Ok(n);
+                }
+            }
+            if !progressed {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// The next committed record, skipping discarded ones; `None` if the
+    /// ring is empty or the next record is still being written. The record
+    /// is released to the kernel when the returned value is dropped.
+    pub fn next_record(&mut self) -> Result<Option<RingRecord<'_>>> {
+        let this: &RingBufConsumer = self;
+        let mut cons = this.consumer_pos().load(Ordering::Acquire);
+        loop {
+            if cons >= this.producer_pos() {
+                return Ok(None);
+            }
+            let (len, off) = this.header_at(cons)?;
+            if len & BUSY_BIT != 0 {
+                return Ok(None);
+            }
+            let data_len = len & !DISCARD_BIT;
+            cons += (u64::from(data_len) + HDR_SZ).next_multiple_of(8);
+            if len & DISCARD_BIT == 0 {
+                return Ok(Some(RingRecord { data: this.sample(off, data_len), consumer_pos: this.consumer_pos(), next: cons }));
+            }
+            this.consumer_pos().store(cons, Ordering::Release);
+        }
+    }
+}
+
+/// A record of a [`RingBufConsumer`], released to the kernel on drop.
+#[derive(Debug)]
+pub struct RingRecord<'a> {
+    data: &'a [u8],
+    consumer_pos: &'a AtomicU64,
+    next: u64,
+}
+
+impl Deref for RingRecord<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl Drop for RingRecord<'_> {
+    fn drop(&mut self) {
+        self.consumer_pos.store(self.next, Ordering::Release);
+    }
+}
+
+/// The user-space writer of a `BPF_MAP_TYPE_USER_RINGBUF` map: consumer
+/// page read-only, producer page and twice-mapped data read-write.
+#[derive(Debug)]
+pub struct UserRingBufProducer {
+    consumer: Mapping,
+    producer: Mapping,
+    page: usize,
+    mask: u64,
+    name: String,
+}
+
+impl UserRingBufProducer {
+    /// Maps the user ring buffer map behind `map`.
+    pub fn new(map: BorrowedFd<'_>) -> Result<UserRingBufProducer> {
+        let (name, size) = ring_geometry(map, BPF_MAP_TYPE_USER_RINGBUF, "BPF_MAP_TYPE_USER_RINGBUF")?;
+        let page = page_size();
+        let consumer = Mapping::new(map, page, 0, false, &name)?;
+        let len =
+            usize::try_from(2 * size).ok().and_then(|d| d.checked_add(page)).ok_or_else(|| invalid(&name, "ring too large".into()))?;
+        let producer = Mapping::new(map, len, page, true, &name)?;
+        Ok(UserRingBufProducer { consumer, producer, page, mask: size - 1, name })
+    }
+
+    /// The map's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Size of the data area in bytes.
+    pub fn size(&self) -> u64 {
+        self.mask + 1
+    }
+
+    fn producer_pos(&self) -> &AtomicU64 {
+        // SAFETY: the producer page is mapped read-write for the life of
+        // self, page-aligned, and only accessed atomically.
+        unsafe { AtomicU64::from_ptr(self.producer.ptr().cast()) }
+    }
+
+    fn consumer_pos(&self) -> u64 {
+        // SAFETY: first word of the read-only consumer page, alive as long
+        // as self.
+        unsafe { load_acquire_u64(self.consumer.ptr().cast()) }
+    }
+
+    /// Bytes free for new records.
+    pub fn free_bytes(&self) -> u64 {
+        let used = self.producer_pos().load(Ordering::Acquire).wrapping_sub(self.consumer_pos());
+        self.size().saturating_sub(used)
+    }
+
+    /// Reserves a record of `len` bytes (zeroed is not guaranteed: the
+    /// bytes are whatever the ring held). It is visible to the kernel as
+    /// busy until [`UserRecord::submit`]; dropping it discards it. Fails
+    /// with `E2BIG` if the record can never fit, `ENOSPC` if it does not
+    /// fit now (programs have not drained enough yet).
+    pub fn reserve(&mut self, len: usize) -> Result<UserRecord<'_>> {
+        let err = |errno: i32| {
+            SysError::new(Operation::Mmap, io::Error::from_raw_os_error(errno)).with_object(format!("user ring buffer '{}'", self.name))
+        };
+        let len32 = u32::try_from(len).ok().filter(|l| l & (BUSY_BIT | DISCARD_BIT) == 0).ok_or_else(|| err(libc::E2BIG))?;
+        let total = (u64::from(len32) + HDR_SZ).next_multiple_of(8);
+        if total > self.size() {
+            return Err(err(libc::E2BIG));
+        }
+        let prod = self.producer_pos().load(Ordering::Acquire);
+        if total > self.size() - prod.wrapping_sub(self.consumer_pos()).min(self.size()) {
+            return Err(err(libc::ENOSPC));
+        }
+        let off = (prod & self.mask) as usize;
+        // SAFETY: off < size and the header is 8-aligned inside the
+        // read-write data mapping; the kernel reads records only up to the
+        // producer position, which is published below.
+        let hdr = unsafe { AtomicU32::from_ptr(self.producer.ptr().add(self.page + off).cast()) };
+        hdr.store(len32 | BUSY_BIT, Ordering::Relaxed);
+        // SAFETY: the header's second word (page offset), same mapping.
+        unsafe { AtomicU32::from_ptr(self.producer.ptr().add(self.page + off + 4).cast()) }.store(0, Ordering::Relaxed);
+        self.producer_pos().store(prod + total, Ordering::Release);
+        // SAFETY: off + 8 + len <= off + size < 2 * size: inside the twice
+        // mapped data; the kernel does not read a busy record's bytes, and
+        // `&mut self` makes this the only reservation alive.
+        let data = unsafe { std::slice::from_raw_parts_mut(self.producer.ptr().add(self.page + off + HDR_SZ as usize), len) };
+        Ok(UserRecord { hdr, data, done: false })
+    }
+}
+
+/// A reserved record of a [`UserRingBufProducer`]: write its bytes, then
+/// [`submit`](Self::submit); dropped without submitting, it is discarded.
+#[derive(Debug)]
+pub struct UserRecord<'a> {
+    hdr: &'a AtomicU32,
+    data: &'a mut [u8],
+    done: bool,
+}
+
+impl UserRecord<'_> {
+    fn finish(&mut self, discard: bool) {
+        let len = self.hdr.load(Ordering::Relaxed) & !BUSY_BIT;
+        self.hdr.swap(if discard { len | DISCARD_BIT } else { len }, Ordering::AcqRel);
+        self.done = true;
+    }
+
+    /// Hands the record to the kernel.
+    pub fn submit(mut self) {
+        self.finish(false);
+    }
+
+    /// Gives the space back without the kernel seeing a record.
+    pub fn discard(mut self) {
+        self.finish(true);
+    }
+}
+
+impl Deref for UserRecord<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl DerefMut for UserRecord<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.data
+    }
+}
+
+impl Drop for UserRecord<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(true);
+        }
+    }
+}
