@@ -27,8 +27,8 @@
 
 pub mod elf_symbols;
 pub mod error;
-pub mod features;
 pub mod events;
+pub mod features;
 pub mod globals;
 pub mod kernel_target;
 pub mod loader;
@@ -42,8 +42,8 @@ pub mod program;
 pub use bpfld_obj::{Feature, KernelFeatures};
 pub use bpfld_sys::{TestRunOpts, TestRunResult};
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
-pub use features::features;
 pub use events::{RingBuffer, RingBufferPoller, UserRingBuffer};
+pub use features::features;
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};
 pub use loader::{KernelTime, LoadOptions, ProgramState, StructOpsValue};
 pub use map::{Map, PinnedMap};
