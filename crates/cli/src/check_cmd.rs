@@ -1,27 +1,30 @@
-//! `bpfld check`: will this object load on these kernels, and which flavor
-//! of each kfunc will bind? A matrix, offline, one column per kernel.
+//! `bpfld check`: will these objects load on these kernels, and which
+//! flavor of each kfunc will bind? Offline, every object against every
+//! kernel, kernels with the same answer grouped.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bpfld_fleet::check::{KernelVerdict, OFFLINE_LIMITS};
-use bpfld_fleet::{check, CheckOptions};
+use bpfld_fleet::check::OFFLINE_LIMITS;
+use bpfld_fleet::report::{matrix_report, ObjectReport, TargetInfo};
+use bpfld_fleet::{check_matrix, CheckOptions, TargetFiles};
 use bpfld_obj::externs::RequiredGroups;
-use bpfld_obj::plan::{ExternReport, PlanOptions};
+use bpfld_obj::plan::PlanOptions;
+use bpfld_obj::Object;
 use clap::Args;
-use serde_json::{json, Value};
 
-use crate::plan_cmd::{externs_json, open_object};
+use crate::plan_cmd::open_object;
 use crate::CliResult;
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// The BPF object.
-    pub obj: PathBuf,
-    /// A kernel: a release directory or a vmlinux BTF file (repeat for each
-    /// kernel of the fleet; see docs/targets.md).
+    /// The BPF objects.
+    #[arg(required = true, value_name = "OBJ")]
+    pub objs: Vec<PathBuf>,
+    /// A kernel: a release directory, a vmlinux BTF file `NAME.btf`, or
+    /// the `NAME` directory beside it (repeat for each kernel of the fleet;
+    /// see docs/targets.md).
     #[arg(long = "kernel", short = 'k', value_name = "PATH", required = true)]
     pub kernels: Vec<PathBuf>,
     /// Require that at least one flavor of this kfunc (essential name)
@@ -31,12 +34,32 @@ pub struct CheckArgs {
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
+    /// The whole matrix as JSON (docs/check-json.md).
     #[arg(long)]
     pub json: bool,
 }
 
+/// The objects and targets of a check, opened and validated before any
+/// output: a bad path is a usage error, never a "would load NO".
+pub struct CheckInputs {
+    pub objects: Vec<(PathBuf, Object)>,
+    pub targets: Vec<(PathBuf, TargetFiles)>,
+}
+
+impl CheckInputs {
+    pub fn open(a: &CheckArgs) -> Result<CheckInputs, String> {
+        let objects = a.objs.iter().map(|p| open_object(p).map(|o| (p.clone(), o))).collect::<Result<Vec<_>, _>>()?;
+        let targets = a
+            .kernels
+            .iter()
+            .map(|k| TargetFiles::validate(k).map(|f| (k.clone(), f)).map_err(|e| format!("-k {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CheckInputs { objects, targets })
+    }
+}
+
 pub fn run(a: CheckArgs) -> CliResult {
-    let obj = open_object(&a.obj)?;
+    let inputs = CheckInputs::open(&a)?;
     let opts =
         CheckOptions { plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } }, threads: a.jobs };
     let tty = std::io::stderr().is_terminal() && !a.json;
@@ -48,204 +71,138 @@ pub fn run(a: CheckArgs) -> CliResult {
             let _ = std::io::stderr().flush();
         }
     };
-    let verdicts = check(&obj, &a.kernels, &opts, &progress);
+    let objects: Vec<Object> = inputs.objects.iter().map(|(_, o)| o.clone()).collect();
+    let verdicts = check_matrix(&objects, &inputs.targets, &opts, &progress);
     if tty {
         eprint!("\r{:80}\r", "");
     }
-    let all = verdicts.iter().all(|v| v.loads);
+    let names: Vec<(String, &std::path::Path)> = inputs.objects.iter().map(|(p, o)| (o.name.clone(), p.as_path())).collect();
+    let report = matrix_report(&names, &verdicts);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&obj.name, &verdicts)).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| format!("JSON: {e}"))?);
     } else {
-        print_matrix(&obj.name, &verdicts);
-    }
-    Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// Flavor groups: essential name → externs (full names) in report order.
-fn flavor_groups(verdicts: &[KernelVerdict]) -> BTreeMap<String, Vec<String>> {
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(v) = verdicts.iter().find(|v| !v.externs.is_empty()) {
-        for e in v.externs.iter().filter(|e| e.kind == "kfunc") {
-            let ess = bpfld_btf::essential_name(&e.name).to_string();
-            groups.entry(ess).or_default().push(e.name.clone());
+        for o in &report.objects {
+            print_object(o, &report.targets);
+        }
+        println!("what an offline check cannot know:");
+        for l in OFFLINE_LIMITS {
+            println!("  - {l}");
         }
     }
-    groups.retain(|ess, names| names.len() > 1 || names[0] != *ess);
-    groups
+    Ok(if report.loads_everywhere { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// The flavor a kernel picks in a group: the resolved ones' suffixes.
-fn picked(v: &KernelVerdict, ess: &str, names: &[String]) -> String {
-    let got: Vec<&str> =
-        names.iter().filter(|n| v.externs.iter().any(|e| &e.name == *n && e.resolved)).map(|n| n.strip_prefix(ess).unwrap_or(n)).collect();
-    if v.externs.is_empty() {
-        "?".into()
-    } else if got.is_empty() {
-        "none: fallback".into()
-    } else {
-        got.join(" ")
+/// `A`, `B`, ..., `Z`, `AA`, ...: a group's column name.
+fn group_name(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
     }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
 }
 
-fn cell(e: Option<&ExternReport>) -> String {
-    let Some(e) = e else { return "?".into() };
-    if !e.resolved {
-        let r = e.reason.as_deref().unwrap_or("");
-        let what = if r.contains("incompatible") {
-            "incompatible"
-        } else if r.starts_with("no ") || r.contains("not set") {
-            "missing"
-        } else {
-            "unresolved"
-        };
-        return if e.weak { format!("{what} (0)") } else { format!("{what}: FAILS") };
+/// Kernel names, wrapped at about 100 columns after `indent`.
+fn wrapped(names: &[&str], indent: usize) -> String {
+    let mut out = String::new();
+    let mut col = indent;
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 && col + n.len() + 1 > 100 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if i > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(n);
+        col += n.len();
     }
-    match (&e.target, e.btf_id, &e.value) {
-        (Some(t), Some(id), _) => match e.fd_slot {
-            Some(s) => format!("{t} [{id}] slot {s}"),
-            None => format!("{t} [{id}]"),
-        },
-        (_, _, Some(v)) => v.clone(),
-        _ => "ok".into(),
-    }
+    out
 }
 
-fn print_matrix(obj: &str, verdicts: &[KernelVerdict]) {
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let groups = flavor_groups(verdicts);
-    for (ess, names) in &groups {
-        rows.push((format!("kfunc {ess}: flavor picked"), verdicts.iter().map(|v| picked(v, ess, names)).collect()));
+fn print_object(o: &ObjectReport, targets: &[TargetInfo]) {
+    let loads = o.kernels.iter().filter(|v| v.loads).count();
+    let n = o.kernels.len();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    println!("{}: loads on {loads} of {n} kernel{}, {} different answer{}", o.object, plural(n), o.groups.len(), plural(o.groups.len()));
+    for (g, group) in o.groups.iter().enumerate() {
+        let names: Vec<&str> = group.targets.iter().map(|&t| targets[t].name.as_str()).collect();
+        let head = format!("  {} ({} kernel{}): ", group_name(g), names.len(), plural(names.len()));
+        println!("{head}{}", wrapped(&names, head.len()));
     }
-    let externs: Vec<(String, bool, &str)> = verdicts
+    let label_w = o.rows.iter().map(|r| r.label.len()).max().unwrap_or(0).max(6) + 2;
+    let col_w: Vec<usize> = o
+        .groups
         .iter()
-        .find(|v| !v.externs.is_empty())
-        .map(|v| v.externs.iter().map(|e| (e.name.clone(), e.weak, e.kind)).collect())
-        .unwrap_or_default();
-    for (name, weak, kind) in &externs {
-        let label = format!("{kind} {name}{}", if *weak { " (weak)" } else { "" });
-        rows.push((label, verdicts.iter().map(|v| cell(v.externs.iter().find(|e| &e.name == name))).collect()));
+        .enumerate()
+        .map(|(g, group)| group.cells.iter().map(String::len).chain([group_name(g).len()]).max().unwrap_or(1))
+        .collect();
+    let mut line = format!("  {:label_w$}", "");
+    for (g, w) in col_w.iter().enumerate() {
+        line += &format!("  {:w$}", group_name(g), w = *w);
     }
-    // CO-RE relocations whose outcome differs between the kernels.
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for v in verdicts {
-        for c in &v.core {
-            if !keys.iter().any(|(k, _)| k == &c.key) {
-                keys.push((c.key.clone(), c.spec.clone()));
-            }
+    println!("{}", line.trim_end());
+    for (r, row) in o.rows.iter().enumerate() {
+        // `*` marks what differs between the groups.
+        let label = format!("{} {}", if row.differs { '*' } else { ' ' }, row.label);
+        let mut line = format!("  {label:label_w$}");
+        for (group, w) in o.groups.iter().zip(&col_w) {
+            line += &format!("  {:w$}", group.cells[r], w = *w);
         }
+        println!("{}", line.trim_end());
     }
-    for (key, spec) in &keys {
-        let cells: Vec<String> = verdicts
-            .iter()
-            .map(|v| match v.core.iter().find(|c| &c.key == key) {
-                None => "-".into(),
-                Some(c) => match (c.value, &c.failure) {
-                    (Some(x), _) => x.to_string(),
-                    (None, Some(f)) if f.ends_with("(poisoned)") => "fails (poisoned)".into(),
-                    (None, _) => "0 (missing)".into(),
-                },
-            })
-            .collect();
-        if cells.windows(2).any(|w| w[0] != w[1]) {
-            let short = spec.split_whitespace().skip(1).take(3).collect::<Vec<_>>().join(" ");
-            rows.push((format!("CO-RE {key} {short}"), cells));
-        }
-    }
-    let programs: Vec<String> = verdicts.iter().flat_map(|v| v.programs.iter().map(|p| p.name.clone())).fold(Vec::new(), |mut acc, n| {
-        if !acc.contains(&n) {
-            acc.push(n);
-        }
-        acc
-    });
-    for p in &programs {
-        rows.push((
-            format!("program {p}"),
-            verdicts
-                .iter()
-                .map(|v| match v.programs.iter().find(|x| &x.name == p) {
-                    None if v.error.is_some() => "not loaded".into(),
-                    None => "?".into(),
-                    Some(x) if !x.plannable => "FAILS".into(),
-                    Some(x) if !x.poisoned.is_empty() => format!("ok, {} poisoned", x.poisoned.len()),
-                    Some(_) => "ok".into(),
-                })
-                .collect(),
-        ));
-    }
-    rows.push(("would load".into(), verdicts.iter().map(|v| if v.loads { "yes".into() } else { "NO".into() }).collect()));
-
-    let label_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(6);
-    let col_w: Vec<usize> =
-        verdicts.iter().enumerate().map(|(i, v)| rows.iter().map(|r| r.1[i].len()).chain([v.kernel.len()]).max().unwrap_or(0)).collect();
-    println!("{obj} on {} kernel{}", verdicts.len(), if verdicts.len() == 1 { "" } else { "s" });
-    print!("{:label_w$}", "");
-    for (v, w) in verdicts.iter().zip(&col_w) {
-        print!("  {:w$}", v.kernel, w = *w);
-    }
+    print_details(o);
     println!();
-    for (label, cells) in &rows {
-        print!("{label:label_w$}");
-        for (c, w) in cells.iter().zip(&col_w) {
-            print!("  {c:w$}", w = *w);
-        }
-        println!();
+}
+
+/// What the cells abbreviate, per group (from its first kernel); a line
+/// that every group has is printed once.
+fn print_details(o: &ObjectReport) {
+    let per_group: Vec<Vec<String>> = o.groups.iter().map(|g| group_details(&o.kernels[g.targets[0]])).collect();
+    let everywhere: Vec<&String> =
+        per_group.first().map(|d| d.iter().filter(|l| per_group.iter().all(|g| g.contains(l))).collect()).unwrap_or_default();
+    let mut lines = Vec::new();
+    if o.groups.len() > 1 {
+        lines.extend(everywhere.iter().map(|l| format!("every kernel: {l}")));
     }
-    // Details: everything a cell abbreviates.
-    let mut details = Vec::new();
-    for v in verdicts {
-        if let Some(e) = &v.error {
-            details.push(format!("{}: the load fails: {e}", v.kernel));
-        }
-        for e in v.externs.iter().filter(|e| !e.resolved) {
-            details.push(format!("{}: {} '{}': {}", v.kernel, e.kind, e.name, e.reason.as_deref().unwrap_or("not resolved")));
-        }
-        for p in &v.programs {
-            if let Some(err) = &p.error {
-                details.push(format!("{}: program '{}': {err}", v.kernel, p.name));
-            }
-            for x in &p.poisoned {
-                details.push(format!("{}: program '{}': {x} (fails verification only if reachable)", v.kernel, p.name));
-            }
-        }
-        for k in &v.unregistered_kfuncs {
-            details.push(format!("{}: kfunc '{k}' is in BTF but not tagged bpf_kfunc: the verifier will reject a call to it", v.kernel));
+    for (g, (group, details)) in o.groups.iter().zip(&per_group).enumerate() {
+        let v = &o.kernels[group.targets[0]];
+        let at = if group.targets.len() == 1 { group_name(g) } else { format!("{} (as on {})", group_name(g), v.kernel) };
+        for l in details.iter().filter(|l| o.groups.len() == 1 || !everywhere.contains(l)) {
+            lines.push(format!("{at}: {l}"));
         }
     }
-    if !details.is_empty() {
-        println!("\ndetails:");
-        for d in details {
-            println!("  {d}");
+    if !lines.is_empty() {
+        println!("  details:");
+        for l in lines {
+            println!("    {l}");
         }
-    }
-    println!("\nwhat an offline check cannot know:");
-    for l in OFFLINE_LIMITS {
-        println!("  - {l}");
     }
 }
 
-fn to_json(obj: &str, verdicts: &[KernelVerdict]) -> Value {
-    let groups = flavor_groups(verdicts);
-    json!({
-        "object": obj,
-        "loads_everywhere": verdicts.iter().all(|v| v.loads),
-        "kernels": verdicts.iter().map(|v| json!({
-            "kernel": v.kernel,
-            "path": v.path.display().to_string(),
-            "loads": v.loads,
-            "error": v.error,
-            "externs": externs_json(&v.externs),
-            "flavors": groups.iter().map(|(ess, names)| (ess.clone(), json!(picked(v, ess, names)))).collect::<serde_json::Map<_, _>>(),
-            "programs": v.programs.iter().map(|p| json!({
-                "name": p.name,
-                "section": p.section,
-                "plannable": p.plannable,
-                "error": p.error,
-                "poisoned": p.poisoned,
-                "insns": p.insns,
-            })).collect::<Vec<_>>(),
-            "unregistered_kfuncs": v.unregistered_kfuncs,
-            "core": v.core.iter().map(|c| json!({"key": c.key, "spec": c.spec, "value": c.value, "failure": c.failure})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "offline_limits": OFFLINE_LIMITS,
-    })
+fn group_details(v: &bpfld_fleet::KernelVerdict) -> Vec<String> {
+    let mut details = Vec::new();
+    if let Some(e) = &v.error {
+        details.push(format!("the load fails: {e}"));
+    }
+    for e in v.externs.iter().filter(|e| !e.resolved) {
+        details.push(format!("{} '{}': {}", e.kind, e.name, e.reason.as_deref().unwrap_or("not resolved")));
+    }
+    for p in &v.programs {
+        if let Some(err) = &p.error {
+            details.push(format!("program '{}': {err}", p.name));
+        }
+        for x in &p.poisoned {
+            details.push(format!("program '{}': {x} (fails verification only if reachable)", p.name));
+        }
+    }
+    for k in &v.unregistered_kfuncs {
+        details.push(format!("kfunc '{k}' is in BTF but not tagged bpf_kfunc: the verifier will reject a call to it"));
+    }
+    details
 }

@@ -106,6 +106,7 @@ pub fn externs_json(externs: &[ExternReport]) -> Vec<Value> {
                 "value": e.value,
                 "fd_slot": e.fd_slot,
                 "reason": e.reason,
+                "unknown_offline": e.unknown_offline,
             })
         })
         .collect()

@@ -14,8 +14,9 @@ use std::sync::Mutex;
 
 use bpfld_obj::plan::{plan, ExternReport, PlanOptions, PoisonKind};
 use bpfld_obj::{Object, Target};
+use serde::Serialize;
 
-use crate::release_dir::load_target;
+use crate::release_dir::{load_files, TargetFiles};
 
 /// What offline prediction cannot know, printed with every check.
 pub const OFFLINE_LIMITS: &[&str] = &[
@@ -33,7 +34,7 @@ pub struct CheckOptions {
 }
 
 /// The verdict for one program on one kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProgramVerdict {
     pub name: String,
     pub section: String,
@@ -46,8 +47,47 @@ pub struct ProgramVerdict {
     pub insns: usize,
 }
 
-/// The verdict for one kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One extern's outcome on one kernel (the plan's [`ExternReport`], as
+/// the JSON schema has it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternVerdict {
+    pub name: String,
+    /// `kfunc`, `ksym` (typed), `ksym_typeless` or `kconfig`.
+    pub kind: &'static str,
+    pub weak: bool,
+    pub resolved: bool,
+    /// `vmlinux` or the module's name (kfuncs, typed ksyms).
+    pub target: Option<String>,
+    pub btf_id: Option<u32>,
+    /// A kconfig value or a typeless ksym's address.
+    pub value: Option<String>,
+    /// The module's `fd_array` slot (module kfuncs).
+    pub fd_slot: Option<u16>,
+    pub reason: Option<String>,
+    /// Not known offline (a weak typeless ksym without kallsyms data):
+    /// planned as 0, the kernel may resolve it.
+    pub unknown_offline: bool,
+}
+
+impl From<&ExternReport> for ExternVerdict {
+    fn from(e: &ExternReport) -> ExternVerdict {
+        ExternVerdict {
+            name: e.name.clone(),
+            kind: e.kind,
+            weak: e.weak,
+            resolved: e.resolved,
+            target: e.target.clone(),
+            btf_id: e.btf_id,
+            value: e.value.clone(),
+            fd_slot: e.fd_slot,
+            reason: e.reason.clone(),
+            unknown_offline: e.unknown_offline,
+        }
+    }
+}
+
+/// The verdict for one object on one kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KernelVerdict {
     /// The target's name (release).
     pub kernel: String,
@@ -59,7 +99,7 @@ pub struct KernelVerdict {
     /// Why not, when the whole object fails (a strong extern, a target that
     /// cannot be read).
     pub error: Option<String>,
-    pub externs: Vec<ExternReport>,
+    pub externs: Vec<ExternVerdict>,
     pub programs: Vec<ProgramVerdict>,
     /// kfuncs that resolved to a FUNC the kernel's BTF does not tag as a
     /// kfunc (only known where the BTF has `bpf_kfunc` decl tags).
@@ -70,7 +110,7 @@ pub struct KernelVerdict {
 
 /// One CO-RE relocation on one kernel, keyed so that the same relocation
 /// can be compared across kernels.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CoreOutcome {
     /// `function+insn kind`: the function's name, the instruction within
     /// it, the relocation kind.
@@ -121,7 +161,7 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
             let autoload_ok = p.programs.iter().zip(&v.programs).filter(|(pp, _)| pp.autoload).all(|(_, pv)| pv.plannable);
             v.loads = autoload_ok;
             v.unregistered_kfuncs = unregistered_kfuncs(&p.externs, target);
-            v.externs = p.externs;
+            v.externs = p.externs.iter().map(ExternVerdict::from).collect();
             v.core = p
                 .core
                 .relocations
@@ -136,7 +176,7 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
         }
         Err(e) => {
             v.error = Some(e.error.to_string());
-            v.externs = e.externs;
+            v.externs = e.externs.iter().map(ExternVerdict::from).collect();
         }
     }
     v
@@ -189,37 +229,77 @@ fn unregistered_kfuncs(externs: &[ExternReport], target: &Target) -> Vec<String>
         .collect()
 }
 
-/// Loads each target at `paths` and checks `obj` against it, in parallel;
-/// `progress(done, total, name)` is called as targets finish. Verdicts come
-/// back in the order of `paths`.
-pub fn check(obj: &Object, paths: &[PathBuf], opts: &CheckOptions, progress: &(dyn Fn(usize, usize, &str) + Sync)) -> Vec<KernelVerdict> {
+/// A verdict for a target that could not be read.
+fn unreadable(files: &TargetFiles, error: String) -> KernelVerdict {
+    KernelVerdict {
+        kernel: files.release.clone().unwrap_or_else(|| files.vmlinux.display().to_string()),
+        path: files.vmlinux.clone(),
+        loads: false,
+        error: Some(format!("cannot read the target: {error}")),
+        externs: Vec::new(),
+        programs: Vec::new(),
+        unregistered_kfuncs: Vec::new(),
+        core: Vec::new(),
+    }
+}
+
+/// Checks every object against one target, read once for all of them.
+fn check_kernel(objects: &[Object], files: &TargetFiles, path: &std::path::Path, opts: &CheckOptions) -> Vec<KernelVerdict> {
+    match load_files(files) {
+        Ok(t) => objects.iter().map(|obj| check_target(obj, &t, path.to_path_buf(), opts)).collect(),
+        Err(e) => objects.iter().map(|_| unreadable(files, e.clone())).collect(),
+    }
+}
+
+/// Checks every object against every target, in parallel over targets:
+/// each target is read once for all objects and dropped when they are
+/// checked, so memory does not grow with the number of targets.
+/// `progress(done, total, name)` is called as targets finish. The result is
+/// indexed `[target][object]`, in the order given.
+pub fn check_matrix(
+    objects: &[Object],
+    targets: &[(PathBuf, TargetFiles)],
+    opts: &CheckOptions,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Vec<Vec<KernelVerdict>> {
     let threads = if opts.threads > 0 { opts.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<KernelVerdict>>> = Mutex::new(vec![None; paths.len()]);
+    let results: Mutex<Vec<Vec<KernelVerdict>>> = Mutex::new(vec![Vec::new(); targets.len()]);
     std::thread::scope(|s| {
-        for _ in 0..threads.min(paths.len()).max(1) {
+        for _ in 0..threads.min(targets.len()).max(1) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = paths.get(i) else { break };
-                let verdict = match load_target(path) {
-                    Ok(t) => check_target(obj, &t, path.clone(), opts),
-                    Err(e) => KernelVerdict {
-                        kernel: path.display().to_string(),
-                        path: path.clone(),
-                        loads: false,
-                        error: Some(format!("cannot read the target: {e}")),
-                        externs: Vec::new(),
-                        programs: Vec::new(),
-                        unregistered_kfuncs: Vec::new(),
-                        core: Vec::new(),
-                    },
-                };
-                let name = verdict.kernel.clone();
-                results.lock().expect("no panics while holding the lock")[i] = Some(verdict);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, paths.len(), &name);
+                let Some((path, files)) = targets.get(i) else { break };
+                let verdicts = check_kernel(objects, files, path, opts);
+                let name = verdicts.first().map(|v| v.kernel.clone()).unwrap_or_default();
+                results.lock().expect("no panics while holding the lock")[i] = verdicts;
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, targets.len(), &name);
             });
         }
     });
-    results.into_inner().expect("workers done").into_iter().map(|v| v.expect("every target checked")).collect()
+    results.into_inner().expect("workers done")
+}
+
+/// Checks one object against the targets at `paths` (see
+/// [`check_matrix`]); a path that is not a target gives a verdict that says
+/// so. Verdicts come back in the order of `paths`.
+pub fn check(obj: &Object, paths: &[PathBuf], opts: &CheckOptions, progress: &(dyn Fn(usize, usize, &str) + Sync)) -> Vec<KernelVerdict> {
+    let mut out: Vec<Option<KernelVerdict>> = vec![None; paths.len()];
+    let mut targets = Vec::new();
+    let mut at = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        match TargetFiles::locate(p) {
+            Ok(f) => {
+                targets.push((p.clone(), f));
+                at.push(i);
+            }
+            Err(e) => out[i] = Some(unreadable(&TargetFiles { vmlinux: p.clone(), ..Default::default() }, e.to_string())),
+        }
+    }
+    let matrix = check_matrix(std::slice::from_ref(obj), &targets, opts, progress);
+    for (i, mut row) in at.into_iter().zip(matrix) {
+        out[i] = row.pop();
+    }
+    out.into_iter().map(|v| v.expect("every target checked")).collect()
 }

@@ -7,7 +7,9 @@
 
 pub mod check;
 pub mod release_dir;
+pub mod report;
 
 pub use bpfld_obj::Target;
-pub use check::{check, CheckOptions, KernelVerdict};
-pub use release_dir::{load_target, TargetFiles};
+pub use check::{check, check_matrix, CheckOptions, KernelVerdict};
+pub use release_dir::{load_target, TargetFiles, TargetPathError};
+pub use report::{matrix_report, MatrixReport, SCHEMA_VERSION};

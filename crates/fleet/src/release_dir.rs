@@ -8,7 +8,8 @@
 //!   Debian kernel package;
 //! - a single vmlinux BTF file `<stem>.btf`; a sibling `<stem>.config`,
 //!   `<stem>.kallsyms` and directory `<stem>/modules/` are used when they
-//!   exist (the layout of the project's `shared/btf`).
+//!   exist (the layout of the project's `shared/btf`); the directory
+//!   `<stem>` names the same target.
 //!
 //! Files are memory-mapped, not copied: the target borrows the page cache,
 //! which is what makes checking an object against many kernels cheap.
@@ -21,6 +22,43 @@ use bpfld_obj::kallsyms::Kallsyms;
 use bpfld_obj::kconfig::Kconfig;
 use bpfld_obj::{kernel_version, ModuleBtf, Target};
 
+/// Why a path is not a kernel target: a usage error, found before any
+/// target is checked.
+#[derive(Debug)]
+pub enum TargetPathError {
+    /// Nothing at that path.
+    Missing(PathBuf),
+    /// A directory that is neither a release directory (`vmlinux.btf`) nor
+    /// the `NAME/` of a `NAME.btf` beside it.
+    NotReleaseDir(PathBuf),
+    /// The vmlinux file cannot be read.
+    Unreadable(PathBuf, std::io::Error),
+    /// The vmlinux file does not start with a BTF header.
+    NotBtf(PathBuf, String),
+}
+
+impl std::fmt::Display for TargetPathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetPathError::Missing(p) => write!(f, "{}: no such file or directory", p.display()),
+            TargetPathError::NotReleaseDir(p) => {
+                write!(f, "{}: not a kernel: a directory without vmlinux.btf (and no {}.btf beside it)", p.display(), p.display())
+            }
+            TargetPathError::Unreadable(p, e) => write!(f, "{}: {e}", p.display()),
+            TargetPathError::NotBtf(p, why) => write!(f, "{}: not a kernel BTF file: {why}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for TargetPathError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TargetPathError::Unreadable(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The files a target was made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetFiles {
@@ -32,14 +70,20 @@ pub struct TargetFiles {
 }
 
 impl TargetFiles {
-    /// Finds the files of the target at `path` (a release directory or a
-    /// vmlinux BTF file).
-    pub fn locate(path: &Path) -> Result<TargetFiles, String> {
+    /// Finds the files of the target at `path`: a release directory, a
+    /// vmlinux BTF file `NAME.btf`, or the directory `NAME` of a
+    /// `NAME.btf` + `NAME.config` + `NAME/modules/` layout (named either
+    /// way). Only existence is checked; see [`TargetFiles::validate`].
+    pub fn locate(path: &Path) -> Result<TargetFiles, TargetPathError> {
         let existing = |p: PathBuf| p.exists().then_some(p);
         if path.is_dir() {
             let vmlinux = path.join("vmlinux.btf");
             if !vmlinux.exists() {
-                return Err(format!("{}: not a kernel release directory (no vmlinux.btf)", path.display()));
+                let sibling = path.with_file_name(format!("{}.btf", path.file_name().unwrap_or_default().to_string_lossy()));
+                if path.file_name().is_some() && sibling.is_file() {
+                    return Ok(Self::beside(&sibling));
+                }
+                return Err(TargetPathError::NotReleaseDir(path.to_path_buf()));
             }
             let release = std::fs::read_to_string(path.join("release")).ok().map(|s| s.trim().to_string());
             return Ok(TargetFiles {
@@ -51,17 +95,42 @@ impl TargetFiles {
             });
         }
         if !path.exists() {
-            return Err(format!("{}: no such file or directory", path.display()));
+            return Err(TargetPathError::Missing(path.to_path_buf()));
         }
+        Ok(Self::beside(path))
+    }
+
+    /// A vmlinux BTF file and the `<stem>.config`, `<stem>.kallsyms` and
+    /// `<stem>/modules/` beside it.
+    fn beside(path: &Path) -> TargetFiles {
+        let existing = |p: PathBuf| p.exists().then_some(p);
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let dir = path.parent().unwrap_or(Path::new("."));
-        Ok(TargetFiles {
+        TargetFiles {
             vmlinux: path.to_path_buf(),
             config: existing(dir.join(format!("{stem}.config"))),
             kallsyms: existing(dir.join(format!("{stem}.kallsyms"))),
             modules_dir: existing(dir.join(&stem).join("modules")),
             release: Some(stem),
-        })
+        }
+    }
+
+    /// Locates the target at `path` and checks that its vmlinux file starts
+    /// with a BTF header: what makes a path usable as `-k`, decided before
+    /// any work.
+    pub fn validate(path: &Path) -> Result<TargetFiles, TargetPathError> {
+        let files = Self::locate(path)?;
+        let mut head = [0u8; 4];
+        let mut f = std::fs::File::open(&files.vmlinux).map_err(|e| TargetPathError::Unreadable(files.vmlinux.clone(), e))?;
+        let n = std::io::Read::read(&mut f, &mut head).map_err(|e| TargetPathError::Unreadable(files.vmlinux.clone(), e))?;
+        if n < 4 {
+            return Err(TargetPathError::NotBtf(files.vmlinux, format!("{n} bytes long")));
+        }
+        let magic = u16::from_le_bytes([head[0], head[1]]);
+        if magic != 0xeb9f && magic.swap_bytes() != 0xeb9f {
+            return Err(TargetPathError::NotBtf(files.vmlinux, format!("bad magic {magic:#06x}")));
+        }
+        Ok(files)
     }
 }
 
@@ -71,7 +140,7 @@ fn map_file(path: &Path) -> Result<Arc<bpfld_sys::FileMap>, String> {
 
 /// Loads the target at `path` (see the module documentation).
 pub fn load_target(path: &Path) -> Result<Target, String> {
-    let files = TargetFiles::locate(path)?;
+    let files = TargetFiles::locate(path).map_err(|e| e.to_string())?;
     load_files(&files)
 }
 

@@ -102,7 +102,14 @@ pub fn parse_check(stdout: &str, stderr: &str, kernels: &[String]) -> Result<Vec
             .collect());
     }
     let v: Value = serde_json::from_str(stdout).map_err(|e| format!("bpfld check --json: {e}"))?;
-    let ks = v.get("kernels").and_then(Value::as_array).ok_or("bpfld check --json: no 'kernels' array")?;
+    // Schema 1 (docs/check-json.md): one entry per object, each with one
+    // verdict per kernel; the harness checks one object per run.
+    let ks = v
+        .get("objects")
+        .and_then(|o| o.get(0))
+        .and_then(|o| o.get("kernels"))
+        .and_then(Value::as_array)
+        .ok_or("bpfld check --json: no 'objects[0].kernels' array")?;
     if ks.len() != kernels.len() {
         return Err(format!("bpfld check --json: {} kernels, {} asked", ks.len(), kernels.len()));
     }
@@ -232,9 +239,9 @@ mod tests {
     #[test]
     fn check_json() {
         let ks = vec!["k1".to_string(), "k2".to_string()];
-        let out = r#"{"object":"o","kernels":[
+        let out = r#"{"schema_version":1,"objects":[{"object":"o","kernels":[
             {"kernel":"k1","loads":true,"error":null,"externs":[],"programs":[{"name":"p","plannable":true,"error":null}]},
-            {"kernel":"k2","loads":false,"error":"strong extern","externs":[],"programs":[]}]}"#;
+            {"kernel":"k2","loads":false,"error":"strong extern","externs":[],"programs":[]}]}]}"#;
         let p = parse_check(out, "", &ks).unwrap();
         assert!(p[0].loads && p[0].programs[0].plannable);
         assert_eq!(p[1].refused.as_deref(), Some("strong extern"));

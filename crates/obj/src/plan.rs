@@ -150,6 +150,9 @@ pub struct ExternReport {
     pub fd_slot: Option<u16>,
     /// Why it did not resolve.
     pub reason: Option<String>,
+    /// Unresolved only because the target lacks the data to decide (a weak
+    /// typeless ksym without kallsyms): planned as 0, the kernel may differ.
+    pub unknown_offline: bool,
 }
 
 /// Options of [`plan`].
@@ -263,6 +266,7 @@ fn extern_reports(obj: &Object, target: &Target, res: &ExternResolution) -> Vec<
                 value,
                 fd_slot: o.fd_slot,
                 reason: o.reason.clone(),
+                unknown_offline: o.unresolved == Some(crate::externs::Unresolved::UnknownOffline),
             }
         })
         .collect()

@@ -52,6 +52,9 @@ pub enum Unresolved {
     /// A typeless ksym missing from kallsyms, or a kconfig value missing
     /// from the `.config`.
     Missing,
+    /// A weak typeless ksym on a target without kallsyms data (an offline
+    /// kernel): the plan uses 0, the kernel itself may have the symbol.
+    UnknownOffline,
 }
 
 /// The outcome for one extern.
@@ -230,6 +233,13 @@ fn resolve_by_btf(btf: &Btf, ext: &Extern, target: &Target) -> Result<Resolved, 
 
 fn resolve_typeless(ext: &Extern, target: &Target) -> Result<Resolved, Failure> {
     let Some(ks) = &target.kallsyms else {
+        // A weak one can only fall back to 0: not a reason to refuse the load.
+        if ext.weak {
+            return Err(Failure::Weakly(
+                Unresolved::UnknownOffline,
+                format!("unknown offline: no kallsyms data for target '{}' (0 where the kernel lacks the symbol)", target.name),
+            ));
+        }
         return Err(Failure::Fatal(format!(
             "extern (ksym) '{}': kernel symbol addresses (kallsyms) are unknown for target '{}'",
             ext.name, target.name
