@@ -28,4 +28,26 @@ if [ -x tests/bpf/build.sh ]; then
   tests/bpf/build.sh --check
 fi
 
-cargo test --workspace --release
+# Every test that did not run, and why, is listed at the end (a skip for a
+# missing input is a failure under BPFLD_REQUIRE_KERNEL=1; what remains are
+# the machine's stated limits).
+skip_log=$(mktemp)
+out_log=$(mktemp)
+trap 'rm -f "$skip_log" "$out_log"' EXIT
+set +e
+BPFLD_SKIP_LOG="$skip_log" cargo test --workspace --release --no-fail-fast 2>&1 | tee "$out_log"
+status=${PIPESTATUS[0]}
+set -e
+
+echo
+if [ -s "$skip_log" ]; then
+  echo "Not run on this machine, and why:"
+  sort -u "$skip_log" | sed 's/^/  /'
+else
+  echo "Not run on this machine: nothing."
+fi
+passed=$(grep '^test result:' "$out_log" | grep -o '[0-9]* passed' | awk '{n += $1} END {print n + 0}')
+failed=$(grep '^test result:' "$out_log" | grep -o '[0-9]* failed' | awk '{n += $1} END {print n + 0}')
+skipped=$(sort -u "$skip_log" | wc -l)
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit "$status"

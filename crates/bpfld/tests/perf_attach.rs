@@ -177,7 +177,10 @@ fn kprobes_available(obj: &LoadedObject) -> bool {
         ),
         "{msg}"
     );
-    eprintln!("skipped: this kernel has no kprobe PMU (built without CONFIG_KPROBES), kprobes cannot attach: {msg}");
+    bpfld_testdata::machine_limit(
+        "",
+        &format!("this kernel has no kprobe PMU (built without CONFIG_KPROBES), kprobes cannot attach: {msg}"),
+    );
     false
 }
 

@@ -1,8 +1,9 @@
 //! The real Debian kernel packages that `shared/btf` was cut from by hand
 //! (shared/btf/tools/build-fleet.sh: objcopy of the .BTF sections): bpfld
-//! must give the same bytes. The packages (70 and 107 MB) are downloaded
-//! once into `${BPFLD_CACHE:-$HOME/.cache/bpfld}/debs`; without them the
-//! tests skip, or fail under BPFLD_REQUIRE_KERNEL=1.
+//! must give the same bytes, as recorded in bpfld-testdata's
+//! `kernel-btf.sha256`. The packages (70 and 107 MB) are downloaded once
+//! into `${BPFLD_CACHE:-$HOME/.cache/bpfld}/debs`; without them the tests
+//! skip, or fail under BPFLD_REQUIRE_KERNEL=1.
 
 mod common;
 
@@ -12,13 +13,19 @@ use std::time::Instant;
 
 use bpfld_btf::Btf;
 use bpfld_extract::{extract_deb, Compression, DebOptions, Source};
-use bpfld_testdata::{debian_package, shared_btf_dir, SHARED_KERNEL_PACKAGES};
+use bpfld_testdata::{debian_package, digest, expected_digest, SHARED_KERNEL_PACKAGES, TEST_MODULES};
 use common::TempDir;
+
+/// Whether `bytes` are the file `relative` of shared/btf, by its recorded
+/// digest.
+fn assert_recorded(bytes: &[u8], relative: &str) {
+    let want = expected_digest(relative).unwrap_or_else(|| panic!("{relative}: no recorded digest"));
+    assert_eq!(digest(bytes), want, "{relative} differs from shared/btf's");
+}
 
 /// Extracts the whole package of `release` and compares it with
 /// shared/btf; every module BTF must parse as split BTF on the vmlinux BTF.
 fn package_matches_shared_btf(release: &str, types: u32, kernel_compression: Compression) {
-    let Some(shared) = shared_btf_dir() else { return };
     let package = SHARED_KERNEL_PACKAGES.iter().find(|(r, _)| *r == release).unwrap().1;
     let Some(deb) = debian_package(package) else { return };
     let tmp = TempDir::new(&format!("real-{release}"));
@@ -41,23 +48,14 @@ fn package_matches_shared_btf(release: &str, types: u32, kernel_compression: Com
     );
     assert_eq!(fs::read_to_string(out.join("release")).unwrap(), format!("{release}\n"));
     let vmlinux = fs::read(out.join("vmlinux.btf")).unwrap();
-    assert!(vmlinux == fs::read(shared.join(format!("{release}.btf"))).unwrap(), "vmlinux.btf differs from shared/btf");
-    assert!(
-        fs::read(out.join("config")).unwrap() == fs::read(shared.join(format!("{release}.config"))).unwrap(),
-        "config differs from shared/btf"
-    );
-    let mut compared = 0;
-    for e in fs::read_dir(shared.join(release).join("modules")).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().and_then(|x| x.to_str()) != Some("btf") {
-            continue;
-        }
-        let name = p.file_name().unwrap();
-        let ours = fs::read(out.join("modules").join(name)).unwrap_or_else(|e| panic!("modules/{name:?}: {e}"));
-        assert!(ours == fs::read(&p).unwrap(), "modules/{name:?} differs from shared/btf");
-        compared += 1;
+    assert_recorded(&vmlinux, &format!("{release}.btf"));
+    assert_recorded(&fs::read(out.join("config")).unwrap(), &format!("{release}.config"));
+    let modules = TEST_MODULES.iter().find(|(r, _)| *r == release).unwrap().1;
+    for m in modules {
+        let ours = fs::read(out.join("modules").join(format!("{m}.btf"))).unwrap_or_else(|e| panic!("modules/{m}.btf: {e}"));
+        assert_recorded(&ours, &format!("{release}/modules/{m}.btf"));
     }
-    assert!(compared >= 4, "only {compared} shared module BTFs");
+    assert!(modules.len() >= 4, "only {} module BTFs compared", modules.len());
 
     // What the BTF says: the vmlinux type count of shared/btf/README.md,
     // and every module's types continuing after it.

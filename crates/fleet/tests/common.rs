@@ -3,7 +3,7 @@
 
 use bpfld_fleet::load_target;
 use bpfld_obj::{Object, Target};
-pub use bpfld_testdata::{bpftool_id, shared_btf_dir, test_object, K61, K612, K618};
+pub use bpfld_testdata::{bpftool_id, kernel_btf_dir, test_object, K61, K612, K618};
 
 /// The target of a shared kernel (its .btf with sibling config and
 /// modules).

@@ -49,7 +49,7 @@ fn insn(plan: &LoadPlan, prog: &str, i: usize) -> Insn {
 
 #[test]
 fn three_flavors_bind_the_kernels_prototype() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("kfunc_flavors");
     for rel in [K61, K612, K618] {
         let t = target(&dir, rel);
@@ -119,7 +119,7 @@ fn externs_are_sorted_as_libbpf_sorts_them() {
 
 #[test]
 fn strong_externs_fail_with_libbpfs_message() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let t = target(&dir, K612);
     let e = plan_err(&object("kfunc_strong_missing"), &t, &PlanOptions::default());
     assert!(e.contains("extern (func ksym) 'bpfld_no_such_kfunc': not found in kernel or module BTFs"), "{e}");
@@ -141,7 +141,7 @@ fn strong_externs_fail_with_libbpfs_message() {
 
 #[test]
 fn weak_missing_and_double_suffix() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("kfunc_weak_missing");
     let t = target(&dir, K618);
     let p = plan_ok(&obj, &t);
@@ -162,7 +162,7 @@ fn weak_missing_and_double_suffix() {
 
 #[test]
 fn module_kfuncs_get_an_fd_array_slot() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("kfunc_module");
     for rel in [K61, K612, K618] {
         let t = target(&dir, rel);
@@ -205,7 +205,7 @@ fn module_kfuncs_get_an_fd_array_slot() {
 
 #[test]
 fn bbr_main_flavor_follows_its_prototype() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("kfunc_bbr");
     let picked = |rel: &str| {
         let p = plan_ok(&obj, &target(&dir, rel));
@@ -218,7 +218,7 @@ fn bbr_main_flavor_follows_its_prototype() {
 
 #[test]
 fn required_flavor_groups() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     // Declared in the source with a decl tag: met on 6.12, not on 6.1.
     let obj = object("kfunc_required_group");
     plan_ok(&obj, &target(&dir, K612));
@@ -245,7 +245,7 @@ fn config_value(text: &str, name: &str) -> Option<String> {
 
 #[test]
 fn kconfig_values_come_from_each_kernels_config() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("kconfig_values");
     for rel in [K61, K612, K618] {
         let t = target(&dir, rel);
@@ -302,7 +302,7 @@ fn kconfig_values_come_from_each_kernels_config() {
 
 #[test]
 fn kconfig_value_that_does_not_fit_is_an_error() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("kconfig_values");
     let mut t = target(&dir, K612);
     let text = std::fs::read_to_string(dir.join(format!("{K612}.config"))).unwrap();
@@ -317,7 +317,7 @@ fn kconfig_value_that_does_not_fit_is_an_error() {
 
 #[test]
 fn typed_ksym_resolves_to_the_kernels_var() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("ksym_typed");
     for rel in [K61, K612, K618] {
         let t = target(&dir, rel);
@@ -337,7 +337,7 @@ fn typed_ksym_resolves_to_the_kernels_var() {
 
 #[test]
 fn typeless_ksyms_take_kallsyms_addresses() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("ksym_typeless");
     let mut t = target(&dir, K618);
     // Without kallsyms the target cannot give addresses: said, not guessed.

@@ -50,7 +50,7 @@ fn bpftool_structs(file: &Path, names: &[&str]) -> Option<HashMap<String, Dumped
 
 #[test]
 fn tcp_congestion_ops_planned_against_each_shared_kernel() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("struct_ops_cc");
     for release in [K61, K612, K618] {
         let btf_file = dir.join(format!("{release}.btf"));
@@ -118,7 +118,7 @@ fn datasec_names(p: &bpfld_obj::LoadPlan) -> Vec<String> {
 
 #[test]
 fn qmark_datasec_renamed_for_kernels_before_6_9() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("struct_ops_cc");
     // 6.1 refuses a DATASEC named "?.struct_ops" (BTF_LOAD: "Invalid
     // name"); libbpf renames it, so does the plan.
@@ -133,7 +133,7 @@ fn qmark_datasec_renamed_for_kernels_before_6_9() {
 
 #[test]
 fn struct_ops_links_only_where_the_kernel_has_them() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("struct_ops_cc_link");
     let e = plan(&obj, Some(&target(&dir, K61)), &PlanOptions::default()).unwrap_err();
     assert!(e.to_string().contains("map 'bpfld_cc': .struct_ops.link maps need struct_ops BPF links (Linux 6.4+)"), "{e}");
@@ -151,7 +151,7 @@ fn struct_ops_links_only_where_the_kernel_has_them() {
 
 #[test]
 fn bbr_main_flavor_per_kernel() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("struct_ops_bbr");
     for (release, flavor) in [(K61, "bbr_main___v6_1"), (K612, "bbr_main___v6_12"), (K618, "bbr_main___v6_12")] {
         let p = plan(&obj, Some(&target(&dir, release)), &PlanOptions::default()).unwrap_or_else(|e| panic!("{release}: {e}"));
@@ -169,7 +169,7 @@ fn bbr_main_flavor_per_kernel() {
 
 #[test]
 fn missing_kernel_struct_refuses_the_object() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("struct_ops_cc");
     // A struct no kernel has (the local type renamed after open).
     let mut o = obj.clone();

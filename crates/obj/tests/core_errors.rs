@@ -22,7 +22,7 @@ fn tampered(f: impl FnOnce(&mut bpfld_btf::ext::CoreRelo, &Object)) -> Object {
 }
 
 fn target_618() -> Option<bpfld_obj::Target> {
-    shared_btf_dir().map(|d| target(&d, K618, false))
+    kernel_btf_dir().map(|d| target(&d, K618, false))
 }
 
 const PREFIX: &str = "core_fields: program 'fields': insn 2: CO-RE relocation #0 (byte_off of [5], access '0:2'): ";

@@ -41,7 +41,8 @@ struct Facts {
     cpuhp: (i64, i64),
 }
 
-const FACTS: [Facts; 3] = [
+/// The Debian kernels' facts, read off bpftool once and written down.
+const DEBIAN_FACTS: [Facts; 2] = [
     Facts {
         release: K61,
         task_struct_id: 193,
@@ -74,23 +75,43 @@ const FACTS: [Facts; 3] = [
         ctime: (3, 104),
         cpuhp: (64, 192),
     },
-    Facts {
-        release: K618,
-        task_struct_id: 114,
-        task_struct_size: 3264,
-        pid: 1264,
-        tgid: 1268,
-        comm: 1752,
-        signal: 1848,
-        mm: 1136,
-        reset_on_fork_bit: 9504,
-        rlim: 680,
-        exe_file: 1312,
-        f_inode: 32,
-        ctime: (3, 104),
-        cpuhp: (61, 192),
-    },
 ];
+
+/// The host's facts, read off bpftool at run time: the host kernel is
+/// rebuilt now and then, and its layouts move.
+fn host_facts(dir: &std::path::Path) -> Option<Facts> {
+    let d = bpfld_testdata::BpftoolDump::of(&dir.join(format!("{K618}.btf")), None)?;
+    let bytes = |s: &str, m: &str| d.member_bits(s, m).map(|b| b / 8).unwrap_or_else(|| panic!("bpftool: {s}.{m}"));
+    let (task_struct_id, task_struct_size) = d.struct_id_size("task_struct").expect("bpftool: task_struct");
+    let ctime = match d.member_bits("inode", "i_ctime_sec") {
+        Some(bits) => (3, bits / 8),
+        None => (1, bytes("inode", "i_ctime")),
+    };
+    let enumerator = |n: &str| d.enum_value("cpuhp_state", n).unwrap_or_else(|| panic!("bpftool: {n}"));
+    Some(Facts {
+        release: K618,
+        task_struct_id,
+        task_struct_size,
+        pid: bytes("task_struct", "pid"),
+        tgid: bytes("task_struct", "tgid"),
+        comm: bytes("task_struct", "comm"),
+        signal: bytes("task_struct", "signal"),
+        mm: bytes("task_struct", "mm"),
+        reset_on_fork_bit: d.member_bits("task_struct", "sched_reset_on_fork").expect("bpftool: sched_reset_on_fork"),
+        rlim: bytes("signal_struct", "rlim"),
+        exe_file: bytes("mm_struct", "exe_file"),
+        f_inode: bytes("file", "f_inode"),
+        ctime,
+        cpuhp: (enumerator("CPUHP_BP_PREPARE_DYN"), enumerator("CPUHP_AP_ONLINE_DYN")),
+    })
+}
+
+/// Every kernel's facts.
+fn all_facts(dir: &std::path::Path) -> Vec<Facts> {
+    let mut v: Vec<Facts> = DEBIAN_FACTS.into_iter().collect();
+    v.extend(host_facts(dir));
+    v
+}
 
 /// Byte offset of `field` in the kernel's `strukt`, by the BTF crate.
 fn btf_offset(btf: &Btf, strukt: &str, field: &str) -> u64 {
@@ -113,9 +134,9 @@ fn poisoned(insns: &[Vec<Insn>], prog: usize, idx: usize) -> bool {
 
 #[test]
 fn field_offsets_sizes_and_arrays_of_structs() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("core_fields");
-    for f in &FACTS {
+    for f in &all_facts(&dir) {
         let t = target(&dir, f.release, false);
         let vm = &t.vmlinux;
         let (rep, insns) = run(&obj, &t).unwrap();
@@ -154,9 +175,9 @@ fn field_offsets_sizes_and_arrays_of_structs() {
 
 #[test]
 fn direct_loads_get_offsets_and_widths() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("core_fields");
-    for f in &FACTS {
+    for f in &all_facts(&dir) {
         let (rep, insns) = run(&obj, &target(&dir, f.release, false)).unwrap();
         let pid = one(&rep, &obj, "direct", K::FieldByteOffset, "task_struct___u32", "0:1");
         assert_eq!(pid.action, PatchAction::MemOff { mem_size: None });
@@ -174,9 +195,9 @@ fn direct_loads_get_offsets_and_widths() {
 
 #[test]
 fn a_real_kernel_bitfield() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("core_fields");
-    for f in &FACTS {
+    for f in &all_facts(&dir) {
         let t = target(&dir, f.release, false);
         let id = t.vmlinux.find_first("task_struct", Kind::Struct).unwrap();
         let m = member_by_name(&t.vmlinux, id, "sched_reset_on_fork").unwrap().unwrap();
@@ -202,9 +223,9 @@ fn a_real_kernel_bitfield() {
 
 #[test]
 fn existence_and_flavors() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("core_fields");
-    for f in &FACTS {
+    for f in &all_facts(&dir) {
         let rel = f.release;
         let (rep, insns) = run(&obj, &target(&dir, rel, false)).unwrap();
         let exists = |ty: &str, a: &str| one(&rep, &obj, "exists", K::FieldExists, ty, a).new_value;
@@ -243,11 +264,11 @@ fn existence_and_flavors() {
 
 #[test]
 fn types_enums_and_subprograms() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("core_types");
     let local = obj.btf.as_ref().unwrap();
     let local_task = local.find_first("task_struct", Kind::Struct).unwrap();
-    for f in &FACTS {
+    for f in &all_facts(&dir) {
         let rel = f.release;
         let t = target(&dir, rel, false);
         let vm = &t.vmlinux;
@@ -328,9 +349,9 @@ fn types_enums_and_subprograms() {
 
 #[test]
 fn module_types_are_searched_only_when_vmlinux_has_none() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let obj = object("core_module");
-    for f in &FACTS {
+    for f in &all_facts(&dir) {
         let rel = f.release;
         for with_modules in [false, true] {
             let t = target(&dir, rel, with_modules);
@@ -382,7 +403,7 @@ fn module_types_are_searched_only_when_vmlinux_has_none() {
 
 #[test]
 fn candidate_pruning_and_ambiguity_on_real_kernels() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let pruning = object("core_pruning");
     let ambiguous = object("core_ambiguous");
     for rel in KERNELS {

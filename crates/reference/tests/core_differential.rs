@@ -26,7 +26,7 @@ use bpfld_obj::{Object, RelocKind, Target};
 const KERNELS: [&str; 3] = ["6.1.0-56-amd64", "6.12.117+deb12-amd64", "6.18-host"];
 const OBJECTS: [&str; 5] = ["core_fields", "core_types", "core_module", "core_pruning", "core_ambiguous"];
 
-use bpfld_testdata::{shared_btf_dir, test_object as object_path};
+use bpfld_testdata::{kernel_btf_dir, test_object as object_path};
 
 /// libbpf's messages, collected by the print callback (one test function
 /// drives libbpf, so there is no interleaving).
@@ -120,7 +120,7 @@ const FAILURE_PHRASES: [&str; 4] =
 
 #[test]
 fn core_relocations_match_libbpf() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     if !bpfld_sys::test_support::require_kernel() {
         return;
     }

@@ -53,14 +53,28 @@ pub fn bpffs_test_dir(name: &str) -> std::path::PathBuf {
 
 /// Makes sure tracefs is reachable (tracepoint ids): mounts it on
 /// `/sys/kernel/tracing` unless it is mounted there or reachable through
-/// debugfs. Panics if that fails.
+/// debugfs. Idempotent and safe between tests running at the same time:
+/// one mount attempt per process, and a mount that fails because another
+/// process mounted tracefs first (EBUSY) counts if tracefs is there after
+/// it. Panics if tracefs cannot be had.
 pub fn ensure_tracefs() {
+    static MOUNTED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let tracing = std::path::Path::new("/sys/kernel/tracing");
-    if crate::fs_magic(tracing).is_ok_and(|m| m == crate::TRACEFS_MAGIC) {
-        return;
+    let reachable = || {
+        crate::fs_magic(tracing).is_ok_and(|m| m == crate::TRACEFS_MAGIC)
+            || std::path::Path::new("/sys/kernel/debug/tracing/events").exists()
+    };
+    let outcome = MOUNTED.get_or_init(|| {
+        if reachable() {
+            return Ok(());
+        }
+        match crate::mount_tracefs(tracing) {
+            Ok(()) => Ok(()),
+            Err(_) if reachable() => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    if let Err(e) = outcome {
+        panic!("tracefs is not mounted and mounting it failed: {e}");
     }
-    if std::path::Path::new("/sys/kernel/debug/tracing/events").exists() {
-        return;
-    }
-    crate::mount_tracefs(tracing).unwrap_or_else(|e| panic!("tracefs is not mounted and mounting it failed: {e}"));
 }

@@ -587,12 +587,12 @@ fn cgroup_link_create_and_detach() {
         return;
     }
     let Some(root) = cgroup2_mount() else {
-        eprintln!("skipped: no cgroup2 mount");
+        bpfld_testdata::skip::<()>("no cgroup2 mount");
         return;
     };
     let dir = format!("{root}/bpfld_sys_test_{}", std::process::id());
     if let Err(e) = std::fs::create_dir(&dir) {
-        eprintln!("skipped: cannot create cgroup {dir}: {e}");
+        bpfld_testdata::skip::<()>(&format!("cannot create cgroup {dir}: {e}"));
         return;
     }
     let result = std::panic::catch_unwind(|| {
@@ -631,7 +631,7 @@ fn pin_and_get() {
         return;
     }
     let Some(bpffs) = bpffs_mount() else {
-        eprintln!("skipped: no bpffs mounted");
+        bpfld_testdata::skip::<()>("no bpffs mounted");
         return;
     };
     let map = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "pinned");

@@ -1,11 +1,23 @@
-//! Where bpfld's tests find their data, in one place: the kernel BTF in
-//! `shared/btf` beside the checkout, the committed BPF test objects, and
-//! Debian kernel packages downloaded once into a cache outside the
-//! checkout.
+//! Where bpfld's tests find their data, in one place: kernel BTF (made by
+//! the project from Debian's kernel packages and the running kernel, or
+//! taken from `shared/btf` beside the checkout as a shortcut), the
+//! committed BPF test objects, and Debian kernel packages downloaded once
+//! into a cache outside the checkout.
 //!
 //! Missing data is a skip with a message, or a failure where
 //! `BPFLD_REQUIRE_KERNEL=1` (CI), so that a test cannot pass by not
-//! running.
+//! running. A test that cannot run on this machine for a stated reason
+//! (no kprobe PMU, say) calls [`machine_limit`]; every skip is recorded in
+//! `$BPFLD_SKIP_LOG`, which `scripts/test.sh` lists at the end of the run.
+
+mod bpftool_dump;
+mod kernel_btf;
+mod skips;
+
+pub use bpftool_dump::BpftoolDump;
+
+pub use kernel_btf::{digest, expected_digest, kernel_btf_dir, shared_btf_only, NO_SHARED_ENV};
+pub use skips::{machine_limit, SKIP_LOG_ENV};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,13 +30,13 @@ pub fn required() -> bool {
     std::env::var(REQUIRE_ENV).as_deref() == Ok("1")
 }
 
-/// Skips (returns `None` after a message) or, under
-/// `BPFLD_REQUIRE_KERNEL=1`, fails the test.
+/// Skips (returns `None` after a message, recorded in the run's skip list)
+/// or, under `BPFLD_REQUIRE_KERNEL=1`, fails the test.
 pub fn skip<T>(why: &str) -> Option<T> {
     if required() {
         panic!("{why} and {REQUIRE_ENV}=1");
     }
-    eprintln!("skipped: {why}");
+    skips::record("missing input", why);
     None
 }
 
@@ -33,35 +45,28 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `shared/btf` beside the checkout (CI clones the repository next to
-/// `shared/`); `BPFLD_SHARED_BTF` overrides.
+/// Kernel BTF laid out as `shared/btf` is (see [`kernel_btf_dir`]).
+#[doc(hidden)]
 pub fn shared_btf_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BPFLD_SHARED_BTF") {
-        return Some(PathBuf::from(p));
-    }
-    let mut dir = repo_root().canonicalize().unwrap_or_else(|_| repo_root());
-    loop {
-        for cand in [dir.join("shared/btf"), dir.join("../shared/btf")] {
-            if cand.join("README.md").exists() {
-                return Some(cand.canonicalize().unwrap_or(cand));
-            }
-        }
-        if !dir.pop() {
-            break;
-        }
-    }
-    skip("shared/btf not found beside the checkout")
+    kernel_btf_dir()
 }
 
-/// The kernels in `shared/btf`.
+/// The kernels the offline tests use: two Debian packages and the host.
 pub const K61: &str = "6.1.0-56-amd64";
 pub const K612: &str = "6.12.117+deb12-amd64";
 pub const K618: &str = "6.18-host";
 pub const SHARED_KERNELS: [&str; 3] = [K61, K612, K618];
 
-/// The Debian packages `shared/btf`'s blobs were cut from: (release, package).
+/// The Debian packages their BTF comes from: (release, package).
 pub const SHARED_KERNEL_PACKAGES: [(&str, &str); 2] =
     [(K61, "linux-image-6.1.0-56-amd64-unsigned"), (K612, "linux-image-6.12.117+deb12-amd64-unsigned")];
+
+/// The modules whose split BTF the tests use (those that register kfuncs),
+/// per Debian release.
+pub const TEST_MODULES: [(&str, &[&str]); 2] = [
+    (K61, &["nf_conntrack", "nf_nat", "tcp_bbr", "tcp_dctcp"]),
+    (K612, &["fou", "nf_conntrack", "nf_flow_table", "nf_nat", "tcp_bbr", "tcp_dctcp", "xfrm_interface"]),
+];
 
 /// `tests/bpf/obj/<name>.bpf.o`.
 pub fn test_object(name: &str) -> PathBuf {

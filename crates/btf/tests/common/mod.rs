@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bpfld_btf::Btf;
-pub use bpfld_testdata::{bpftool, shared_btf_dir};
+pub use bpfld_testdata::{bpftool, kernel_btf_dir};
 
 pub fn load(path: &std::path::Path) -> Btf {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));

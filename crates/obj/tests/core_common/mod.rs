@@ -12,7 +12,7 @@ use bpfld_btf::Btf;
 use bpfld_obj::core::{relocate, CoreRelocation, CoreReport};
 use bpfld_obj::{ModuleBtf, Object, Target};
 
-pub use bpfld_testdata::{shared_btf_dir, K61, K612, K618, SHARED_KERNELS as KERNELS};
+pub use bpfld_testdata::{kernel_btf_dir, K61, K612, K618, SHARED_KERNELS as KERNELS};
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
