@@ -110,6 +110,12 @@ impl<'a> Map<'a> {
         self.fd
     }
 
+    /// An owned handle on this map (a new fd), independent of the object.
+    pub fn to_handle(&self) -> Result<crate::MapHandle> {
+        let fd = self.fd.try_clone_to_owned().map_err(|e| Error::Usage(format!("map '{}': duplicating its fd: {e}", self.real_name)))?;
+        crate::MapHandle::from_fd_named(fd, self.real_name)
+    }
+
     /// The value at `key`, `None` if there is none.
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let mut v = vec![0u8; self.value_size()];

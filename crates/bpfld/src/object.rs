@@ -13,7 +13,8 @@ use crate::globals::{self, GlobalVar};
 use crate::kernel_target::{self, RunningKernel, TargetNeeds};
 use crate::loader::{self, KernelTime, LoadOptions, Loaded, LoadedMap};
 use crate::map::Map;
-use crate::program::{Link, Program};
+use crate::map_handle::MapHandle;
+use crate::program::{Link, Program, ProgramHandle};
 
 /// An opened object, not yet loaded: programs and maps are known, global
 /// variables can still be changed.
@@ -256,6 +257,21 @@ impl LoadedObject {
             .or_else(|| self.loaded.maps.iter().find(|m| m.spec.name == name))
             .ok_or_else(|| Error::Usage(format!("{}: no map '{name}'", self.name)))?;
         Map::new(m)
+    }
+
+    /// The map named `name` as an owned [`MapHandle`] (a new fd on the
+    /// same map): it outlives this object and can move to another thread;
+    /// convert it into a typed map with `try_into()`.
+    pub fn take_map(&self, name: &str) -> Result<MapHandle> {
+        self.map(name)?.to_handle()
+    }
+
+    /// The program named `name` as an owned [`ProgramHandle`] (a new fd on
+    /// the same program), independent of this object.
+    pub fn take_program(&self, name: &str) -> Result<ProgramHandle> {
+        let p = self.program(name)?;
+        let fd = p.fd()?.try_clone_to_owned().map_err(|e| Error::Usage(format!("program '{name}': duplicating its fd: {e}")))?;
+        Ok(ProgramHandle::new(fd, p.name(), p.prog_type()))
     }
 
     /// Registers struct_ops map `name` (see [`Map::attach_struct_ops`]);

@@ -225,6 +225,47 @@ impl<'a> Program<'a> {
     }
 }
 
+/// A program owned by this value (its own fd), independent of the object
+/// it was loaded with: `Send + Sync`, for use in another thread, in a
+/// [`ProgArray`](crate::typed_maps::ProgArray), or for test runs.
+#[derive(Debug)]
+pub struct ProgramHandle {
+    fd: OwnedFd,
+    name: String,
+    prog_type: u32,
+}
+
+impl ProgramHandle {
+    pub(crate) fn new(fd: OwnedFd, name: &str, prog_type: u32) -> ProgramHandle {
+        ProgramHandle { fd, name: name.to_string(), prog_type }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `enum bpf_prog_type` value.
+    pub fn prog_type(&self) -> u32 {
+        self.prog_type
+    }
+
+    /// Runs the program in the kernel on the given input.
+    pub fn test_run(&self, opts: &TestRunOpts<'_>) -> Result<TestRunResult> {
+        bpfld_sys::prog_test_run(self.fd.as_fd(), opts).map_err(|e| Error::kernel(format!("program '{}': test run", self.name), e))
+    }
+
+    /// The kernel's description of the program (its id among others).
+    pub fn info(&self) -> Result<bpfld_sys::ProgInfo> {
+        bpfld_sys::prog_info(self.fd.as_fd()).map_err(|e| Error::kernel(format!("program '{}': info", self.name), e))
+    }
+}
+
+impl AsFd for ProgramHandle {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// An attachment: the program stays attached while this (or a pin of it)
 /// lives; dropping it detaches. A struct_ops map registered without a BPF
 /// link (`.struct_ops`) is unregistered on drop by deleting its element,

@@ -156,6 +156,14 @@ impl<'a> MapRef<'a> {
         Ok(MapRef { fd, map_type: info.map_type, key_size: info.key_size as usize, value_size, name: obj_name(&info.name) })
     }
 
+    /// A `MapRef` from the kernel's description of the map behind `fd`,
+    /// already queried ([`map_info`] of that same fd), without another
+    /// system call.
+    pub fn with_info(fd: BorrowedFd<'a>, info: &MapInfo) -> Result<Self> {
+        let value_size = syscall_value_size(info.map_type, info.value_size)?;
+        Ok(MapRef { fd, map_type: info.map_type, key_size: info.key_size as usize, value_size, name: obj_name(&info.name) })
+    }
+
     /// The map fd.
     pub fn fd(&self) -> BorrowedFd<'a> {
         self.fd
