@@ -166,6 +166,22 @@ impl RingBufferPoller {
         Ok(n)
     }
 
+    /// Waits as [`Self::poll`], then hands the records of every ready ring
+    /// to `f(ring index, record)` instead of the rings' own callbacks: a
+    /// closure that the compiler inlines into the read loop (no boxed
+    /// call per record), which may borrow local state.
+    pub fn poll_with(&mut self, timeout: Option<Duration>, mut f: impl FnMut(usize, &[u8])) -> Result<usize> {
+        self.ready.clear();
+        self.epoll.wait(&mut self.ready, self.rings.len().max(1), timeout).map_err(|e| Error::kernel("ring buffer poll", e))?;
+        let mut n = 0;
+        for i in 0..self.ready.len() {
+            let idx = self.ready[i] as usize;
+            let Some((ring, _)) = self.rings.get_mut(idx) else { continue };
+            n += ring.consume(|d| f(idx, d))?;
+        }
+        Ok(n)
+    }
+
     /// Hands every available record of every ring to its callback without
     /// waiting. Returns how many records were handled.
     pub fn consume(&mut self) -> Result<usize> {

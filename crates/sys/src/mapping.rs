@@ -41,6 +41,7 @@ impl Mapping {
     }
 
     /// The first byte of the mapping.
+    #[inline(always)]
     pub(crate) fn ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }

@@ -55,6 +55,7 @@ fn ring_geometry(map: BorrowedFd<'_>, want_type: u32, what: &str) -> Result<(Str
 /// # Safety
 ///
 /// `p` must be valid for reads and aligned.
+#[inline(always)]
 unsafe fn load_acquire_u64(p: *const u64) -> u64 {
     // SAFETY: valid and aligned per the contract. A volatile read followed
     // by an acquire fence orders every later read after it, which is the
@@ -70,6 +71,7 @@ unsafe fn load_acquire_u64(p: *const u64) -> u64 {
 /// # Safety
 ///
 /// `p` must be valid for reads and aligned.
+#[inline(always)]
 unsafe fn load_acquire_u32(p: *const u32) -> u32 {
     // SAFETY: as in load_acquire_u64.
     let v = unsafe { std::ptr::read_volatile(p) };
@@ -107,16 +109,19 @@ impl RingBufConsumer {
     }
 
     /// Size of the data area in bytes.
+    #[inline(always)]
     pub fn size(&self) -> u64 {
         self.mask + 1
     }
 
+    #[inline(always)]
     fn consumer_pos(&self) -> &AtomicU64 {
         // SAFETY: the consumer page is mapped read-write for the life of
         // self, page-aligned, and only ever accessed atomically.
         unsafe { AtomicU64::from_ptr(self.consumer.ptr().cast()) }
     }
 
+    #[inline(always)]
     fn producer_pos(&self) -> u64 {
         // SAFETY: the producer position is the first word of the producer
         // mapping, aligned, alive as long as self.
@@ -131,6 +136,11 @@ impl RingBufConsumer {
 
     /// The record at consumer position `pos`: its header, or an error if the
     /// header claims more than the ring holds (which the kernel never writes).
+    ///
+    /// Inlined (with the other accessors of the hot loop): `consume` is
+    /// instantiated in the caller's crate, and a call per record costs as
+    /// much as the rest of the loop.
+    #[inline(always)]
     fn header_at(&self, pos: u64) -> Result<(u32, usize)> {
         let off = (pos & self.mask) as usize;
         debug_assert!(self.page + off + HDR_SZ as usize <= self.producer.len());
@@ -138,16 +148,20 @@ impl RingBufConsumer {
         // data, inside the mapping; positions are 8-aligned.
         let len = unsafe { load_acquire_u32(self.producer.ptr().add(self.page + off).cast()) };
         if (len & !(BUSY_BIT | DISCARD_BIT)) as u64 + HDR_SZ > self.size() {
-            return Err(SysError::new(
-                Operation::Mmap,
-                io::Error::new(io::ErrorKind::InvalidData, format!("record length {len:#x} at {pos}")),
-            )
-            .with_object(self.name.clone()));
+            return Err(self.corrupt(len, pos));
         }
         Ok((len, off))
     }
 
+    #[cold]
+    #[inline(never)]
+    fn corrupt(&self, len: u32, pos: u64) -> SysError {
+        SysError::new(Operation::Mmap, io::Error::new(io::ErrorKind::InvalidData, format!("record length {len:#x} at {pos}")))
+            .with_object(self.name.clone())
+    }
+
     /// The bytes of a record at data offset `off`.
+    #[inline(always)]
     fn sample(&self, off: usize, len: u32) -> &[u8] {
         // SAFETY: header_at checked len + 8 <= size, and off < size, so the
         // sample lies in the twice-mapped data. The kernel does not write a
@@ -162,13 +176,15 @@ impl RingBufConsumer {
     /// to the kernel right after `f` returns. Returns how many records `f`
     /// saw.
     pub fn consume<F: FnMut(&[u8]) -> ControlFlow<()>>(&mut self, max: usize, mut f: F) -> Result<usize> {
+        let this: &RingBufConsumer = self;
+        let consumer_pos = this.consumer_pos();
         let mut n = 0;
-        let mut cons = self.consumer_pos().load(Ordering::Acquire);
+        let mut cons = consumer_pos.load(Ordering::Acquire);
         loop {
-            let prod = self.producer_pos();
+            let prod = this.producer_pos();
             let mut progressed = false;
             while cons < prod {
-                let (len, off) = self.header_at(cons)?;
+                let (len, off) = this.header_at(cons)?;
                 if len & BUSY_BIT != 0 {
                     return Ok(n);
                 }
@@ -177,11 +193,11 @@ impl RingBufConsumer {
                 cons += (u64::from(data_len) + HDR_SZ).next_multiple_of(8);
                 let flow = if len & DISCARD_BIT == 0 {
                     n += 1;
-                    f(self.sample(off, data_len))
+                    f(this.sample(off, data_len))
                 } else {
                     ControlFlow::Continue(())
                 };
-                self.consumer_pos().store(cons, Ordering::Release);
+                consumer_pos.store(cons, Ordering::Release);
                 if flow.is_break() || n >= max {
                     return Ok(n);
                 }
@@ -266,6 +282,7 @@ impl UserRingBufProducer {
     }
 
     /// Size of the data area in bytes.
+    #[inline(always)]
     pub fn size(&self) -> u64 {
         self.mask + 1
     }
