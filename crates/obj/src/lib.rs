@@ -5,6 +5,7 @@
 pub mod btf_fixup;
 pub mod btf_maps;
 pub mod core;
+mod elf_bounds;
 pub mod error;
 pub mod externs;
 pub mod features;

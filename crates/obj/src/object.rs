@@ -95,6 +95,7 @@ impl Object {
     /// Opens `data`, naming the object `name` in errors and map names.
     pub fn parse(name: &str, data: &[u8]) -> Result<Object> {
         let cx = Ctx::new(name);
+        crate::elf_bounds::check_elf_bounds(data).map_err(|m| cx.err(m))?;
         let file = ElfFile64::<Endianness>::parse(data).map_err(|e| cx.err(format!("not a 64-bit ELF object: {e}")))?;
         let endian = file.endian();
         let hdr = file.elf_header();

@@ -42,6 +42,7 @@ mod perf_buffer;
 mod probe;
 mod prog;
 mod ringbuf;
+mod signal;
 mod syscall;
 pub mod test_support;
 
@@ -49,6 +50,7 @@ pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load, btf_raw_dat
 pub use epoll::{Epoll, SignalFd};
 pub use error::{LoadError, Operation, ProgLoadError, Result, SysError};
 pub use file_map::FileMap;
+pub use signal::default_sigpipe;
 pub use fs::{fs_magic, is_bpffs, mount_bpffs, mount_tracefs, BPF_FS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC};
 pub use log::{LogOptions, DEFAULT_LOG_SIZE, MAX_LOG_SIZE};
 pub use map::{

@@ -1,0 +1,126 @@
+//! What is wrong with a file that is not a whole ELF64 object, said
+//! precisely (empty, not ELF, 32-bit, truncated header, section header
+//! table or section data past the end of the file) before the ELF reader
+//! runs, whose errors do not say where or by how much.
+
+const EHDR_LEN: usize = 64;
+const SHDR_LEN: usize = 64;
+const SHT_NULL: u32 = 0;
+const SHT_NOBITS: u32 = 8;
+
+/// Little- or big-endian reads of the header's fields.
+struct Fields<'a> {
+    data: &'a [u8],
+    big: bool,
+}
+
+impl Fields<'_> {
+    fn bytes<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        let mut b: [u8; N] = self.data.get(at..at.checked_add(N)?)?.try_into().ok()?;
+        if self.big {
+            b.reverse();
+        }
+        Some(b)
+    }
+    fn u16(&self, at: usize) -> Option<u64> {
+        self.bytes::<2>(at).map(|b| u16::from_le_bytes(b).into())
+    }
+    fn u32(&self, at: usize) -> Option<u32> {
+        self.bytes::<4>(at).map(u32::from_le_bytes)
+    }
+    fn u64(&self, at: usize) -> Option<u64> {
+        self.bytes::<8>(at).map(u64::from_le_bytes)
+    }
+}
+
+/// Checks that `data` holds a whole ELF64 header, section header table and
+/// section contents; the error says what is missing and where.
+pub(crate) fn check_elf_bounds(data: &[u8]) -> Result<(), String> {
+    let len = data.len();
+    if len == 0 {
+        return Err("empty file (0 bytes), not an ELF object".into());
+    }
+    if !data.starts_with(b"\x7fELF") {
+        let head: String = data.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        return Err(format!("not an ELF file (it starts with bytes {head}, not 7f454c46)"));
+    }
+    match data.get(4) {
+        Some(2) => {}
+        Some(1) => return Err("a 32-bit ELF file, not a 64-bit BPF object".into()),
+        _ => return Err(format!("truncated: {len} bytes, the ELF64 header needs {EHDR_LEN}")),
+    }
+    if len < EHDR_LEN {
+        return Err(format!("truncated: {len} bytes, the ELF64 header needs {EHDR_LEN}"));
+    }
+    let big = match data[5] {
+        1 => false,
+        2 => true,
+        other => return Err(format!("unknown ELF byte order {other} (EI_DATA)")),
+    };
+    let f = Fields { data, big };
+    let (shoff, shentsize, shnum) = (f.u64(0x28).unwrap_or(0), f.u16(0x3a).unwrap_or(0), f.u16(0x3c).unwrap_or(0));
+    if shoff == 0 {
+        return Err("no section header table (e_shoff is 0)".into());
+    }
+    if shentsize != SHDR_LEN as u64 {
+        return Err(format!("section header entries of {shentsize} bytes, not {SHDR_LEN}"));
+    }
+    let table_end = shnum.checked_mul(shentsize).and_then(|n| n.checked_add(shoff));
+    if table_end.is_none_or(|end| end > len as u64) {
+        return Err(format!(
+            "truncated: section header table at {shoff:#x} ({shnum} entries of {shentsize} bytes) runs past the end of the {len}-byte file"
+        ));
+    }
+    for i in 0..shnum as usize {
+        let at = shoff as usize + i * SHDR_LEN;
+        let (kind, off, size) = (f.u32(at + 4).unwrap_or(0), f.u64(at + 24).unwrap_or(0), f.u64(at + 32).unwrap_or(0));
+        if kind == SHT_NULL || kind == SHT_NOBITS {
+            continue;
+        }
+        if off.checked_add(size).is_none_or(|end| end > len as u64) {
+            return Err(format!("truncated: section [{i}] data at {off:#x} (+{size:#x} bytes) runs past the end of the {len}-byte file"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(shoff: u64, shnum: u16) -> Vec<u8> {
+        let mut h = vec![0u8; EHDR_LEN];
+        h[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        h[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        h[0x3a..0x3c].copy_from_slice(&(SHDR_LEN as u16).to_le_bytes());
+        h[0x3c..0x3e].copy_from_slice(&shnum.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn each_defect_is_named() {
+        assert_eq!(check_elf_bounds(b"").unwrap_err(), "empty file (0 bytes), not an ELF object");
+        assert!(check_elf_bounds(b"#!/bin/sh\n").unwrap_err().contains("starts with bytes 23212f62"));
+        assert!(check_elf_bounds(b"\x7fELF\x01").unwrap_err().contains("32-bit"));
+        assert_eq!(check_elf_bounds(b"\x7fELF\x02\x01").unwrap_err(), "truncated: 6 bytes, the ELF64 header needs 64");
+        let mut h = header(0x1000, 3);
+        h.resize(1000, 0);
+        assert_eq!(
+            check_elf_bounds(&h).unwrap_err(),
+            "truncated: section header table at 0x1000 (3 entries of 64 bytes) runs past the end of the 1000-byte file"
+        );
+        let mut h = header(64, 2);
+        h.resize(64 + 2 * 64, 0);
+        let s1 = 64 + 64;
+        h[s1 + 4] = 1; // SHT_PROGBITS
+        h[s1 + 24..s1 + 32].copy_from_slice(&0x100u64.to_le_bytes());
+        h[s1 + 32..s1 + 40].copy_from_slice(&0x1000u64.to_le_bytes());
+        assert_eq!(
+            check_elf_bounds(&h).unwrap_err(),
+            "truncated: section [1] data at 0x100 (+0x1000 bytes) runs past the end of the 192-byte file"
+        );
+        h[s1 + 24..s1 + 32].copy_from_slice(&0x40u64.to_le_bytes());
+        h[s1 + 32..s1 + 40].copy_from_slice(&0x10u64.to_le_bytes());
+        assert_eq!(check_elf_bounds(&h), Ok(()));
+    }
+}
