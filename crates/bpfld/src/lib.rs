@@ -1,23 +1,30 @@
 //! Load BPF objects into the running kernel.
 //!
-//! ```no_run
-//! # fn main() -> bpfld::Result<()> {
+//! ```
 //! use bpfld::OpenObject;
 //!
-//! let mut obj = OpenObject::open("prog.bpf.o")?; // pure: no system call yet
-//! obj.set_global("target_pid", &1234u32.to_ne_bytes())?; // .rodata/.data/.bss by name
-//! let obj = obj.load()?; // plan against the running kernel, load
-//! for e in obj.externs() {
-//!     // what each extern resolved to, or why not
-//!     println!("{} -> {:?} {:?}", e.name, e.target, e.reason);
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! #   std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))?;
+//! #   if !bpfld_sys::test_support::require_kernel() {
+//! #       return Ok(());
+//! #   }
+//!     let mut obj = OpenObject::open("tests/bpf/obj/readme_example.bpf.o")?; // pure: no system call yet
+//!     obj.set_global("target_pid", &std::process::id().to_ne_bytes())?; // .rodata/.data/.bss by name
+//!     let obj = obj.load()?; // plan against the running kernel, load
+//!     for e in obj.externs() {
+//!         println!("{} -> {:?} {:?}", e.name, e.target, e.reason); // what each extern resolved to, or why not
+//!     }
+//!     let _link = obj.program("count_syscalls")?.attach()?; // from the section name (tp_btf, kprobe, tracepoint, ...)
+//!     std::fs::metadata("/")?; // a system call of this process
+//!     let calls = obj.map("counts")?.get_u64_at(0)?; // maps by name
+//!     println!("system calls seen: {calls:?}");
+//! #   assert!(calls.is_some_and(|n| n > 0));
+//!     Ok(())
 //! }
-//! let _link = obj.program("handle_exec")?.attach()?; // from the section name
-//! let hits = obj.map("counts")?.lookup_u32(0)?; // maps by name
-//! let run = obj.program("handler")?.test_run(&Default::default())?;
-//! # let _ = (hits, run); Ok(()) }
 //! ```
 //!
-//! (The same example is in the README.)
+//! (The same example is in the README, and `tests/readme.rs` checks that
+//! they are the same.)
 //!
 //! Opening and planning are pure ([`bpfld_obj`]); this crate builds the
 //! running kernel's [`Target`](bpfld_obj::Target) (only the parts an object

@@ -16,18 +16,25 @@ mod extract;
 pub enum BtfCmd {
     /// List every type in `bpftool btf dump`'s raw format.
     Dump {
+        /// A BTF file (/sys/kernel/btf/vmlinux, a module's, a release
+        /// directory's vmlinux.btf) or an ELF file with a .BTF section (a
+        /// BPF object, a vmlinux, a module).
         file: PathBuf,
         /// Base BTF (vmlinux) when FILE is a module's split BTF.
         #[arg(long, short = 'B')]
         base: Option<PathBuf>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Find types by name; a name with a `___flavor` also matches by its
     /// essential name, and `--essential` finds every flavor of a name.
     Find {
+        /// A BTF file or an ELF file with a .BTF section (as for `dump`).
         file: PathBuf,
+        /// The type name to look for.
         name: String,
+        /// Base BTF (vmlinux) when FILE is a module's split BTF.
         #[arg(long, short = 'B')]
         base: Option<PathBuf>,
         /// Only types of this kind (struct, func, typedef, ...).
@@ -36,6 +43,7 @@ pub enum BtfCmd {
         /// Match on essential names: `task_struct` finds `task_struct___old`.
         #[arg(long)]
         essential: bool,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -45,23 +53,56 @@ pub enum BtfCmd {
     Extract(extract::ExtractArgs),
 }
 
-fn open(file: &PathBuf, base: Option<&PathBuf>) -> Result<Btf, String> {
-    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let bytes = Arc::new(read(file)?);
+/// The BTF bytes of `path`: the file itself (mapped, not read, where the
+/// kernel allows it), or the `.BTF` section of an ELF file.
+fn read_btf(path: &std::path::Path) -> Result<bpfld_btf::Bytes, String> {
+    let file = bpfld_sys::FileMap::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !file.as_ref().starts_with(b"\x7fELF") {
+        return Ok(Arc::new(file));
+    }
+    let shown = path.display().to_string();
+    let ex = bpfld_extract::extract_btf(&shown, file.as_ref()).map_err(|e| e.to_string())?;
+    let btf = ex.btf.ok_or_else(|| format!("{shown}: an ELF file without a .BTF section"))?;
+    Ok(Arc::new(btf))
+}
+
+/// Whether a base BTF failed to parse the way a module's split BTF does:
+/// it refers to types or strings its base would hold.
+fn looks_split(e: &bpfld_btf::Error) -> bool {
+    e.message.contains("refers to type id") || e.message.contains("name offset") || e.message.contains("must start with an empty string")
+}
+
+fn open(file: &std::path::Path, base: Option<&std::path::Path>) -> Result<Btf, String> {
+    let bytes = read_btf(file)?;
     match base {
-        None => Btf::parse(bytes).map_err(|e| format!("{}: {e}", file.display())),
+        None => Btf::parse(bytes).map_err(|e| {
+            let hint = if looks_split(&e) {
+                " (this looks like a module's split BTF: give its base with --base, e.g. --base /sys/kernel/btf/vmlinux)"
+            } else {
+                ""
+            };
+            format!("{}: {e}{hint}", file.display())
+        }),
         Some(b) => {
-            let base = Btf::parse(Arc::new(read(b)?)).map_err(|e| format!("{}: {e}", b.display()))?;
+            let base = Btf::parse(read_btf(b)?).map_err(|e| format!("{}: {e}", b.display()))?;
             Btf::parse_split(bytes, &base).map_err(|e| format!("{}: {e}", file.display()))
         }
     }
+}
+
+/// `--kind`'s value, or an error listing the kinds there are.
+fn parse_kind(k: &str) -> Result<Kind, String> {
+    Kind::from_name(k).ok_or_else(|| {
+        let all: Vec<String> = Kind::ALL.iter().map(|k| k.name().to_lowercase()).collect();
+        format!("unknown BTF kind '{k}' (valid kinds: {})", all.join(", "))
+    })
 }
 
 pub fn run(cmd: BtfCmd) -> CliResult {
     match cmd {
         BtfCmd::Extract(args) => extract::run(args),
         BtfCmd::Dump { file, base, json } => {
-            let btf = open(&file, base.as_ref())?;
+            let btf = open(&file, base.as_deref())?;
             if json {
                 let mut types = Vec::new();
                 for t in btf.own_types() {
@@ -81,11 +122,8 @@ pub fn run(cmd: BtfCmd) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         BtfCmd::Find { file, name, base, kind, essential, json } => {
-            let btf = open(&file, base.as_ref())?;
-            let kind = match kind {
-                None => None,
-                Some(k) => Some(Kind::from_name(&k).ok_or_else(|| format!("unknown BTF kind '{k}'"))?),
-            };
+            let kind = kind.as_deref().map(parse_kind).transpose()?;
+            let btf = open(&file, base.as_deref())?;
             let ids = if essential {
                 btf.find_by_essential_name(essential_name(&name), kind)
             } else {
@@ -118,7 +156,13 @@ pub fn run(cmd: BtfCmd) -> CliResult {
                     print!("{line}");
                 }
             }
-            Ok(if ids.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            if ids.is_empty() {
+                let of_kind = kind.map(|k| format!(" of kind {}", k.name().to_lowercase())).unwrap_or_default();
+                let how = if essential { " (by essential name)" } else { "" };
+                eprintln!("bpfld: {}: no type named {name}{of_kind}{how}", file.display());
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -31,9 +31,9 @@ pub struct LoadArgs {
     /// /boot/config-<release>.
     #[arg(long, value_name = "PATH")]
     pub kconfig: Option<PathBuf>,
-    /// Verifier log level of every load (1, 2, 4 or a sum); 0 logs only
-    /// failures.
-    #[arg(long, default_value_t = 0)]
+    /// Verifier log level of every load: 1 (instructions), 2 (every
+    /// state), 4 (statistics) or a sum of them; 0 logs only failures.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=7))]
     pub log_level: u32,
     /// Fail unless at least one flavor of this kfunc (by essential name)
     /// resolves; may be repeated.
@@ -53,7 +53,76 @@ fn prog_type_label(t: u32) -> String {
     bpfld_asm::types::prog_type_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
 }
 
+/// Refuses arguments that name files or directories that are not there
+/// (or not what they should be) before anything is loaded or created.
+fn check_paths(a: &LoadArgs) -> Result<(), String> {
+    if let Some(k) = &a.kconfig {
+        std::fs::File::open(k).map_err(|e| format!("--kconfig {}: {e}", k.display()))?;
+    }
+    if let Some(root) = &a.pin_root {
+        let not = |what: &str| format!("--pin-root {}: {what}", root.display());
+        match std::fs::metadata(root) {
+            Err(e) => return Err(not(&format!("{e} (the pin root must be an existing directory on a bpffs)"))),
+            Ok(m) if !m.is_dir() => return Err(not("not a directory")),
+            Ok(_) => {}
+        }
+        match bpfld_sys::fs_magic(root) {
+            Ok(bpfld_sys::BPF_FS_MAGIC) => {}
+            Ok(_) => return Err(not("not on a BPF file system (bpffs); mount one with 'mount -t bpf bpf DIR'")),
+            Err(e) => return Err(not(&e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// What loading needs, said when the kernel answered EPERM: root, or
+/// CAP_BPF and the capability each program type asks for.
+fn permission_hint(loaded_types: &[u32]) -> String {
+    use bpfld_asm::types::prog_type as pt;
+    let mut caps: Vec<&str> = loaded_types
+        .iter()
+        .map(|&t| match t {
+            pt::KPROBE | pt::TRACEPOINT | pt::PERF_EVENT | pt::RAW_TRACEPOINT | pt::RAW_TRACEPOINT_WRITABLE | pt::TRACING => "CAP_PERFMON",
+            pt::SCHED_CLS
+            | pt::SCHED_ACT
+            | pt::XDP
+            | pt::CGROUP_SKB
+            | pt::CGROUP_SOCK
+            | pt::CGROUP_SOCK_ADDR
+            | pt::SOCK_OPS
+            | pt::SK_SKB
+            | pt::SK_MSG
+            | pt::SK_LOOKUP
+            | pt::SK_REUSEPORT
+            | pt::FLOW_DISSECTOR
+            | pt::LWT_IN
+            | pt::LWT_OUT
+            | pt::LWT_XMIT
+            | pt::LWT_SEG6LOCAL
+            | pt::NETFILTER
+            | pt::CGROUP_SOCKOPT => "CAP_NET_ADMIN",
+            pt::SOCKET_FILTER => "",
+            _ => "CAP_SYS_ADMIN",
+        })
+        .filter(|c| !c.is_empty())
+        .collect();
+    caps.sort();
+    caps.dedup();
+    let extra = if caps.is_empty() { String::new() } else { format!(" + {}", caps.join(" + ")) };
+    format!("loading needs root, or CAP_BPF{extra} for the program types of this object")
+}
+
+fn is_eperm(e: &bpfld::Error) -> bool {
+    e.errno() == Some(libc_eperm())
+}
+
+/// `EPERM` (1 on every Linux architecture).
+const fn libc_eperm() -> i32 {
+    1
+}
+
 pub fn run(a: LoadArgs) -> CliResult {
+    check_paths(&a)?;
     let opts = LoadOptions {
         keep_going: true,
         load_disabled: a.all,
@@ -62,20 +131,28 @@ pub fn run(a: LoadArgs) -> CliResult {
         plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } },
         pin_root: a.pin_root.clone(),
     };
-    let loaded = OpenObject::open(&a.obj).and_then(|o| o.load_with(&opts));
-    let loaded = match loaded {
+    let open = OpenObject::open(&a.obj).map_err(|e| crate::name_by_path(&e.to_string(), &a.obj))?;
+    let prog_types: Vec<u32> = open.object().programs.iter().filter_map(|p| p.def.as_ref().map(|d| d.prog_type())).collect();
+    let loaded = match open.load_with(&opts) {
         Ok(l) => l,
         Err(e) => {
+            let mut message = crate::name_by_path(&e.to_string(), &a.obj);
+            if is_eperm(&e) {
+                message = format!("{message}\n{}", permission_hint(&prog_types));
+            }
             if a.json {
                 let v = json!({ "object": a.obj.display().to_string(), "error": e.to_string(), "externs": externs_json(e.externs()) });
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 print_externs(e.externs());
             }
-            return Err(e.to_string());
+            return Err(message);
         }
     };
     let all_loaded = loaded.programs().all(|p| !matches!(p.state(), ProgramState::Failed(_)));
+    if loaded.programs().any(|p| p.error().is_some_and(|e| e.errno == Some(libc_eperm()))) {
+        eprintln!("bpfld: {}: {}", a.obj.display(), permission_hint(&prog_types));
+    }
     let (registered, _links) = register_struct_ops(&loaded);
     let all_registered = registered.iter().all(|r| r.error.is_none());
     if a.json {

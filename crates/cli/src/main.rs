@@ -33,6 +33,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    bpfld_sys::default_sigpipe();
     let cli = Cli::parse();
     let res = match cli.cmd {
         Cmd::Btf(c) => btf_cmd::run(c),
@@ -51,6 +52,17 @@ fn main() -> ExitCode {
 
 /// Errors of the command line: already formatted "context: cause".
 pub type CliResult = Result<ExitCode, String>;
+
+/// Names the object by its file path in an error message that names it by
+/// its object name (the file name's stem, at most 15 characters, as libbpf
+/// names objects and their maps): the user knows the path they typed.
+pub fn name_by_path(message: &str, path: &std::path::Path) -> String {
+    let name = bpfld_obj::object::object_name_from_path(&path.to_string_lossy());
+    match message.strip_prefix(&format!("{name}: ")) {
+        Some(rest) => format!("{}: {rest}", path.display()),
+        None => message.to_string(),
+    }
+}
 
 /// Escapes a string for JSON output.
 pub fn json_str(s: &str) -> serde_json::Value {

@@ -23,6 +23,7 @@ pub struct PlanArgs {
     /// resolves; may be repeated.
     #[arg(long = "require-flavor", value_name = "ESSENTIAL_NAME")]
     pub require_flavor: Vec<String>,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -31,7 +32,47 @@ pub struct PlanArgs {
 pub fn open_object(path: &PathBuf) -> Result<Object, String> {
     let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = bpfld_obj::object::object_name_from_path(&path.to_string_lossy());
-    Object::parse(&name, &data).map_err(|e| e.to_string())
+    Object::parse(&name, &data).map_err(|mut e| {
+        e.object = path.display().to_string();
+        e.to_string()
+    })
+}
+
+/// Whether the kernel reads `expected_attach_type` when it loads a program
+/// of this type (`bpf_prog_load_check_attach` and the types whose attach
+/// flavors it tells apart): elsewhere a 0 is no attach type at all, not
+/// `CGROUP_INET_INGRESS`.
+fn attach_type_matters(prog_type: u32) -> bool {
+    use bpfld_asm::types::prog_type as pt;
+    matches!(
+        prog_type,
+        pt::CGROUP_SKB
+            | pt::CGROUP_SOCK
+            | pt::CGROUP_SOCK_ADDR
+            | pt::CGROUP_SOCKOPT
+            | pt::SK_LOOKUP
+            | pt::SK_REUSEPORT
+            | pt::NETFILTER
+            | pt::TRACING
+            | pt::LSM
+            | pt::EXT
+            | pt::XDP
+            | pt::KPROBE
+    )
+}
+
+/// A program's expected attach type as the plan prints it: `none` where
+/// the kernel ignores the field and it is 0, the member index for a
+/// struct_ops program.
+pub fn attach_type_label(prog_type: u32, attach_type: u32) -> String {
+    if prog_type == bpfld_asm::types::prog_type::STRUCT_OPS {
+        // The kernel reads it as the index of the member implemented.
+        return format!("(member index {attach_type})");
+    }
+    if attach_type == 0 && !attach_type_matters(prog_type) {
+        return "none".into();
+    }
+    bpfld_asm::types::attach_type_name(attach_type).map(str::to_string).unwrap_or_else(|| attach_type.to_string())
 }
 
 pub fn insn_hex(insn: &bpfld_asm::Insn) -> String {
@@ -146,7 +187,7 @@ pub fn run(a: PlanArgs) -> CliResult {
             } else {
                 print_externs(&e.externs);
             }
-            return Err(e.to_string());
+            return Err(crate::name_by_path(&e.to_string(), &a.obj));
         }
     };
     if a.json {
@@ -162,7 +203,7 @@ pub fn run(a: PlanArgs) -> CliResult {
                     "expected_attach_type": if p.prog_type == bpfld_asm::types::prog_type::STRUCT_OPS {
                         json!(p.expected_attach_type)
                     } else {
-                        json!(bpfld_asm::types::attach_type_name(p.expected_attach_type).unwrap_or("unknown"))
+                        json!(attach_type_label(p.prog_type, p.expected_attach_type))
                     },
                     "attach_target": p.attach_target,
                     "attach_btf_id": p.attach_btf.map(|a| a.btf_id),
@@ -233,6 +274,11 @@ pub fn run(a: PlanArgs) -> CliResult {
     }
     for p in &plan.programs {
         println!("\nprogram {} (section {}, {} insns)", p.name, p.section, p.insns.len());
+        println!(
+            "  type {}, expected attach type {}",
+            bpfld_asm::types::prog_type_name(p.prog_type).map(str::to_string).unwrap_or_else(|| p.prog_type.to_string()),
+            attach_type_label(p.prog_type, p.expected_attach_type)
+        );
         if !p.autoload {
             println!("  not loaded by default");
         }

@@ -61,7 +61,11 @@ impl ReleaseDirWriter {
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, "remove stale partial directory", e))?;
         }
-        fs::create_dir_all(tmp.join(MODULES)).map_err(|e| io_err(&tmp, "create directory", e))?;
+        // Not create_dir_all: a missing parent is the caller's mistake, not
+        // a directory to make.
+        for d in [tmp.clone(), tmp.join(MODULES)] {
+            fs::create_dir(&d).map_err(|e| io_err(&d, "create directory", e))?;
+        }
         Ok(ReleaseDirWriter { dest: dest.to_path_buf(), tmp, replace, finished: false })
     }
 

@@ -50,7 +50,6 @@ pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load, btf_raw_dat
 pub use epoll::{Epoll, SignalFd};
 pub use error::{LoadError, Operation, ProgLoadError, Result, SysError};
 pub use file_map::FileMap;
-pub use signal::default_sigpipe;
 pub use fs::{fs_magic, is_bpffs, mount_bpffs, mount_tracefs, BPF_FS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC};
 pub use log::{LogOptions, DEFAULT_LOG_SIZE, MAX_LOG_SIZE};
 pub use map::{
@@ -73,4 +72,5 @@ pub use prog::{
     TestRunOpts, TestRunResult,
 };
 pub use ringbuf::{RingBufConsumer, RingRecord, UserRecord, UserRingBufProducer};
+pub use signal::default_sigpipe;
 pub use syscall::Cmd;

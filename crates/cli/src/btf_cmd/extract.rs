@@ -19,6 +19,7 @@ pub struct ExtractArgs {
     /// .ko.gz) or a Debian kernel package (.deb).
     input: PathBuf,
     /// The BTF file to write; for a .deb, the kernel release directory.
+    /// Its parent directory must exist.
     #[arg(long, short = 'o')]
     output: PathBuf,
     /// (.deb) Only this module (repeatable); default: every module with BTF.
@@ -30,11 +31,23 @@ pub struct ExtractArgs {
     /// (.deb) Worker threads; default one per CPU.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
+/// The output's directory must exist: nothing is created but the output.
+fn check_output_dir(output: &std::path::Path) -> Result<(), String> {
+    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!("-o {}: directory {} does not exist", output.display(), dir.display()))
+    }
+}
+
 pub fn run(args: ExtractArgs) -> CliResult {
+    check_output_dir(&args.output)?;
     let input = args.input.display().to_string();
     let mut head = [0u8; 8];
     let n = std::fs::File::open(&args.input).and_then(|mut f| f.read(&mut head)).map_err(|e| format!("{input}: {e}"))?;
