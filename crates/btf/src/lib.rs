@@ -8,6 +8,7 @@
 //! about 1.5 MiB of heap.
 
 mod btf;
+pub mod c_header;
 pub mod cdecl;
 pub mod dump;
 mod error;
@@ -21,6 +22,7 @@ mod types;
 pub mod writer;
 
 pub use btf::{Btf, Bytes, MAX_TYPE_ID};
+pub use c_header::{c_header, CDumper};
 pub use cdecl::c_decl;
 pub use error::{Error, Result, Section};
 pub use kind::{int_encoding, FuncLinkage, Kind, VarLinkage};

@@ -10,11 +10,13 @@ use serde_json::json;
 
 use crate::CliResult;
 
+mod c_format;
 mod extract;
 
 #[derive(Subcommand)]
 pub enum BtfCmd {
-    /// List every type in `bpftool btf dump`'s raw format.
+    /// List every type in `bpftool btf dump`'s raw format, or with
+    /// `--format c` write them as C declarations (a `vmlinux.h`).
     Dump {
         /// A BTF file (/sys/kernel/btf/vmlinux, a module's, a release
         /// directory's vmlinux.btf) or an ELF file with a .BTF section (a
@@ -26,6 +28,15 @@ pub enum BtfCmd {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// `raw` (bpftool's type list) or `c` (compilable C declarations,
+        /// as `bpftool btf dump file F format c`; FILE may also be an ELF
+        /// object, whose `.BTF` is read).
+        #[arg(long, value_enum, default_value = "raw")]
+        format: DumpFormat,
+        /// With `--format c`: only the types of this name and what they
+        /// need.
+        #[arg(long = "type", value_name = "NAME", requires = "format")]
+        type_name: Option<String>,
     },
     /// Find types by name; a name with a `___flavor` also matches by its
     /// essential name, and `--essential` finds every flavor of a name.
@@ -98,10 +109,24 @@ fn parse_kind(k: &str) -> Result<Kind, String> {
     })
 }
 
+/// What `btf dump` writes.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DumpFormat {
+    Raw,
+    C,
+}
+
 pub fn run(cmd: BtfCmd) -> CliResult {
     match cmd {
         BtfCmd::Extract(args) => extract::run(args),
-        BtfCmd::Dump { file, base, json } => {
+        BtfCmd::Dump { file, base, format: DumpFormat::C, type_name, json } => {
+            if json {
+                return Err("--json and --format c exclude each other".to_string());
+            }
+            c_format::run(&file, base.as_deref(), type_name.as_deref())
+        }
+        BtfCmd::Dump { type_name: Some(_), .. } => Err("--type needs --format c".to_string()),
+        BtfCmd::Dump { file, base, json, .. } => {
             let btf = open(&file, base.as_deref())?;
             if json {
                 let mut types = Vec::new();

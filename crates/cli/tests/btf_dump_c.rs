@@ -1,0 +1,42 @@
+//! `bpfld btf dump --format c` from the command line: an object's `.BTF`,
+//! a module on its base, one type, and the errors.
+
+use std::process::Command;
+
+fn bpfld(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfld")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn object_btf_as_c() {
+    let obj = bpfld_testdata::test_object("loader_maps");
+    let (ok, out, err) = bpfld(&["btf", "dump", obj.to_str().unwrap(), "--format", "c"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("#ifndef __VMLINUX_H__\n") && out.ends_with("#endif /* __VMLINUX_H__ */\n"));
+    assert!(out.contains("#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)"));
+    assert!(out.contains("typedef unsigned int __u32;"), "{out}");
+}
+
+#[test]
+fn module_and_one_type() {
+    let Some(dir) = bpfld_testdata::shared_btf_dir() else { return };
+    let base = dir.join(format!("{}.btf", bpfld_testdata::K612));
+    let module = dir.join(bpfld_testdata::K612).join("modules/tcp_bbr.btf");
+    let (ok, out, err) =
+        bpfld(&["btf", "dump", module.to_str().unwrap(), "--base", base.to_str().unwrap(), "--format", "c", "--type", "bbr"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("struct bbr {") && out.contains("\tu32 min_rtt_us;"), "{out}");
+    assert!(out.len() < 20_000, "--type bbr wrote {} bytes", out.len());
+    let (ok, _, err) = bpfld(&["btf", "dump", base.to_str().unwrap(), "--format", "c", "--type", "no_such_type_here"]);
+    assert!(!ok && err.contains("no type named 'no_such_type_here'"), "{err}");
+}
+
+#[test]
+fn options_that_exclude_each_other() {
+    let obj = bpfld_testdata::test_object("loader_maps");
+    let (ok, _, err) = bpfld(&["btf", "dump", obj.to_str().unwrap(), "--format", "c", "--json"]);
+    assert!(!ok && err.contains("--json"), "{err}");
+    let (ok, _, err) = bpfld(&["btf", "dump", "/nonexistent.btf", "--format", "c"]);
+    assert!(!ok && err.contains("/nonexistent.btf"), "{err}");
+}
