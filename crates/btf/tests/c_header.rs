@@ -13,7 +13,7 @@ use std::process::Command;
 
 use bpfld_btf::c_header::{CDumper, HEADER_EPILOGUE, HEADER_PROLOGUE};
 use bpfld_btf::{Btf, Kind};
-use common::{load, load_split, shared_btf_dir};
+use common::{kernel_btf_dir, load, load_split};
 
 const HOST_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
@@ -86,7 +86,7 @@ fn assert_same_as_bpftool(what: &str, btf: &Btf, file: &Path, base: Option<&Path
 
 #[test]
 fn kernel_headers_are_bpftools() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     for (rel, path, modules) in common::kernels(&dir) {
         let btf = load(&path);
         assert_same_as_bpftool(&rel, &btf, &path, None);
@@ -259,7 +259,7 @@ fn compile_all(clang: &str, jobs: Vec<Job>) {
 #[test]
 fn kernel_headers_compile_and_keep_every_layout() {
     let Some(clang) = clang() else { return };
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let mut jobs = Vec::new();
     let mut kernels: Vec<(String, Btf)> = common::kernels(&dir).into_iter().map(|(rel, path, _)| (rel, load(&path))).collect();
     kernels.push(("host".to_string(), load(Path::new(HOST_VMLINUX))));
@@ -315,7 +315,7 @@ fn unusual_types_round_trip_through_clang() {
 
 #[test]
 fn one_type_and_what_it_needs() {
-    let Some(dir) = shared_btf_dir() else { return };
+    let Some(dir) = kernel_btf_dir() else { return };
     let btf = load(&dir.join("6.12.117+deb12-amd64.btf"));
     let roots = bpfld_btf::c_header::roots_named(&btf, "bpf_sock_ops").unwrap();
     let text = bpfld_btf::c_header(&btf, Some(&roots)).unwrap();

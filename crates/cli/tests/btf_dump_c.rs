@@ -20,7 +20,7 @@ fn object_btf_as_c() {
 
 #[test]
 fn module_and_one_type() {
-    let Some(dir) = bpfld_testdata::shared_btf_dir() else { return };
+    let Some(dir) = bpfld_testdata::kernel_btf_dir() else { return };
     let base = dir.join(format!("{}.btf", bpfld_testdata::K612));
     let module = dir.join(bpfld_testdata::K612).join("modules/tcp_bbr.btf");
     let (ok, out, err) =

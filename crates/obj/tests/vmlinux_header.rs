@@ -111,7 +111,7 @@ struct Kernel {
 }
 
 fn kernels() -> Option<Vec<Kernel>> {
-    let dir = bpfld_testdata::shared_btf_dir()?;
+    let dir = bpfld_testdata::kernel_btf_dir()?;
     let mut v: Vec<Kernel> = bpfld_testdata::SHARED_KERNELS
         .iter()
         .map(|k| Kernel {
