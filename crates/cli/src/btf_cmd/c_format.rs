@@ -2,9 +2,9 @@
 //! `vmlinux.h` of bpftool's `format c`) of a kernel's, a module's or an
 //! object's BTF.
 
+use bpfld_btf::c_header;
 use std::path::Path;
 use std::process::ExitCode;
-use bpfld_btf::c_header;
 
 use crate::CliResult;
 
