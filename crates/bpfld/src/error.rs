@@ -41,6 +41,10 @@ pub enum Error {
     /// differs (`type`, `key_size`, `value_size`, `max_entries`,
     /// `map_flags`, `map_extra`).
     PinnedMapMismatch { object: String, map: String, path: PathBuf, attribute: &'static str, pinned: u64, object_value: u64 },
+    /// The kernel lacks a map, program or attach type, a helper or kfunc
+    /// calls the object needs (`map 'events': BPF_MAP_TYPE_RINGBUF needs
+    /// Linux 5.8; this kernel is 5.4`).
+    MissingFeature { object: String, missing: bpfld_obj::MissingFeature },
     /// Asked for something the object does not have, or misused the API.
     Usage(String),
 }
@@ -80,6 +84,7 @@ impl fmt::Display for Error {
                 "{object}: map '{map}': couldn't reuse pinned map at '{}': parameter mismatch: {attribute} is {pinned} in the pinned map, {object_value} in the object",
                 path.display()
             ),
+            Error::MissingFeature { object, missing } => write!(f, "{object}: {missing}"),
             Error::Usage(m) => f.write_str(m),
         }
     }
@@ -94,6 +99,7 @@ impl std::error::Error for Error {
             Error::Kernel { source, .. } => Some(source),
             Error::BtfLoad { source, .. } => Some(source),
             Error::Pin { source, .. } => Some(source),
+            Error::MissingFeature { missing, .. } => Some(missing),
             _ => None,
         }
     }

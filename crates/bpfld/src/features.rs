@@ -61,3 +61,13 @@ pub fn probe_one(f: Feature) -> bool {
         Feature::KfuncCall => probe::kfunc_call(),
     }
 }
+
+/// Raises RLIMIT_MEMLOCK to infinity (or, without the privilege, the
+/// soft limit to the hard one), once per process, as libbpf's
+/// `bump_rlimit_memlock` does on kernels that charge BPF memory to it
+/// (before 5.11: [`KernelFeatures::memcg_account`] is false). Returns the
+/// soft limit in force.
+pub fn raise_memlock_rlimit() -> std::io::Result<u64> {
+    static RAISED: OnceLock<Result<u64, std::io::ErrorKind>> = OnceLock::new();
+    (*RAISED.get_or_init(|| bpfld_sys::features::raise_memlock_rlimit().map_err(|e| e.kind()))).map_err(std::io::Error::from)
+}

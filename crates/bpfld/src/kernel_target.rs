@@ -115,6 +115,9 @@ pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<Runnin
     target.kernel_version = uname.version;
     let features = *crate::features();
     target.features = Some(features);
+    // The kernel itself says what it lacks (the loader explains refusals);
+    // reading its enums up front would cost every load.
+    target.predict_missing = false;
     target.overrides.insert(bpfld_obj::struct_ops::QMARK_DATASEC_FACT.to_string(), u64::from(features.btf_qmark_datasec));
     let mut module_fds = Vec::new();
     if needs.module_btf {

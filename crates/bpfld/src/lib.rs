@@ -48,7 +48,8 @@ pub mod pin;
 pub mod program;
 pub mod typed_maps;
 
-pub use bpfld_obj::{Feature, KernelFeatures};
+pub use bpfld_asm::LinuxVersion;
+pub use bpfld_obj::{Feature, KernelFeatures, MissingFeature};
 pub use bpfld_sys::{TestRunOpts, TestRunResult};
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
 pub use events::{RingBuffer, RingBufferPoller, UserRingBuffer};

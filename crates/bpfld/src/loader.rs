@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bpfld_asm::types::map_type as mt;
+use bpfld_obj::compat::{KernelKnows, Subject};
 use bpfld_obj::log_fixup::fixup_verifier_log;
 use bpfld_obj::plan::{FdSlot, LoadPlan, ProgramPlan};
 use bpfld_obj::struct_ops::StructOpsPlan;
-use bpfld_obj::{MapOrigin, MapSpec};
+use bpfld_obj::{MapOrigin, MapSpec, MissingFeature};
 use bpfld_sys::{LogOptions, MapCreateAttr, MapRef, MmapedMap, ProgLoadAttr};
 
 use crate::error::{Error, ProgramLoadError, Result};
@@ -167,6 +168,8 @@ struct Loader<'a> {
     warnings: Vec<String>,
     /// Pins made by this load, removed if it fails.
     pins: NewPins,
+    /// The running kernel's uapi enums, read only to explain a refusal.
+    enums: Option<Option<bpfld_obj::KernelEnums>>,
 }
 
 /// Loads `plan` into the running kernel. `module_fds` are the fds of the
@@ -175,8 +178,24 @@ struct Loader<'a> {
 /// as libbpf does.
 pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option<u32>, opts: &LoadOptions) -> Result<Loaded> {
     let kernel_version = if plan.kern_version != 0 { plan.kern_version } else { kernel_version.unwrap_or(0) };
-    let mut l =
-        Loader { plan, module_fds, kernel_version, opts, time: KernelTime::default(), warnings: Vec::new(), pins: NewPins::default() };
+    let mut l = Loader {
+        plan,
+        module_fds,
+        kernel_version,
+        opts,
+        time: KernelTime::default(),
+        warnings: Vec::new(),
+        pins: NewPins::default(),
+        enums: None,
+    };
+    if let Some(m) = plan.missing.iter().find(|m| matches!(m.subject, Subject::Map(_))) {
+        return Err(Error::MissingFeature { object: plan.object.clone(), missing: m.clone() });
+    }
+    if !plan.features.memcg_account {
+        if let Err(e) = crate::features::raise_memlock_rlimit() {
+            l.warnings.push(format!("{}: raising RLIMIT_MEMLOCK for a kernel that charges BPF memory to it: {e}", plan.object));
+        }
+    }
     let btf_fd = l.load_btf()?;
     let mut maps = l.create_maps(btf_fd.as_ref().map(|f| f.as_fd()))?;
     let programs = l.load_programs(btf_fd.as_ref().map(|f| f.as_fd()), &maps)?;
@@ -194,11 +213,41 @@ impl Loader<'_> {
         &self.plan.object
     }
 
+    /// A program's or map's name for the kernel: none where it takes no
+    /// names (libbpf's `FEAT_PROG_NAME`).
+    fn object_name<'n>(&self, name: &'n str) -> &'n str {
+        if self.plan.features.prog_name {
+            name
+        } else {
+            ""
+        }
+    }
+
+    /// The running kernel's view of what it lacks, to explain a refusal
+    /// (its BTF's enums are read on the first refusal only).
+    fn missing_in_kernel(&mut self, check: impl Fn(&KernelKnows<'_>) -> Option<MissingFeature>) -> Option<MissingFeature> {
+        let enums =
+            self.enums.get_or_insert_with(|| crate::kernel_target::cached_vmlinux_btf().ok().map(|b| bpfld_obj::KernelEnums::from_btf(&b)));
+        let knows = KernelKnows {
+            enums: enums.as_ref()?,
+            features: &self.plan.features,
+            release: crate::kernel_target::running_kernel_version().map(bpfld_asm::LinuxVersion::from_code),
+        };
+        check(&knows)
+    }
+
     /// The object's BTF, optional as in libbpf: a kernel refusing it only
     /// costs func/line info and map BTF (the verifier may then refuse
     /// programs with global functions, and says so).
     fn load_btf(&mut self) -> Result<Option<OwnedFd>> {
         let Some(btf) = &self.plan.btf else { return Ok(None) };
+        if !self.plan.features.btf {
+            if !self.plan.struct_ops.is_empty() {
+                let missing = "the kernel has no BTF, which struct_ops maps need (Linux 5.6)";
+                return Err(Error::Usage(format!("{}: {missing}", self.obj())));
+            }
+            return Ok(None);
+        }
         let t = Instant::now();
         let r = bpfld_sys::btf_load(btf, LogOptions::default());
         self.time.btf_load += t.elapsed();
@@ -313,13 +362,27 @@ impl Loader<'_> {
             ),
             _ => None,
         };
-        let fd = self.create_map(spec, btf, inner.as_ref().map(|f| f.as_fd())).map_err(|e| Error::kernel(ctx, e))?;
+        let fd = match self.create_map(spec, btf, inner.as_ref().map(|f| f.as_fd())) {
+            Ok(fd) => fd,
+            Err(e) => return Err(self.map_create_error(spec, ctx, e)),
+        };
         drop(inner);
         let mut mmap = None;
         if spec.origin.is_global_data() {
             mmap = self.init_global_data(spec, fd.as_fd(), ctx)?;
         }
         Ok((fd, mmap))
+    }
+
+    /// A refused map creation, explained if the kernel lacks the map type
+    /// (it says only EINVAL).
+    fn map_create_error(&mut self, spec: &MapSpec, ctx: &str, e: bpfld_sys::SysError) -> Error {
+        if e.errno() == Some(libc::EINVAL) {
+            if let Some(missing) = self.missing_in_kernel(|k| k.map(spec)) {
+                return Error::MissingFeature { object: self.obj().to_string(), missing };
+            }
+        }
+        Error::kernel(ctx, e)
     }
 
     /// The map pinned at `path` if there is one and it matches `spec`
@@ -363,7 +426,7 @@ impl Loader<'_> {
             value_size: spec.value_size,
             max_entries: spec.max_entries,
             map_flags: spec.map_flags,
-            map_name: &spec.name,
+            map_name: self.object_name(&spec.name),
             btf_fd: Some(btf),
             btf_vmlinux_value_type_id: st.kern_value_type_id,
             value_type_btf_obj_fd,
@@ -401,7 +464,7 @@ impl Loader<'_> {
             map_flags: spec.map_flags,
             inner_map_fd: inner,
             numa_node: spec.numa_node,
-            map_name: &spec.name,
+            map_name: self.object_name(&spec.name),
             map_extra: spec.map_extra,
             ..Default::default()
         };
@@ -457,13 +520,37 @@ impl Loader<'_> {
             }
             match self.load_program(p, btf, maps) {
                 Ok(fd) => out.push(LoadedProgram { plan: p.clone(), fd: Some(fd), state: ProgramState::Loaded }),
-                Err(e) if self.opts.keep_going => {
-                    out.push(LoadedProgram { plan: p.clone(), fd: None, state: ProgramState::Failed(Box::new(e)) })
+                Err(e) => {
+                    let (e, missing) = self.explain_refusal(p, e);
+                    match missing {
+                        _ if self.opts.keep_going => {
+                            out.push(LoadedProgram { plan: p.clone(), fd: None, state: ProgramState::Failed(Box::new(e)) })
+                        }
+                        Some(missing) => return Err(Error::MissingFeature { object: self.obj().to_string(), missing }),
+                        None => return Err(e.into()),
+                    }
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Ok(out)
+    }
+
+    /// What the kernel lacks for `p`, if that is why it was refused: known
+    /// from the plan, or asked of the running kernel's BTF when it says
+    /// EINVAL (its word for an unknown type or helper). The error's message
+    /// then starts with it.
+    fn explain_refusal(&mut self, p: &ProgramPlan, mut e: ProgramLoadError) -> (ProgramLoadError, Option<MissingFeature>) {
+        let planned = self.plan.missing.iter().find(|m| m.subject == Subject::Program(p.name.clone())).cloned();
+        let missing = planned.or_else(|| match e.errno {
+            Some(libc::EINVAL) => self.missing_in_kernel(|k| k.program(p)),
+            _ => None,
+        });
+        if let Some(m) = &missing {
+            if e.errno.is_some() {
+                e.message = format!("{}: {}", m.reason(), e.message);
+            }
+        }
+        (e, missing)
     }
 
     fn program_error(&self, p: &ProgramPlan, message: String) -> ProgramLoadError {
@@ -500,8 +587,8 @@ impl Loader<'_> {
             .map_err(|m| self.program_error(p, m))?;
         let license = CString::new(self.plan.license.as_str()).map_err(|_| self.program_error(p, "license contains a NUL byte".into()))?;
         let (func_info, line_info) = match btf {
-            Some(_) => (func_info_bytes(p), line_info_bytes(p)),
-            None => (Vec::new(), Vec::new()),
+            Some(_) if self.plan.features.btf_func => (func_info_bytes(p), line_info_bytes(p)),
+            _ => (Vec::new(), Vec::new()),
         };
         let (attach_btf_id, attach_btf_obj_fd) = match p.attach_btf {
             Some(a) => {
@@ -521,7 +608,7 @@ impl Loader<'_> {
             log: LogOptions { level: self.opts.log_level, ..LogOptions::default() },
             kern_version: self.kernel_version,
             prog_flags: p.prog_flags,
-            prog_name: &p.name,
+            prog_name: self.object_name(&p.name),
             prog_btf_fd: if func_info.is_empty() && line_info.is_empty() { None } else { btf },
             func_info_rec_size: FUNC_INFO_REC_SIZE,
             func_info: &func_info,
@@ -552,7 +639,8 @@ impl Loader<'_> {
         // As libbpf: keep `.rodata` alive with the program even if the
         // verifier folded every use of it into constants. Not fatal.
         let t = Instant::now();
-        for m in maps.iter().filter(|m| m.spec.origin == MapOrigin::Rodata) {
+        let bind = self.plan.features.prog_bind_map;
+        for m in maps.iter().filter(|m| bind && m.spec.origin == MapOrigin::Rodata) {
             if let Err(e) = bpfld_sys::prog_bind_map(loaded.fd.as_fd(), m.fd.as_fd()) {
                 self.warnings.push(format!("{}: program '{}': binding map '{}': {e}", self.obj(), p.name, m.spec.real_name));
             }

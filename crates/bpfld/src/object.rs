@@ -184,7 +184,10 @@ impl OpenObject {
         };
         let target_time = t0.elapsed();
         let t1 = Instant::now();
-        let plan = self.plan_with(kernel.as_ref().map(|k| &k.target), &opts.plan)?;
+        // Adapted to the running kernel even without a target (no BTF
+        // needed from it): its features are probed once per process.
+        let plan_opts = PlanOptions { features: opts.plan.features.or(Some(*crate::features())), ..opts.plan.clone() };
+        let plan = self.plan_with(kernel.as_ref().map(|k| &k.target), &plan_opts)?;
         let plan_time = t1.elapsed();
         let t2 = Instant::now();
         let module_fds = kernel.as_ref().map(|k: &RunningKernel| k.module_fds.as_slice()).unwrap_or(&[]);

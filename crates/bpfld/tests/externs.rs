@@ -253,8 +253,10 @@ fn required_flavor_groups() {
     assert!(msg.contains("required flavor group 'acquire': none of its 2 flavors resolved"), "{msg}");
     assert!(msg.contains("'bpf_task_acquire___bad1': func_proto") && msg.contains("'bpf_task_acquire___bad2': func_proto"), "{msg}");
     // Given at load time, by essential name.
-    let req =
-        |n: &str| LoadOptions { plan: PlanOptions { required: RequiredGroups { essential_names: vec![n.into()] } }, ..Default::default() };
+    let req = |n: &str| LoadOptions {
+        plan: PlanOptions { required: RequiredGroups { essential_names: vec![n.into()] }, ..Default::default() },
+        ..Default::default()
+    };
     assert!(open("kfunc_flavors").load_with(&req("bpf_task_acquire")).is_ok());
     let e = plan_error("kfunc_flavors", &req("bpf_task_acquire___nothing"));
     assert!(e.to_string().contains("declares no extern of that essential name"), "{e}");

@@ -60,8 +60,10 @@ impl CheckInputs {
 
 pub fn run(a: CheckArgs) -> CliResult {
     let inputs = CheckInputs::open(&a)?;
-    let opts =
-        CheckOptions { plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } }, threads: a.jobs };
+    let opts = CheckOptions {
+        plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() },
+        threads: a.jobs,
+    };
     let tty = std::io::stderr().is_terminal() && !a.json;
     let progress = |done: usize, total: usize, name: &str| {
         if tty {

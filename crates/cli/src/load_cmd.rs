@@ -128,7 +128,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         load_disabled: a.all,
         log_level: a.log_level,
         kernel_files: KernelFiles { kconfig: a.kconfig.clone() },
-        plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } },
+        plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() },
         pin_root: a.pin_root.clone(),
     };
     let open = OpenObject::open(&a.obj).map_err(|e| crate::name_by_path(&e.to_string(), &a.obj))?;

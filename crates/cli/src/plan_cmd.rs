@@ -177,7 +177,7 @@ pub fn print_externs(externs: &[ExternReport]) {
 pub fn run(a: PlanArgs) -> CliResult {
     let obj = open_object(&a.obj)?;
     let target = plan_target(&obj, a.btf.as_ref())?;
-    let opts = PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() } };
+    let opts = PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() };
     let plan = match plan(&obj, target.as_ref(), &opts) {
         Ok(p) => p,
         Err(e) => {

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use bpfld_obj::compat::Subject;
 use bpfld_obj::plan::{plan, ExternReport, PlanOptions, PoisonKind};
-use bpfld_obj::{Object, Target};
+use bpfld_obj::{MissingFeature, Object, Target};
 use serde::Serialize;
 
 use crate::release_dir::{load_files, TargetFiles};
@@ -106,6 +107,35 @@ pub struct KernelVerdict {
     pub unregistered_kfuncs: Vec<String>,
     /// Every CO-RE relocation and what it gave on this kernel.
     pub core: Vec<CoreOutcome>,
+    /// What the kernel lacks for this object (a map, program or attach
+    /// type, a helper, kfunc calls), with the release that brought it.
+    pub missing: Vec<MissingVerdict>,
+}
+
+/// Something the kernel lacks for the object ([`MissingFeature`], as the
+/// JSON schema has it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingVerdict {
+    /// The map or program that needs it (one of the two).
+    pub map: Option<String>,
+    pub program: Option<String>,
+    /// `BPF_MAP_TYPE_RINGBUF`, `helper bpf_snprintf()`, ...
+    pub needed: String,
+    /// The release that brought it (`5.8`), if known.
+    pub needs_linux: Option<String>,
+    /// The whole sentence: `map 'events': BPF_MAP_TYPE_RINGBUF needs Linux
+    /// 5.8; this kernel is 5.4`.
+    pub message: String,
+}
+
+impl From<&MissingFeature> for MissingVerdict {
+    fn from(m: &MissingFeature) -> MissingVerdict {
+        let (map, program) = match &m.subject {
+            Subject::Map(n) => (Some(n.clone()), None),
+            Subject::Program(n) => (None, Some(n.clone())),
+        };
+        MissingVerdict { map, program, needed: m.needed.to_string(), needs_linux: m.needs().map(|v| v.to_string()), message: m.to_string() }
+    }
 }
 
 /// One CO-RE relocation on one kernel, keyed so that the same relocation
@@ -134,6 +164,7 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
         programs: Vec::new(),
         unregistered_kfuncs: Vec::new(),
         core: Vec::new(),
+        missing: Vec::new(),
     };
     match plan(obj, Some(target), &opts.plan) {
         Ok(p) => {
@@ -160,6 +191,12 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
             predict_kallsyms_all(&p, target, &mut v.programs);
             let autoload_ok = p.programs.iter().zip(&v.programs).filter(|(pp, _)| pp.autoload).all(|(_, pv)| pv.plannable);
             v.loads = autoload_ok;
+            // A map the kernel cannot create fails the whole object.
+            if let Some(m) = p.missing.iter().find(|m| matches!(m.subject, Subject::Map(_))) {
+                v.loads = false;
+                v.error = Some(m.to_string());
+            }
+            v.missing = p.missing.iter().map(MissingVerdict::from).collect();
             v.unregistered_kfuncs = unregistered_kfuncs(&p.externs, target);
             v.externs = p.externs.iter().map(ExternVerdict::from).collect();
             v.core = p
@@ -240,6 +277,7 @@ fn unreadable(files: &TargetFiles, error: String) -> KernelVerdict {
         programs: Vec::new(),
         unregistered_kfuncs: Vec::new(),
         core: Vec::new(),
+        missing: Vec::new(),
     }
 }
 

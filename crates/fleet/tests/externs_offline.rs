@@ -229,12 +229,12 @@ fn required_flavor_groups() {
     let e = plan_err(&object("kfunc_required_unmet"), &target(&dir, K612), &PlanOptions::default());
     assert!(e.contains("'bpf_task_acquire___bad1': func_proto") && e.contains("'bpf_task_acquire___bad2': func_proto"), "{e}");
     // Given at load time by essential name, on an object without tags.
-    let req = PlanOptions { required: RequiredGroups { essential_names: vec!["bpf_task_acquire".into()] } };
+    let req = PlanOptions { required: RequiredGroups { essential_names: vec!["bpf_task_acquire".into()] }, ..Default::default() };
     let flav = object("kfunc_flavors");
     assert!(plan(&flav, Some(&target(&dir, K612)), &req).is_ok());
     let e = plan_err(&flav, &target(&dir, K61), &req);
     assert!(e.contains("required flavor group 'bpf_task_acquire': none of its 3 flavors resolved on 6.1.0-56-amd64"), "{e}");
-    let req = PlanOptions { required: RequiredGroups { essential_names: vec!["bpf_nothing".into()] } };
+    let req = PlanOptions { required: RequiredGroups { essential_names: vec!["bpf_nothing".into()] }, ..Default::default() };
     assert!(plan_err(&flav, &target(&dir, K612), &req).contains("declares no extern of that essential name"));
 }
 

@@ -249,6 +249,29 @@ impl KernelEnums {
     }
 }
 
+/// A BTF holding only the uapi enums a kernel of release `v` has (every
+/// number of bpfld-asm's release tables from `v` or before): a stand-in
+/// for a release whose BTF is not at hand, to predict what it lacks.
+pub fn uapi_btf_of_release(v: LinuxVersion) -> Vec<u8> {
+    use bpfld_asm::since::{attach_type_since, helper_name, helper_since, map_type_since, prog_type_since};
+    use bpfld_asm::types::{attach_type_name, map_type_name, prog_type_name};
+    use bpfld_btf::writer::{OwnedType, TypeData, Writer};
+    type Table = (fn(u32) -> Option<&'static str>, fn(u32) -> Option<LinuxVersion>, &'static str, &'static str);
+    let tables: [Table; 4] = [
+        (map_type_name, map_type_since, "bpf_map_type", "BPF_MAP_TYPE_"),
+        (prog_type_name, prog_type_since, "bpf_prog_type", "BPF_PROG_TYPE_"),
+        (attach_type_name, attach_type_since, "bpf_attach_type", "BPF_"),
+        (helper_name, helper_since, "bpf_func_id", "BPF_FUNC_"),
+    ];
+    let mut w = Writer::new();
+    for (name, since, enum_name, prefix) in tables {
+        let values: Vec<(String, u32)> =
+            (0..1024).filter(|&n| since(n).is_none_or(|s| s <= v)).filter_map(|n| Some((format!("{prefix}{}", name(n)?), n))).collect();
+        w.push(OwnedType { name: enum_name.into(), kind: Kind::Enum, kflag: false, size_or_type: 4, data: TypeData::Enum(values) });
+    }
+    w.write().expect("a few enums always fit")
+}
+
 fn collect_enumerators(btf: &Btf, id: u32, keep: impl Fn(&str) -> bool, out: &mut HashMap<String, u64>) {
     let Ok(t) = btf.type_by_id(id) else { return };
     for e in t.enumerators() {

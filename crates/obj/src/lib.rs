@@ -4,6 +4,8 @@
 
 pub mod btf_fixup;
 pub mod btf_maps;
+pub mod btf_sanitize;
+pub mod compat;
 pub mod core;
 mod elf_bounds;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod section;
 pub mod struct_ops;
 pub mod target;
 
+pub use compat::MissingFeature;
 pub use error::{Error, Result};
 pub use externs::{Extern, ExternKind};
 pub use features::{Feature, KernelEnums, KernelFeatures};

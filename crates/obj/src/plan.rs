@@ -8,9 +8,11 @@ use bpfld_asm::types::prog_flags;
 use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
 
+use crate::compat::{KernelKnows, MissingFeature, Subject};
 use crate::core::CoreReport;
 use crate::error::{Ctx, Error, Result};
 use crate::externs::{resolve_externs, ExternKind, ExternResolution, RequiredGroups, Resolved};
+use crate::features::KernelFeatures;
 use crate::link::link;
 use crate::map::{MapOrigin, MapSpec};
 use crate::object::Object;
@@ -131,6 +133,11 @@ pub struct LoadPlan {
     /// The struct_ops maps to create and register (see
     /// [`crate::struct_ops`]).
     pub struct_ops: Vec<crate::struct_ops::StructOpsPlan>,
+    /// The kernel features the plan was adapted to (see [`crate::compat`]).
+    pub features: KernelFeatures,
+    /// What the target kernel lacks for this object (maps first); each
+    /// program among them also has its [`ProgramPlan::error`].
+    pub missing: Vec<MissingFeature>,
 }
 
 /// One extern's outcome, self-contained for reports and JSON.
@@ -161,6 +168,10 @@ pub struct PlanOptions {
     /// Flavor groups (by essential name) of which at least one extern must
     /// resolve.
     pub required: RequiredGroups,
+    /// The kernel's features, instead of the target's (or, without a
+    /// target, instead of a kernel that has everything): the loader gives
+    /// the running kernel's probed ones.
+    pub features: Option<KernelFeatures>,
 }
 
 /// A plan that failed: the errors, and what was learned before failing
@@ -203,7 +214,10 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
             return Err(e.into());
         }
         let insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
-        return plan_programs(obj, None, None, insns, &CoreReport::default(), &cx).map_err(PlanError::from);
+        let mut plan = plan_programs(obj, None, None, insns, &CoreReport::default(), &cx)?;
+        let features = opts.features.unwrap_or_else(KernelFeatures::all);
+        crate::compat::adapt(&mut plan, &features).map_err(|m| cx.with("section '.BTF'").err(m))?;
+        return Ok(plan);
     };
     let kconfig_map = obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig);
     let kconfig_size = kconfig_map.map(|i| obj.maps[i].value_size).unwrap_or(0);
@@ -237,6 +251,20 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
     };
     plan.externs = externs;
     struct_ops.apply(&mut plan).map_err(|error| PlanError { error, externs: plan.externs.clone() })?;
+    let features = opts.features.unwrap_or_else(|| target.features());
+    crate::compat::adapt(&mut plan, &features)
+        .map_err(|m| PlanError { error: cx.with("section '.BTF'").err(m), externs: plan.externs.clone() })?;
+    if target.predict_missing {
+        let knows = KernelKnows { enums: target.enums(), features: &features, release: target.release() };
+        plan.missing = knows.plan(&plan);
+        for m in &plan.missing {
+            if let Subject::Program(name) = &m.subject {
+                if let Some(p) = plan.programs.iter_mut().find(|p| &p.name == name) {
+                    p.error = p.error.take().or_else(|| Some(m.reason()));
+                }
+            }
+        }
+    }
     Ok(plan)
 }
 
@@ -447,6 +475,8 @@ fn plan_programs(
         externs: Vec::new(),
         core: CoreReport::default(),
         struct_ops: Vec::new(),
+        features: KernelFeatures::all(),
+        missing: Vec::new(),
     })
 }
 

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use bpfld_btf::Btf;
 
-use crate::features::KernelFeatures;
+use crate::features::{KernelEnums, KernelFeatures};
 use crate::kallsyms::Kallsyms;
 use crate::kconfig::Kconfig;
 
@@ -67,6 +67,12 @@ pub struct Target {
     pub features: Option<KernelFeatures>,
     /// The derived features, computed once.
     derived_features: OnceLock<KernelFeatures>,
+    /// Whether the plan checks the object's map, program and attach types
+    /// and helpers against the target's BTF enums ([`Target::enums`]) and
+    /// refuses what the kernel lacks. On by default (offline targets); the
+    /// running kernel is asked instead, and its refusals explained.
+    pub predict_missing: bool,
+    enums: OnceLock<KernelEnums>,
 }
 
 impl Target {
@@ -83,6 +89,8 @@ impl Target {
             kfunc_ldimm64: None,
             features: None,
             derived_features: OnceLock::new(),
+            predict_missing: true,
+            enums: OnceLock::new(),
         }
     }
 
@@ -93,6 +101,11 @@ impl Target {
             Some(f) => f,
             None => *self.derived_features.get_or_init(|| KernelFeatures::from_btf(&self.vmlinux, self.kernel_version)),
         }
+    }
+
+    /// The uapi enums of the target's BTF (read once).
+    pub fn enums(&self) -> &KernelEnums {
+        self.enums.get_or_init(|| KernelEnums::from_btf(&self.vmlinux))
     }
 
     /// The kernel's release (`5.10`) if its version is known.

@@ -377,15 +377,29 @@ pub fn kfunc_call() -> bool {
     }
 }
 
-/// Raises RLIMIT_MEMLOCK to infinity (libbpf's `bump_rlimit_memlock`), for
-/// kernels that still charge BPF memory to it.
-pub fn raise_memlock_rlimit() -> std::io::Result<()> {
-    let lim = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
-    // SAFETY: setrlimit reads the struct it is given, which outlives the call.
-    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+/// Raises RLIMIT_MEMLOCK to infinity (libbpf's `bump_rlimit_memlock`),
+/// for kernels that still charge BPF memory to it. Without the privilege
+/// to raise the hard limit (no `CAP_SYS_RESOURCE`), the soft limit is
+/// raised to the hard one instead. Returns the soft limit now in force.
+pub fn raise_memlock_rlimit() -> std::io::Result<u64> {
+    let set = |cur, max| {
+        let lim = libc::rlimit { rlim_cur: cur, rlim_max: max };
+        // SAFETY: setrlimit reads the struct it is given, which outlives the call.
+        match unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } {
+            0 => Ok(cur),
+            _ => Err(std::io::Error::last_os_error()),
+        }
+    };
+    match set(libc::RLIM_INFINITY, libc::RLIM_INFINITY) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: getrlimit writes the struct it is given.
+            if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            set(lim.rlim_max, lim.rlim_max)
+        }
+        r => r,
     }
 }
 
