@@ -2,6 +2,7 @@
 
 mod btf_cmd;
 mod check_cmd;
+mod features_cmd;
 mod load_cmd;
 mod plan_cmd;
 
@@ -30,6 +31,9 @@ enum Cmd {
     /// Predict, offline, whether an object loads on each of many kernels
     /// and which flavor of each kfunc binds there.
     Check(check_cmd::CheckArgs),
+    /// What a kernel supports (libbpf's feature probes): probed on the
+    /// running kernel, or derived offline from a kernel's BTF with -k.
+    Features(features_cmd::FeaturesArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Cmd::Load(a) => load_cmd::run(a),
         Cmd::Plan(a) => plan_cmd::run(a),
         Cmd::Check(a) => check_cmd::run(a),
+        Cmd::Features(a) => features_cmd::run(a),
     };
     match res {
         Ok(code) => code,
