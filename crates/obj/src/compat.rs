@@ -21,7 +21,7 @@
 use std::fmt;
 
 use bpfld_asm::since::{attach_type_since, helper, helper_name, helper_since, map_type_since, prog_type_since};
-use bpfld_asm::types::{attach_type_name, map_flags, map_type_name, prog_type as pt, prog_type_name};
+use bpfld_asm::types::{attach_type_name, map_flags, map_type_name, prog_flags, prog_type as pt, prog_type_name};
 use bpfld_asm::{insn::pseudo, LinuxVersion};
 use bpfld_btf::Btf;
 
@@ -45,6 +45,8 @@ pub enum Needed {
     Helper(u32),
     /// Calls of kernel functions (`BPF_PSEUDO_KFUNC_CALL`).
     KfuncCalls,
+    /// A `prog_flags` bit (`BPF_F_SLEEPABLE`, `BPF_F_XDP_HAS_FRAGS`).
+    ProgFlag(u32),
 }
 
 impl Needed {
@@ -56,6 +58,9 @@ impl Needed {
             Needed::AttachType(t) => attach_type_since(t),
             Needed::Helper(id) => helper_since(id),
             Needed::KfuncCalls => Some(Feature::KfuncCall.since()),
+            Needed::ProgFlag(prog_flags::SLEEPABLE) => Some(LinuxVersion::new(5, 10)),
+            Needed::ProgFlag(prog_flags::XDP_HAS_FRAGS) => Some(LinuxVersion::new(5, 18)),
+            Needed::ProgFlag(_) => None,
         }
     }
 }
@@ -68,6 +73,9 @@ impl fmt::Display for Needed {
             Needed::AttachType(t) => ("attach type BPF_", attach_type_name(t), "attach type", t),
             Needed::Helper(id) => ("helper bpf_", helper_name(id), "helper", id),
             Needed::KfuncCalls => return f.write_str("calling kernel functions (kfuncs)"),
+            Needed::ProgFlag(prog_flags::SLEEPABLE) => return f.write_str("BPF_F_SLEEPABLE (a sleepable program)"),
+            Needed::ProgFlag(prog_flags::XDP_HAS_FRAGS) => return f.write_str("BPF_F_XDP_HAS_FRAGS (an xdp.frags program)"),
+            Needed::ProgFlag(flag) => ("", None, "program flag", flag),
         };
         match name {
             Some(n) if what == "helper" => write!(f, "{prefix}{n}()"),
@@ -194,6 +202,8 @@ impl KernelKnows<'_> {
             Needed::AttachType(t) => ("BPF_", attach_type_name(t)),
             Needed::Helper(id) => ("BPF_FUNC_", helper_name(id)),
             Needed::KfuncCalls => return self.features.kfunc_call,
+            // Flags are no enum: the release tells.
+            Needed::ProgFlag(_) => return needed.since().zip(self.release).is_none_or(|(since, kernel)| kernel >= since),
         };
         // Kernels number these in order: a BTF without the enum (none at
         // all) is no evidence.
@@ -220,6 +230,11 @@ impl KernelKnows<'_> {
         }
         if checks_attach_type_at_load(p.prog_type) && !self.knows(Needed::AttachType(p.expected_attach_type)) {
             return Some(self.missing(subject(), Needed::AttachType(p.expected_attach_type)));
+        }
+        for flag in [prog_flags::SLEEPABLE, prog_flags::XDP_HAS_FRAGS] {
+            if p.prog_flags & flag != 0 && !self.knows(Needed::ProgFlag(flag)) {
+                return Some(self.missing(subject(), Needed::ProgFlag(flag)));
+            }
         }
         for insn in p.insns.iter().filter(|i| i.is_call()) {
             let needed = match insn.src_reg() {
@@ -261,6 +276,12 @@ mod tests {
             kernel: Some(LinuxVersion::new(5, 10)),
         };
         assert_eq!(m.to_string(), "program 'cc_init': calling kernel functions (kfuncs) need Linux 5.13; this kernel is 5.10");
+        let m = MissingFeature {
+            subject: Subject::Program("frags".into()),
+            needed: Needed::ProgFlag(prog_flags::XDP_HAS_FRAGS),
+            kernel: Some(LinuxVersion::new(5, 10)),
+        };
+        assert_eq!(m.to_string(), "program 'frags': BPF_F_XDP_HAS_FRAGS (an xdp.frags program) needs Linux 5.18; this kernel is 5.10");
         let m = MissingFeature { subject: Subject::Program("p".into()), needed: Needed::Helper(130), kernel: None };
         assert_eq!(m.to_string(), "program 'p': helper bpf_ringbuf_output() needs Linux 5.8; this kernel does not have it");
     }
