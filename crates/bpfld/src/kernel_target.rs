@@ -120,7 +120,9 @@ pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<Runnin
     target.predict_missing = false;
     target.overrides.insert(bpfld_obj::struct_ops::QMARK_DATASEC_FACT.to_string(), u64::from(features.btf_qmark_datasec));
     let mut module_fds = Vec::new();
-    if needs.module_btf {
+    // Before module BTF (5.11) there is none to enumerate, and the kernel
+    // refuses the BTF information request that names them (E2BIG).
+    if needs.module_btf && features.module_btf {
         let (modules, fds) = module_btfs(&target.vmlinux)?;
         target.modules = modules;
         module_fds = fds;
