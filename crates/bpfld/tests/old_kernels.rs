@@ -184,3 +184,43 @@ fn a_map_type_the_kernel_lacks_is_a_typed_error_at_load() {
     assert_eq!(err.to_string(), "loader_maps: map 'ringbuf': BPF_MAP_TYPE_RINGBUF needs Linux 5.8; this kernel is 5.4");
     assert!(std::error::Error::source(&err).is_some());
 }
+
+/// Runs `measure` on a 64-byte packet and returns what its `__arg_ctx`
+/// subprogram read of the context.
+fn run_measure(obj: &LoadedObject) -> u64 {
+    let pkt = packet();
+    let r = obj.program("measure").unwrap().test_run(&TestRunOpts { data_in: &pkt, ..Default::default() }).unwrap();
+    assert_eq!(r.retval, XDP_PASS);
+    obj.read_global_u64("seen_len").unwrap()
+}
+
+#[test]
+fn arg_ctx_before_6_8_types_the_argument_as_the_context() {
+    if !require_kernel() {
+        return;
+    }
+    let f = KernelFeatures { arg_ctx_tag: false, ..*bpfld::features() };
+    let plan = open("arg_ctx").plan_with(None, &PlanOptions { features: Some(f), ..Default::default() }).unwrap();
+    let btf = Btf::from_vec(plan.btf.clone().unwrap()).unwrap();
+    let original = btf.find("packet_len", Some(Kind::Func));
+    assert_eq!(original.len(), 2, "the FUNC and its clone");
+    let p = &plan.programs[0];
+    let rec = p.func_info[1].type_id;
+    assert_eq!(rec, original[1], "func_info points to the clone");
+    let proto = btf.type_by_id(btf.type_by_id(rec).unwrap().type_ref().unwrap()).unwrap();
+    let arg = btf.type_by_id(proto.params().next().unwrap().type_id).unwrap();
+    assert_eq!(arg.kind(), Kind::Ptr);
+    let st = btf.type_by_id(arg.type_ref().unwrap()).unwrap();
+    assert_eq!((st.kind(), st.name().unwrap()), (Kind::Struct, "xdp_md"));
+    let tags: Vec<u32> = btf.own_types().filter(|t| t.kind() == Kind::DeclTag).filter_map(|t| t.type_ref()).collect();
+    assert_eq!(tags, [original[0], rec], "the tag is cloned too");
+    let obj = open("arg_ctx").load_with(&as_on(f)).unwrap();
+    assert_eq!(run_measure(&obj), 64);
+    // On 5.10 (no DECL_TAG either: the tags become INTs).
+    let obj = open("arg_ctx").load_with(&as_on(linux(5, 10))).unwrap();
+    assert_eq!(run_measure(&obj), 64);
+    // Natively, on this kernel.
+    assert!(bpfld::features().arg_ctx_tag);
+    let obj = open("arg_ctx").load().unwrap();
+    assert_eq!(run_measure(&obj), 64);
+}

@@ -4,6 +4,8 @@
 //! helper, kfunc calls), named with the release that brought it.
 //!
 //! The adaptations (libbpf's functions in parentheses):
+//! - `__arg_ctx` arguments of global subprograms typed as the program's
+//!   context struct (`bpf_program_fixup_func_info`, see [`crate::arg_ctx`]);
 //! - the object's BTF sanitized kind by kind (`bpf_object__sanitize_btf`,
 //!   see [`crate::btf_sanitize`]);
 //! - `bpf_probe_read_{kernel,user}[_str]` calls become
@@ -131,6 +133,9 @@ impl std::error::Error for MissingFeature {}
 /// Applies the adaptations of this module for `features` to `plan`.
 pub fn adapt(plan: &mut LoadPlan, features: &KernelFeatures) -> Result<(), String> {
     plan.features = *features;
+    if !features.arg_ctx_tag {
+        crate::arg_ctx::fixup_arg_ctx(plan)?;
+    }
     if let Some(raw) = &plan.btf {
         let btf = Btf::from_vec(raw.clone()).map_err(|e| format!("object BTF: {e}"))?;
         if let Some(sanitized) = crate::btf_sanitize::sanitize_btf(&btf, features)? {

@@ -2,6 +2,7 @@
 //! target. Nothing here makes a system call; everything that depends on the
 //! running kernel is an input.
 
+pub mod arg_ctx;
 pub mod btf_fixup;
 pub mod btf_maps;
 pub mod btf_sanitize;
