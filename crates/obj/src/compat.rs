@@ -136,7 +136,7 @@ pub fn adapt(plan: &mut LoadPlan, features: &KernelFeatures) -> Result<(), Strin
     if !features.arg_ctx_tag {
         crate::arg_ctx::fixup_arg_ctx(plan)?;
     }
-    if let Some(raw) = &plan.btf {
+    if let Some(raw) = plan.btf.as_ref().filter(|_| features.btf_needs_sanitizing()) {
         let btf = Btf::from_vec(raw.clone()).map_err(|e| format!("object BTF: {e}"))?;
         if let Some(sanitized) = crate::btf_sanitize::sanitize_btf(&btf, features)? {
             plan.btf = Some(sanitized);
