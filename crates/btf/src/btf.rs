@@ -1,11 +1,14 @@
 //! The parsed BTF blob: header, type offsets and string section, over bytes
 //! that are borrowed or shared, never copied.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result, Section};
 use crate::index::NameIndex;
 use crate::kind::Kind;
+use crate::name::essential_len;
+use crate::targeted::{wanted_string_offsets, OffsetSet, PartialIndex, WantedNames};
 use crate::types::Type;
 
 const MAGIC: u16 = 0xeb9f;
@@ -49,6 +52,10 @@ struct Inner {
     /// for split.
     first_str: u32,
     index: OnceLock<NameIndex>,
+    /// A targeted view's index of the wanted names (see [`Btf::parse_targeted`]).
+    partial: Option<PartialIndex>,
+    /// Lookups a targeted view could not answer from `partial`.
+    fallbacks: AtomicUsize,
 }
 
 impl std::fmt::Debug for Btf {
@@ -84,7 +91,22 @@ impl Btf {
     /// Parses a standalone (base) BTF blob such as `/sys/kernel/btf/vmlinux`
     /// or an object's `.BTF` section.
     pub fn parse(bytes: Bytes) -> Result<Btf> {
-        Self::parse_inner(bytes, None)
+        Self::parse_inner(bytes, None, None)
+    }
+
+    /// Parses a BTF blob for lookups of `wanted` names only (see the
+    /// `targeted` module): one pass over the strings for those names, one
+    /// walk over the type records, no full name index. Lookups of other
+    /// names still work (they build the full index) and are counted in
+    /// [`Btf::fallback_lookups`]. Records are checked to have a known kind
+    /// and to fit, not validated member by member as [`Btf::parse`] does.
+    pub fn parse_targeted(bytes: Bytes, wanted: &WantedNames) -> Result<Btf> {
+        Self::parse_inner(bytes, None, Some(wanted))
+    }
+
+    /// [`Btf::parse_targeted`] for a module's split BTF on `base`.
+    pub fn parse_split_targeted(bytes: Bytes, base: &Btf, wanted: &WantedNames) -> Result<Btf> {
+        Self::parse_inner(bytes, Some(base.clone()), Some(wanted))
     }
 
     /// Parses a module's split BTF on top of `base`.
@@ -95,7 +117,7 @@ impl Btf {
     /// right one can still go unnoticed, which is why callers should pair
     /// modules with the vmlinux of the same release.
     pub fn parse_split(bytes: Bytes, base: &Btf) -> Result<Btf> {
-        Self::parse_inner(bytes, Some(base.clone()))
+        Self::parse_inner(bytes, Some(base.clone()), None)
     }
 
     /// Convenience for owned bytes.
@@ -108,7 +130,7 @@ impl Btf {
         Self::parse_split(Arc::new(v), base)
     }
 
-    fn parse_inner(bytes: Bytes, base: Option<Btf>) -> Result<Btf> {
+    fn parse_inner(bytes: Bytes, base: Option<Btf>, wanted: Option<&WantedNames>) -> Result<Btf> {
         let data: &[u8] = (*bytes).as_ref();
         if data.len() < HEADER_LEN {
             return Err(Error::new(Section::Header, format!("truncated: {} bytes, the header alone needs {HEADER_LEN}", data.len())));
@@ -173,8 +195,18 @@ impl Btf {
         if total_str > u32::MAX as u64 {
             return Err(Error::new(Section::Strings, "string section too large"));
         }
-        let offsets = scan_types(Reader { data: &data[types_start..types_end], swap: file_swap }, first_id, total_str as u32)?;
-        Ok(Btf {
+        let types = Reader { data: &data[types_start..types_end], swap: file_swap };
+        let (offsets, partial) = match wanted {
+            None => (scan_types(types, first_id, total_str as u32)?, None),
+            Some(w) => {
+                // Base strings a split BTF's types may be named by are
+                // matched through the base when the index is filled.
+                let own = OffsetSet::new(wanted_string_offsets(strs, first_str, w));
+                let (offsets, hits) = walk_types(types, first_id, total_str as u32, first_str, &own)?;
+                (offsets, Some((w.clone(), hits)))
+            }
+        };
+        let mut btf = Btf {
             inner: Arc::new(Inner {
                 bytes,
                 swap: file_swap,
@@ -187,8 +219,62 @@ impl Btf {
                 first_id,
                 first_str,
                 index: OnceLock::new(),
+                partial: None,
+                fallbacks: AtomicUsize::new(0),
             }),
-        })
+        };
+        if let Some((w, hits)) = partial {
+            let index = btf.partial_index(w, hits);
+            Arc::get_mut(&mut btf.inner).expect("not shared yet").partial = Some(index);
+        }
+        Ok(btf)
+    }
+
+    /// The partial index of a targeted view: `hits` are own types named by
+    /// a wanted own string (or, for split BTF, by any base string).
+    fn partial_index(&self, wanted: WantedNames, hits: Vec<u32>) -> PartialIndex {
+        let mut index = PartialIndex::new(wanted);
+        for id in hits {
+            let Ok(name) = self.type_by_id(id).and_then(|t| t.name_bytes()) else { continue };
+            if index.wanted.covers(&name[..essential_len(name)]) {
+                index.insert(name, id);
+            }
+        }
+        index
+    }
+
+    /// Lookups of names a targeted view was not parsed for (each built or
+    /// used the full index); 0 for a full parse.
+    pub fn fallback_lookups(&self) -> usize {
+        self.inner.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// Whether this is a targeted view ([`Btf::parse_targeted`]).
+    pub fn is_targeted(&self) -> bool {
+        self.inner.partial.is_some()
+    }
+
+    /// Own type ids whose essential name is that of `key`, from a targeted
+    /// view's partial index; `None` (and a counted fallback) if not covered.
+    fn partial_lookup(&self, key: &[u8]) -> Option<&[u32]> {
+        let partial = self.inner.partial.as_ref()?;
+        let found = partial.lookup(&key[..essential_len(key)]);
+        if found.is_none() {
+            self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Own ids from the partial index matching `kind` and, unless
+    /// `essential`, exactly `key`.
+    fn partial_find(&self, ids: &[u32], key: &[u8], kind: Option<Kind>, essential: bool) -> Vec<u32> {
+        ids.iter()
+            .copied()
+            .filter(|&id| {
+                self.type_by_id(id)
+                    .is_ok_and(|t| kind.is_none_or(|k| k == t.kind()) && (essential || t.name_bytes().is_ok_and(|n| n == key)))
+            })
+            .collect()
     }
 
     pub(crate) fn reader(&self) -> Reader<'_> {
@@ -326,19 +412,26 @@ impl Btf {
     /// Bytes of heap memory this value owns (offset table and index), not
     /// counting the blob's bytes or the base.
     pub fn heap_bytes(&self) -> usize {
-        let idx = self.inner.index.get().map(|i| i.heap_bytes()).unwrap_or(0);
+        let idx =
+            self.inner.index.get().map(|i| i.heap_bytes()).unwrap_or(0) + self.inner.partial.as_ref().map(|p| p.heap_bytes()).unwrap_or(0);
         self.inner.offsets.capacity() * 4 + idx
     }
 
     /// Ids of this blob's own types named exactly `name` of `kind` (any kind
     /// if `None`), in id order. Uses the name index, not a scan.
     pub fn find_own(&self, name: &str, kind: Option<Kind>) -> Vec<u32> {
+        if let Some(ids) = self.partial_lookup(name.as_bytes()) {
+            return self.partial_find(ids, name.as_bytes(), kind, false);
+        }
         self.index().find(self, name.as_bytes(), kind, false)
     }
 
     /// Ids of this blob's types whose *essential* name (flavor stripped) is
     /// `essential`, of `kind` (any if `None`).
     pub fn find_own_by_essential_name(&self, essential: &str, kind: Option<Kind>) -> Vec<u32> {
+        if let Some(ids) = self.partial_lookup(essential.as_bytes()) {
+            return self.partial_find(ids, essential.as_bytes(), kind, true);
+        }
         self.index().find(self, essential.as_bytes(), kind, true)
     }
 
@@ -370,8 +463,95 @@ impl Btf {
                 return Some(id);
             }
         }
+        if let Some(ids) = self.partial_lookup(name.as_bytes()) {
+            return self.partial_find(ids, name.as_bytes(), Some(kind), false).first().copied();
+        }
         self.index().find_first(self, name.as_bytes(), kind)
     }
+}
+
+/// Record length by raw kind, as (fixed extra bytes, bytes per `vlen`
+/// entry); `None` for an unknown kind. A table instead of a match keeps the
+/// walk's loop short: it runs once per type of vmlinux.
+const RECORD_LAYOUT: [Option<(u32, u32)>; 32] = {
+    let mut t = [None; 32];
+    let mut k = 1;
+    while k <= 19 {
+        t[k] = Some((0, 0));
+        k += 1;
+    }
+    t[Kind::Int as usize] = Some((4, 0));
+    t[Kind::Array as usize] = Some((12, 0));
+    t[Kind::Struct as usize] = Some((0, 12));
+    t[Kind::Union as usize] = Some((0, 12));
+    t[Kind::Enum as usize] = Some((0, 8));
+    t[Kind::FuncProto as usize] = Some((0, 8));
+    t[Kind::Var as usize] = Some((4, 0));
+    t[Kind::Datasec as usize] = Some((0, 12));
+    t[Kind::DeclTag as usize] = Some((4, 0));
+    t[Kind::Enum64 as usize] = Some((0, 12));
+    t
+};
+
+/// The targeted walk: each record's kind, length and name offset checked,
+/// its offset recorded; returns the offsets and the ids of the types named
+/// by a string of `wanted` or, for split BTF, by any base string (below
+/// `first_str`; the caller matches those by name).
+fn walk_types(r: Reader<'_>, first_id: u32, total_str: u32, first_str: u32, wanted: &OffsetSet) -> Result<(Vec<u32>, Vec<u32>)> {
+    if r.swap {
+        walk_types_in::<true>(r.data, first_id, total_str, first_str, wanted)
+    } else {
+        walk_types_in::<false>(r.data, first_id, total_str, first_str, wanted)
+    }
+}
+
+fn walk_types_in<const SWAP: bool>(
+    data: &[u8],
+    first_id: u32,
+    total_str: u32,
+    first_str: u32,
+    wanted: &OffsetSet,
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    let word = |b: &[u8], at: usize| {
+        let v = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        if SWAP {
+            v.swap_bytes()
+        } else {
+            v
+        }
+    };
+    let len = data.len();
+    let mut offsets = Vec::with_capacity(len / 24);
+    let mut hits = Vec::new();
+    let mut off = 0usize;
+    while let Some(head) = data.get(off..off + 12) {
+        let (name_off, info) = (word(head, 0), word(head, 4));
+        let id = first_id + offsets.len() as u32;
+        let raw_kind = (info >> 24) & 0x1f;
+        let Some((fixed, per_entry)) = RECORD_LAYOUT[raw_kind as usize] else {
+            return Err(Error::types(format!("unknown kind {raw_kind}")).at(off).ty(id));
+        };
+        if name_off >= total_str {
+            return Err(Error::types(format!("name offset {name_off} out of range (string space is {total_str} bytes)")).at(off).ty(id));
+        }
+        let end = off + 12 + fixed as usize + per_entry as usize * (info & 0xffff) as usize;
+        if end > len {
+            return Err(Error::types(format!("type record needs {} bytes, only {} left", end - off, len - off)).at(off).ty(id));
+        }
+        if name_off != 0 && (name_off < first_str || wanted.contains(name_off)) {
+            hits.push(id);
+        }
+        offsets.push(off as u32);
+        off = end;
+    }
+    if off < len {
+        let id = first_id + offsets.len() as u32;
+        return Err(Error::types(format!("truncated type record: {} bytes left, need 12", len - off)).at(off).ty(id));
+    }
+    if first_id as usize + offsets.len() > MAX_TYPE_ID as usize + 1 {
+        return Err(Error::types(format!("more than {MAX_TYPE_ID} types")));
+    }
+    Ok((offsets, hits))
 }
 
 /// Walks the type section once, validating each record and recording its

@@ -18,6 +18,7 @@ mod kind;
 pub mod name;
 pub mod relate;
 pub mod resolve;
+mod targeted;
 mod types;
 pub mod writer;
 
@@ -28,4 +29,5 @@ pub use error::{Error, Result, Section};
 pub use kind::{int_encoding, FuncLinkage, Kind, VarLinkage};
 pub use name::{essential_name, has_flavor};
 pub use relate::{types_are_compat, types_match};
+pub use targeted::WantedNames;
 pub use types::{ArrayInfo, Enumerator, IntInfo, Member, Param, Type, VarSecInfo};

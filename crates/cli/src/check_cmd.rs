@@ -34,6 +34,10 @@ pub struct CheckArgs {
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
+    /// Parse each kernel's whole BTF instead of only what the objects look
+    /// up (same answers, slower).
+    #[arg(long, hide = true)]
+    pub full_btf: bool,
     /// The whole matrix as JSON (docs/check-json.md).
     #[arg(long)]
     pub json: bool,
@@ -63,6 +67,7 @@ pub fn run(a: CheckArgs) -> CliResult {
     let opts = CheckOptions {
         plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() },
         threads: a.jobs,
+        full_btf: a.full_btf,
     };
     let tty = std::io::stderr().is_terminal() && !a.json;
     let progress = |done: usize, total: usize, name: &str| {

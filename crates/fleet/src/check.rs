@@ -12,12 +12,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use bpfld_btf::WantedNames;
 use bpfld_obj::compat::Subject;
 use bpfld_obj::plan::{plan, ExternReport, PlanOptions, PoisonKind};
 use bpfld_obj::{MissingFeature, Object, Target};
 use serde::Serialize;
 
-use crate::release_dir::{load_files, TargetFiles};
+use crate::release_dir::{load_files_for, TargetFiles, TargetNeeds};
 
 /// What offline prediction cannot know, printed with every check.
 pub const OFFLINE_LIMITS: &[&str] = &[
@@ -32,6 +33,10 @@ pub struct CheckOptions {
     pub plan: PlanOptions,
     /// Worker threads; 0 means one per available core.
     pub threads: usize,
+    /// Parse and index each target's whole BTF instead of a targeted view
+    /// for the objects' names (same verdicts, several times slower; for
+    /// comparisons).
+    pub full_btf: bool,
 }
 
 /// The verdict for one program on one kernel.
@@ -281,9 +286,31 @@ fn unreadable(files: &TargetFiles, error: String) -> KernelVerdict {
     }
 }
 
+/// What checking `objects` reads from a target: the names their plans look
+/// up and the `bpf_kfunc` decl tags in its BTF; their `CONFIG_*` externs
+/// and `CONFIG_KALLSYMS_ALL` in its config.
+pub fn target_needs(objects: &[Object]) -> TargetNeeds {
+    let mut btf = WantedNames::new();
+    btf.add("bpf_kfunc");
+    let mut config = vec!["CONFIG_KALLSYMS_ALL".to_string()];
+    for obj in objects {
+        btf.union(&bpfld_obj::target_names(obj));
+        config.extend(bpfld_obj::config_names(obj));
+    }
+    config.sort();
+    config.dedup();
+    TargetNeeds { btf, config }
+}
+
 /// Checks every object against one target, read once for all of them.
-fn check_kernel(objects: &[Object], files: &TargetFiles, path: &std::path::Path, opts: &CheckOptions) -> Vec<KernelVerdict> {
-    match load_files(files) {
+fn check_kernel(
+    objects: &[Object],
+    files: &TargetFiles,
+    path: &std::path::Path,
+    needs: Option<&TargetNeeds>,
+    opts: &CheckOptions,
+) -> Vec<KernelVerdict> {
+    match load_files_for(files, needs) {
         Ok(t) => objects.iter().map(|obj| check_target(obj, &t, path.to_path_buf(), opts)).collect(),
         Err(e) => objects.iter().map(|_| unreadable(files, e.clone())).collect(),
     }
@@ -301,6 +328,7 @@ pub fn check_matrix(
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Vec<Vec<KernelVerdict>> {
     let threads = if opts.threads > 0 { opts.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
+    let needs = (!opts.full_btf).then(|| target_needs(objects));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Vec<KernelVerdict>>> = Mutex::new(vec![Vec::new(); targets.len()]);
@@ -309,7 +337,7 @@ pub fn check_matrix(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((path, files)) = targets.get(i) else { break };
-                let verdicts = check_kernel(objects, files, path, opts);
+                let verdicts = check_kernel(objects, files, path, needs.as_ref(), opts);
                 let name = verdicts.first().map(|v| v.kernel.clone()).unwrap_or_default();
                 results.lock().expect("no panics while holding the lock")[i] = verdicts;
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, targets.len(), &name);

@@ -5,14 +5,50 @@
 //! job. Reading `/proc/config.gz` is the loader's.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The `CONFIG_*` values of one kernel, as written in its `.config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kconfig {
     values: HashMap<String, String>,
+    /// A config parsed for some names only ([`Kconfig::parse_for`]): its
+    /// text and those names; other names are looked up in the text.
+    partial: Option<(Arc<str>, Vec<String>)>,
+}
+
+/// One line of a `.config`: `Some((name, value))` for a setting, `None` for
+/// a comment or a blank line, an error for anything else.
+fn parse_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, String> {
+    let line = line.trim_end_matches('\r');
+    if line.trim().is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let Some((name, value)) = line.split_once('=') else {
+        return Err(format!("line {}: expected CONFIG_NAME=value, got {line:?}", n + 1));
+    };
+    if !name.starts_with("CONFIG_") || name.contains(char::is_whitespace) {
+        return Err(format!("line {}: {name:?} is not a CONFIG_ name", n + 1));
+    }
+    Ok(Some((name, value)))
 }
 
 impl Kconfig {
+    /// Parses a `.config` as [`Kconfig::parse`] does (every line checked,
+    /// the same errors), keeping only the values of `names`: what checking
+    /// known objects against many kernels needs, without a map of every
+    /// option per kernel. Other names still answer, from the text.
+    pub fn parse_for(text: &str, names: &[String]) -> Result<Kconfig, String> {
+        let mut values = HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            if let Some((name, value)) = parse_line(n, line)? {
+                if names.iter().any(|w| w == name) {
+                    values.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        Ok(Kconfig { values, partial: Some((text.into(), names.to_vec())) })
+    }
+
     /// Parses a `.config`: `CONFIG_X=value` lines; comments (including
     /// `# CONFIG_X is not set`, which means the same as absent) and blank
     /// lines are skipped. A line that is neither is an error naming its
@@ -21,26 +57,30 @@ impl Kconfig {
     pub fn parse(text: &str) -> Result<Kconfig, String> {
         let mut values = HashMap::new();
         for (n, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
+            if let Some((name, value)) = parse_line(n, line)? {
+                values.insert(name.to_string(), value.to_string());
             }
-            let Some((name, value)) = line.split_once('=') else {
-                return Err(format!("line {}: expected CONFIG_NAME=value, got {line:?}", n + 1));
-            };
-            if !name.starts_with("CONFIG_") || name.contains(char::is_whitespace) {
-                return Err(format!("line {}: {name:?} is not a CONFIG_ name", n + 1));
-            }
-            values.insert(name.to_string(), value.to_string());
         }
-        Ok(Kconfig { values })
+        Ok(Kconfig { values, partial: None })
     }
 
     /// The raw value of `name` (`y`, `m`, `"text"`, `0x10`, `42`).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
+        match &self.partial {
+            Some((text, names)) if !names.iter().any(|w| w == name) => {
+                // The last setting wins, as in `parse`; lines were checked.
+                text.lines()
+                    .enumerate()
+                    .filter_map(|(n, l)| parse_line(n, l).ok().flatten())
+                    .filter(|(k, _)| *k == name)
+                    .last()
+                    .map(|(_, v)| v)
+            }
+            _ => self.values.get(name).map(String::as_str),
+        }
     }
 
+    /// Number of settings (of a partial parse: that were kept).
     pub fn len(&self) -> usize {
         self.values.len()
     }
@@ -62,6 +102,18 @@ mod tests {
         assert_eq!(k.get("CONFIG_C"), Some("\"x y\""));
         assert_eq!(k.get("CONFIG_D"), Some("0x10"));
         assert_eq!(k.len(), 3);
+    }
+
+    #[test]
+    fn a_partial_parse_answers_as_the_full_one() {
+        let text = "# c\nCONFIG_A=y\nCONFIG_B=1\n# CONFIG_C is not set\nCONFIG_B=2\n";
+        let full = Kconfig::parse(text).unwrap();
+        let part = Kconfig::parse_for(text, &["CONFIG_A".into()]).unwrap();
+        for n in ["CONFIG_A", "CONFIG_B", "CONFIG_C", "CONFIG_D"] {
+            assert_eq!(full.get(n), part.get(n), "{n}");
+        }
+        assert_eq!(part.len(), 1);
+        assert_eq!(Kconfig::parse_for("CONFIG_A=y\nbad\n", &[]).unwrap_err(), Kconfig::parse("CONFIG_A=y\nbad\n").unwrap_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod program;
 pub mod section;
 pub mod struct_ops;
 pub mod target;
+pub mod target_names;
 
 pub use compat::MissingFeature;
 pub use error::{Error, Result};
@@ -33,3 +34,4 @@ pub use object::Object;
 pub use plan::{plan, LoadPlan, PlanOptions, ProgramPlan};
 pub use program::{Program, Reloc, RelocKind};
 pub use target::{kernel_version, BtfOwner, ModuleBtf, Target};
+pub use target_names::{config_names, target_names};
