@@ -163,13 +163,7 @@ pub struct TargetNeeds {
 /// fraction of the cost of a full parse. The plans are the same.
 pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Result<Target, String> {
     let wanted = needs.map(|n| &n.btf);
-    let bytes = match wanted {
-        // Read whole: map every page at once.
-        Some(_) => {
-            bpfld_sys::FileMap::open_populated(&files.vmlinux).map(Arc::new).map_err(|e| format!("{}: {e}", files.vmlinux.display()))?
-        }
-        None => map_file(&files.vmlinux)?,
-    };
+    let bytes = map_file(&files.vmlinux)?;
     let vmlinux = match wanted {
         Some(w) => Btf::parse_targeted(bytes, w),
         None => Btf::parse(bytes),

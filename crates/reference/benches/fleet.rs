@@ -121,12 +121,6 @@ fn breakdown(shared: &Path, objects: &[Object]) {
             }),
         ),
         (
-            "mmap populated + munmap",
-            fastest(n, || {
-                std::hint::black_box(bpfld_sys::FileMap::open_populated(&path).unwrap());
-            }),
-        ),
-        (
             "targeted parse (bytes in memory)",
             fastest(n, || {
                 std::hint::black_box(Btf::parse_targeted(bytes.clone(), &needs.btf).unwrap());

@@ -49,16 +49,6 @@ impl FileMap {
     pub fn is_mapped(&self) -> bool {
         matches!(self.contents, Contents::Mapped(_))
     }
-
-    /// Like [`FileMap::open`], with every page mapped up front
-    /// (`MAP_POPULATE`): for a file that will be read whole, one pass in the
-    /// kernel costs less than a page fault per few pages.
-    pub fn open_populated(path: &Path) -> io::Result<FileMap> {
-        let f = File::open(path)?;
-        // SAFETY: as in `open`.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map_copy_read_only(&f) }?;
-        Ok(FileMap { map })
-    }
 }
 
 impl AsRef<[u8]> for FileMap {
