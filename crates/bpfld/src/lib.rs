@@ -46,6 +46,7 @@ pub mod perf_attach;
 pub mod perf_buffer;
 pub mod pin;
 pub mod program;
+pub mod skel;
 pub mod typed_maps;
 
 pub use bpfld_asm::LinuxVersion;

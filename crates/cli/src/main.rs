@@ -3,6 +3,7 @@
 mod btf_cmd;
 mod check_cmd;
 mod features_cmd;
+mod gen_cmd;
 mod load_cmd;
 mod plan_cmd;
 
@@ -34,6 +35,9 @@ enum Cmd {
     /// What a kernel supports (libbpf's feature probes): probed on the
     /// running kernel, or derived offline from a kernel's BTF with -k.
     Features(features_cmd::FeaturesArgs),
+    /// Generate code from objects (`gen skeleton`: Rust skeletons).
+    #[command(subcommand)]
+    Gen(gen_cmd::GenCmd),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Cmd::Plan(a) => plan_cmd::run(a),
         Cmd::Check(a) => check_cmd::run(a),
         Cmd::Features(a) => features_cmd::run(a),
+        Cmd::Gen(c) => gen_cmd::run(c),
     };
     match res {
         Ok(code) => code,

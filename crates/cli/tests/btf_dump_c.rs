@@ -40,3 +40,18 @@ fn options_that_exclude_each_other() {
     let (ok, _, err) = bpfld(&["btf", "dump", "/nonexistent.btf", "--format", "c"]);
     assert!(!ok && err.contains("/nonexistent.btf"), "{err}");
 }
+
+#[test]
+fn gen_skeleton_to_a_file() {
+    let obj = bpfld_testdata::test_object("loader_globals");
+    let out = std::env::temp_dir().join(format!("bpfld-skel-{}.rs", std::process::id()));
+    let (ok, _, err) = bpfld(&["gen", "skeleton", obj.to_str().unwrap(), "--name", "globals", "-o", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert!(text.contains("pub struct GlobalsSkelBuilder;") && text.contains("pub const GLOBALS_SKEL_OBJECT: &[u8] = b\"\\\n    \\x7f\\x45\\x4c\\x46"));
+    assert!(text.contains("pub struct Rodata {") && text.contains("pub fn set_bss_var(&mut self, value: i32)"), "{text}");
+    assert!(!text.contains("#!["), "a skeleton is include!d: no inner attributes");
+    let (ok, _, err) = bpfld(&["gen", "skeleton", "/nonexistent.bpf.o"]);
+    assert!(!ok && err.contains("/nonexistent.bpf.o"), "{err}");
+}
