@@ -49,7 +49,10 @@ fn gen_skeleton_to_a_file() {
     assert!(ok, "{err}");
     let text = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);
-    assert!(text.contains("pub struct GlobalsSkelBuilder;") && text.contains("pub const GLOBALS_SKEL_OBJECT: &[u8] = b\"\\\n    \\x7f\\x45\\x4c\\x46"));
+    assert!(
+        text.contains("pub struct GlobalsSkelBuilder;")
+            && text.contains("pub const GLOBALS_SKEL_OBJECT: &[u8] = b\"\\\n    \\x7f\\x45\\x4c\\x46")
+    );
     assert!(text.contains("pub struct Rodata {") && text.contains("pub fn set_bss_var(&mut self, value: i32)"), "{text}");
     assert!(!text.contains("#!["), "a skeleton is include!d: no inner attributes");
     let (ok, _, err) = bpfld(&["gen", "skeleton", "/nonexistent.bpf.o"]);
