@@ -445,6 +445,39 @@ impl Btf {
         v
     }
 
+    /// Like [`Btf::find`] (with `essential`, [`Btf::find_by_essential_name`]),
+    /// by one pass over the types instead of through the name index: a
+    /// process that looks up one name (`bpfld btf find`) spends less on the
+    /// pass than on indexing every name, as libbpf's
+    /// `btf__find_by_name_kind` does. Anonymous types have no name to find.
+    pub fn scan_find(&self, name: &str, kind: Option<Kind>, essential: bool) -> Vec<u32> {
+        let mut found = match &self.inner.base {
+            Some(b) => b.scan_find(name, kind, essential),
+            None => Vec::new(),
+        };
+        let key = name.as_bytes();
+        let strs = self.str_bytes();
+        let first_str = self.inner.first_str;
+        let first_id = self.inner.first_id;
+        self.for_each_own_name_off(0..self.inner.offsets.len(), |i, name_off| {
+            // Compare the key in place first; look for the name's end only
+            // on a match.
+            let candidate = match name_off.checked_sub(first_str) {
+                Some(off) => {
+                    strs.get(off as usize..).filter(|s| s.starts_with(key)).map(|s| &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())])
+                }
+                None => self.str_raw(name_off).ok().filter(|s| s.starts_with(key)),
+            };
+            let Some(s) = candidate.filter(|s| !s.is_empty()) else { return };
+            let hit = if essential { crate::name::essential_len(s) == key.len() } else { s.len() == key.len() };
+            let id = first_id + i as u32;
+            if hit && kind.is_none_or(|k| self.type_by_id(id).is_ok_and(|t| t.kind() == k)) {
+                found.push(id);
+            }
+        });
+        found
+    }
+
     /// Like [`Btf::find_own_by_essential_name`], base first.
     pub fn find_by_essential_name(&self, essential: &str, kind: Option<Kind>) -> Vec<u32> {
         let mut v = match &self.inner.base {

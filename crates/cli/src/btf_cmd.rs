@@ -149,13 +149,14 @@ pub fn run(cmd: BtfCmd) -> CliResult {
         BtfCmd::Find { file, name, base, kind, essential, json } => {
             let kind = kind.as_deref().map(parse_kind).transpose()?;
             let btf = open(&file, base.as_deref())?;
+            // One name: a pass over the types costs less than the index.
             let ids = if essential {
-                btf.find_by_essential_name(essential_name(&name), kind)
+                btf.scan_find(essential_name(&name), kind, true)
             } else {
-                let mut v = btf.find(&name, kind);
+                let mut v = btf.scan_find(&name, kind, false);
                 if v.is_empty() && essential_name(&name) != name {
                     // A flavored name resolves as libbpf resolves externs.
-                    v = btf.find(essential_name(&name), kind);
+                    v = btf.scan_find(essential_name(&name), kind, false);
                 }
                 v
             };

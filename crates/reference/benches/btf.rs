@@ -2,11 +2,18 @@
 //!
 //! `cargo bench -p bpfld-reference --bench btf [-- FILE]` (default
 //! `/sys/kernel/btf/vmlinux`). Prints medians and the bpfld/libbpf ratio.
+//!
+//! Also whole processes: `bpfld btf find FILE NAME` against a tiny binary
+//! that does libbpf's `btf__parse` + `btf__find_by_name` (the example
+//! `libbpf_btf_find`), each run from exec to exit; both are built first
+//! (`cargo build --release`) if missing.
 
 #[path = "common/timing.rs"]
 mod timing;
 use std::ffi::CString;
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use timing::time;
@@ -27,6 +34,35 @@ fn kfunc_names(btf: &Btf) -> Vec<String> {
     names.sort();
     names.dedup();
     names.iter().cycle().take(1000).cloned().collect()
+}
+
+/// The release directory the benchmark runs from (`target/release`).
+fn release_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).expect("target/release/deps/btf-*").to_path_buf()
+}
+
+/// The `bpfld` binary and the libbpf example, built if missing.
+fn process_pair() -> (PathBuf, PathBuf) {
+    let dir = release_dir();
+    let (ours, theirs) = (dir.join("bpfld"), dir.join("examples/libbpf_btf_find"));
+    if !ours.exists() || !theirs.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "-p", "bpfld-cli", "--bin", "bpfld", "-p", "bpfld-reference", "--example", "libbpf_btf_find"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building bpfld and libbpf_btf_find failed");
+    }
+    (ours, theirs)
+}
+
+/// The median wall time of `iters` runs of `cmd` from exec to exit, its
+/// output discarded; every run must succeed.
+fn time_process(iters: usize, cmd: &[&std::ffi::OsStr]) -> Duration {
+    time(iters, || {
+        let status = Command::new(cmd[0]).args(&cmd[1..]).stdout(Stdio::null()).status().expect("spawn");
+        assert!(status.success(), "{cmd:?}: {status}");
+    })
 }
 
 fn main() {
@@ -110,6 +146,19 @@ fn main() {
         ms(ours_lookup),
         ms(theirs_lookup),
         ms(ours_lookup) / ms(theirs_lookup)
+    );
+    // Whole processes, one lookup each: what a user waits for.
+    let (ours_bin, theirs_bin) = process_pair();
+    let name = "task_struct";
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let (find, p, n) = (os("find"), os(&path), os(name));
+    let ours_process = time_process(31, &[ours_bin.as_os_str(), &os("btf"), &find, &p, &n]);
+    let theirs_process = time_process(31, &[theirs_bin.as_os_str(), &p, &n]);
+    println!(
+        "whole process `btf find {name}`  bpfld {:8.3} ms   libbpf btf__parse+find_by_name {:8.3} ms   ratio {:.3}",
+        ms(ours_process),
+        ms(theirs_process),
+        ms(ours_process) / ms(theirs_process)
     );
     println!("bpfld heap beyond the file bytes: {} bytes ({:.2} MiB)", btf.heap_bytes(), btf.heap_bytes() as f64 / 1048576.0);
 }
