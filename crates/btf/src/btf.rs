@@ -249,6 +249,12 @@ impl Btf {
         self.inner.fallbacks.load(Ordering::Relaxed)
     }
 
+    /// The own types of a targeted view named by a wanted name, in id
+    /// order (empty for a full parse).
+    pub fn targeted_type_ids(&self) -> Vec<u32> {
+        self.inner.partial.as_ref().map(|p| p.ids()).unwrap_or_default()
+    }
+
     /// Whether this is a targeted view ([`Btf::parse_targeted`]).
     pub fn is_targeted(&self) -> bool {
         self.inner.partial.is_some()

@@ -15,6 +15,7 @@ mod error;
 pub mod ext;
 mod index;
 mod kind;
+pub mod min;
 pub mod name;
 pub mod relate;
 pub mod resolve;

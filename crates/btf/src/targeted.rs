@@ -200,6 +200,13 @@ impl PartialIndex {
         Some(self.by_essential.get(ess).map(Vec::as_slice).unwrap_or(&[]))
     }
 
+    /// Every id of the index, in id order.
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.by_essential.values().flatten().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.by_essential.iter().map(|(k, v)| k.len() + v.capacity() * 4 + 48).sum::<usize>() + self.wanted.filter.len() * 8
     }

@@ -12,6 +12,7 @@ use crate::CliResult;
 
 mod c_format;
 mod extract;
+mod min;
 
 #[derive(Subcommand)]
 pub enum BtfCmd {
@@ -62,6 +63,10 @@ pub enum BtfCmd {
     /// (.ko, .ko.xz, .ko.zst, .ko.gz) into OUTPUT, or turn a Debian kernel
     /// package (.deb) into a kernel release directory OUTPUT (docs/targets.md).
     Extract(extract::ExtractArgs),
+    /// Reduce a kernel's vmlinux BTF to what some objects' CO-RE
+    /// relocations and externs need (as `bpftool gen min_core_btf`), for
+    /// kernels without BTF: `bpfld load OBJ --btf OUT.btf`.
+    Min(min::MinArgs),
 }
 
 /// The BTF bytes of `path`: the file itself (mapped, not read, where the
@@ -119,6 +124,7 @@ pub enum DumpFormat {
 pub fn run(cmd: BtfCmd) -> CliResult {
     match cmd {
         BtfCmd::Extract(args) => extract::run(args),
+        BtfCmd::Min(args) => min::run(args),
         BtfCmd::Dump { file, base, format: DumpFormat::C, type_name, json } => {
             if json {
                 return Err("--json and --format c exclude each other".to_string());

@@ -178,3 +178,34 @@ fn text_output_groups_many_kernels() {
     assert_eq!(line.split_whitespace().filter(|w| *w == "yes").count(), 3, "{line}");
     assert!(out.lines().any(|l| l.starts_with("  * kfunc bbr_main: flavor picked")), "{out}");
 }
+
+#[test]
+fn btf_min_writes_a_small_btf_that_plans_as_the_whole() {
+    let Some(shared) = shared_btf_dir() else { return };
+    // Named as the kernel, with its config beside: the same release and version.
+    let dir = std::env::temp_dir().join(format!("bpfld-min-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(shared.join(format!("{K612}.config")), dir.join(format!("{K612}.config"))).unwrap();
+    let out = dir.join(format!("{K612}.btf"));
+    let by_dir = shared.join(K612).display().to_string();
+    let (code, json, err) = bpfld(&["btf", "min", &obj("core_fields"), "--kernel", &by_dir, "-o", out.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let bytes = v["bytes"].as_u64().unwrap();
+    assert!(bytes < 64 * 1024 && bytes * 100 < v["kernel_bytes"].as_u64().unwrap(), "{v}");
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), bytes);
+    // The programs planned against the reduced file (CO-RE relocated
+    // instructions) are those planned against the whole.
+    let programs = |btf: &str| {
+        let (code, out, err) = bpfld(&["plan", "--json", "--btf", btf, &obj("core_fields")]);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["programs"].clone()
+    };
+    let whole = programs(&kernel(&shared, K612));
+    assert!(whole.as_array().is_some_and(|p| p.len() == 5), "{whole}");
+    assert_eq!(programs(out.to_str().unwrap()), whole);
+    let (code, _, err) = bpfld(&["btf", "min", &obj("core_fields"), "--kernel", "/nonexistent", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,6 +6,7 @@
 //! `bpfld check` run the very pipeline a load runs.
 
 pub mod check;
+pub mod min_btf;
 pub mod release_dir;
 pub mod report;
 
