@@ -12,11 +12,13 @@
 
 mod bpftool_dump;
 mod kernel_btf;
+mod old_kernels;
 mod skips;
 
 pub use bpftool_dump::BpftoolDump;
 
 pub use kernel_btf::{digest, expected_digest, kernel_btf_dir, shared_btf_only, NO_SHARED_ENV};
+pub use old_kernels::{old_kernel_dir, DEBIAN_5_10};
 pub use skips::{machine_limit, SKIP_LOG_ENV};
 
 use std::path::{Path, PathBuf};
