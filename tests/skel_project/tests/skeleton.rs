@@ -32,6 +32,12 @@ fn rodata_set_before_load_and_bss_read_after_events() {
     let data = skel.data().get().unwrap();
     let added: u64 = data.per_slot.iter().map(|&v| v as u64).sum::<u64>() - 10;
     assert_eq!(added, 100 * hits, "{data:?}");
+    // Typed maps (`bpfld::typed_maps`) from the maps' BTF types.
+    // (Reading them is system calls of this process too, counted as they
+    // go: the total read last is at least the sum read first.)
+    let by_id: u64 = skel.maps.calls_by_id.iter().map(|e| e.unwrap().1).sum();
+    let exits: u64 = skel.maps.totals.get(0).unwrap();
+    assert!(by_id >= 10 && exits >= by_id, "{exits} exits, {by_id} by syscall number");
     // Detached: no more counting.
     skel.links.count_calls = None;
     let before = skel.bss().hits().unwrap();

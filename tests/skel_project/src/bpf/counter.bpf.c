@@ -36,3 +36,37 @@ int count_calls(struct bpf_raw_tracepoint_args *ctx)
 	per_slot[hits & 3] += (__u32)bumped_by_user;
 	return 0;
 }
+
+/* Maps with number keys and values get typed handles in the skeleton. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} calls_by_id SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} totals SEC(".maps");
+
+SEC("raw_tp/sys_exit")
+int count_exits(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 id = (__u32)ctx->args[1] & 63, slot = 0;
+	__u64 one = 1, *v;
+
+	if (bpf_get_current_pid_tgid() >> 32 != target_tgid)
+		return 0;
+	v = bpf_map_lookup_elem(&calls_by_id, &id);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&calls_by_id, &id, &one, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(&totals, &slot);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	return 0;
+}
