@@ -24,6 +24,13 @@ fi
 
 cargo fmt --all --check
 
+# Lints on every target (tests and benchmarks included), and documentation
+# of the public library crates without warnings (broken or private links);
+# in bpfld-sys every public item must be documented (-D missing-docs).
+cargo clippy --workspace --all-targets --release -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p bpfld -p bpfld-obj -p bpfld-btf -p bpfld-asm -p bpfld-fleet
+RUSTDOCFLAGS="-D warnings -D missing-docs" cargo doc --no-deps -q -p bpfld-sys
+
 if [ -x tests/bpf/build.sh ]; then
   tests/bpf/build.sh --check
 fi

@@ -157,39 +157,6 @@ mod tests {
         assert!(!symbol_matches(b"malloc", "malloc@GLIBC_2.2.5"));
     }
 
-    /// The file offset the kernel sees for `addr` of this process: from
-    /// the mapping of the executable that contains it.
-    fn file_offset_of(addr: u64) -> u64 {
-        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-        for l in maps.lines() {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (start, end) = f[0].split_once('-').unwrap();
-            let (start, end) = (u64::from_str_radix(start, 16).unwrap(), u64::from_str_radix(end, 16).unwrap());
-            if (start..end).contains(&addr) {
-                return addr - start + u64::from_str_radix(f[2], 16).unwrap();
-            }
-        }
-        panic!("{addr:#x} is not mapped");
-    }
-
-    #[test]
-    fn finds_a_function_of_this_test_binary() {
-        // Where the function is mapped from is where the symbol says.
-        let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        let off = func_file_offset(&exe, "bpfld_elf_symbols_test_target").unwrap();
-        let addr = bpfld_elf_symbols_test_target as *const () as u64;
-        assert_eq!(off, file_offset_of(addr));
-        assert_eq!(bpfld_elf_symbols_test_target(0), 0);
-        let e = func_file_offset(&exe, "no_such_function_anywhere").unwrap_err();
-        assert!(e.contains("failed to find symbol 'no_such_function_anywhere'"), "{e}");
-    }
-
-    #[no_mangle]
-    #[inline(never)]
-    extern "C" fn bpfld_elf_symbols_test_target(x: u64) -> u64 {
-        x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
-    }
-
     #[test]
     fn bare_names_are_searched_in_path() {
         let sh = resolve_binary(Path::new("sh")).unwrap();

@@ -31,6 +31,7 @@
 //! needs), hands the plan to the kernel ([`loader`]) and wraps the result.
 //! Every fd is owned: dropping a [`LoadedObject`] closes everything, and a
 //! failed load leaves nothing behind.
+#![forbid(unsafe_code)]
 
 pub mod elf_symbols;
 pub mod error;

@@ -6,6 +6,7 @@
 //! an object's `.BTF` section) and allocates only a 4-byte offset per type,
 //! plus a lazily built name index, so that the 5.5 MB vmlinux BTF costs
 //! about 1.5 MiB of heap.
+#![forbid(unsafe_code)]
 
 mod btf;
 pub mod c_header;

@@ -1,4 +1,5 @@
 //! `bpfld`: open, plan, load and inspect BPF objects and BTF.
+#![forbid(unsafe_code)]
 
 mod btf_cmd;
 mod check_cmd;

@@ -6,6 +6,7 @@
 //!
 //! Every decoder is pure Rust; every failure names the file and, where the
 //! input is at fault, the offset in it.
+#![forbid(unsafe_code)]
 
 pub mod bzimage;
 pub mod compression;

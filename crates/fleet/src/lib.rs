@@ -4,6 +4,7 @@
 //! vmlinux BTF file, see `docs/targets.md`) is the same [`Target`] the
 //! loader builds from the running kernel, so `bpfld plan --btf` and
 //! `bpfld check` run the very pipeline a load runs.
+#![forbid(unsafe_code)]
 
 pub mod check;
 pub mod min_btf;

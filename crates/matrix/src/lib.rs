@@ -12,6 +12,7 @@
 //! the insmods, [`initramfs`] writes the archive, [`guest`] boots it,
 //! [`host`] loads on the host, [`predict`] runs `bpfld check`,
 //! [`compare`] and [`limits`] judge, [`report`] prints.
+#![forbid(unsafe_code)]
 
 pub mod cache;
 pub mod compare;

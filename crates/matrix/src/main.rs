@@ -5,6 +5,7 @@
 //! Exit status: 0 when every disagreement is a known limit, 1 otherwise,
 //! 3 when this machine cannot run the matrix (no qemu, no packages), which
 //! is 1 under `BPFLD_REQUIRE_KERNEL=1`.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

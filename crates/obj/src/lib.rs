@@ -1,6 +1,7 @@
 //! Pure BPF object model: open an ELF object and plan its load against a
 //! target. Nothing here makes a system call; everything that depends on the
 //! running kernel is an input.
+#![forbid(unsafe_code)]
 
 pub mod arg_ctx;
 pub mod btf_fixup;

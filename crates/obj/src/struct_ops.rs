@@ -8,7 +8,7 @@
 //! `SEC("struct_ops/...")` programs; the kernel gets those programs' fds in
 //! the pointer slots.
 //!
-//! Opening ([`open_struct_ops_maps`], [`bind_members`]) is libbpf's
+//! Opening (`open_struct_ops_maps`, `bind_members`) is libbpf's
 //! `init_struct_ops_maps` and `bpf_object__collect_st_ops_relos`: one map per
 //! variable of the section's DATASEC, its bytes in the *object's* layout,
 //! and the program each function-pointer member points to. Planning

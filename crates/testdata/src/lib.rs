@@ -9,6 +9,7 @@
 //! running. A test that cannot run on this machine for a stated reason
 //! (no kprobe PMU, say) calls [`machine_limit`]; every skip is recorded in
 //! `$BPFLD_SKIP_LOG`, which `scripts/test.sh` lists at the end of the run.
+#![forbid(unsafe_code)]
 
 mod bpftool_dump;
 mod kernel_btf;
