@@ -96,6 +96,47 @@ fn find<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, name: &s
     Err(format!("elf: failed to find symbol '{name}' in '{}'", path.display()))
 }
 
+/// The functions of the ELF file `path` whose name matches the glob
+/// `pattern` (`*` and `?`), with their file offsets, sorted by name
+/// (libbpf's `elf_resolve_pattern_offsets`): defined `STT_FUNC` symbols of
+/// `.dynsym` and `.symtab`, one entry per name.
+pub fn funcs_matching(path: &Path, pattern: &str) -> Result<Vec<(String, u64)>, String> {
+    let map = bpfld_sys::FileMap::open(path).map_err(|e| format!("elf: failed to open '{}': {e}", path.display()))?;
+    let data: &[u8] = map.as_ref();
+    match FileKind::parse(data) {
+        Ok(FileKind::Elf64) => matching::<elf::FileHeader64<Endianness>>(data, path, pattern),
+        Ok(FileKind::Elf32) => matching::<elf::FileHeader32<Endianness>>(data, path, pattern),
+        _ => Err(format!("elf: '{}' is not an ELF file", path.display())),
+    }
+}
+
+fn matching<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, pattern: &str) -> Result<Vec<(String, u64)>, String> {
+    use object::read::elf::SectionHeader;
+    let file = ElfFile::<Elf>::parse(data).map_err(|e| format!("elf: failed to parse '{}': {e}", path.display()))?;
+    let endian = file.endian();
+    let sections = file.elf_section_table();
+    let mut found = std::collections::BTreeMap::new();
+    for table in [file.elf_dynamic_symbol_table(), file.elf_symbol_table()] {
+        for (i, sym) in table.iter().enumerate().skip(1) {
+            if sym.st_type() != elf::STT_FUNC || sym.st_value(endian).into() == 0 {
+                continue;
+            }
+            let Ok(raw) = table.symbol_name(endian, sym) else { continue };
+            let name = String::from_utf8_lossy(raw);
+            let base = name.split('@').next().unwrap_or_default();
+            if !crate::link::kprobe_multi::glob_match(pattern, base) || found.contains_key(base) {
+                continue;
+            }
+            let Ok(Some(sec_idx)) = table.symbol_section(endian, sym, SymbolIndex(i)) else { continue };
+            let Ok(sec) = sections.section(sec_idx) else { continue };
+            let value: u64 = sym.st_value(endian).into();
+            let offset = value.wrapping_sub(sec.sh_addr(endian).into()).wrapping_add(sec.sh_offset(endian).into());
+            found.insert(base.to_string(), offset);
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
 /// The directories libbpf searches for shared libraries after
 /// `LD_LIBRARY_PATH` (`/usr/lib64:/usr/lib` and the multiarch ones).
 fn lib_dirs() -> Vec<String> {

@@ -47,11 +47,18 @@ pub enum Error {
     MissingFeature { object: String, missing: bpfld_obj::MissingFeature },
     /// Asked for something the object does not have, or misused the API.
     Usage(String),
+    /// Another system call of an attachment failed (duplicating an fd,
+    /// opening a cgroup or namespace, reading an iterator).
+    Io { context: String, source: io::Error },
 }
 
 impl Error {
     pub(crate) fn kernel(context: impl Into<String>, source: SysError) -> Error {
         Error::Kernel { context: context.into(), source }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io { context: context.into(), source }
     }
 
     /// The kernel's errno, for errors that come from a system call.
@@ -62,6 +69,7 @@ impl Error {
             Error::Program(p) => p.errno,
             Error::File { source, .. } => source.raw_os_error(),
             Error::Pin { source, .. } => source.raw_os_error(),
+            Error::Io { source, .. } => source.raw_os_error(),
             Error::PinnedMapMismatch { .. } => Some(libc::EINVAL),
             _ => None,
         }
@@ -86,6 +94,7 @@ impl fmt::Display for Error {
             ),
             Error::MissingFeature { object, missing } => write!(f, "{object}: {missing}"),
             Error::Usage(m) => f.write_str(m),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
 }
@@ -100,6 +109,7 @@ impl std::error::Error for Error {
             Error::BtfLoad { source, .. } => Some(source),
             Error::Pin { source, .. } => Some(source),
             Error::MissingFeature { missing, .. } => Some(missing),
+            Error::Io { source, .. } => Some(source),
             _ => None,
         }
     }

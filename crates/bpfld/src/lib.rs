@@ -39,6 +39,7 @@ pub mod events;
 pub mod features;
 pub mod globals;
 pub mod kernel_target;
+pub mod link;
 pub mod loader;
 pub mod map;
 pub mod map_handle;

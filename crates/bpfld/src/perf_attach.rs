@@ -273,7 +273,13 @@ fn open_probe(pmu: &str, name: &str, opts: &ProbeOpts, ctx: &str) -> Result<std:
 
 /// Attaches `prog` to the perf event `event` and enables it (libbpf's
 /// `bpf_program__attach_perf_event_opts`).
-fn attach_to_event(prog: BorrowedFd<'_>, event: std::os::fd::OwnedFd, cookie: u64, force_ioctl: bool, ctx: &str) -> Result<Link> {
+pub(crate) fn attach_to_event(
+    prog: BorrowedFd<'_>,
+    event: std::os::fd::OwnedFd,
+    cookie: u64,
+    force_ioctl: bool,
+    ctx: &str,
+) -> Result<Link> {
     let link = if bpfld_sys::perf_link_supported() && !force_ioctl {
         let fd = bpfld_sys::link_create_perf_event(prog, event.as_fd(), cookie)
             .map_err(|e| Error::kernel(format!("{ctx}: failed to create BPF link for perf_event"), e))?;

@@ -11,6 +11,7 @@ use bpfld_asm::Insn;
 use bpfld_sys::{LinkTarget, TestRunOpts, TestRunResult};
 
 use crate::error::{Error, ProgramLoadError, Result};
+pub use crate::link::Link;
 use crate::loader::{LoadedProgram, ProgramState};
 use crate::perf_attach::{self, ProbeOpts, SectionAttach, SectionTarget};
 
@@ -83,7 +84,7 @@ impl<'a> Program<'a> {
         })
     }
 
-    fn err(&self, what: &str, e: bpfld_sys::SysError) -> Error {
+    pub(crate) fn err(&self, what: &str, e: bpfld_sys::SysError) -> Error {
         Error::kernel(format!("program '{}': {what}", self.name()), e)
     }
 
@@ -141,12 +142,14 @@ impl<'a> Program<'a> {
                     .map_err(|e| self.err("attaching", e))?;
                 Ok(Link::bpf(fd))
             }
-            (t, _) => Err(Error::Usage(format!(
-                "program '{}': no automatic attach for {} programs (section '{}')",
-                self.name(),
-                bpfld_asm::types::prog_type_name(t).unwrap_or("unknown"),
-                self.section()
-            ))),
+            (t, _) => self.attach_by_section().unwrap_or_else(|| {
+                Err(Error::Usage(format!(
+                    "program '{}': no automatic attach for {} programs (section '{}')",
+                    self.name(),
+                    bpfld_asm::types::prog_type_name(t).unwrap_or("unknown"),
+                    self.section()
+                )))
+            }),
         }
     }
 
@@ -215,14 +218,6 @@ impl<'a> Program<'a> {
             .map_err(|e| self.err(&format!("attaching to raw tracepoint '{name}'"), e))?;
         Ok(Link::bpf(fd))
     }
-
-    /// Attaches an XDP program to the interface `ifindex` through a BPF
-    /// link; `flags` are `XDP_FLAGS_*` (0: the kernel picks the mode).
-    pub fn attach_xdp(&self, ifindex: u32, flags: u32) -> Result<Link> {
-        let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::Ifindex(ifindex), at::XDP, flags, None)
-            .map_err(|e| self.err(&format!("attaching to ifindex {ifindex}"), e))?;
-        Ok(Link::bpf(fd))
-    }
 }
 
 /// A program owned by this value (its own fd), independent of the object
@@ -263,100 +258,5 @@ impl ProgramHandle {
 impl AsFd for ProgramHandle {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
-    }
-}
-
-/// An attachment: the program stays attached while this (or a pin of it)
-/// lives; dropping it detaches. A struct_ops map registered without a BPF
-/// link (`.struct_ops`) is unregistered on drop by deleting its element,
-/// as libbpf's `bpf_link__destroy` does.
-#[derive(Debug)]
-pub struct Link {
-    /// The BPF link, or the perf event itself when the program was attached
-    /// with `PERF_EVENT_IOC_SET_BPF`.
-    fd: OwnedFd,
-    /// The perf event of a kprobe, uprobe or tracepoint attachment made
-    /// through a BPF link (the link holds it too; kept to disable it).
-    perf_event: Option<OwnedFd>,
-    kind: LinkKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LinkKind {
-    /// A BPF link (raw tracepoint, tracing, XDP...).
-    Bpf,
-    /// A BPF link to a perf event.
-    PerfLink,
-    /// A perf event the program was attached to by ioctl.
-    PerfIoctl,
-    /// A struct_ops map registered by updating its element (`fd` is the
-    /// map's); unregistered by deleting it.
-    StructOpsMap,
-}
-
-impl Link {
-    pub(crate) fn bpf(fd: OwnedFd) -> Link {
-        Link { fd, perf_event: None, kind: LinkKind::Bpf }
-    }
-
-    pub(crate) fn perf_link(fd: OwnedFd, event: OwnedFd) -> Link {
-        Link { fd, perf_event: Some(event), kind: LinkKind::PerfLink }
-    }
-
-    pub(crate) fn perf_ioctl(event: OwnedFd) -> Link {
-        Link { fd: event, perf_event: None, kind: LinkKind::PerfIoctl }
-    }
-
-    pub(crate) fn struct_ops_map(map: OwnedFd) -> Link {
-        Link { fd: map, perf_event: None, kind: LinkKind::StructOpsMap }
-    }
-
-    /// The BPF link's fd; for a program attached to a perf event without a
-    /// BPF link (kernels before 5.15), the perf event's; for a struct_ops
-    /// map registered without a link, the map's.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
-    /// The perf event of a kprobe, uprobe or tracepoint attachment.
-    pub fn perf_event_fd(&self) -> Option<BorrowedFd<'_>> {
-        match self.kind {
-            LinkKind::Bpf | LinkKind::StructOpsMap => None,
-            LinkKind::PerfLink => self.perf_event.as_ref().map(|f| f.as_fd()),
-            LinkKind::PerfIoctl => Some(self.fd.as_fd()),
-        }
-    }
-
-    /// Whether the attachment is a BPF link (which can be pinned), not a
-    /// perf event attached by ioctl or a struct_ops map registered by
-    /// update.
-    pub fn is_bpf_link(&self) -> bool {
-        !matches!(self.kind, LinkKind::PerfIoctl | LinkKind::StructOpsMap)
-    }
-
-    /// Detaches now, even if the link fd is shared or pinned elsewhere. A
-    /// perf event attachment is disabled (the kernel has no detach for
-    /// perf links), then closed.
-    pub fn detach(self) -> Result<()> {
-        if self.kind == LinkKind::StructOpsMap {
-            let mut this = self;
-            // Deleted here; nothing left for drop to do but close the fd.
-            this.kind = LinkKind::Bpf;
-            return bpfld_sys::map_delete_elem(this.fd.as_fd(), &0u32.to_ne_bytes())
-                .map_err(|e| Error::kernel("unregistering struct_ops map", e));
-        }
-        match self.perf_event_fd() {
-            Some(ev) => bpfld_sys::perf_event_disable(ev).map_err(|e| Error::kernel("detaching perf event", e)),
-            None => bpfld_sys::link_detach(self.fd.as_fd()).map_err(|e| Error::kernel("detaching link", e)),
-        }
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        if self.kind == LinkKind::StructOpsMap {
-            // Errors cannot be reported from drop; `detach` reports them.
-            let _ = bpfld_sys::map_delete_elem(self.fd.as_fd(), &0u32.to_ne_bytes());
-        }
     }
 }

@@ -277,6 +277,100 @@ pub(crate) struct ProgBindMap {
 }
 impl Attr for ProgBindMap {}
 
+/// BPF_LINK_CREATE of an iterator link (`iter_info`, `iter_info_len`).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LinkCreateIter {
+    pub prog_fd: u32,
+    pub target_fd: u32,
+    pub attach_type: u32,
+    pub flags: u32,
+    pub iter_info: u64,
+    pub iter_info_len: u32,
+    pub _pad0: u32,
+}
+impl Attr for LinkCreateIter {}
+
+/// BPF_LINK_CREATE of a netfilter link.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LinkCreateNetfilter {
+    pub prog_fd: u32,
+    pub target_fd: u32,
+    pub attach_type: u32,
+    pub flags: u32,
+    pub pf: u32,
+    pub hooknum: u32,
+    pub priority: i32,
+    pub nf_flags: u32,
+}
+impl Attr for LinkCreateNetfilter {}
+
+/// BPF_LINK_CREATE of a tcx (or netkit) link.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LinkCreateTcx {
+    pub prog_fd: u32,
+    pub target_ifindex: u32,
+    pub attach_type: u32,
+    pub flags: u32,
+    /// `relative_fd` or `relative_id`.
+    pub relative: u32,
+    pub _pad0: u32,
+    pub expected_revision: u64,
+}
+impl Attr for LinkCreateTcx {}
+
+/// BPF_LINK_UPDATE.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LinkUpdate {
+    pub link_fd: u32,
+    pub new_prog_fd: u32,
+    pub flags: u32,
+    pub old_prog_fd: u32,
+}
+impl Attr for LinkUpdate {}
+
+/// BPF_ITER_CREATE.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct IterCreate {
+    pub link_fd: u32,
+    pub flags: u32,
+}
+impl Attr for IterCreate {}
+
+/// BPF_PROG_ATTACH, BPF_PROG_DETACH.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct ProgAttach {
+    /// `target_fd` or `target_ifindex`.
+    pub target: u32,
+    pub attach_bpf_fd: u32,
+    pub attach_type: u32,
+    pub attach_flags: u32,
+    pub replace_bpf_fd: u32,
+    /// `relative_fd` or `relative_id`.
+    pub relative: u32,
+    pub expected_revision: u64,
+}
+impl Attr for ProgAttach {}
+
+/// `struct bpf_link_info` up to the common part and the largest member
+/// of its union this crate reads (the union is 48 bytes in Linux 6.18's
+/// uapi, read here as raw words).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct BpfLinkInfo {
+    pub link_type: u32,
+    pub id: u32,
+    pub prog_id: u32,
+    pub _pad0: u32,
+    pub union: [u64; 6],
+}
+impl Attr for BpfLinkInfo {}
+
 /// `struct bpf_prog_info`.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Default, Debug)]
@@ -390,6 +484,13 @@ const _: () = {
     assert!(offset_of!(LinkCreateUprobeMulti, cnt) == 48);
     assert!(offset_of!(LinkCreateUprobeMulti, pid) == 56);
     assert!(size_of::<LinkCreateUprobeMulti>() == 64);
+    assert!(offset_of!(LinkCreateIter, iter_info_len) == 24);
+    assert!(offset_of!(LinkCreateNetfilter, priority) == 24);
+    assert!(offset_of!(LinkCreateTcx, expected_revision) == 24);
+    assert!(size_of::<LinkUpdate>() == 16);
+    assert!(size_of::<IterCreate>() == 8);
+    assert!(offset_of!(ProgAttach, expected_revision) == 24);
+    assert!(size_of::<BpfLinkInfo>() == 64);
     assert!(size_of::<BpfProgInfo>() == 232);
     assert!(offset_of!(BpfProgInfo, xlated_prog_insns) == 32);
     assert!(offset_of!(BpfProgInfo, map_ids) == 56);

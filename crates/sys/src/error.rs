@@ -30,6 +30,8 @@ pub enum Operation {
     Epoll(&'static str),
     /// Blocking signals or reading a `signalfd(2)`.
     Signal,
+    /// An rtnetlink request (the message type's name).
+    Netlink(&'static str),
 }
 
 impl fmt::Display for Operation {
@@ -44,6 +46,7 @@ impl fmt::Display for Operation {
             Operation::Statfs => f.write_str("statfs"),
             Operation::Epoll(call) => f.write_str(call),
             Operation::Signal => f.write_str("signalfd"),
+            Operation::Netlink(msg) => write!(f, "netlink {msg}"),
         }
     }
 }

@@ -134,6 +134,39 @@ pub fn perf_event_open_tracepoint(id: u64) -> Result<OwnedFd> {
         .map_err(|e| SysError::new(Operation::PerfEventOpen, e).with_object(format!("tracepoint id {id}")))
 }
 
+/// `PERF_TYPE_SOFTWARE`.
+const PERF_TYPE_SOFTWARE: u32 = 1;
+/// `PERF_COUNT_SW_CPU_CLOCK`: the software event sampling programs are
+/// usually attached to (a timer per CPU).
+pub const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
+/// The `freq` bit of `perf_event_attr`'s bit fields: `sample_period` is a
+/// frequency in Hz.
+const PERF_ATTR_FLAG_FREQ: u64 = 1 << 10;
+
+/// How often a sampling event fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SamplePeriod {
+    /// Every this many events (nanoseconds for `cpu-clock`).
+    Period(u64),
+    /// This many times per second.
+    Frequency(u64),
+}
+
+/// Opens a software perf event (`PERF_TYPE_SOFTWARE`, `config` one of
+/// `PERF_COUNT_SW_*`) on `cpu` for every process, sampling at `period`:
+/// a `perf_event` BPF program attached to it runs on each sample.
+pub fn perf_event_open_software(config: u64, cpu: u32, period: SamplePeriod) -> Result<OwnedFd> {
+    let (sample_period, flags) = match period {
+        SamplePeriod::Period(p) => (p, 0),
+        SamplePeriod::Frequency(f) => (f, PERF_ATTR_FLAG_FREQ),
+    };
+    let mut attr = PerfEventAttr { type_: PERF_TYPE_SOFTWARE, size: PERF_ATTR_SIZE, config, sample_period, flags, ..Default::default() };
+    let cpu_i = i32::try_from(cpu).map_err(|_| SysError::new(Operation::PerfEventOpen, io::Error::from(io::ErrorKind::InvalidInput)))?;
+    // SAFETY: a software event reads no pointer from the attribute.
+    unsafe { perf_event_open_attr(&mut attr, -1, cpu_i) }
+        .map_err(|e| SysError::new(Operation::PerfEventOpen, e).with_object(format!("software event {config} on CPU {cpu}")))
+}
+
 /// `ioctl(fd, request, arg)` on a perf event fd.
 fn perf_ioctl(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: libc::c_ulong, name: &'static str) -> Result<()> {
     // SAFETY: the perf ioctls used here take an integer argument (a prog

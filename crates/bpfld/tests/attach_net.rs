@@ -1,0 +1,202 @@
+//! Network attach on the real kernel, in network namespaces of the test's
+//! own joined by a veth pair: every program counts the UDP datagrams sent
+//! to one port, the test sends an exact number and checks the count and,
+//! for dropping programs, that none arrived.
+
+mod common;
+mod netenv;
+
+use bpfld::link::netfilter::{NetfilterHook, NFPROTO_IPV4, NF_INET_LOCAL_IN};
+use bpfld::link::tc::{TcDirection, TcFilterOpts, TcMechanism};
+use bpfld::LoadedObject;
+use bpfld_sys::test_support::require_kernel;
+use common::*;
+use netenv::*;
+
+fn load_for_port(port: u16) -> LoadedObject {
+    let mut open = open("attach_net");
+    open.set_global("target_port", &port.to_ne_bytes()).unwrap();
+    open.load().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn xdp_link_counts_every_datagram_and_detaches_on_drop() {
+    if !require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let prog = obj.program("xdp_count").unwrap();
+        let e = prog.attach().unwrap_err().to_string();
+        assert!(e.contains("attach_xdp(ifindex, flags)"), "{e}");
+        let link = net.in_b(|| prog.attach_xdp(net.if_b, 0)).unwrap_or_else(|e| panic!("{e}"));
+        net.send_a_to_b(port, 25);
+        assert_eq!(drain(&rx), 25, "XDP_PASS lets every datagram through");
+        assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 25);
+        drop(link);
+        net.send_a_to_b(port, 5);
+        assert_eq!(drain(&rx), 5);
+        assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 25, "counted after the link was dropped");
+    });
+}
+
+#[test]
+fn xdp_drop_verdict_keeps_datagrams_from_arriving() {
+    if !require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let link = net.in_b(|| obj.program("xdp_drop").unwrap().attach_xdp(net.if_b, 0)).unwrap_or_else(|e| panic!("{e}"));
+        net.send_a_to_b(port, 10);
+        assert_eq!(drain(&rx), 0, "XDP_DROP: nothing arrives");
+        assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 10);
+        link.detach().unwrap();
+        net.send_a_to_b(port, 4);
+        assert_eq!(drain(&rx), 4, "detached: datagrams arrive again");
+    });
+}
+
+#[test]
+fn tc_attaches_through_tcx_here_and_its_drop_verdict_applies() {
+    if !require_kernel() {
+        return;
+    }
+    assert_eq!(bpfld::link::tc::tc_mechanism(), TcMechanism::Tcx, "Linux >= 6.6 has tcx");
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let prog = obj.program("tcx_drop").unwrap();
+        let e = prog.attach().unwrap_err().to_string();
+        assert!(e.contains("attach_tc(ifindex, direction)"), "{e}");
+        let link = net.in_b(|| prog.attach_tc(net.if_b, TcDirection::Ingress)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(link.is_bpf_link() && link.tc_filter().is_none(), "a tcx link");
+        assert_eq!(link.info().unwrap().link_type, 11, "BPF_LINK_TYPE_TCX");
+        net.send_a_to_b(port, 12);
+        assert_eq!(drain(&rx), 0, "TC_ACT_SHOT: nothing arrives");
+        assert_eq!(obj.read_global_u64("tc_hits").unwrap(), 12);
+        drop(link);
+        net.send_a_to_b(port, 3);
+        assert_eq!(drain(&rx), 3);
+        assert_eq!(obj.read_global_u64("tc_hits").unwrap(), 12);
+    });
+}
+
+#[test]
+fn tcx_egress_counts_what_the_interface_sends() {
+    if !require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let _link = obj.program("tcx_egress_count").unwrap().attach_tc(net.if_a, TcDirection::Egress).unwrap_or_else(|e| panic!("{e}"));
+        net.send_a_to_b(port, 9);
+        assert_eq!(drain(&rx), 9);
+        assert_eq!(obj.read_global_u64("tc_egress_hits").unwrap(), 9);
+    });
+}
+
+#[test]
+fn classic_tc_filter_through_netlink_counts_and_is_deleted_on_drop() {
+    if !require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let prog = obj.program("tc_count").unwrap();
+        let link =
+            net.in_b(|| prog.attach_tc_filter(net.if_b, TcDirection::Ingress, TcFilterOpts::default())).unwrap_or_else(|e| panic!("{e}"));
+        let f = *link.tc_filter().expect("a netlink filter");
+        assert!(f.handle != 0 && f.priority != 0, "the kernel chose handle and priority: {f:?}");
+        let shown = net.in_b(|| std::process::Command::new("tc").args(["filter", "show", "dev", "vb", "ingress"]).output());
+        if let Ok(out) = shown {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("tc_count") && text.contains("direct-action"), "tc filter show: {text}");
+        }
+        net.send_a_to_b(port, 17);
+        assert_eq!(drain(&rx), 17);
+        assert_eq!(obj.read_global_u64("tc_hits").unwrap(), 17);
+        net.in_b(|| drop(link));
+        net.send_a_to_b(port, 2);
+        assert_eq!(drain(&rx), 2);
+        assert_eq!(obj.read_global_u64("tc_hits").unwrap(), 17, "filter deleted on drop");
+        // A second filter with a given handle and priority, then the qdisc.
+        let opts = TcFilterOpts { handle: 7, priority: 3 };
+        let link = net.in_b(|| prog.attach_tc_filter(net.if_b, TcDirection::Ingress, opts)).unwrap();
+        assert_eq!((link.tc_filter().unwrap().handle, link.tc_filter().unwrap().priority), (7, 3));
+        net.in_b(|| {
+            bpfld::link::tc::destroy_clsact(net.if_b).unwrap();
+            // The filter went with the qdisc: deleting it again fails, quietly on drop.
+            assert!(link.detach().is_err());
+        });
+    });
+}
+
+#[test]
+fn link_pinned_outlives_its_fd_and_updates_to_another_program() {
+    if !require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let pins = PinDir::new("link-pin");
+        let path = pins.0.join("xdp_link");
+        let link = net.in_b(|| obj.program("xdp_count").unwrap().attach_xdp(net.if_b, 0)).unwrap();
+        link.pin(&path).unwrap_or_else(|e| panic!("{e}"));
+        let id = link.info().unwrap().id;
+        drop(link);
+        net.send_a_to_b(port, 6);
+        assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 6, "the pin keeps the program attached");
+        let opened = bpfld::Link::from_pin(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(opened.info().unwrap().id, id);
+        opened.update(&obj.program("xdp_count_b").unwrap()).unwrap_or_else(|e| panic!("{e}"));
+        net.send_a_to_b(port, 8);
+        assert_eq!(drain(&rx), 14);
+        assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 6, "replaced");
+        assert_eq!(obj.read_global_u64("xdp_b_hits").unwrap(), 8, "the new program counts");
+        // An XDP program of another type cannot replace it.
+        let e = opened.update(&obj.program("tc_count").unwrap()).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL), "{e}");
+        opened.unpin(&path).unwrap();
+        assert!(!path.exists());
+        drop(opened);
+        net.send_a_to_b(port, 3);
+        assert_eq!(drain(&rx), 3);
+        assert_eq!(obj.read_global_u64("xdp_b_hits").unwrap(), 8, "detached once the pin and the last fd are gone");
+        assert!(bpfld::Link::from_pin(pins.0.join("missing")).is_err());
+    });
+}
+
+#[test]
+fn netfilter_link_drops_at_local_in() {
+    if !require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let prog = obj.program("nf_drop").unwrap();
+        let e = prog.attach().unwrap_err().to_string();
+        assert!(e.contains("attach_netfilter(hook)"), "{e}");
+        let hook = NetfilterHook { pf: NFPROTO_IPV4, hooknum: NF_INET_LOCAL_IN, priority: -100, flags: 0 };
+        let link = net.in_b(|| prog.attach_netfilter(hook)).unwrap_or_else(|e| panic!("{e}"));
+        net.send_a_to_b(port, 11);
+        assert_eq!(drain(&rx), 0, "NF_DROP: nothing arrives");
+        assert_eq!(obj.read_global_u64("nf_hits").unwrap(), 11);
+        drop(link);
+        net.send_a_to_b(port, 2);
+        assert_eq!(drain(&rx), 2);
+    });
+}
