@@ -54,9 +54,10 @@ pub use error::{LoadError, Operation, ProgLoadError, Result, SysError};
 pub use file_map::FileMap;
 pub use fs::{fs_magic, is_bpffs, mount_bpffs, mount_tracefs, BPF_FS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC};
 pub use link::{
-    iter_create, link_create_iter, link_create_kprobe_multi, link_create_netfilter, link_create_tcx, link_create_uprobe_multi, link_info,
-    link_update, prog_attach, prog_detach, AttachTarget, LinkInfo, MprogPosition, NetfilterHook, UprobeMulti, BPF_F_AFTER,
-    BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_BEFORE, BPF_F_ID, BPF_F_KPROBE_MULTI_RETURN, BPF_F_REPLACE, BPF_F_UPROBE_MULTI_RETURN,
+    cgroup_link_supported, iter_create, link_create_iter, link_create_kprobe_multi, link_create_netfilter, link_create_tcx,
+    link_create_uprobe_multi, link_info, link_update, prog_attach, prog_detach, tcx_supported, AttachTarget, LinkInfo, MprogPosition,
+    NetfilterHook, UprobeMulti, BPF_F_AFTER, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_BEFORE, BPF_F_ID, BPF_F_KPROBE_MULTI_RETURN,
+    BPF_F_REPLACE, BPF_F_UPROBE_MULTI_RETURN,
 };
 pub use log::{LogOptions, DEFAULT_LOG_SIZE, MAX_LOG_SIZE};
 pub use map::{
@@ -74,7 +75,7 @@ pub use perf::{
     pmu_format_bit, pmu_type, tracepoint_id, ProbeEvent, SamplePeriod, PERF_COUNT_SW_CPU_CLOCK,
 };
 pub use perf_buffer::{perf_event_open_bpf_output, PerfRecord, PerfRing};
-pub use probe::{bpf_usable, cgroup_link_supported, online_cpu_ids, page_size, possible_cpu_ids, possible_cpus, tcx_supported};
+pub use probe::{bpf_usable, online_cpu_ids, page_size, possible_cpu_ids, possible_cpus};
 pub use prog::{
     prog_bind_map, prog_get_fd_by_id, prog_get_next_id, prog_info, prog_load, prog_test_run, ProgInfo, ProgLoadAttr, ProgLoaded,
     TestRunOpts, TestRunResult,

@@ -284,4 +284,30 @@ pub(crate) fn link_type_known(prog: BorrowedFd<'_>, attach_type: u32, by_ifindex
     }
 }
 
+/// Whether the kernel has tcx links (`BPF_TCX_INGRESS`, Linux >= 6.6),
+/// probed once as libbpf's `FEAT_TCX` does: a tcx link to ifindex 0 fails
+/// with `ENODEV` where tcx exists, `EINVAL` where the attach type is
+/// unknown.
+pub fn tcx_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+        const BPF_TCX_INGRESS: u32 = 46;
+        let Ok(prog) = crate::probe::trivial_prog(BPF_PROG_TYPE_SCHED_CLS) else { return false };
+        link_type_known(std::os::fd::AsFd::as_fd(&prog), BPF_TCX_INGRESS, true)
+    })
+}
+
+/// Whether cgroup programs can be attached with links (`BPF_LINK_CREATE`
+/// on a cgroup fd, Linux >= 5.7), probed once with `cgroup_skb` ingress.
+pub fn cgroup_link_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        const BPF_PROG_TYPE_CGROUP_SKB: u32 = 8;
+        const BPF_CGROUP_INET_INGRESS: u32 = 0;
+        let Ok(prog) = crate::probe::trivial_prog(BPF_PROG_TYPE_CGROUP_SKB) else { return false };
+        link_type_known(std::os::fd::AsFd::as_fd(&prog), BPF_CGROUP_INET_INGRESS, false)
+    })
+}
+
 const _: () = assert!(size_of::<attr::LinkCreate>() == 24);

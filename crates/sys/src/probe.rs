@@ -129,29 +129,3 @@ mod tests {
         assert_eq!(parse_cpu_ids("0-4000000000"), None);
     }
 }
-
-/// Whether the kernel has tcx links (`BPF_TCX_INGRESS`, Linux >= 6.6),
-/// probed once as libbpf's `FEAT_TCX` does: a tcx link to ifindex 0 fails
-/// with `ENODEV` where tcx exists, `EINVAL` where the attach type is
-/// unknown.
-pub fn tcx_supported() -> bool {
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
-        const BPF_TCX_INGRESS: u32 = 46;
-        let Ok(prog) = trivial_prog(BPF_PROG_TYPE_SCHED_CLS) else { return false };
-        crate::link::link_type_known(std::os::fd::AsFd::as_fd(&prog), BPF_TCX_INGRESS, true)
-    })
-}
-
-/// Whether cgroup programs can be attached with links (`BPF_LINK_CREATE`
-/// on a cgroup fd, Linux >= 5.7), probed once with `cgroup_skb` ingress.
-pub fn cgroup_link_supported() -> bool {
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        const BPF_PROG_TYPE_CGROUP_SKB: u32 = 8;
-        const BPF_CGROUP_INET_INGRESS: u32 = 0;
-        let Ok(prog) = trivial_prog(BPF_PROG_TYPE_CGROUP_SKB) else { return false };
-        crate::link::link_type_known(std::os::fd::AsFd::as_fd(&prog), BPF_CGROUP_INET_INGRESS, false)
-    })
-}
