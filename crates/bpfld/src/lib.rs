@@ -42,6 +42,7 @@ pub mod kernel_target;
 pub mod link;
 pub mod loader;
 pub mod map;
+pub mod map_dump;
 pub mod map_handle;
 pub mod object;
 pub mod perf_attach;

@@ -7,6 +7,7 @@ mod features_cmd;
 mod gen_cmd;
 mod load_cmd;
 mod plan_cmd;
+mod run_cmd;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,10 @@ enum Cmd {
     /// Generate code from objects (`gen skeleton`: Rust skeletons).
     #[command(subcommand)]
     Gen(gen_cmd::GenCmd),
+    /// Load, attach every program that says where, print ring buffer and
+    /// perf buffer records as they arrive; at the end (--duration, Ctrl-C)
+    /// detach and print the maps decoded with BTF.
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
         Cmd::Check(a) => check_cmd::run(a),
         Cmd::Features(a) => features_cmd::run(a),
         Cmd::Gen(c) => gen_cmd::run(c),
+        Cmd::Run(a) => run_cmd::run(a),
     };
     match res {
         Ok(code) => code,
