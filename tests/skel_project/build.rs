@@ -17,7 +17,10 @@ fn main() {
     for path in names.iter().filter(|p| p.to_string_lossy().ends_with(".bpf.o")) {
         let name = path.file_name().unwrap().to_string_lossy().trim_end_matches(".bpf.o").to_string();
         let bytes = std::fs::read(path).expect("read object");
-        let opts = bpfld_gen::SkeletonOptions { name: None, embed: bpfld_gen::Embed::IncludeBytes(path.canonicalize().unwrap()) };
+        // One embeds its bytes as a literal, as `bpfld gen skeleton` does.
+        let embed =
+            if name == "loader_globals" { bpfld_gen::Embed::Literal } else { bpfld_gen::Embed::IncludeBytes(path.canonicalize().unwrap()) };
+        let opts = bpfld_gen::SkeletonOptions { name: None, embed };
         let text = match bpfld_gen::skeleton(&path.to_string_lossy(), &bytes, &opts) {
             Ok(t) => t,
             // The objects made not to open have no skeleton either.
