@@ -168,3 +168,38 @@ fn uprobe_multi_attaches_to_every_function_matching_a_pattern() {
     let e = prog.attach_uprobe_multi(&exe, "bpfld_no_such_*", &opts).unwrap_err().to_string();
     assert!(e.contains("matches 'bpfld_no_such_*'"), "{e}");
 }
+
+#[test]
+fn freplace_target_is_found_in_the_target_programs_btf_and_the_host_policy_checked() {
+    if !require_kernel() {
+        return;
+    }
+    let obj = load("loader_subprogs");
+    let target = obj.program("run_global").unwrap();
+    let id = bpfld::link::freplace::target_function_btf_id(target.fd().unwrap(), "global_add").unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(id, 0);
+    let e = bpfld::link::freplace::target_function_btf_id(target.fd().unwrap(), "no_such_func").unwrap_err().to_string();
+    assert!(e.contains("no function 'no_such_func'"), "{e}");
+    // An extension program for it (`r0 = 0; exit`, no BTF of its own).
+    let insns = [0xb7u8, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let attr = bpfld_sys::ProgLoadAttr {
+        prog_type: bpfld_asm::types::prog_type::EXT,
+        insns: &insns,
+        license: c"GPL",
+        prog_name: "ext_probe",
+        attach_btf_id: id,
+        attach_prog_fd: Some(target.fd().unwrap()),
+        log: bpfld_sys::LogOptions { level: 1, ..Default::default() },
+        ..Default::default()
+    };
+    match bpfld_sys::prog_load(&attr) {
+        // Refused before the verifier ran (empty log), as fentry here.
+        Err(e) if e.errno() == Some(libc::EPERM) && e.log().is_empty() => bpfld_testdata::machine_limit(
+            "freplace_target_is_found_in_the_target_programs_btf_and_the_host_policy_checked",
+            "freplace (BPF_PROG_TYPE_EXT) programs are refused with EPERM by this host's policy, as fentry/fexit",
+        ),
+        // Past the policy: the verifier wants the extension's own BTF.
+        Err(e) => assert_eq!(e.errno(), Some(libc::EINVAL), "{e}"),
+        Ok(p) => panic!("an extension without BTF loaded: {p:?}"),
+    }
+}

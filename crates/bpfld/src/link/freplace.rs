@@ -28,3 +28,20 @@ impl Program<'_> {
         Ok(Link::bpf(fd))
     }
 }
+
+/// The BTF id of global function `func` in the BTF the loaded program
+/// `target` was loaded with: the `target_btf_id` of an freplace program
+/// (libbpf's `bpf_program__set_attach_target` looks it up the same way).
+pub fn target_function_btf_id(target: BorrowedFd<'_>, func: &str) -> Result<u32> {
+    use crate::error::Error;
+    let ctx = || format!("freplace target '{func}'");
+    let info = bpfld_sys::prog_info(target).map_err(|e| Error::kernel(ctx(), e))?;
+    if info.btf_id == 0 {
+        return Err(Error::Usage(format!("{}: the target program was loaded without BTF", ctx())));
+    }
+    let fd = bpfld_sys::btf_get_fd_by_id(info.btf_id).map_err(|e| Error::kernel(ctx(), e))?;
+    let raw = bpfld_sys::btf_raw_data(std::os::fd::AsFd::as_fd(&fd)).map_err(|e| Error::kernel(ctx(), e))?;
+    let btf = bpfld_btf::Btf::from_vec(raw).map_err(|e| Error::Usage(format!("{}: the target's BTF does not parse: {e}", ctx())))?;
+    btf.find_first(func, bpfld_btf::Kind::Func)
+        .ok_or_else(|| Error::Usage(format!("{}: no function '{func}' in the target program's BTF", ctx())))
+}
