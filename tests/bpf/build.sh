@@ -38,6 +38,21 @@ for src in *.bpf.c; do
     fi
   fi
 done
+# The examples' programs (examples/NAME/NAME.bpf.c), built the same way
+# from their own directory, their objects committed beside them.
+for src in ../../examples/*/*.bpf.c; do
+  [ -e "$src" ] || continue
+  dir=$(dirname "$src"); base=$(basename "$src" .c)
+  if [ $check = 1 ]; then o="$out/$base.o"; else o="$dir/$base.o"; fi
+  abs=$(realpath -m "$o"); inc=$(realpath include)
+  (cd "$dir" && "$CLANG" "${CFLAGS[@]}" -I "$inc" -c "$base.c" -o "$abs")
+  "$STRIP" -g "$o"
+  if [ $check = 1 ] && ! cmp -s "$o" "$dir/$base.o"; then
+    echo "examples/$(basename "$dir")/$base.o differs from a rebuild of $base.c (run tests/bpf/build.sh and commit)" >&2
+    status=1
+  fi
+done
+
 if [ $check = 1 ]; then
   for o in obj/*.bpf.o; do
     [ -e "$o" ] || continue
