@@ -94,6 +94,13 @@ pub struct KernelFiles {
     /// The kernel's `.config` (plain or gzip), used instead of
     /// `/proc/config.gz` and `/boot/config-<release>`.
     pub kconfig: Option<PathBuf>,
+    /// A vmlinux BTF file that CO-RE relocations use instead of the
+    /// kernel's own (libbpf's `btf_custom_path`; e.g. `bpfld btf min`'s
+    /// output for a kernel built without BTF). Module BTFs are then not
+    /// searched for CO-RE candidates, as in libbpf; externs and attach
+    /// targets still resolve against the kernel's BTF, or against this file
+    /// where the kernel has none.
+    pub vmlinux_btf: Option<PathBuf>,
 }
 
 /// The running kernel as a target, with the fds of its module BTFs in the
@@ -110,8 +117,14 @@ pub struct RunningKernel {
 /// process); everything else only when needed.
 pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<RunningKernel> {
     let uname = kernel_release()?;
-    let vmlinux = cached_vmlinux_btf()?;
+    let custom = files.vmlinux_btf.as_deref().map(vmlinux_btf).transpose()?;
+    let vmlinux = match (cached_vmlinux_btf(), &custom) {
+        (Ok(b), _) => b,
+        (Err(_), Some(c)) => c.clone(),
+        (Err(e), None) => return Err(e),
+    };
     let mut target = Target::new(format!("running kernel {}", uname.release), vmlinux);
+    target.core_btf = custom;
     target.kernel_version = uname.version;
     let features = *crate::features();
     target.features = Some(features);

@@ -77,7 +77,7 @@ fn an_unreadable_config_is_an_error_naming_the_file() {
     if !require_kernel() {
         return;
     }
-    let files = KernelFiles { kconfig: Some(PathBuf::from("/nonexistent/config.gz")) };
+    let files = KernelFiles { kconfig: Some(PathBuf::from("/nonexistent/config.gz")), ..Default::default() };
     let needs = TargetNeeds { kconfig: true, ..Default::default() };
     let e = running_kernel(&needs, &files).unwrap_err().to_string();
     assert!(e.starts_with("/nonexistent/config.gz: "), "{e}");

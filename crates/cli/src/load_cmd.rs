@@ -31,6 +31,11 @@ pub struct LoadArgs {
     /// /boot/config-<release>.
     #[arg(long, value_name = "PATH")]
     pub kconfig: Option<PathBuf>,
+    /// A vmlinux BTF file for CO-RE relocations instead of the kernel's
+    /// (libbpf's btf_custom_path), e.g. `bpfld btf min`'s output for a
+    /// kernel built without BTF.
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
     /// Verifier log level of every load: 1 (instructions), 2 (every
     /// state), 4 (statistics) or a sum of them; 0 logs only failures.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=7))]
@@ -58,6 +63,10 @@ fn prog_type_label(t: u32) -> String {
 fn check_paths(a: &LoadArgs) -> Result<(), String> {
     if let Some(k) = &a.kconfig {
         std::fs::File::open(k).map_err(|e| format!("--kconfig {}: {e}", k.display()))?;
+    }
+    if let Some(b) = &a.btf {
+        let bytes = std::fs::read(b).map_err(|e| format!("--btf {}: {e}", b.display()))?;
+        bpfld_btf::Btf::from_vec(bytes).map_err(|e| format!("--btf {}: {e}", b.display()))?;
     }
     if let Some(root) = &a.pin_root {
         let not = |what: &str| format!("--pin-root {}: {what}", root.display());
@@ -127,7 +136,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         keep_going: true,
         load_disabled: a.all,
         log_level: a.log_level,
-        kernel_files: KernelFiles { kconfig: a.kconfig.clone() },
+        kernel_files: KernelFiles { kconfig: a.kconfig.clone(), vmlinux_btf: a.btf.clone() },
         plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() },
         pin_root: a.pin_root.clone(),
     };

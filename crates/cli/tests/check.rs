@@ -207,5 +207,8 @@ fn btf_min_writes_a_small_btf_that_plans_as_the_whole() {
     assert_eq!(programs(out.to_str().unwrap()), whole);
     let (code, _, err) = bpfld(&["btf", "min", &obj("core_fields"), "--kernel", "/nonexistent", "-o", out.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = bpfld(&["load", &obj("core_fields"), "--btf", "/nonexistent.btf"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--btf /nonexistent.btf"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -73,6 +73,11 @@ pub struct Target {
     /// running kernel is asked instead, and its refusals explained.
     pub predict_missing: bool,
     enums: OnceLock<KernelEnums>,
+    /// BTF that CO-RE relocations use instead of [`Target::vmlinux`]
+    /// (libbpf's `btf_custom_path`, e.g. a reduced BTF made by `bpfld btf
+    /// min` for a kernel without BTF): candidates come from it alone, never
+    /// from modules; externs and attach targets still use `vmlinux`.
+    pub core_btf: Option<Btf>,
 }
 
 impl Target {
@@ -90,6 +95,7 @@ impl Target {
             features: None,
             derived_features: OnceLock::new(),
             predict_missing: true,
+            core_btf: None,
             enums: OnceLock::new(),
         }
     }
@@ -125,6 +131,15 @@ impl Target {
         match owner {
             BtfOwner::Vmlinux => &self.vmlinux,
             BtfOwner::Module(i) => &self.modules[i].btf,
+        }
+    }
+
+    /// The BTF CO-RE relocations read for `owner`: [`Target::core_btf`]
+    /// for vmlinux when it is set.
+    pub fn core_btf_of(&self, owner: BtfOwner) -> &Btf {
+        match (owner, &self.core_btf) {
+            (BtfOwner::Vmlinux, Some(b)) => b,
+            _ => self.btf(owner),
         }
     }
 

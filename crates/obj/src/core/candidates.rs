@@ -61,8 +61,9 @@ pub(crate) fn find_candidates(local: &Type<'_>, target: &Target) -> Result<Vec<C
     let name = local.name().map_err(|e| e.message)?;
     let essential = essential_name(name);
     let mut out = Vec::new();
-    own_candidates(local, essential, BtfOwner::Vmlinux, &target.vmlinux, &mut out);
-    if !out.is_empty() {
+    own_candidates(local, essential, BtfOwner::Vmlinux, target.core_btf_of(BtfOwner::Vmlinux), &mut out);
+    // libbpf searches module BTFs only without a custom vmlinux BTF.
+    if !out.is_empty() || target.core_btf.is_some() {
         return Ok(out);
     }
     for (i, m) in target.modules.iter().enumerate() {

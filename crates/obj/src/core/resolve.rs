@@ -90,7 +90,7 @@ pub(crate) fn resolve<'a>(
     let mut first: Option<(ReloRes, Candidate, Spec<'a>)> = None;
     let mut kept = Vec::with_capacity(cands.len());
     for (i, cand) in cands.iter().enumerate() {
-        let btf = target.btf(cand.owner);
+        let btf = target.core_btf_of(cand.owner);
         let cand_spec = match match_spec(&local_spec, btf, cand.type_id) {
             Ok(Some(s)) => s,
             Ok(None) => continue,
