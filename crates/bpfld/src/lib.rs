@@ -5,7 +5,7 @@
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! #   std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))?;
-//! #   if !bpfld_sys::test_support::require_kernel() {
+//! #   if !bpfld_testdata::require_kernel() {
 //! #       return Ok(());
 //! #   }
 //!     let mut obj = OpenObject::open("tests/bpf/obj/readme_example.bpf.o")?; // pure: no system call yet

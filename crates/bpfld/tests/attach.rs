@@ -7,7 +7,7 @@ mod common;
 use std::net::UdpSocket;
 
 use bpfld::LoadedObject;
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 fn gettid() -> u32 {

@@ -21,7 +21,7 @@ use bpfld::{Error, LoadedObject, ProgramState};
 use bpfld_asm::insn::op;
 use bpfld_btf::resolve::{member_by_name, resolve_size, skip_mods_and_typedefs, MemberPath};
 use bpfld_btf::{Btf, Kind};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 const RLIMIT_NOFILE_INDEX: u64 = 7;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bpfld::{LoadedObject, PerfBuffer, PerfBufferOptions, PerfRecord, RingBuffer, RingBufferPoller, UserRingBuffer};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 fn load_events() -> LoadedObject {

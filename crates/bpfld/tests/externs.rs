@@ -33,7 +33,7 @@ fn spawn_a_task() {
 
 #[test]
 fn three_flavors_one_binds_and_dead_branches_are_gone() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let obj = load("kfunc_flavors");
@@ -68,7 +68,7 @@ fn three_flavors_one_binds_and_dead_branches_are_gone() {
 
 #[test]
 fn strong_externs_fail_with_libbpfs_message() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let e = plan_error("kfunc_strong_missing", &LoadOptions::default());
@@ -88,7 +88,7 @@ fn strong_externs_fail_with_libbpfs_message() {
 
 #[test]
 fn weak_missing_kfuncs_fall_back() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let obj = load("kfunc_weak_missing");
@@ -101,7 +101,7 @@ fn weak_missing_kfuncs_fall_back() {
 
 #[test]
 fn unguarded_missing_kfunc_is_explained_in_the_verifier_log() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let mut o = open("kfunc_weak_missing");
@@ -128,7 +128,7 @@ fn config_value(text: &str, name: &str) -> Option<String> {
 
 #[test]
 fn kconfig_values_match_proc_config_gz() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let Some(text) = proc_config() else {
@@ -174,7 +174,7 @@ fn kconfig_values_match_proc_config_gz() {
 
 #[test]
 fn typeless_ksym_addresses_match_proc_kallsyms() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let obj = load("ksym_typeless");
@@ -194,7 +194,7 @@ fn typeless_ksym_addresses_match_proc_kallsyms() {
 
 #[test]
 fn typed_ksym_resolves_but_this_kernel_lacks_kallsyms_all() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     // The VAR is in BTF, so the plan binds it; the verifier then needs the
@@ -215,7 +215,7 @@ fn typed_ksym_resolves_but_this_kernel_lacks_kallsyms_all() {
 
 #[test]
 fn module_kfunc_built_into_this_kernel_runs() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let obj = load("kfunc_module");
@@ -231,7 +231,7 @@ fn module_kfunc_built_into_this_kernel_runs() {
 
 #[test]
 fn bbr_flavor_of_this_kernel() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let obj = load("kfunc_bbr");
@@ -241,7 +241,7 @@ fn bbr_flavor_of_this_kernel() {
 
 #[test]
 fn required_flavor_groups() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     // Declared in the source: met on this kernel.

@@ -4,7 +4,7 @@
 //! agreement with what its BTF predicts offline.
 
 use bpfld::{Feature, KernelFeatures};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 
 /// Features this machine's kernel lacks by configuration, with why.
 fn machine_lacks(f: Feature) -> Option<&'static str> {

@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 
 use bpfld::kernel_target::{self, running_kernel, KernelFiles, TargetNeeds};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 fn all_needs() -> TargetNeeds {

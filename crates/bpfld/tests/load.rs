@@ -6,7 +6,7 @@ mod common;
 use std::os::fd::AsFd;
 
 use bpfld::{Error, ProgramState, TestRunOpts};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 const XDP_DROP: u32 = 1;

@@ -6,7 +6,7 @@
 mod common;
 
 use bpfld::Error;
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 fn open_fds() -> usize {

@@ -11,7 +11,7 @@ use bpfld::{KernelFeatures, LoadOptions, LoadedObject, TestRunOpts};
 use bpfld_btf::{Btf, Kind};
 use bpfld_obj::kernel_version;
 use bpfld_obj::plan::PlanOptions;
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 const XDP_PASS: u32 = 2;

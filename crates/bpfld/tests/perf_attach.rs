@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use bpfld::{LoadedObject, ProbeOpts};
-use bpfld_sys::test_support::{ensure_tracefs, require_kernel};
+use bpfld_testdata::{ensure_tracefs, require_kernel};
 use common::*;
 
 fn gettid() -> u32 {

@@ -10,8 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use bpfld::{Error, LoadOptions, LoadedObject, PinnedMap};
-use bpfld_sys::test_support::{bpffs_test_dir, require_kernel};
 use bpfld_sys::MapCreateAttr;
+use bpfld_testdata::{bpffs_test_dir, require_kernel};
 use common::*;
 
 const PINNED: [&str; 3] = ["pinned_counts", "pinned_hash_long_name", "pinned_outer"];

@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use bpfld::{LoadedObject, ProgramState};
 use bpfld_asm::types::{map_type, prog_type};
 use bpfld_btf::{Btf, Kind};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 const AVAILABLE: &str = "/proc/sys/net/ipv4/tcp_available_congestion_control";

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 
 use bpfld::typed_maps::*;
 use bpfld::{LoadedObject, MapHandle};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use bytemuck::{Pod, Zeroable};
 use common::*;
 

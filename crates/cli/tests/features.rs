@@ -29,7 +29,7 @@ fn offline_6_1_lacks_what_came_later() {
 
 #[test]
 fn probed_on_the_running_kernel() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let (code, out, err) = bpfld(&["features", "--json"]);

@@ -87,7 +87,7 @@ fn kernel_matrix() {
     let mut cfg = MatrixConfig::new(PathBuf::new(), repo().join("tests/bpf/obj"));
     cfg.shared_btf = shared_btf();
     // The host column needs bpf(); the guests do not.
-    cfg.host = bpfld_sys::bpf_usable().is_ok() || bpfld_sys::test_support::require_kernel();
+    cfg.host = bpfld_sys::bpf_usable().is_ok() || bpfld_testdata::require_kernel();
     cfg.bpfld = release_bpfld();
     let report = match run(&cfg) {
         Ok(r) => r,

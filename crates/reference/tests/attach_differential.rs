@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::os::fd::BorrowedFd;
 
 use bpfld::{LoadOptions, OpenObject};
-use bpfld_sys::test_support::{ensure_tracefs, require_kernel};
+use bpfld_testdata::{ensure_tracefs, require_kernel};
 
 /// The function the uprobe sections name (through /proc/self/exe).
 #[no_mangle]

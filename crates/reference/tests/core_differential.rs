@@ -121,7 +121,7 @@ const FAILURE_PHRASES: [&str; 4] =
 #[test]
 fn core_relocations_match_libbpf() {
     let Some(dir) = kernel_btf_dir() else { return };
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     // SAFETY: installs a callback with the signature libbpf expects.

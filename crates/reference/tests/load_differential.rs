@@ -48,7 +48,7 @@ use std::sync::Mutex;
 
 use bpfld::{LoadOptions, OpenObject, ProgramState};
 use bpfld_obj::plan::LoadPlan;
-use bpfld_sys::test_support::{bpffs_test_dir, require_kernel};
+use bpfld_testdata::{bpffs_test_dir, require_kernel};
 
 /// (object, program or "*", why bpfld differs from libbpf on purpose).
 const DELIBERATE: &[(&str, &str, &str)] = &[(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bpfld::{LoadOptions, OpenObject};
-use bpfld_sys::test_support::{bpffs_test_dir, require_kernel};
+use bpfld_testdata::{bpffs_test_dir, require_kernel};
 
 const PINNED: [&str; 3] = ["pinned_counts", "pinned_hash_long_name", "pinned_outer"];
 

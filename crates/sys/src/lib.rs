@@ -46,7 +46,6 @@ mod prog;
 mod ringbuf;
 mod signal;
 mod syscall;
-pub mod test_support;
 
 pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load, btf_raw_data, BtfInfo};
 pub use epoll::{Epoll, SignalFd};

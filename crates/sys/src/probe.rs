@@ -20,7 +20,7 @@ const TRIVIAL_PROG: [u8; 16] = [
 ///
 /// Why: the tests of the whole project run against the real kernel and use
 /// this to skip cleanly in sandboxes without `CAP_BPF` or with seccomp, see
-/// [`test_support::require_kernel`](crate::test_support::require_kernel).
+/// `bpfld_testdata::require_kernel`.
 /// The error says why (`ENOSYS`, `EPERM`...).
 pub fn bpf_usable() -> io::Result<()> {
     trivial_prog(BPF_PROG_TYPE_SOCKET_FILTER).map(drop).map_err(io::Error::from)

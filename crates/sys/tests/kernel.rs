@@ -6,8 +6,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use bpfld_sys::consts::*;
-use bpfld_sys::test_support::require_kernel;
 use bpfld_sys::*;
+use bpfld_testdata::require_kernel;
 
 const PROG_TYPE_SOCKET_FILTER: u32 = 1;
 const PROG_TYPE_XDP: u32 = 6;

@@ -11,6 +11,9 @@
 //! `$BPFLD_SKIP_LOG`, which `scripts/test.sh` lists at the end of the run.
 #![forbid(unsafe_code)]
 
+mod kernel;
+pub use kernel::{bpffs_test_dir, ensure_tracefs, require_kernel, REQUIRE_KERNEL_ENV};
+
 mod bpftool_dump;
 mod kernel_btf;
 mod old_kernels;

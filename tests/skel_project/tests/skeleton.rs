@@ -6,7 +6,7 @@ use bpfld_skel_project::counter::CounterSkelBuilder;
 
 #[test]
 fn rodata_set_before_load_and_bss_read_after_events() {
-    if !bpfld_sys::test_support::require_kernel() {
+    if !bpfld_testdata::require_kernel() {
         return;
     }
     let mut open = CounterSkelBuilder.open().unwrap();

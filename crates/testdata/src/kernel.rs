@@ -1,4 +1,6 @@
-//! Helpers for tests that need the real kernel, shared by the whole project.
+//! Helpers for tests that need the real kernel (moved here from
+//! bpfld-sys, whose production code they are not): whether `bpf()` is
+//! usable, a private bpffs directory per test, tracefs mounted once.
 
 /// Environment variable that turns "skip" into "fail" (set it in CI, where a
 /// kernel without usable bpf() is a misconfiguration, not a reason to skip).
@@ -7,17 +9,17 @@ pub const REQUIRE_KERNEL_ENV: &str = "BPFLD_REQUIRE_KERNEL";
 /// Call first in every test that needs the kernel:
 ///
 /// ```no_run
-/// if !bpfld_sys::test_support::require_kernel() {
+/// if !bpfld_testdata::require_kernel() {
 ///     return;
 /// }
 /// ```
 ///
-/// Returns true if [`bpf_usable`](crate::bpf_usable) succeeds. Otherwise
+/// Returns true if [`bpf_usable`](bpfld_sys::bpf_usable) succeeds. Otherwise
 /// prints `skipped: bpf() not usable: <why>` and returns false, unless
 /// `BPFLD_REQUIRE_KERNEL=1` is set, in which case it panics, so that
 /// skipped tests cannot pass unnoticed under CI.
 pub fn require_kernel() -> bool {
-    match crate::bpf_usable() {
+    match bpfld_sys::bpf_usable() {
         Ok(()) => true,
         Err(e) => {
             if std::env::var(REQUIRE_KERNEL_ENV).is_ok_and(|v| v == "1") {
@@ -40,8 +42,8 @@ const BPFFS: &str = "/sys/fs/bpf";
 /// bpffs can be had: call [`require_kernel`] first.
 pub fn bpffs_test_dir(name: &str) -> std::path::PathBuf {
     let root = std::path::Path::new(BPFFS);
-    if !crate::is_bpffs(root) {
-        crate::mount_bpffs(root).unwrap_or_else(|e| panic!("{BPFFS} is not a bpffs and mounting one failed: {e}"));
+    if !bpfld_sys::is_bpffs(root) {
+        bpfld_sys::mount_bpffs(root).unwrap_or_else(|e| panic!("{BPFFS} is not a bpffs and mounting one failed: {e}"));
     }
     let dir = root.join(format!("bpfld-test-{}-{name}", std::process::id()));
     if dir.exists() {
@@ -61,14 +63,14 @@ pub fn ensure_tracefs() {
     static MOUNTED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let tracing = std::path::Path::new("/sys/kernel/tracing");
     let reachable = || {
-        crate::fs_magic(tracing).is_ok_and(|m| m == crate::TRACEFS_MAGIC)
+        bpfld_sys::fs_magic(tracing).is_ok_and(|m| m == bpfld_sys::TRACEFS_MAGIC)
             || std::path::Path::new("/sys/kernel/debug/tracing/events").exists()
     };
     let outcome = MOUNTED.get_or_init(|| {
         if reachable() {
             return Ok(());
         }
-        match crate::mount_tracefs(tracing) {
+        match bpfld_sys::mount_tracefs(tracing) {
             Ok(()) => Ok(()),
             Err(_) if reachable() => Ok(()),
             Err(e) => Err(e.to_string()),
