@@ -9,7 +9,7 @@ mod netenv;
 use bpfld::link::netfilter::{NetfilterHook, NFPROTO_IPV4, NF_INET_LOCAL_IN};
 use bpfld::link::tc::{TcDirection, TcFilterOpts, TcMechanism};
 use bpfld::LoadedObject;
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 use netenv::*;
 

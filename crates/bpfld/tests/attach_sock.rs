@@ -15,7 +15,7 @@ use std::time::Duration;
 use bpfld::link::cgroup::CgroupAttachMode;
 use bpfld::LoadedObject;
 use bpfld_asm::types::attach_type as at;
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 use netenv::*;
 

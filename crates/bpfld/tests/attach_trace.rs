@@ -9,7 +9,7 @@ use bpfld::link::iter::IterTarget;
 use bpfld::link::perf_event::SamplePeriod;
 use bpfld::link::uprobe_multi::UprobeMultiOpts;
 use bpfld::LoadedObject;
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 fn gettid() -> u32 {

@@ -15,7 +15,7 @@ use serde_json::Value;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn kernel() -> bool {
-    bpfld_sys::test_support::require_kernel()
+    bpfld_testdata::require_kernel()
 }
 
 /// Starts `bpfld run` and returns once it says it is running.

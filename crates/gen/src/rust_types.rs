@@ -209,6 +209,8 @@ impl<'a> Types<'a> {
         let _ = writeln!(o, "/// {doc}");
         let _ = writeln!(o, "#[repr(C{})]", if packed { ", packed" } else { "" });
         let _ = writeln!(o, "#[derive(Debug, Clone, Copy, PartialEq)]");
+        // Fields keep the C names (`____fmt` of bpf_printk, say).
+        let _ = writeln!(o, "#[allow(non_snake_case)]");
         let _ = writeln!(o, "pub struct {name} {{");
         for f in fields {
             if let Some(d) = &f.doc {

@@ -207,6 +207,7 @@ fn write_views(out: &mut String, sections: &[Section]) {
         let view = format!("{}View", s.ty);
         let _ = writeln!(out, "/// Section `{}` of a loaded skeleton, variable by variable.", s.elf);
         let _ = writeln!(out, "pub struct {view}<'a> {{\n    obj: &'a bpfld::LoadedObject,\n}}\n");
+        let _ = writeln!(out, "#[allow(non_snake_case)]");
         let _ = writeln!(out, "impl {view}<'_> {{");
         for (field, cname, ty) in &s.vars {
             let _ = writeln!(out, "    /// The current value of `{cname}`.");
@@ -235,6 +236,7 @@ fn write_views(out: &mut String, sections: &[Section]) {
         let view_mut = format!("{}ViewMut", s.ty);
         let _ = writeln!(out, "/// Section `{}` of a loaded skeleton, writable.", s.elf);
         let _ = writeln!(out, "pub struct {view_mut}<'a> {{\n    obj: &'a mut bpfld::LoadedObject,\n}}\n");
+        let _ = writeln!(out, "#[allow(non_snake_case)]");
         let _ = writeln!(out, "impl {view_mut}<'_> {{");
         for (field, cname, ty) in &s.vars {
             let _ = writeln!(out, "    /// Writes `{cname}` (through the section's memory mapping where the kernel maps it).");
