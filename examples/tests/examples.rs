@@ -18,7 +18,7 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn kernel() -> bool {
-    bpfld_sys::test_support::require_kernel()
+    bpfld_testdata::require_kernel()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bpfld::{KernelFiles, LoadOptions, LoadedObject};
 use bpfld_btf::resolve::member_by_name;
 use bpfld_btf::{Btf, Kind};
-use bpfld_sys::test_support::require_kernel;
+use bpfld_testdata::require_kernel;
 use common::*;
 
 fn pid_offset(btf: &Btf) -> u64 {
