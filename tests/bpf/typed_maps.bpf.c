@@ -162,3 +162,23 @@ int probe_maps(struct xdp_md *ctx)
 	bpf_tail_call(ctx, &jump, 0);
 	return XDP_PASS;
 }
+
+/* A value of every shape bpfld::map_dump decodes. */
+enum color { RED = 1, GREEN = 2 };
+
+struct shapes {
+	int neg;
+	enum color color;
+	char name[8];
+	unsigned int low : 3, high : 5;
+	int sbits : 4;
+	_Bool flag;
+	__u16 arr[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct shapes);
+} decoded SEC(".maps");

@@ -312,3 +312,34 @@ fn maps_and_programs_taken_out_live_in_other_threads() {
     });
     assert_eq!(t.join().unwrap(), (33, Some(vec![1, 0, 0, 0, 2, 0, 0, 0])));
 }
+
+#[test]
+fn keys_and_values_decode_with_the_maps_btf() {
+    if !require_kernel() {
+        return;
+    }
+    use bpfld::map_dump::{MapBtf, Value};
+    let obj = obj();
+    let h = obj.take_map("decoded").unwrap();
+    // struct shapes { int neg; enum color color; char name[8];
+    //   unsigned low:3, high:5; int sbits:4; _Bool flag; __u16 arr[2]; }
+    let mut v = vec![0u8; h.value_size()];
+    v[0..4].copy_from_slice(&(-7i32).to_ne_bytes());
+    v[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    v[8..11].copy_from_slice(b"abc");
+    // low = 5, high = 17, sbits = -3 (0b1101) in the next 32-bit unit.
+    let bits: u32 = 5 | (17 << 3) | (0b1101 << 8);
+    v[16..20].copy_from_slice(&bits.to_ne_bytes());
+    let flag_off = v.len() - 6;
+    v[flag_off] = 1;
+    v[flag_off + 2..flag_off + 4].copy_from_slice(&300u16.to_ne_bytes());
+    v[flag_off + 4..flag_off + 6].copy_from_slice(&9u16.to_ne_bytes());
+    h.update(&1u32.to_ne_bytes(), &v, 0).unwrap();
+    let btf = MapBtf::of(&h).unwrap().expect("the map has BTF");
+    let (k, val) = h.entries().next().unwrap().unwrap();
+    assert_eq!(btf.key(&k), Some(Value::Int(1)));
+    let json = btf.value(&val).to_json();
+    assert_eq!(json, r#"{"neg":-7,"color":"GREEN","name":"abc","low":5,"high":17,"sbits":-3,"flag":true,"arr":[300,9]}"#);
+    let text = btf.value(&val).to_string();
+    assert!(text.starts_with("{ .neg = -7, .color = GREEN, .name = \"abc\", .low = 5"), "{text}");
+}
