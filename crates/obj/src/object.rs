@@ -494,6 +494,27 @@ fn datasec_has_non_static_var(btf: &Btf, id: u32) -> bool {
         .any(|v| btf.type_by_id(v.type_id).ok().and_then(|vt| vt.var_linkage()).is_some_and(|l| l != bpfld_btf::VarLinkage::Static))
 }
 
+/// The page size ring buffer sizes are rounded to (x86-64's and most
+/// others'; libbpf asks the machine it runs on).
+const RINGBUF_PAGE_SIZE: u32 = 4096;
+
+fn is_ringbuf(map_type: u32) -> bool {
+    map_type == bpfld_asm::types::map_type::RINGBUF || map_type == bpfld_asm::types::map_type::USER_RINGBUF
+}
+
+/// A ring buffer's size as the kernel takes it: a power-of-two number of
+/// pages. A size that is not one is rounded up to the next one, as libbpf
+/// does at open (a `max_entries` of 1000 makes a one-page ring); zero
+/// stays zero so the kernel refuses it, and a size that cannot be rounded
+/// within 32 bits is left for the kernel to refuse.
+pub fn ringbuf_size(requested: u32) -> u32 {
+    if requested == 0 || (requested % RINGBUF_PAGE_SIZE == 0 && (requested / RINGBUF_PAGE_SIZE).is_power_of_two()) {
+        return requested;
+    }
+    let pages = (requested / RINGBUF_PAGE_SIZE + 1).next_power_of_two();
+    pages.checked_mul(RINGBUF_PAGE_SIZE).unwrap_or(requested)
+}
+
 fn btf_map_spec(d: &crate::btf_maps::BtfMapDef, sec_idx: usize, cx: &Ctx<'_>) -> Result<MapSpec> {
     let mcx = cx.with(format!("map '{}'", d.name));
     let map_type = d.map_type.ok_or_else(|| mcx.err("map type is not specified"))?;
@@ -508,7 +529,7 @@ fn btf_map_spec(d: &crate::btf_maps::BtfMapDef, sec_idx: usize, cx: &Ctx<'_>) ->
         map_type,
         key_size: d.key_size.unwrap_or(0),
         value_size: d.value_size.unwrap_or(0),
-        max_entries: d.max_entries.unwrap_or(0),
+        max_entries: if is_ringbuf(map_type) { ringbuf_size(d.max_entries.unwrap_or(0)) } else { d.max_entries.unwrap_or(0) },
         map_flags: d.map_flags.unwrap_or(0),
         map_extra: d.map_extra.unwrap_or(0),
         numa_node: d.numa_node.unwrap_or(0),
@@ -642,3 +663,20 @@ fn record_reloc(
 
 /// Shares the object's bytes for zero-copy views where callers need them.
 pub type SharedBytes = Arc<[u8]>;
+
+#[cfg(test)]
+mod ringbuf_size_tests {
+    use super::ringbuf_size;
+
+    #[test]
+    fn rounded_up_to_a_power_of_two_pages_as_libbpf() {
+        assert_eq!(ringbuf_size(0), 0);
+        assert_eq!(ringbuf_size(1), 4096);
+        assert_eq!(ringbuf_size(4096), 4096);
+        assert_eq!(ringbuf_size(4097), 8192);
+        assert_eq!(ringbuf_size(3 * 4096), 4 * 4096);
+        assert_eq!(ringbuf_size(256 * 1024), 256 * 1024);
+        assert_eq!(ringbuf_size(256 * 1024 + 1), 512 * 1024);
+        assert_eq!(ringbuf_size(u32::MAX - 5), u32::MAX - 5);
+    }
+}

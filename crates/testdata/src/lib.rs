@@ -15,11 +15,13 @@ mod kernel;
 pub use kernel::{bpffs_test_dir, ensure_tracefs, require_kernel, REQUIRE_KERNEL_ENV};
 
 mod bpftool_dump;
+mod corpus;
 mod kernel_btf;
 mod old_kernels;
 mod skips;
 
 pub use bpftool_dump::BpftoolDump;
+pub use corpus::{corpus, embedded_bpf_elfs, CorpusObject, CorpusSource};
 
 pub use kernel_btf::{digest, expected_digest, kernel_btf_dir, shared_btf_only, NO_SHARED_ENV};
 pub use old_kernels::{old_kernel_dir, DEBIAN_5_10};

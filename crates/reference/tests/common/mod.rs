@@ -1,0 +1,3 @@
+//! What the differential tests share.
+
+pub mod differential;
