@@ -56,6 +56,8 @@ struct Inner {
     partial: Option<PartialIndex>,
     /// Lookups a targeted view could not answer from `partial`.
     fallbacks: AtomicUsize,
+    /// Bit `k` set if a type of raw kind `k` is among this blob's own.
+    kinds: u32,
 }
 
 impl std::fmt::Debug for Btf {
@@ -196,14 +198,17 @@ impl Btf {
             return Err(Error::new(Section::Strings, "string section too large"));
         }
         let types = Reader { data: &data[types_start..types_end], swap: file_swap };
-        let (offsets, partial) = match wanted {
-            None => (scan_types(types, first_id, total_str as u32)?, None),
+        let (offsets, kinds, partial) = match wanted {
+            None => {
+                let (offsets, kinds) = scan_types(types, first_id, total_str as u32)?;
+                (offsets, kinds, None)
+            }
             Some(w) => {
                 // Base strings a split BTF's types may be named by are
                 // matched through the base when the index is filled.
                 let own = OffsetSet::new(wanted_string_offsets(strs, first_str, w));
-                let (offsets, hits) = walk_types(types, first_id, total_str as u32, first_str, &own)?;
-                (offsets, Some((w.clone(), hits)))
+                let (offsets, hits, kinds) = walk_types(types, first_id, total_str as u32, first_str, &own)?;
+                (offsets, kinds, Some((w.clone(), hits)))
             }
         };
         let mut btf = Btf {
@@ -221,6 +226,7 @@ impl Btf {
                 index: OnceLock::new(),
                 partial: None,
                 fallbacks: AtomicUsize::new(0),
+                kinds,
             }),
         };
         if let Some((w, hits)) = partial {
@@ -253,6 +259,12 @@ impl Btf {
     /// order (empty for a full parse).
     pub fn targeted_type_ids(&self) -> Vec<u32> {
         self.inner.partial.as_ref().map(|p| p.ids()).unwrap_or_default()
+    }
+
+    /// Whether any type (own or the base's) is of kind `k`: known from
+    /// parsing, no scan.
+    pub fn has_kind(&self, k: Kind) -> bool {
+        self.inner.kinds & (1 << k as u32) != 0 || self.inner.base.as_ref().is_some_and(|b| b.has_kind(k))
     }
 
     /// Whether this is a targeted view ([`Btf::parse_targeted`]).
@@ -536,7 +548,7 @@ const RECORD_LAYOUT: [Option<(u32, u32)>; 32] = {
 /// its offset recorded; returns the offsets and the ids of the types named
 /// by a string of `wanted` or, for split BTF, by any base string (below
 /// `first_str`; the caller matches those by name).
-fn walk_types(r: Reader<'_>, first_id: u32, total_str: u32, first_str: u32, wanted: &OffsetSet) -> Result<(Vec<u32>, Vec<u32>)> {
+fn walk_types(r: Reader<'_>, first_id: u32, total_str: u32, first_str: u32, wanted: &OffsetSet) -> Result<(Vec<u32>, Vec<u32>, u32)> {
     if r.swap {
         walk_types_in::<true>(r.data, first_id, total_str, first_str, wanted)
     } else {
@@ -550,7 +562,7 @@ fn walk_types_in<const SWAP: bool>(
     total_str: u32,
     first_str: u32,
     wanted: &OffsetSet,
-) -> Result<(Vec<u32>, Vec<u32>)> {
+) -> Result<(Vec<u32>, Vec<u32>, u32)> {
     let word = |b: &[u8], at: usize| {
         let v = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         if SWAP {
@@ -562,6 +574,7 @@ fn walk_types_in<const SWAP: bool>(
     let len = data.len();
     let mut offsets = Vec::with_capacity(len / 24);
     let mut hits = Vec::new();
+    let mut kinds = 0u32;
     let mut off = 0usize;
     while let Some(head) = data.get(off..off + 12) {
         let (name_off, info) = (word(head, 0), word(head, 4));
@@ -580,6 +593,7 @@ fn walk_types_in<const SWAP: bool>(
         if name_off != 0 && (name_off < first_str || wanted.contains(name_off)) {
             hits.push(id);
         }
+        kinds |= 1 << raw_kind;
         offsets.push(off as u32);
         off = end;
     }
@@ -590,14 +604,15 @@ fn walk_types_in<const SWAP: bool>(
     if first_id as usize + offsets.len() > MAX_TYPE_ID as usize + 1 {
         return Err(Error::types(format!("more than {MAX_TYPE_ID} types")));
     }
-    Ok((offsets, hits))
+    Ok((offsets, hits, kinds))
 }
 
 /// Walks the type section once, validating each record and recording its
 /// offset. Allocation grows with the records actually present.
-fn scan_types(r: Reader<'_>, first_id: u32, total_str: u32) -> Result<Vec<u32>> {
+fn scan_types(r: Reader<'_>, first_id: u32, total_str: u32) -> Result<(Vec<u32>, u32)> {
     let len = r.data.len();
     let mut offsets = Vec::with_capacity(len / 16);
+    let mut kinds = 0u32;
     let mut off = 0usize;
     let mut max_ref: u32 = 0;
     let mut max_ref_from: u32 = 0;
@@ -620,6 +635,7 @@ fn scan_types(r: Reader<'_>, first_id: u32, total_str: u32) -> Result<Vec<u32>> 
         let info = r.u32(off + 4);
         let size_or_type = r.u32(off + 8);
         let raw_kind = (info >> 24) & 0x1f;
+        kinds |= 1 << raw_kind;
         let vlen = (info & 0xffff) as usize;
         let Some(kind) = Kind::from_raw(raw_kind) else {
             return Err(Error::types(format!("unknown kind {raw_kind}")).at(off).ty(id));
@@ -704,5 +720,5 @@ fn scan_types(r: Reader<'_>, first_id: u32, total_str: u32) -> Result<Vec<u32>> 
         ))
         .ty(max_ref_from));
     }
-    Ok(offsets)
+    Ok((offsets, kinds))
 }

@@ -30,6 +30,15 @@ pub struct WantedNames {
     /// every string of a kernel's string section is rejected by one bit
     /// test, without hashing it.
     filter: Vec<u64>,
+    /// A 64 Ki-bit filter of the first two bytes of every wanted name (a
+    /// NUL or `_` second byte for one-byte names, which a flavor may
+    /// follow): any string whose essential name is wanted starts with one
+    /// of those pairs, flavored or not.
+    prefixes: Vec<u64>,
+}
+
+fn prefix_bit(a: u8, b: u8) -> usize {
+    (a as usize) << 8 | b as usize
 }
 
 const FILTER_WORDS: usize = 1024;
@@ -41,7 +50,7 @@ fn filter_bit(name: &[u8]) -> usize {
 
 impl WantedNames {
     pub fn new() -> WantedNames {
-        WantedNames { essentials: HashSet::new(), filter: vec![0; FILTER_WORDS] }
+        WantedNames { essentials: HashSet::new(), filter: vec![0; FILTER_WORDS], prefixes: vec![0; FILTER_WORDS] }
     }
 
     /// Adds `name` (its essential name is what is kept).
@@ -53,9 +62,15 @@ impl WantedNames {
         }
         if self.filter.is_empty() {
             self.filter = vec![0; FILTER_WORDS];
+            self.prefixes = vec![0; FILTER_WORDS];
         }
         let bit = filter_bit(ess);
         self.filter[bit / 64] |= 1 << (bit % 64);
+        let seconds: &[u8] = if ess.len() == 1 { b"\0_" } else { &ess[1..2] };
+        for &b in seconds {
+            let bit = prefix_bit(ess[0], b);
+            self.prefixes[bit / 64] |= 1 << (bit % 64);
+        }
         self.essentials.insert(ess.into());
     }
 
@@ -97,26 +112,24 @@ impl WantedNames {
 
 /// String offsets (from `first_str`) of the strings in `strs` whose
 /// essential name is wanted: one pass over the section, a word at a time,
-/// a bit test per string (length, first and last byte), the exact flavor
-/// rule only for the rare strings holding `___`.
+/// a bit test per string on its first two bytes, the flavor rule and the
+/// exact comparison only for the few strings that pass it.
 pub(crate) fn wanted_string_offsets(strs: &[u8], first_str: u32, wanted: &WantedNames) -> Vec<u32> {
     let mut out = Vec::new();
     if wanted.is_empty() {
         return out;
     }
-    let triples: Vec<usize> = memchr::memmem::find_iter(strs, b"___").collect();
-    let mut next_triple = 0usize;
     let mut start = 0usize;
     let mut on_string_end = |end: usize| {
         if end > start {
-            let s = &strs[start..end];
-            while triples.get(next_triple).is_some_and(|&t| t < start) {
-                next_triple += 1;
-            }
-            let flavored = triples.get(next_triple).is_some_and(|&t| t < end);
-            let ess = if flavored { &s[..essential_len(s)] } else { s };
-            if !ess.is_empty() && wanted.might_cover(ess) && wanted.essentials.contains(ess) {
-                out.push(first_str + start as u32);
+            // strs[end] is the NUL: a one-byte string pairs with it.
+            let bit = prefix_bit(strs[start], strs[start + 1]);
+            if wanted.prefixes[bit / 64] & (1 << (bit % 64)) != 0 {
+                let s = &strs[start..end];
+                let ess = &s[..essential_len(s)];
+                if !ess.is_empty() && wanted.might_cover(ess) && wanted.essentials.contains(ess) {
+                    out.push(first_str + start as u32);
+                }
             }
         }
         start = end + 1;

@@ -286,7 +286,7 @@ fn collect_enumerators(btf: &Btf, id: u32, keep: impl Fn(&str) -> bool, out: &mu
 /// Whether `vmlinux` has a type of kind `k` (a scan: only for the kinds
 /// that are rare).
 fn has_kind(vmlinux: &Btf, k: Kind) -> bool {
-    vmlinux.all_types().any(|t| t.kind() == k)
+    vmlinux.has_kind(k)
 }
 
 /// Whether struct or union `name` has a member `member`, looking into
