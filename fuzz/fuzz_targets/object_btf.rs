@@ -7,9 +7,10 @@
 //!
 //! The mutator picks a BTF field (header lengths, a record's vlen,
 //! size/type word, INT encoding, ARRAY, member, parameter, DATASEC entry
-//! words) and sets it to an extreme value, a nearby value or a type id
-//! around the type count; one time in four it leaves the choice to
-//! libFuzzer's byte-level mutator instead.
+//! words; counts and sizes half the time) and sets it to an extreme value
+//! (two times in three), a nearby value or a type id around the type
+//! count; one time in four it leaves the choice to libFuzzer's byte-level
+//! mutator instead.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -20,7 +21,7 @@ use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 
 #[path = "btf_fields.rs"]
 mod btf_fields;
-use btf_fields::{btf_fields, Field};
+use btf_fields::{btf_fields, Field, Fields};
 
 fn target() -> Option<&'static Target> {
     static T: OnceLock<Option<Target>> = OnceLock::new();
@@ -52,25 +53,26 @@ fn next(state: &mut u32) -> u32 {
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
     let mut rng = seed | 1;
-    let fields = btf_fields(&data[..size]);
-    if fields.is_empty() || next(&mut rng) % 4 == 0 {
+    let Fields { all, counts } = btf_fields(&data[..size]);
+    if all.is_empty() || next(&mut rng) % 4 == 0 {
         return fuzzer_mutate(data, size, max_size);
     }
-    // One to three fields per mutation.
+    // One to three fields per mutation, counts and sizes half the time.
     for _ in 0..1 + next(&mut rng) % 3 {
-        let field = fields[next(&mut rng) as usize % fields.len()];
+        let pool = if counts.is_empty() || next(&mut rng) % 2 == 0 { &all } else { &counts };
+        let field = pool[next(&mut rng) as usize % pool.len()];
         let (at, width) = match field {
             Field::Word(at) => (at, 4),
             Field::Vlen(at) => (at, 2),
         };
         let old = data[at..at + width].iter().rev().fold(0u32, |v, &b| (v << 8) | b as u32);
-        let value = match next(&mut rng) % 4 {
-            0 | 1 => EXTREMES[next(&mut rng) as usize % EXTREMES.len()],
+        let value = match next(&mut rng) % 6 {
+            0..=3 => EXTREMES[next(&mut rng) as usize % EXTREMES.len()],
             // Off by a little: lengths and counts one past what is there.
             2 => old.wrapping_add(next(&mut rng) % 9).wrapping_sub(4),
             // A type id among the object's (its records number about
             // fields / 3) or just past them.
-            _ => next(&mut rng) % (fields.len() as u32 / 3 + 4),
+            _ => next(&mut rng) % (all.len() as u32 / 3 + 4),
         };
         data[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
     }
