@@ -14,5 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p bpfld-cli -p bpfld-matrix
+cargo build --release --quiet -p bpfld-reference --example libbpf_load
 target=${CARGO_TARGET_DIR:-target}
-exec "$target/release/kernel-matrix" --bpfld "$target/release/bpfld" "$@"
+exec "$target/release/kernel-matrix" --bpfld "$target/release/bpfld" --libbpf "$target/release/examples/libbpf_load" "$@"

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bpfld_fleet::check::OFFLINE_LIMITS;
-use bpfld_fleet::report::{matrix_report, ObjectReport, TargetInfo};
+use bpfld_fleet::report::{matrix_report, MatrixReport, ObjectReport, TargetInfo};
 use bpfld_fleet::{check_matrix, CheckOptions, TargetFiles};
 use bpfld_obj::externs::RequiredGroups;
 use bpfld_obj::plan::PlanOptions;
@@ -41,6 +41,16 @@ pub struct CheckArgs {
     /// The whole matrix as JSON (docs/check-json.md).
     #[arg(long)]
     pub json: bool,
+    /// Also boot each kernel under qemu (a Debian kernel package, a release
+    /// directory extracted from one, or a vmlinux/bzImage) and load every
+    /// object there: the verifier's verdict per program beside the
+    /// prediction (docs/kernel-matrix.md).
+    #[arg(long)]
+    pub boot: bool,
+    /// With --boot: insert this module (and what it depends on) in each
+    /// guest before loading; may be repeated.
+    #[arg(long = "boot-module", value_name = "NAME", requires = "boot")]
+    pub boot_modules: Vec<String>,
 }
 
 /// The objects and targets of a check, opened and validated before any
@@ -62,7 +72,8 @@ impl CheckInputs {
     }
 }
 
-pub fn run(a: CheckArgs) -> CliResult {
+pub fn run(mut a: CheckArgs) -> CliResult {
+    let boot = if a.boot { Some(crate::boot_cmd::prepare(&mut a.kernels, &a.boot_modules)?) } else { None };
     let inputs = CheckInputs::open(&a)?;
     let opts = CheckOptions {
         plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() },
@@ -85,18 +96,30 @@ pub fn run(a: CheckArgs) -> CliResult {
     }
     let names: Vec<(String, &std::path::Path)> = inputs.objects.iter().map(|(p, o)| (o.name.clone(), p.as_path())).collect();
     let report = matrix_report(&names, &verdicts);
+    if let Some(setup) = boot {
+        if !a.json {
+            print_report(&report);
+        }
+        let check = a.json.then(|| serde_json::to_value(&report)).transpose().map_err(|e| format!("JSON: {e}"))?;
+        let real = crate::boot_cmd::run(setup, &a.objs, &verdicts, check)?;
+        return Ok(if real { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).map_err(|e| format!("JSON: {e}"))?);
     } else {
-        for o in &report.objects {
-            print_object(o, &report.targets);
-        }
-        println!("what an offline check cannot know:");
-        for l in OFFLINE_LIMITS {
-            println!("  - {l}");
-        }
+        print_report(&report);
     }
     Ok(if report.loads_everywhere { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_report(report: &MatrixReport) {
+    for o in &report.objects {
+        print_object(o, &report.targets);
+    }
+    println!("what an offline check cannot know:");
+    for l in OFFLINE_LIMITS {
+        println!("  - {l}");
+    }
 }
 
 /// `A`, `B`, ..., `Z`, `AA`, ...: a group's column name.

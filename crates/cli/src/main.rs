@@ -1,6 +1,7 @@
 //! `bpfld`: open, plan, load and inspect BPF objects and BTF.
 #![forbid(unsafe_code)]
 
+mod boot_cmd;
 mod btf_cmd;
 mod check_cmd;
 mod features_cmd;

@@ -344,6 +344,7 @@ pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<Rele
         }
     }
     writer.write_release(&release)?;
+    writer.write_source(path)?;
     writer.finish()?;
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     modules_without_btf.sort();

@@ -21,6 +21,9 @@ pub const RELEASE: &str = "release";
 pub const VMLINUX_BTF: &str = "vmlinux.btf";
 pub const CONFIG: &str = "config";
 pub const MODULES: &str = "modules";
+/// The absolute path of the package the directory was extracted from:
+/// what `bpfld check --boot` boots (the kernel itself is not copied).
+pub const SOURCE: &str = "source";
 
 /// The module name of a module file name: the name without `.ko` and its
 /// compression suffix. `-` and `_` are kept as shipped (the kernel itself
@@ -76,6 +79,12 @@ impl ReleaseDirWriter {
 
     pub fn write_release(&self, release: &str) -> Result<()> {
         self.write(RELEASE, format!("{release}\n").as_bytes())
+    }
+
+    /// Records the package the directory comes from.
+    pub fn write_source(&self, package: &Path) -> Result<()> {
+        let abs = fs::canonicalize(package).map_err(|e| io_err(package, "resolve path", e))?;
+        self.write(SOURCE, format!("{}\n", abs.display()).as_bytes())
     }
 
     pub fn write_vmlinux_btf(&self, btf: &[u8]) -> Result<()> {

@@ -102,7 +102,8 @@ fn summary_predicted(p: &Predicted) -> String {
     }
 }
 
-fn summary_observed(o: &Observed) -> String {
+/// "loads (n/m loaded)", "n/m loaded" or "refused".
+pub fn summary_observed(o: &Observed) -> String {
     if o.refused.is_some() {
         return "refused".into();
     }
@@ -139,8 +140,18 @@ pub fn compare(object: &str, kernel: &KernelInfo, pred: &Predicted, obs: &Observ
         errors: Vec::new(),
     };
     let mut mismatches: Vec<Mismatch> = Vec::new();
+    // What the kernel said about an item, for limits recognized by it.
+    let evidence = |item: &Item| match item {
+        Item::Program(p) => obs
+            .programs
+            .iter()
+            .find(|x| &x.name == p)
+            .map(|x| format!("{} {}", x.error.as_deref().unwrap_or(""), x.log.as_deref().unwrap_or("")))
+            .unwrap_or_default(),
+        _ => obs.refused.clone().unwrap_or_default(),
+    };
     let push = |mismatches: &mut Vec<Mismatch>, item: Item, kind: MismatchKind, predicted: String, observed: String| {
-        let limit = find_limit(short, &item, kind, kernel);
+        let limit = find_limit(short, &item, kind, kernel, &evidence(&item));
         mismatches.push(Mismatch { item, kind, predicted, observed, limit });
     };
 

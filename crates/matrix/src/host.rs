@@ -6,6 +6,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bpfld_boot::Loader;
+
 use crate::outcome::{parse_load, Observed};
 
 /// `uname -r`.
@@ -13,12 +15,14 @@ pub fn release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_else(|_| "host".into())
 }
 
-/// `bpfld load OBJ --json` on this machine. Maps pinned by name go to a
-/// directory of the bpffs removed afterwards (the default, /sys/fs/bpf,
-/// would keep them on the host for good); the guest pins where it likes.
-pub fn load(bpfld: &Path, obj: &Path) -> Observed {
-    let mut cmd = Command::new(bpfld);
-    cmd.arg("load").arg(obj).arg("--json");
+/// A loader (`bpfld load OBJ --json`, libbpf's `libbpf_load OBJ`) on this
+/// machine. Maps pinned by name go to a directory of the bpffs removed
+/// afterwards (the default, /sys/fs/bpf, would keep them on the host for
+/// good); the guest pins where it likes.
+pub fn load(loader: &Loader, obj: &Path) -> Observed {
+    let mut cmd = Command::new(&loader.exe);
+    let obj = obj.display().to_string();
+    cmd.args(loader.args.iter().map(|a| a.replace("{obj}", &obj)));
     let bpffs = Path::new("/sys/fs/bpf");
     let pin_root = bpffs.join(format!("bpfld-matrix-{}", std::process::id()));
     let pinning = bpfld_sys::is_bpffs(bpffs) && std::fs::create_dir_all(&pin_root).is_ok();
@@ -27,7 +31,7 @@ pub fn load(bpfld: &Path, obj: &Path) -> Observed {
     }
     let observed = match cmd.output() {
         Ok(out) => parse_load(&String::from_utf8_lossy(&out.stdout), &String::from_utf8_lossy(&out.stderr), out.status.code()),
-        Err(e) => parse_load("", &format!("{}: {e}", bpfld.display()), None),
+        Err(e) => parse_load("", &format!("{}: {e}", loader.exe.display()), None),
     };
     if pinning {
         let _ = std::fs::remove_dir_all(&pin_root);

@@ -8,36 +8,32 @@
 //! kernel's package (see [`compare`]). Disagreements are failures unless
 //! [`limits::KNOWN_LIMITS`] lists them with a reason.
 //!
-//! Layout: [`cache`] downloads and unpacks packages, [`modules`] orders
-//! the insmods, [`initramfs`] writes the archive, [`guest`] boots it,
-//! [`host`] loads on the host, [`predict`] runs `bpfld check`,
-//! [`compare`] and [`limits`] judge, [`report`] prints.
+//! Layout: [`kernel`] names the packages and downloads them; the crate
+//! `bpfld-boot` (shared with `bpfld check --boot`) unpacks them, orders
+//! the insmods, writes the initramfs and boots the guests; [`host`] loads
+//! on the host, [`predict`] runs `bpfld check`, [`compare`] and
+//! [`limits`] judge, [`report`] prints.
 #![forbid(unsafe_code)]
 
-pub mod cache;
 pub mod compare;
-pub mod guest;
 pub mod host;
-pub mod initramfs;
 pub mod kernel;
 pub mod limits;
-pub mod modules;
 pub mod outcome;
 pub mod predict;
+pub mod reference;
 pub mod report;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cache::{PrepareError, PreparedKernel, Step};
-use compare::{compare, ObjectRow, Verdict};
-use guest::{Accel, GuestRun};
+use bpfld_boot::modules::ModuleLoad;
+use bpfld_boot::{Accel, BootError, BootKernel, GuestPlan, GuestRun, Loader, Step};
+use compare::{compare, Mismatch, ObjectRow, Verdict};
 use kernel::{KernelSpec, GUEST_MODULES};
 use limits::{KernelInfo, KNOWN_LIMITS};
-use modules::ModuleLoad;
-use outcome::Observed;
+use outcome::{parse_load, Observed};
 use predict::KernelBtf;
 
 /// What to run.
@@ -45,6 +41,9 @@ use predict::KernelBtf;
 pub struct MatrixConfig {
     /// The release-built `bpfld` (copied into the guests, run on the host).
     pub bpfld: PathBuf,
+    /// The libbpf 1.7 reference loader (`libbpf_load`, an example of
+    /// crates/reference), run beside `bpfld` on every kernel.
+    pub libbpf: Option<PathBuf>,
     /// The objects (`*.o`) to load: every file of this directory.
     pub objects_dir: PathBuf,
     /// Download cache (`${BPFLD_CACHE:-$HOME/.cache/bpfld}`).
@@ -60,20 +59,24 @@ pub struct MatrixConfig {
     /// `bpfld` has no `btf extract`.
     pub shared_btf: Option<PathBuf>,
     pub accel: Accel,
+    /// Guests at once (one vCPU each).
+    pub parallel: usize,
 }
 
 impl MatrixConfig {
     pub fn new(bpfld: PathBuf, objects_dir: PathBuf) -> MatrixConfig {
         MatrixConfig {
             bpfld,
+            libbpf: None,
             objects_dir,
-            cache: cache::default_cache_dir(),
+            cache: bpfld_testdata::cache_dir(),
             work: std::env::temp_dir().join(format!("bpfld-kernel-matrix-{}", std::process::id())),
             kernels: kernel::default_kernels(),
             host: true,
-            timeout: Duration::from_secs(120),
+            timeout: bpfld_boot::DEFAULT_TIMEOUT,
             shared_btf: None,
             accel: Accel::detect(),
+            parallel: bpfld_boot::default_parallel(),
         }
     }
 }
@@ -114,6 +117,11 @@ pub struct Column {
     pub prediction_from: String,
     /// Real loads, by object file name.
     pub observed: BTreeMap<String, Observed>,
+    /// libbpf's loads of the same objects on the same kernel (empty
+    /// without the reference loader).
+    pub libbpf: BTreeMap<String, Observed>,
+    /// Where bpfld and libbpf differ, by object file name.
+    pub differences: BTreeMap<String, Vec<Mismatch>>,
 }
 
 impl Column {
@@ -148,6 +156,19 @@ impl MatrixReport {
             for f in &c.failures {
                 out.push(format!("{}: {f}", c.kernel.release));
             }
+            for (obj, ds) in &c.differences {
+                for d in ds.iter().filter(|d| d.limit.is_none()) {
+                    out.push(format!(
+                        "{}: {} {}: bpfld '{}', libbpf '{}' ({})",
+                        c.kernel.release,
+                        compare::short_name(obj),
+                        d.item,
+                        d.predicted,
+                        d.observed,
+                        d.kind.describe()
+                    ));
+                }
+            }
             for r in c.rows.iter().filter(|r| r.verdict() == Verdict::Unexplained) {
                 for m in r.mismatches.iter().filter(|m| m.limit.is_none()) {
                     out.push(format!(
@@ -174,10 +195,6 @@ impl MatrixReport {
     }
 }
 
-fn have(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success())
-}
-
 /// The object files of the matrix, sorted.
 pub fn list_objects(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -191,25 +208,33 @@ pub fn list_objects(dir: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// A kernel ready to boot and predict for.
 struct Ready {
-    kernel: PreparedKernel,
+    kernel: BootKernel,
     modules: Vec<ModuleLoad>,
     btf: KernelBtf,
     steps: Vec<Step>,
 }
 
+fn boot_error(what: &str, e: BootError) -> MatrixError {
+    if e.is_unavailable() {
+        MatrixError::Unavailable(e.to_string())
+    } else {
+        MatrixError::Failed(format!("{what}: {e}"))
+    }
+}
+
 fn ready(cfg: &MatrixConfig, spec: &KernelSpec) -> Result<Ready, MatrixError> {
-    let mut k = cache::prepare(spec, &cfg.cache).map_err(|e| match e {
-        PrepareError::Unavailable(s) => MatrixError::Unavailable(s),
-        PrepareError::Failed(s) => MatrixError::Failed(s),
-    })?;
     let start = Instant::now();
-    let modules =
-        modules::plan_modules(&k.modules_root, GUEST_MODULES).map_err(|e| MatrixError::Failed(format!("{}: {e}", spec.release)))?;
-    k.steps.push(Step { what: "module order", cached: false, took: start.elapsed() });
+    let (package, deb, cached) = spec.download(&cfg.cache).map_err(MatrixError::Unavailable)?;
+    let mut steps = vec![Step { what: "download", cached, took: start.elapsed() }];
+    let mut k = bpfld_boot::image::from_package(&deb, &cfg.cache).map_err(|e| boot_error(&package, e))?;
+    steps.append(&mut k.steps);
+    let start = Instant::now();
+    let root = k.modules_root.as_deref().ok_or_else(|| MatrixError::Failed(format!("{package}: no modules")))?;
+    let modules = bpfld_boot::modules::plan_modules(root, GUEST_MODULES).map_err(|e| boot_error(&k.release, e))?;
+    steps.push(Step { what: "module order", cached: false, took: start.elapsed() });
     let (btf, step) = predict::kernel_btf(&cfg.bpfld, &k, &modules, cfg.shared_btf.as_deref())
-        .map_err(|e| MatrixError::Failed(format!("{}: {e}", spec.release)))?;
-    k.steps.push(step);
-    let steps = std::mem::take(&mut k.steps);
+        .map_err(|e| MatrixError::Failed(format!("{}: {e}", k.release)))?;
+    steps.push(step);
     Ok(Ready { kernel: k, modules, btf, steps })
 }
 
@@ -217,12 +242,7 @@ fn ready(cfg: &MatrixConfig, spec: &KernelSpec) -> Result<Ready, MatrixError> {
 pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
     let t0 = Instant::now();
     let mut phases = Vec::new();
-    if !have("qemu-system-x86_64", "--version") {
-        return Err(MatrixError::Unavailable("qemu-system-x86_64 not found (Debian package qemu-system-x86)".into()));
-    }
-    if guest::find_busybox().is_none() {
-        return Err(MatrixError::Unavailable("busybox not found (Debian package busybox-static)".into()));
-    }
+    bpfld_boot::check_tools().map_err(|e| MatrixError::Unavailable(e.to_string()))?;
     if !cfg.bpfld.exists() {
         return Err(MatrixError::Failed(format!("{}: no such file (build it: cargo build --release -p bpfld-cli)", cfg.bpfld.display())));
     }
@@ -244,40 +264,41 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
 
     // One initramfs per kernel.
     let start = Instant::now();
-    let mut initrds = Vec::new();
+    let mut loaders = vec![Loader::bpfld(&cfg.bpfld)];
+    if let Some(exe) = &cfg.libbpf {
+        loaders.push(libbpf_loader(exe));
+    }
+    let mut jobs = Vec::new();
     for r in &kernels {
-        let dir = cfg.work.join(&r.kernel.spec.release);
-        std::fs::create_dir_all(&dir).map_err(|e| MatrixError::Failed(format!("{}: {e}", dir.display())))?;
-        let img = guest::build_initramfs(&cfg.bpfld, &r.kernel, &r.modules, &objects, &dir).map_err(MatrixError::Failed)?;
-        let path = dir.join("initrd.cpio.gz");
-        std::fs::write(&path, img).map_err(|e| MatrixError::Failed(format!("{}: {e}", path.display())))?;
-        initrds.push(path);
+        let plan = GuestPlan { loaders: &loaders, objects: &objects, modules: &r.modules };
+        jobs.push(bpfld_boot::write_initramfs(&r.kernel, &plan, &cfg.work).map_err(|e| boot_error(&r.kernel.release, e))?);
     }
     phases.push(("build initramfs", start.elapsed()));
 
-    // The guests, in parallel (one vCPU each), and the host meanwhile.
+    // The guests, one 1-vCPU guest per core, and the host meanwhile.
     let start = Instant::now();
     let host_usable = cfg.host.then(bpfld_sys::bpf_usable);
     let (runs, host_side) = std::thread::scope(|s| {
-        let hs: Vec<_> = kernels
-            .iter()
-            .zip(&initrds)
-            .map(|(r, initrd)| s.spawn(move || guest::boot(&r.kernel, initrd, &cfg.accel, cfg.timeout)))
-            .collect();
+        let guests = s.spawn(|| bpfld_boot::boot_all(&jobs, &cfg.accel, cfg.timeout, cfg.parallel, &|_, _| {}));
         let host_start = Instant::now();
         let host_side = match &host_usable {
             Some(Ok(())) => {
-                let loads: BTreeMap<String, Observed> = objects
-                    .iter()
-                    .map(|o| (o.file_name().unwrap_or_default().to_string_lossy().into_owned(), host::load(&cfg.bpfld, o)))
-                    .collect();
+                let mut loads: Vec<BTreeMap<String, Observed>> = Vec::new();
+                for l in &loaders {
+                    loads.push(
+                        objects
+                            .iter()
+                            .map(|o| (o.file_name().unwrap_or_default().to_string_lossy().into_owned(), host::load(l, o)))
+                            .collect(),
+                    );
+                }
                 let dir = host::target_dir(&cfg.work.join("host-target"));
                 Some((loads, dir, host_start.elapsed()))
             }
             _ => None,
         };
-        let runs: Vec<Result<GuestRun, String>> =
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("qemu runner panicked".into()))).collect();
+        let runs: Vec<Result<GuestRun, BootError>> =
+            guests.join().unwrap_or_else(|_| jobs.iter().map(|_| Err(BootError::Missing { tool: "qemu runner", package: "-" })).collect());
         (runs, host_side)
     });
     phases.push(("guests (parallel)", start.elapsed()));
@@ -290,13 +311,13 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
     let mut columns = Vec::new();
     let mut dirs = Vec::new();
     for (r, run) in kernels.iter().zip(&runs) {
-        let config = std::fs::read_to_string(&r.kernel.config).unwrap_or_default();
+        let config = r.kernel.config.as_ref().and_then(|c| std::fs::read_to_string(c).ok()).unwrap_or_default();
         let mut col = Column {
             kernel: KernelInfo {
-                release: r.kernel.spec.release.clone(),
+                release: r.kernel.release.clone(),
                 config,
                 host: false,
-                kallsyms: predict::real_system_map(&r.kernel.system_map),
+                kallsyms: r.kernel.system_map.as_deref().is_some_and(predict::real_system_map),
             },
             how: format!("qemu {}", cfg.accel.name()),
             rows: Vec::new(),
@@ -306,6 +327,8 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
             modules: r.modules.clone(),
             prediction_from: r.btf.source.clone(),
             observed: BTreeMap::new(),
+            libbpf: BTreeMap::new(),
+            differences: BTreeMap::new(),
         };
         // The modules the guest really had; the planned ones if it never
         // got that far.
@@ -313,7 +336,7 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
             Ok(g) if !g.btf.is_empty() => g.btf.clone(),
             _ => r.modules.iter().map(|m| m.name.clone()).collect(),
         };
-        let dir = cfg.work.join(&r.kernel.spec.release).join("target");
+        let dir = cfg.work.join(&r.kernel.release).join("target");
         match predict::guest_target_dir(&dir, &r.kernel, &r.btf, &loaded) {
             Ok(without) => {
                 for m in without {
@@ -324,13 +347,14 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
         }
         guest_checks(&mut col, r, run, &objects, cfg.timeout);
         if let Ok(g) = run {
-            col.observed = g.loads.clone();
+            col.observed = observed(g, "bpfld");
+            col.libbpf = observed(g, "libbpf");
             col.guest = Some(g.clone());
         }
         dirs.push(dir);
         columns.push(col);
     }
-    if let Some((loads, dir, _)) = host_side {
+    if let Some((mut loads, dir, _)) = host_side {
         let release = host::release();
         let mut col = Column {
             kernel: KernelInfo { release: release.clone(), config: String::new(), host: true, kallsyms: false },
@@ -341,7 +365,9 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
             guest: None,
             modules: Vec::new(),
             prediction_from: "/sys/kernel/btf, /proc/config.gz, /proc/kallsyms".into(),
-            observed: loads,
+            libbpf: if loads.len() > 1 { loads.remove(1) } else { BTreeMap::new() },
+            observed: loads.remove(0),
+            differences: BTreeMap::new(),
         };
         match dir {
             Ok(d) => {
@@ -377,12 +403,13 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
     }
     phases.push(("predict and compare", start.elapsed()));
     for col in &mut columns {
+        compare_with_libbpf(col, cfg.libbpf.is_some());
         stale_limits(col);
     }
     let _ = std::fs::remove_dir_all(&cfg.work);
     Ok(MatrixReport {
         columns,
-        prepare: kernels.iter().map(|r| (r.kernel.spec.release.clone(), r.steps.clone())).collect(),
+        prepare: kernels.iter().map(|r| (r.kernel.release.clone(), r.steps.clone())).collect(),
         phases,
         total: t0.elapsed(),
         objects: objects.len(),
@@ -415,7 +442,7 @@ fn predict_all(bpfld: &Path, objects: &[PathBuf], dirs: &[PathBuf], names: &[Str
 
 /// The guest's own health: it finished in time, booted the right kernel,
 /// loaded every required module, and reported every object.
-fn guest_checks(col: &mut Column, r: &Ready, run: &Result<GuestRun, String>, objects: &[PathBuf], timeout: Duration) {
+fn guest_checks(col: &mut Column, r: &Ready, run: &Result<GuestRun, BootError>, objects: &[PathBuf], timeout: Duration) {
     let g = match run {
         Ok(g) => g,
         Err(e) => {
@@ -423,11 +450,7 @@ fn guest_checks(col: &mut Column, r: &Ready, run: &Result<GuestRun, String>, obj
             return;
         }
     };
-    let tail = || {
-        let lines: Vec<&str> = g.console.lines().collect();
-        let from = lines.len().saturating_sub(40);
-        format!("console (last {} lines):\n{}\nqemu stderr: {}", lines.len() - from, lines[from..].join("\n"), g.qemu_stderr.trim())
-    };
+    let tail = || format!("console (last 40 lines):\n{}\nqemu stderr: {}", g.console_tail(40), g.qemu_stderr.trim());
     if g.timed_out {
         col.failures.push(format!("the guest hung: no power-off within {} s; {}", timeout.as_secs(), tail()));
         return;
@@ -436,8 +459,8 @@ fn guest_checks(col: &mut Column, r: &Ready, run: &Result<GuestRun, String>, obj
         col.failures.push(format!("the guest stopped before its last result; {}", tail()));
     }
     if let Some(rel) = &g.release {
-        if rel != &r.kernel.spec.release {
-            col.failures.push(format!("the guest runs {rel}, not {}", r.kernel.spec.release));
+        if rel != &r.kernel.release {
+            col.failures.push(format!("the guest runs {rel}, not {}", r.kernel.release));
         }
     }
     for m in &r.modules {
@@ -452,11 +475,42 @@ fn guest_checks(col: &mut Column, r: &Ready, run: &Result<GuestRun, String>, obj
     if g.complete {
         for o in objects {
             let file = o.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            if !g.loads.contains_key(&file) {
+            if g.load("bpfld", &file).is_none() {
                 col.failures.push(format!("{file}: no load result in the console"));
             }
         }
     }
+}
+
+/// The reference loader in the guest: `libbpf_load OBJ`.
+fn libbpf_loader(exe: &Path) -> Loader {
+    Loader { name: "libbpf".into(), exe: exe.to_path_buf(), args: vec!["{obj}".into()] }
+}
+
+/// bpfld's loads against libbpf's, object by object.
+fn compare_with_libbpf(col: &mut Column, expected: bool) {
+    if !expected {
+        return;
+    }
+    for (obj, ours) in &col.observed {
+        match col.libbpf.get(obj) {
+            Some(theirs) => {
+                let d = reference::compare_reference(obj, &col.kernel, ours, theirs);
+                if !d.is_empty() {
+                    col.differences.insert(obj.clone(), d);
+                }
+            }
+            None => col.failures.push(format!("{obj}: no libbpf result")),
+        }
+    }
+}
+
+/// One loader's results in a guest, parsed.
+fn observed(g: &GuestRun, loader: &str) -> BTreeMap<String, Observed> {
+    g.loads
+        .get(loader)
+        .map(|m| m.iter().map(|(obj, l)| (obj.clone(), parse_load(&l.stdout, &l.stderr, l.exit_code))).collect())
+        .unwrap_or_default()
 }
 
 /// Known limits that should have shown on this kernel but did not: the

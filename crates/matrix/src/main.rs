@@ -14,7 +14,7 @@ use std::time::Duration;
 use bpfld_matrix::kernel::KernelSpec;
 use bpfld_matrix::{run, MatrixConfig, MatrixError};
 
-const USAGE: &str = "usage: kernel-matrix [--bpfld PATH] [--objects DIR] [--cache DIR] [--kernel RELEASE]... [--no-host] [--timeout SECS] [--shared-btf DIR]";
+const USAGE: &str = "usage: kernel-matrix [--bpfld PATH] [--libbpf PATH] [--objects DIR] [--cache DIR] [--kernel RELEASE|PACKAGE-PATTERN]... [--no-host] [--timeout SECS] [--shared-btf DIR]";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -23,6 +23,9 @@ fn repo() -> PathBuf {
 fn main() -> ExitCode {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"));
     let mut cfg = MatrixConfig::new(target.join("release/bpfld"), repo().join("tests/bpf/obj"));
+    // cargo build --release -p bpfld-reference --example libbpf_load
+    let libbpf = target.join("release/examples/libbpf_load");
+    cfg.libbpf = libbpf.exists().then_some(libbpf);
     let shared = repo().join("../shared/btf");
     cfg.shared_btf = shared.join("README.md").exists().then_some(shared);
     let mut kernels = Vec::new();
@@ -32,9 +35,10 @@ fn main() -> ExitCode {
         let res: Result<(), String> = (|| {
             match a.as_str() {
                 "--bpfld" => cfg.bpfld = value("a path")?.into(),
+                "--libbpf" => cfg.libbpf = Some(value("a path")?.into()),
                 "--objects" => cfg.objects_dir = value("a directory")?.into(),
                 "--cache" => cfg.cache = value("a directory")?.into(),
-                "--kernel" => kernels.push(KernelSpec::debian(&value("a release")?)),
+                "--kernel" => kernels.push(KernelSpec::parse(&value("a release or package pattern")?)),
                 "--no-host" => cfg.host = false,
                 "--timeout" => cfg.timeout = Duration::from_secs(value("seconds")?.parse().map_err(|e| format!("--timeout: {e}"))?),
                 "--shared-btf" => cfg.shared_btf = Some(value("a directory")?.into()),

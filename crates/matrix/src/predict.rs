@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::cache::{PreparedKernel, Step};
-use crate::modules::{kernel_name, ModuleLoad};
+use bpfld_boot::modules::{kernel_name, ModuleLoad};
+use bpfld_boot::{BootKernel, Step};
+
 use crate::outcome::{parse_check, Predicted};
 
 /// Where a kernel's BTF comes from.
@@ -30,22 +31,27 @@ fn has_extract(bpfld: &Path) -> bool {
 /// cached in `<kernel dir>/btf`), or, with a `bpfld` that cannot extract,
 /// the project's shared blobs (`<shared>/<release>.btf` and
 /// `<shared>/<release>/modules/`).
-pub fn kernel_btf(bpfld: &Path, k: &PreparedKernel, modules: &[ModuleLoad], shared: Option<&Path>) -> Result<(KernelBtf, Step), String> {
+pub fn kernel_btf(bpfld: &Path, k: &BootKernel, modules: &[ModuleLoad], shared: Option<&Path>) -> Result<(KernelBtf, Step), String> {
     let start = Instant::now();
     if has_extract(bpfld) {
+        let deb = k.package.as_ref().ok_or_else(|| format!("{}: not from a package", k.release))?;
         let dir = k.dir.join("btf");
-        let complete =
-            dir.join("vmlinux.btf").exists() && modules.iter().all(|m| dir.join("modules").join(format!("{}.btf", m.file_name)).exists());
+        // The modules asked for, recorded after extraction: a kernel whose
+        // modules have no BTF (5.10) leaves no module files to look for.
+        let asked: String = modules.iter().map(|m| format!("{}\n", m.file_name)).collect();
+        let stamp = k.dir.join("btf.modules");
+        let complete = dir.join("vmlinux.btf").exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(asked.as_str());
         if !complete {
             let mut cmd = Command::new(bpfld);
-            cmd.args(["btf", "extract"]).arg(&k.deb).arg("-o").arg(&dir).arg("--force");
+            cmd.args(["btf", "extract"]).arg(deb).arg("-o").arg(&dir).arg("--force");
             for m in modules {
                 cmd.args(["--module", &m.file_name]);
             }
             let out = cmd.output().map_err(|e| format!("{}: {e}", bpfld.display()))?;
             if !out.status.success() {
-                return Err(format!("bpfld btf extract {}: {}", k.deb.display(), String::from_utf8_lossy(&out.stderr).trim()));
+                return Err(format!("bpfld btf extract {}: {}", deb.display(), String::from_utf8_lossy(&out.stderr).trim()));
             }
+            std::fs::write(&stamp, &asked).map_err(|e| format!("{}: {e}", stamp.display()))?;
         }
         let mut found = BTreeMap::new();
         for m in modules {
@@ -58,7 +64,7 @@ pub fn kernel_btf(bpfld: &Path, k: &PreparedKernel, modules: &[ModuleLoad], shar
         return Ok((KernelBtf { vmlinux: dir.join("vmlinux.btf"), modules: found, source: "bpfld btf extract".into() }, step));
     }
     let shared = shared.ok_or_else(|| format!("{}: no 'btf extract' command and no shared/btf directory", bpfld.display()))?;
-    let release = &k.spec.release;
+    let release = &k.release;
     let vmlinux = shared.join(format!("{release}.btf"));
     if !vmlinux.exists() {
         return Err(format!("{}: missing (and {} cannot extract BTF)", vmlinux.display(), bpfld.display()));
@@ -93,15 +99,17 @@ pub fn real_system_map(path: &Path) -> bool {
 /// not), and the split BTF of the modules the guest really had loaded
 /// (`loaded`, kernel names), as the loader sees the running kernel's.
 /// Returns the loaded modules that have no BTF here.
-pub fn guest_target_dir(dir: &Path, k: &PreparedKernel, btf: &KernelBtf, loaded: &[String]) -> Result<Vec<String>, String> {
+pub fn guest_target_dir(dir: &Path, k: &BootKernel, btf: &KernelBtf, loaded: &[String]) -> Result<Vec<String>, String> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("modules")).map_err(|e| format!("{}: {e}", dir.display()))?;
     link(&btf.vmlinux, &dir.join("vmlinux.btf"))?;
-    link(&k.config, &dir.join("config"))?;
-    if real_system_map(&k.system_map) {
-        link(&k.system_map, &dir.join("kallsyms"))?;
+    if let Some(config) = &k.config {
+        link(config, &dir.join("config"))?;
     }
-    std::fs::write(dir.join("release"), format!("{}\n", k.spec.release)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if let Some(map) = k.system_map.as_deref().filter(|m| real_system_map(m)) {
+        link(map, &dir.join("kallsyms"))?;
+    }
+    std::fs::write(dir.join("release"), format!("{}\n", k.release)).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut without_btf = Vec::new();
     for m in loaded.iter().filter(|m| m.as_str() != "vmlinux") {
         match btf.modules.get(m) {
@@ -128,7 +136,6 @@ pub fn check(bpfld: &Path, obj: &Path, dirs: &[PathBuf], names: &[String]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::KernelSpec;
 
     #[test]
     fn shared_blobs_when_bpfld_cannot_extract() {
@@ -138,13 +145,13 @@ mod tests {
         std::fs::write(shared.join("6.1.0-56-amd64.btf"), b"btf").unwrap();
         std::fs::write(shared.join("6.1.0-56-amd64/modules/nf_conntrack.btf"), b"m").unwrap();
         std::fs::write(shared.join("6.1.0-56-amd64/modules/crc32c-intel.btf"), b"m").unwrap();
-        let k = PreparedKernel {
-            spec: KernelSpec::debian("6.1.0-56-amd64"),
-            deb: tmp.join("x.deb"),
-            modules_root: tmp.clone(),
+        let k = BootKernel {
+            release: "6.1.0-56-amd64".into(),
+            package: Some(tmp.join("x.deb")),
+            modules_root: Some(tmp.clone()),
             boot_image: tmp.join("vmlinux"),
-            config: tmp.join("config"),
-            system_map: tmp.join("System.map"),
+            config: Some(tmp.join("config")),
+            system_map: Some(tmp.join("System.map")),
             dir: tmp.clone(),
             steps: Vec::new(),
         };

@@ -6,7 +6,9 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::compare::{short_name, Verdict};
-use crate::limits::KNOWN_LIMITS;
+use std::collections::BTreeMap;
+
+use crate::limits::{KNOWN_LIMITS, LIBBPF_DIFFERENCES};
 use crate::{Column, MatrixReport};
 
 fn secs(d: Duration) -> String {
@@ -95,10 +97,20 @@ pub fn render(r: &MatrixReport) -> String {
                         format!("{}/{n} agree", n - bad)
                     }
                 };
-                vec![short_name(&row.object).to_string(), row.predicted.clone(), row.observed.clone(), externs, verdict]
+                let libbpf = c.libbpf.get(&row.object).map(crate::compare::summary_observed).unwrap_or_else(|| "-".into());
+                let verdict = match c.differences.get(&row.object) {
+                    Some(d) if d.iter().any(|m| m.limit.is_none()) => format!("{verdict}; DIFFERS FROM LIBBPF"),
+                    Some(d) => {
+                        let mut ids: Vec<&str> = d.iter().filter_map(|m| m.limit.map(|l| l.id)).collect();
+                        ids.dedup();
+                        format!("{verdict}; known difference {}", ids.join(", "))
+                    }
+                    None => verdict,
+                };
+                vec![short_name(&row.object).to_string(), row.predicted.clone(), row.observed.clone(), libbpf, externs, verdict]
             })
             .collect();
-        table(&mut out, &["OBJECT", "PREDICTED", "REAL", "EXTERNS", "VERDICT"], &rows);
+        table(&mut out, &["OBJECT", "PREDICTED", "BPFLD", "LIBBPF", "EXTERNS", "VERDICT"], &rows);
         let mut bindings = Vec::new();
         for row in &c.rows {
             for b in &row.bindings {
@@ -138,6 +150,15 @@ pub fn render(r: &MatrixReport) -> String {
                 }
             }
         }
+        for (obj, ds) in &c.differences {
+            for d in ds {
+                let why = match d.limit {
+                    Some(l) => format!("known difference {}: {}", l.id, l.reason),
+                    None => "UNEXPLAINED".into(),
+                };
+                let _ = writeln!(out, "  - {} {}: bpfld '{}', libbpf '{}' — {why}", short_name(obj), d.item, d.predicted, d.observed);
+            }
+        }
         for n in &c.notes {
             let _ = writeln!(out, "  note: {n}");
         }
@@ -149,6 +170,27 @@ pub fn render(r: &MatrixReport) -> String {
     for l in KNOWN_LIMITS {
         let what: Vec<String> = l.items.iter().map(|(i, k)| format!("{} ({})", i.describe(), k.describe())).collect();
         let _ = writeln!(out, "  {} {}: {}, on {}: {}", l.id, l.object, what.join("; "), l.when.describe(), l.reason);
+    }
+    out.push_str("\nknown differences between bpfld and libbpf 1.7:\n");
+    for l in LIBBPF_DIFFERENCES {
+        let what: Vec<String> = l.items.iter().map(|(i, k)| format!("{} ({})", i.describe(), k.describe())).collect();
+        let _ = writeln!(out, "  {} {}: {}, on {}: {}", l.id, l.object, what.join("; "), l.when.describe(), l.reason);
+    }
+    out.push_str("\nsummary (objects whose every autoloaded program loads):\n");
+    for c in &r.columns {
+        let n = |m: &BTreeMap<String, crate::outcome::Observed>| m.values().filter(|o| o.loads()).count();
+        let diffs: usize = c.differences.values().map(Vec::len).sum();
+        let unexplained: usize = c.differences.values().flatten().filter(|d| d.limit.is_none()).count();
+        let time = c.guest.as_ref().map(|g| secs(g.wall)).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  {:<26} bpfld {:>2}/{}  libbpf {:>2}/{}  differences {diffs} ({unexplained} unexplained)  guest {time}",
+            c.kernel.release,
+            n(&c.observed),
+            c.observed.len(),
+            n(&c.libbpf),
+            c.libbpf.len()
+        );
     }
     out.push_str("\ntimings:\n");
     for (rel, steps) in &r.prepare {

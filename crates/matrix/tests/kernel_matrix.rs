@@ -1,9 +1,10 @@
-//! The real-kernel matrix as a test: Debian's 6.1 and 6.12 kernels under
-//! qemu plus the host, every object of tests/bpf/obj loaded on each, each
+//! The real-kernel matrix as a test: Debian's 5.10, 6.1 (two builds) and
+//! 6.12 (two builds) kernels under qemu plus the host, every object of
+//! tests/bpf/obj loaded on each by bpfld and by libbpf 1.7, each bpfld
 //! result compared with `bpfld check`'s prediction from that kernel's
-//! package. Fails on any disagreement the known-limits table does not
-//! explain, and checks what the kernels themselves say about module
-//! kfuncs, kfunc flavors and typed ksyms.
+//! package and with libbpf's. Fails on any disagreement the known-limits
+//! tables do not explain, and checks what the kernels themselves say about
+//! module kfuncs, kfunc flavors and typed ksyms.
 //!
 //! Skips (with a message) without qemu, busybox or the packages (no apt,
 //! no network); fails instead under `BPFLD_REQUIRE_KERNEL=1`.
@@ -35,19 +36,26 @@ fn target_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).and_then(Path::parent).expect("<target>/<profile>/deps").to_path_buf()
 }
 
-/// The release `bpfld`, built into this test's target directory (a no-op
-/// when `cargo test --workspace --release` built it already).
-fn release_bpfld() -> PathBuf {
-    let target = target_dir();
+fn cargo_build(args: &[&str]) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
-        .args(["build", "--release", "--quiet", "-p", "bpfld-cli"])
-        .env("CARGO_TARGET_DIR", &target)
+        .args(["build", "--release", "--quiet"])
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir())
         .current_dir(repo())
         .status()
         .expect("run cargo");
-    assert!(status.success(), "cargo build --release -p bpfld-cli failed");
-    target.join("release/bpfld")
+    assert!(status.success(), "cargo build --release {} failed", args.join(" "));
+}
+
+/// The release `bpfld` and the libbpf reference loader, built into this
+/// test's target directory (no-ops when `cargo test --workspace --release`
+/// built them already).
+fn release_loaders() -> (PathBuf, PathBuf) {
+    cargo_build(&["-p", "bpfld-cli"]);
+    cargo_build(&["-p", "bpfld-reference", "--example", "libbpf_load"]);
+    let release = target_dir().join("release");
+    (release.join("bpfld"), release.join("examples/libbpf_load"))
 }
 
 fn shared_btf() -> Option<PathBuf> {
@@ -55,8 +63,11 @@ fn shared_btf() -> Option<PathBuf> {
     dir.join("README.md").exists().then_some(dir)
 }
 
-fn column<'a>(r: &'a MatrixReport, release: &str) -> &'a Column {
-    r.column(release).unwrap_or_else(|| panic!("no column {release}"))
+/// Every guest column whose release starts with `prefix`.
+fn columns<'a>(r: &'a MatrixReport, prefix: &str) -> Vec<&'a Column> {
+    let v: Vec<&Column> = r.columns.iter().filter(|c| !c.kernel.host && c.kernel.release.starts_with(prefix)).collect();
+    assert!(!v.is_empty(), "no column {prefix}*");
+    v
 }
 
 fn binding<'a>(c: &'a Column, object: &str, name: &str) -> &'a Binding {
@@ -88,7 +99,9 @@ fn kernel_matrix() {
     cfg.shared_btf = shared_btf();
     // The host column needs bpf(); the guests do not.
     cfg.host = bpfld_sys::bpf_usable().is_ok() || bpfld_testdata::require_kernel();
-    cfg.bpfld = release_bpfld();
+    let (bpfld, libbpf) = release_loaders();
+    cfg.bpfld = bpfld.clone();
+    cfg.libbpf = Some(libbpf);
     let report = match run(&cfg) {
         Ok(r) => r,
         Err(MatrixError::Unavailable(why)) => return skip(&why),
@@ -97,10 +110,30 @@ fn kernel_matrix() {
     println!("{}", bpfld_matrix::report::render(&report));
     let failures = report.failures();
     assert!(failures.is_empty(), "prediction and reality disagree:\n{}", failures.join("\n"));
+    check_boot_agrees(&bpfld, &report);
 
-    let k61 = column(&report, "6.1.");
-    let k612 = column(&report, "6.12.");
-    for k in [k61, k612] {
+    assert_eq!(columns(&report, "").len(), 5, "5.10, two 6.1 and two 6.12 guests");
+    for k in &report.columns {
+        assert!(!k.libbpf.is_empty(), "{}: no libbpf results", k.kernel.release);
+        assert_eq!(k.libbpf.len(), k.observed.len(), "{}: libbpf ran on every object", k.kernel.release);
+    }
+
+    // 5.10: no module BTF (it came in 5.11) and no kfunc calls (5.13), so
+    // the module kfunc checks below cannot apply; what 5.10 says instead:
+    for k in columns(&report, "5.10.") {
+        eprintln!("{}: module kfunc checks skipped: no module BTF before Linux 5.11 (and no kfunc calls before 5.13)", k.kernel.release);
+        let g = k.guest.as_ref().expect("a guest column");
+        assert!(g.insmods.iter().any(|i| i.name == "nf_conntrack" && i.rc == 0), "{}: nf_conntrack not inserted", k.kernel.release);
+        assert_eq!(g.btf, ["vmlinux"], "{}: a module with BTF on 5.10", k.kernel.release);
+        for side in [&k.observed, &k.libbpf] {
+            let o = &side["kfunc_module_call.bpf.o"];
+            assert!(o.refused.is_some(), "{}: kfunc_module_call loaded without module BTF", k.kernel.release);
+        }
+    }
+
+    let k61s = columns(&report, "6.1.");
+    let k612s = columns(&report, "6.12.");
+    for k in k61s.iter().chain(&k612s).copied() {
         let g = k.guest.as_ref().expect("a guest column");
         for m in ["nf_conntrack", "tcp_bbr"] {
             assert!(g.insmods.iter().any(|i| i.name == m && i.rc == 0), "{}: {m} not inserted", k.kernel.release);
@@ -121,45 +154,67 @@ fn kernel_matrix() {
         let (ok, why) = loaded(k, "kfunc_module_call", "ct_call");
         assert!(ok, "{}: kfunc_module_call: {why}", k.kernel.release);
         // Typed ksym: Debian has CONFIG_KALLSYMS_ALL, so the verifier finds
-        // the address of the per-CPU `runqueues`.
-        let (ok, why) = loaded(k, "ksym_typed", "read_rq");
-        assert!(ok, "{}: ksym_typed: {why}", k.kernel.release);
-        assert!(binding(k, "ksym_typed", "runqueues").predicted.starts_with("vmlinux ["));
+        // the address of the per-CPU `runqueues`, where the kernel's BTF
+        // has per-CPU variables at all (the bullseye backport's does not:
+        // the object is then refused, as predicted, by bpfld and libbpf).
+        let o = &k.observed["ksym_typed.bpf.o"];
+        if k.kernel.release.starts_with("6.1.0-0.deb11.") {
+            assert!(
+                o.refused.as_deref().is_some_and(|r| r.contains("'runqueues': not found in kernel BTF")),
+                "{}: {o:?}",
+                k.kernel.release
+            );
+            assert!(k.libbpf["ksym_typed.bpf.o"].refused.is_some(), "{}: libbpf loaded ksym_typed", k.kernel.release);
+        } else {
+            let (ok, why) = loaded(k, "ksym_typed", "read_rq");
+            assert!(ok, "{}: ksym_typed: {why}", k.kernel.release);
+            assert!(binding(k, "ksym_typed", "runqueues").predicted.starts_with("vmlinux ["));
+        }
     }
 
-    // 6.12: kfunc_module's guarded lookup loads with the module kfunc.
-    let b = binding(k612, "kfunc_module", "bpf_xdp_ct_lookup");
-    assert!(b.predicted.starts_with("nf_conntrack [") && b.predicted.ends_with(" slot 1"), "{}", b.predicted);
-    real_agrees(k612, b);
-    assert!(loaded(k612, "kfunc_module", "ct_lookup").0);
-    // 6.1: the same object resolves the same way. libbpf's bpf_ksym_exists()
-    // of a kfunc is an ld_imm64 of a FUNC, which 6.1's verifier refuses
-    // ("isn't KIND_VAR"); bpfld loads the constant 1 there instead, so the
-    // guarded program loads on 6.1 too.
-    assert!(binding(k61, "kfunc_module", "bpf_xdp_ct_lookup").predicted.starts_with("nf_conntrack ["));
-    let (ok, why) = loaded(k61, "kfunc_module", "ct_lookup");
-    assert!(ok, "6.1: kfunc_module: {why}");
+    for k612 in k612s.iter().copied() {
+        // 6.12: kfunc_module's guarded lookup loads with the module kfunc.
+        let b = binding(k612, "kfunc_module", "bpf_xdp_ct_lookup");
+        assert!(b.predicted.starts_with("nf_conntrack [") && b.predicted.ends_with(" slot 1"), "{}", b.predicted);
+        real_agrees(k612, b);
+        assert!(loaded(k612, "kfunc_module", "ct_lookup").0);
+        assert!(loaded(k612, "kfunc_bbr", "which_bbr").0);
+        // Three flavors: ___one binds on 6.12.
+        assert!(binding(k612, "kfunc_flavors", "bpf_task_acquire___one").predicted.starts_with("vmlinux ["));
+        assert!(binding(k612, "kfunc_flavors", "bpf_task_acquire___two").predicted.starts_with("unresolved"));
+        assert!(loaded(k612, "kfunc_flavors", "acquire_any").0);
+    }
+    for k61 in k61s.iter().copied() {
+        // 6.1: the same object resolves the same way. libbpf's
+        // bpf_ksym_exists() of a kfunc is an ld_imm64 of a FUNC, which 6.1's
+        // verifier refuses ("isn't KIND_VAR"); bpfld loads the constant 1
+        // there instead, so the guarded program loads on 6.1 too.
+        assert!(binding(k61, "kfunc_module", "bpf_xdp_ct_lookup").predicted.starts_with("nf_conntrack ["));
+        let (ok, why) = loaded(k61, "kfunc_module", "ct_lookup");
+        assert!(ok, "6.1: kfunc_module: {why}");
+        assert!(loaded(k61, "kfunc_bbr", "which_bbr").0, "bpf_ksym_exists() of a kfunc loads on 6.1 with bpfld");
+        // Three flavors: none on 6.1 (bpf_task_acquire came in 6.2) and the
+        // program still loads, its calls poisoned and unreachable.
+        for f in ["bpf_task_acquire___one", "bpf_task_acquire___two", "bpf_task_acquire___three"] {
+            assert!(binding(k61, "kfunc_flavors", f).predicted.starts_with("unresolved"), "6.1: {f}");
+        }
+        assert!(loaded(k61, "kfunc_flavors", "acquire_any").0);
+    }
 
     // bbr_main: the flavor matching each kernel's prototype, in tcp_bbr.
-    for (k, good, bad) in [(k61, "bbr_main___v6_1", "bbr_main___v6_12"), (k612, "bbr_main___v6_12", "bbr_main___v6_1")] {
-        let g = binding(k, "kfunc_bbr", good);
-        assert!(g.predicted.starts_with("tcp_bbr [") && g.predicted.ends_with(" slot 1"), "{}: {good}: {}", k.kernel.release, g.predicted);
-        real_agrees(k, g);
-        assert!(binding(k, "kfunc_bbr", bad).predicted.starts_with("unresolved"));
+    for (ks, good, bad) in [(&k61s, "bbr_main___v6_1", "bbr_main___v6_12"), (&k612s, "bbr_main___v6_12", "bbr_main___v6_1")] {
+        for k in ks.iter().copied() {
+            let g = binding(k, "kfunc_bbr", good);
+            assert!(
+                g.predicted.starts_with("tcp_bbr [") && g.predicted.ends_with(" slot 1"),
+                "{}: {good}: {}",
+                k.kernel.release,
+                g.predicted
+            );
+            real_agrees(k, g);
+            assert!(binding(k, "kfunc_bbr", bad).predicted.starts_with("unresolved"));
+        }
     }
-    assert!(loaded(k612, "kfunc_bbr", "which_bbr").0);
-    assert!(loaded(k61, "kfunc_bbr", "which_bbr").0, "bpf_ksym_exists() of a kfunc loads on 6.1 with bpfld");
-
-    // Three flavors: none on 6.1 (bpf_task_acquire came in 6.2) and the
-    // program still loads, its calls poisoned and unreachable; ___one on
-    // 6.12.
-    for f in ["bpf_task_acquire___one", "bpf_task_acquire___two", "bpf_task_acquire___three"] {
-        assert!(binding(k61, "kfunc_flavors", f).predicted.starts_with("unresolved"), "6.1: {f}");
-    }
-    assert!(loaded(k61, "kfunc_flavors", "acquire_any").0);
-    assert!(binding(k612, "kfunc_flavors", "bpf_task_acquire___one").predicted.starts_with("vmlinux ["));
-    assert!(binding(k612, "kfunc_flavors", "bpf_task_acquire___two").predicted.starts_with("unresolved"));
-    assert!(loaded(k612, "kfunc_flavors", "acquire_any").0);
 
     // The host: without CONFIG_KALLSYMS_ALL the verifier cannot find
     // `runqueues`' address.
@@ -169,4 +224,56 @@ fn kernel_matrix() {
             assert!(!ok && why.contains("failed to find the address"), "host: ksym_typed: {why}");
         }
     }
+}
+
+/// `bpfld check --boot --json` on one 6.1 and one 6.12 Debian package:
+/// every program's verdict equals what the matrix's guests of the same
+/// kernels saw (the same machinery, reached through the command line).
+fn check_boot_agrees(bpfld: &Path, report: &MatrixReport) {
+    let objects = ["loader_reject", "kfunc_module_call", "kfunc_bbr", "ksym_typed"];
+    let releases = ["6.1.0-56-amd64", "6.12.117+deb12-amd64"];
+    let cache = bpfld_testdata::cache_dir();
+    let mut cmd = Command::new(bpfld);
+    cmd.arg("check");
+    for o in objects {
+        cmd.arg(repo().join(format!("tests/bpf/obj/{o}.bpf.o")));
+    }
+    for r in releases {
+        let (deb, _) = bpfld_testdata::download_package(&cache, &format!("linux-image-{r}-unsigned")).expect("cached by the matrix");
+        cmd.arg("-k").arg(deb);
+    }
+    cmd.args(["--boot", "--boot-module", "nf_conntrack", "--boot-module", "tcp_bbr", "--json"]);
+    let start = std::time::Instant::now();
+    let out = cmd.output().expect("run bpfld check --boot");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check --boot --json: {e}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let kernels = v["boot"]["kernels"].as_array().expect("boot.kernels");
+    assert_eq!(kernels.len(), 2);
+    let mut compared = 0;
+    for (k, r) in kernels.iter().zip(releases) {
+        assert_eq!(k["release"], r);
+        assert!(k["error"].is_null(), "{r}: {}", k["error"]);
+        println!("check --boot: {r} guest {:.1} s", k["guest_seconds"].as_f64().unwrap_or(0.0));
+        let col = report.columns.iter().find(|c| c.kernel.release == r).expect("the matrix booted it");
+        for (o, name) in k["objects"].as_array().expect("objects").iter().zip(objects) {
+            let seen = &col.observed[&format!("{name}.bpf.o")];
+            assert_eq!(o["refused"].is_null(), seen.refused.is_none(), "{r}: {name}: refused");
+            for p in o["programs"].as_array().expect("programs") {
+                let pname = p["name"].as_str().expect("name");
+                let matrix = seen.programs.iter().find(|x| x.name == pname).map(|x| x.loaded);
+                assert_eq!(p["loaded"].as_bool(), matrix, "{r}: {name}: {pname}: check --boot vs the matrix");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 10, "{compared} programs compared");
+    // The prediction beside it: loader_reject's bad_packet_read is planned
+    // and refused by the verifier, its log's last lines given.
+    let bad = &kernels[0]["objects"][0]["programs"][2];
+    assert_eq!(
+        (bad["name"].as_str(), bad["predicted"].as_str(), bad["loaded"].as_bool()),
+        (Some("bad_packet_read"), Some("planned"), Some(false))
+    );
+    assert!(bad["log_tail"].to_string().contains("invalid access to packet"), "{bad}");
+    println!("check --boot on 2 kernels, 4 objects: {:.1} s", start.elapsed().as_secs_f64());
 }

@@ -30,6 +30,9 @@ pub use skips::{machine_limit, SKIP_LOG_ENV};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod private_apt;
+pub use private_apt::{download_private_package, newest_matching, private_sources_list, system_mirrors, Mirror, PRIVATE_SUITES};
+
 /// The variable that turns skips into failures.
 pub const REQUIRE_ENV: &str = "BPFLD_REQUIRE_KERNEL";
 
@@ -124,7 +127,7 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
-fn cached_deb(dir: &Path, package: &str) -> Option<PathBuf> {
+pub(crate) fn cached_deb(dir: &Path, package: &str) -> Option<PathBuf> {
     let prefix = format!("{package}_");
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
@@ -154,25 +157,34 @@ pub fn download_package(cache: &Path, package: &str) -> Result<(PathBuf, bool), 
     if let Some(p) = cached_deb(&dir, package) {
         return Ok((p, true));
     }
+    let got = fetch_deb(cache, package, |tmp| {
+        apt_get(&["download", "-q", package], tmp).or_else(|first| {
+            // apt may never have fetched its package lists on this machine.
+            apt_get(&["update", "-qq"], tmp)
+                .and_then(|_| apt_get(&["download", "-q", package], tmp))
+                .map_err(|e| format!("{first}; after apt-get update: {e}"))
+        })
+    })?;
+    Ok((got, false))
+}
+
+/// Runs `download` (which leaves `<package>_*.deb` in the directory it is
+/// given) in a scratch directory of `<cache>/debs` and moves the package
+/// into place.
+pub(crate) fn fetch_deb(cache: &Path, package: &str, download: impl FnOnce(&Path) -> Result<(), String>) -> Result<PathBuf, String> {
+    let dir = cache.join("debs");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let tmp = dir.join(format!(".download-{}-{package}", std::process::id()));
     let _ = std::fs::create_dir_all(&tmp);
     eprintln!("downloading {package} into {} (once)", dir.display());
-    let mut res = apt_get(&["download", "-q", package], &tmp);
-    if let Err(first) = res {
-        // apt may never have fetched its package lists on this machine.
-        res = apt_get(&["update", "-qq"], &tmp)
-            .and_then(|_| apt_get(&["download", "-q", package], &tmp))
-            .map_err(|e| format!("{first}; after apt-get update: {e}"));
-    }
-    let moved = res.and_then(|_| {
+    let moved = download(&tmp).and_then(|_| {
         let got = cached_deb(&tmp, package).ok_or_else(|| format!("apt-get download left no {package}_*.deb"))?;
         let dest = dir.join(got.file_name().unwrap_or_default());
         std::fs::rename(&got, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
         Ok(dest)
     });
     let _ = std::fs::remove_dir_all(&tmp);
-    moved.map(|p| (p, false)).map_err(|e| format!("cannot download {package}: {e}"))
+    moved.map_err(|e| format!("cannot download {package}: {e}"))
 }
 
 /// [`download_package`] into [`cache_dir`], as a test wants it: a skip

@@ -28,7 +28,12 @@ pub fn old_kernel_dir(pattern: &str) -> Option<PathBuf> {
 }
 
 fn make(cache: &Path, pattern: &str) -> Result<PathBuf, String> {
-    let deb = newest_deb(&cache.join("debs"), pattern)?;
+    // Not cached yet: fetched from Debian 11/13 with the private apt
+    // configuration (crates/testdata/src/private_apt.rs).
+    let deb = match newest_deb(&cache.join("debs"), pattern) {
+        Ok(deb) => deb,
+        Err(_) => crate::download_private_package(cache, pattern)?.1,
+    };
     let stem = deb.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let root = cache.join("kernel-btf").join("deb");
     let dir = root.join(&stem);

@@ -1,7 +1,8 @@
-//! The guest: an initramfs with busybox, `bpfld`, the objects, the
-//! kernel's config and modules, whose `/init` loads every object and
-//! prints each result between markers on the serial console; and the
-//! qemu run that boots it, with a timeout.
+//! The guest: an initramfs with busybox, the loaders (`bpfld`, and in the
+//! kernel matrix a libbpf reference loader), the objects, the kernel's
+//! config and modules, whose `/init` runs every loader on every object and
+//! prints each result between markers on the serial console; and the qemu
+//! run that boots it, with a timeout.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -10,9 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cache::PreparedKernel;
+use crate::error::BootError;
+use crate::image::BootKernel;
 use crate::modules::{read_module, ModuleLoad};
-use crate::outcome::{parse_load, Observed};
 
 /// Every line the harness reads starts with this (possibly after console
 /// noise on the same line, such as the firmware's last message).
@@ -21,10 +22,36 @@ pub const MARK: &str = "@@BPFLD ";
 /// busybox applets `/init` uses.
 const APPLETS: &[&str] = &["sh", "mount", "insmod", "cat", "echo", "ls", "uname", "poweroff", "mkdir"];
 
+/// A program `/init` runs on every object, in the guest as `/bin/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loader {
+    /// Its name in the guest and in the results ("bpfld", "libbpf").
+    pub name: String,
+    /// The executable on this machine (dynamic ones get their libraries).
+    pub exe: PathBuf,
+    /// Its arguments; `{obj}` stands for the object's path in the guest.
+    pub args: Vec<String>,
+}
+
+impl Loader {
+    /// `bpfld load OBJ --json`.
+    pub fn bpfld(exe: &Path) -> Loader {
+        Loader { name: "bpfld".into(), exe: exe.to_path_buf(), args: ["load", "{obj}", "--json"].map(String::from).to_vec() }
+    }
+}
+
+/// What one guest does: insmod the modules, then every loader on every object.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestPlan<'a> {
+    pub loaders: &'a [Loader],
+    pub objects: &'a [PathBuf],
+    pub modules: &'a [ModuleLoad],
+}
+
 /// The shared libraries and loader a dynamic executable needs, as `ldd`
 /// lists them (nothing for a static one).
-fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, String> {
-    let out = Command::new("ldd").arg(exe).output().map_err(|e| format!("ldd {}: {e}", exe.display()))?;
+fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, BootError> {
+    let out = Command::new("ldd").arg(exe).output().map_err(|_| BootError::Missing { tool: "ldd", package: "libc-bin" })?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() || text.contains("not a dynamic executable") || text.contains("statically linked") {
         return Ok(Vec::new());
@@ -44,13 +71,17 @@ fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(libs)
 }
 
-/// `bpfld` without its debug info (a release build carries ~20 MB of it).
-fn stripped(bpfld: &Path, scratch: &Path) -> Vec<u8> {
-    let out = scratch.join("bpfld.stripped");
-    let ok = Command::new("objcopy").arg("--strip-debug").arg(bpfld).arg(&out).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+/// An executable without its debug info (a release build of `bpfld`
+/// carries ~20 MB of it).
+fn stripped(exe: &Path, scratch: &Path) -> Result<Vec<u8>, BootError> {
+    let out = scratch.join(format!(".stripped-{}", std::process::id()));
+    let ok = Command::new("objcopy").arg("--strip-debug").arg(exe).arg(&out).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     let bytes = if ok { std::fs::read(&out).ok() } else { None };
     let _ = std::fs::remove_file(&out);
-    bytes.or_else(|| std::fs::read(bpfld).ok()).unwrap_or_default()
+    match bytes {
+        Some(b) => Ok(b),
+        None => std::fs::read(exe).map_err(|e| BootError::io(exe, e)),
+    }
 }
 
 /// Finds busybox (Debian's busybox-static installs /bin/busybox).
@@ -63,8 +94,9 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// The guest's `/init`.
-fn init_script(modules: &[(String, String, bool)], objects: &[String]) -> String {
+/// The guest's `/init`: `modules` as (name, file, optional), `loaders` as
+/// (name, arguments with `{obj}`).
+fn init_script(modules: &[(String, String, bool)], loaders: &[(String, Vec<String>)], objects: &[String]) -> String {
     let mut s = String::from(
         "#!/bin/sh\n\
          export PATH=/bin\n\
@@ -87,28 +119,27 @@ fn init_script(modules: &[(String, String, bool)], objects: &[String]) -> String
     // Unquoted: one line, whatever ls prints.
     s.push_str("echo @@BPFLD btf $(ls /sys/kernel/btf)\n");
     for o in objects {
-        let q = sh_quote(&format!("/objs/{o}"));
-        s.push_str(&format!(
-            "bpfld load {q} --json >/tmp/out 2>/tmp/err; rc=$?\n\
-             echo \"@@BPFLD load-begin {o}\"; cat /tmp/out; echo \"@@BPFLD load-stderr {o}\"; cat /tmp/err\n\
-             echo \"@@BPFLD load-end {o} $rc\"\n"
-        ));
+        for (loader, args) in loaders {
+            let obj = format!("/objs/{o}");
+            let argv: Vec<String> = args.iter().map(|a| sh_quote(&a.replace("{obj}", &obj))).collect();
+            s.push_str(&format!(
+                "{loader} {} >/tmp/out 2>/tmp/err; rc=$?\n\
+                 echo \"@@BPFLD load-begin {loader} {o}\"; cat /tmp/out; echo \"@@BPFLD load-stderr {loader} {o}\"; cat /tmp/err\n\
+                 echo \"@@BPFLD load-end {loader} {o} $rc\"\n",
+                argv.join(" ")
+            ));
+        }
     }
     s.push_str("echo \"@@BPFLD done $(cat /proc/uptime)\"\npoweroff -f\n");
     s
 }
 
-/// Builds the guest's initramfs (gzip'd newc cpio).
-pub fn build_initramfs(
-    bpfld: &Path,
-    k: &PreparedKernel,
-    modules: &[ModuleLoad],
-    objects: &[PathBuf],
-    scratch: &Path,
-) -> Result<Vec<u8>, String> {
+/// Builds the guest's initramfs (gzip'd newc cpio). `scratch` holds
+/// temporary files.
+pub fn build_initramfs(k: &BootKernel, plan: &GuestPlan, scratch: &Path) -> Result<Vec<u8>, BootError> {
     let mut ir = crate::initramfs::Initramfs::new();
-    let busybox = find_busybox().ok_or("busybox not found (Debian package busybox-static)")?;
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let busybox = find_busybox().ok_or(BootError::Missing { tool: "busybox", package: "busybox-static" })?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| BootError::io(p, e));
     ir.file("/bin/busybox", &read(&busybox)?, true);
     for a in APPLETS {
         ir.symlink(&format!("/bin/{a}"), "busybox");
@@ -119,9 +150,11 @@ pub fn build_initramfs(
     for d in ["/proc", "/sys", "/tmp", "/run"] {
         ir.dir(d);
     }
-    ir.file("/bin/bpfld", &stripped(bpfld, scratch), true);
-    let mut libs = shared_libraries(bpfld)?;
-    libs.extend(shared_libraries(&busybox)?);
+    let mut libs = shared_libraries(&busybox)?;
+    for l in plan.loaders {
+        ir.file(&format!("/bin/{}", l.name), &stripped(&l.exe, scratch)?, true);
+        libs.extend(shared_libraries(&l.exe)?);
+    }
     libs.sort();
     libs.dedup();
     for lib in libs {
@@ -129,21 +162,28 @@ pub fn build_initramfs(
     }
     // The loader reads the kernel's config from /boot/config-$(uname -r):
     // Debian kernels have no /proc/config.gz.
-    ir.file(&format!("/boot/config-{}", k.spec.release), &read(&k.config)?, false);
+    if let Some(config) = &k.config {
+        ir.file(&format!("/boot/config-{}", k.release), &read(config)?, false);
+    }
     let mut insmods = Vec::new();
-    for (i, m) in modules.iter().enumerate() {
+    for (i, m) in plan.modules.iter().enumerate() {
         // Decompressed here: busybox insmod may lack the decompressor.
         let file = format!("{:02}-{}.ko", i + 1, m.file_name);
         ir.file(&format!("/lib/modules/{file}"), &read_module(&m.path)?, false);
         insmods.push((m.name.clone(), file, m.optional));
     }
     let mut names = Vec::new();
-    for o in objects {
-        let name = o.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{}: bad file name", o.display()))?.to_string();
+    for o in plan.objects {
+        let name = o
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.contains(' '))
+            .ok_or_else(|| BootError::NotBootable { path: o.clone(), why: "an object file name must be UTF-8 without spaces".into() })?;
         ir.file(&format!("/objs/{name}"), &read(o)?, false);
-        names.push(name);
+        names.push(name.to_string());
     }
-    ir.file("/init", init_script(&insmods, &names).as_bytes(), true);
+    let loaders: Vec<(String, Vec<String>)> = plan.loaders.iter().map(|l| (l.name.clone(), l.args.clone())).collect();
+    ir.file("/init", init_script(&insmods, &loaders, &names).as_bytes(), true);
     Ok(ir.finish())
 }
 
@@ -216,8 +256,37 @@ pub struct GuestRun {
     pub insmods: Vec<Insmod>,
     /// /sys/kernel/btf: vmlinux and the modules with BTF.
     pub btf: Vec<String>,
-    /// By object file name.
-    pub loads: BTreeMap<String, Observed>,
+    /// What each loader printed, by loader name, then object file name.
+    pub loads: BTreeMap<String, BTreeMap<String, RawLoad>>,
+}
+
+impl GuestRun {
+    /// What `loader` printed for `object` (a file name).
+    pub fn load(&self, loader: &str, object: &str) -> Option<&RawLoad> {
+        self.loads.get(loader)?.get(object)
+    }
+
+    /// The last `n` console lines, for a report of a guest that failed.
+    pub fn console_tail(&self, n: usize) -> String {
+        let lines: Vec<&str> = self.console.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// One loader's run on one object in the guest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawLoad {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: Option<i32>,
+}
+
+/// The load in progress while reading the console.
+struct Current {
+    loader: String,
+    object: String,
+    load: RawLoad,
+    in_stderr: bool,
 }
 
 fn uptime(rest: &str) -> Option<f64> {
@@ -226,12 +295,12 @@ fn uptime(rest: &str) -> Option<f64> {
 
 /// Reads the markers out of the console.
 fn parse_console(run: &mut GuestRun, lines: &[(Duration, String)]) {
-    let mut current: Option<(String, String, String, bool)> = None; // object, stdout, stderr, in stderr
+    let mut current: Option<Current> = None;
     for (at, raw) in lines {
         let line = raw.as_str();
         let Some(pos) = line.find(MARK) else {
-            if let Some((_, out, err, in_err)) = current.as_mut() {
-                let buf = if *in_err { err } else { out };
+            if let Some(c) = current.as_mut() {
+                let buf = if c.in_stderr { &mut c.load.stderr } else { &mut c.load.stdout };
                 buf.push_str(line);
                 buf.push('\n');
             }
@@ -258,16 +327,19 @@ fn parse_console(run: &mut GuestRun, lines: &[(Duration, String)]) {
                 }
             }
             "btf" => run.btf = rest.split_whitespace().map(str::to_string).collect(),
-            "load-begin" => current = Some((rest.trim().to_string(), String::new(), String::new(), false)),
+            "load-begin" => {
+                let (loader, object) = rest.trim().split_once(' ').unwrap_or(("bpfld", rest.trim()));
+                current = Some(Current { loader: loader.into(), object: object.into(), load: RawLoad::default(), in_stderr: false });
+            }
             "load-stderr" => {
                 if let Some(c) = current.as_mut() {
-                    c.3 = true;
+                    c.in_stderr = true;
                 }
             }
             "load-end" => {
-                if let Some((obj, out, err, _)) = current.take() {
-                    let rc = rest.split_whitespace().nth(1).and_then(|r| r.parse().ok());
-                    run.loads.insert(obj, parse_load(&out, &err, rc));
+                if let Some(mut c) = current.take() {
+                    c.load.exit_code = rest.trim().rsplit_once(' ').and_then(|(_, rc)| rc.parse().ok());
+                    run.loads.entry(c.loader).or_default().insert(c.object, c.load);
                 }
             }
             "done" => {
@@ -282,7 +354,7 @@ fn parse_console(run: &mut GuestRun, lines: &[(Duration, String)]) {
 
 /// Boots `k` with `initrd` under qemu, 1 vCPU, and waits at most
 /// `timeout` for it to power off.
-pub fn boot(k: &PreparedKernel, initrd: &Path, accel: &Accel, timeout: Duration) -> Result<GuestRun, String> {
+pub fn boot(k: &BootKernel, initrd: &Path, accel: &Accel, timeout: Duration) -> Result<GuestRun, BootError> {
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
         .args(accel.args())
@@ -296,7 +368,7 @@ pub fn boot(k: &PreparedKernel, initrd: &Path, accel: &Accel, timeout: Duration)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("qemu-system-x86_64: {e}"))?;
+        .map_err(|_| BootError::Missing { tool: "qemu-system-x86_64", package: "qemu-system-x86" })?;
     let lines: Arc<Mutex<Vec<(Duration, String)>>> = Arc::default();
     let stdout = child.stdout.take().expect("piped");
     let reader = {
@@ -328,7 +400,7 @@ pub fn boot(k: &PreparedKernel, initrd: &Path, accel: &Accel, timeout: Duration)
                 break;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("waiting for qemu: {e}")),
+            Err(e) => return Err(BootError::io("qemu-system-x86_64", e)),
         }
     }
     run.wall = start.elapsed();
@@ -349,9 +421,10 @@ mod tests {
         let text = "SeaBIOS\nBooting from ROM..@@BPFLD init 2.57 0.00\n@@BPFLD release 6.12.117+deb12-amd64\n\
                     @@BPFLD insmod crc32c_intel optional 19 insmod: can't insert 'x': No such device\n\
                     @@BPFLD insmod nf_conntrack required 0 \n@@BPFLD btf nf_conntrack vmlinux\n\
-                    @@BPFLD load-begin a.bpf.o\n{\"object\":\"a\",\"maps\":[],\"programs\":[\n\
-                    {\"name\":\"p\",\"loaded\":true,\"error\":null}]}\n@@BPFLD load-stderr a.bpf.o\n\
-                    @@BPFLD load-end a.bpf.o 0\n@@BPFLD done 3.32 0.06\n[ 3.35] reboot: Power down";
+                    @@BPFLD load-begin bpfld a.bpf.o\n{\"object\":\"a\",\"programs\":[\n\
+                    {\"name\":\"p\",\"loaded\":true}]}\n@@BPFLD load-stderr bpfld a.bpf.o\nwarning\n\
+                    @@BPFLD load-end bpfld a.bpf.o 0\n@@BPFLD load-begin libbpf a.bpf.o\n@@BPFLD load-stderr libbpf a.bpf.o\n\
+                    @@BPFLD load-end libbpf a.bpf.o 1\n@@BPFLD done 3.32 0.06\n[ 3.35] reboot: Power down";
         let lines: Vec<(Duration, String)> = text.lines().map(|l| (Duration::ZERO, l.to_string())).collect();
         let mut run = GuestRun::default();
         parse_console(&mut run, &lines);
@@ -364,17 +437,22 @@ mod tests {
         );
         assert_eq!(run.insmods[1].rc, 0);
         assert_eq!(run.btf, ["nf_conntrack", "vmlinux"]);
-        let a = &run.loads["a.bpf.o"];
+        let a = run.load("bpfld", "a.bpf.o").unwrap();
         assert_eq!(a.exit_code, Some(0));
-        assert!(a.loads() && a.programs[0].name == "p");
+        assert_eq!(a.stdout, "{\"object\":\"a\",\"programs\":[\n{\"name\":\"p\",\"loaded\":true}]}\n");
+        assert_eq!(a.stderr, "warning\n");
+        assert_eq!(run.load("libbpf", "a.bpf.o").unwrap().exit_code, Some(1));
     }
 
     #[test]
     fn init_quotes_and_orders() {
-        let s = init_script(&[("nf_conntrack".into(), "01-nf_conntrack.ko".into(), false)], &["a.bpf.o".into()]);
+        let bpfld = Loader::bpfld(Path::new("/x/bpfld"));
+        let loaders = [(bpfld.name, bpfld.args), ("libbpf".to_string(), vec!["{obj}".to_string()])];
+        let s = init_script(&[("nf_conntrack".into(), "01-nf_conntrack.ko".into(), false)], &loaders, &["a'b.bpf.o".into()]);
         let insmod = s.find("insmod /lib/modules/01-nf_conntrack.ko").unwrap();
-        let load = s.find("bpfld load '/objs/a.bpf.o' --json").unwrap();
-        assert!(s.find("echo 1 > /proc/sys/kernel/printk").unwrap() < insmod && insmod < load);
+        let load = s.find("bpfld 'load' '/objs/a'\\''b.bpf.o' '--json' >/tmp/out").unwrap();
+        let reference = s.find("libbpf '/objs/a'\\''b.bpf.o' >/tmp/out").unwrap();
+        assert!(s.find("echo 1 > /proc/sys/kernel/printk").unwrap() < insmod && insmod < load && load < reference);
         assert!(s.ends_with("poweroff -f\n"));
     }
 }

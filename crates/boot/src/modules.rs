@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::error::BootError;
+
 /// One `insmod` of the guest's `/init`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleLoad {
@@ -35,13 +37,13 @@ pub fn kernel_name(file_name: &str) -> String {
 }
 
 /// Every module file under `<modules_root>/kernel`, by kernel name.
-fn index(modules_root: &Path) -> Result<BTreeMap<String, (String, PathBuf)>, String> {
+fn index(modules_root: &Path) -> Result<BTreeMap<String, (String, PathBuf)>, BootError> {
     let mut found = BTreeMap::new();
     let mut stack = vec![modules_root.join("kernel")];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| BootError::io(&dir, e))?;
         for e in entries {
-            let e = e.map_err(|e| format!("{}: {e}", dir.display()))?;
+            let e = e.map_err(|e| BootError::io(&dir, e))?;
             let path = e.path();
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 stack.push(path);
@@ -57,20 +59,21 @@ fn index(modules_root: &Path) -> Result<BTreeMap<String, (String, PathBuf)>, Str
 }
 
 /// A module file as an ELF image (decompressed if shipped compressed).
-pub fn read_module(path: &Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (_, elf) = bpfld_extract::open_elf(&path.display().to_string(), &bytes).map_err(|e| e.to_string())?;
+pub fn read_module(path: &Path) -> Result<Vec<u8>, BootError> {
+    let bytes = std::fs::read(path).map_err(|e| BootError::io(path, e))?;
+    let (_, elf) = bpfld_extract::open_elf(&path.display().to_string(), &bytes)?;
     Ok(elf.into_owned())
 }
 
 /// The `key=value` strings of a module's `.modinfo` section.
-pub fn modinfo(file: &str, elf: &[u8]) -> Result<Vec<(String, String)>, String> {
+pub fn modinfo(file: &str, elf: &[u8]) -> Result<Vec<(String, String)>, BootError> {
     use object::{Object, ObjectSection};
-    let obj = object::File::parse(elf).map_err(|e| format!("{file}: not an ELF module: {e}"))?;
+    let bad = |why: String| BootError::Module { module: file.to_string(), why };
+    let obj = object::File::parse(elf).map_err(|e| bad(format!("not an ELF module: {e}")))?;
     let Some(sec) = obj.section_by_name(".modinfo") else {
         return Ok(Vec::new());
     };
-    let data = sec.data().map_err(|e| format!("{file}: .modinfo: {e}"))?;
+    let data = sec.data().map_err(|e| bad(format!(".modinfo: {e}")))?;
     Ok(data
         .split(|&b| b == 0)
         .filter_map(|s| {
@@ -112,7 +115,7 @@ struct Planner {
 }
 
 impl Planner {
-    fn visit(&mut self, name: &str, optional: bool, why: String) -> Result<(), String> {
+    fn visit(&mut self, name: &str, optional: bool, why: String) -> Result<(), BootError> {
         let name = kernel_name(name);
         if let Some(done) = self.order.iter_mut().find(|m| m.name == name) {
             // Needed for real by someone else: no longer allowed to fail.
@@ -120,7 +123,7 @@ impl Planner {
             return Ok(());
         }
         let Some((file_name, path)) = self.index.get(&name).cloned() else {
-            return Err(format!("module '{name}' ({why}): no such module in the package"));
+            return Err(BootError::Module { module: name, why: format!("{why}: no such module in the kernel's modules") });
         };
         let elf = read_module(&path)?;
         let (hard, soft) = dependencies(&modinfo(&path.display().to_string(), &elf)?);
@@ -140,7 +143,7 @@ impl Planner {
     /// the modules with that alias among those whose name starts with it
     /// (`crc32c` → `crc32c_generic`, `crc32c_intel`); reading every
     /// module of the package for its aliases would take seconds.
-    fn providers(&self, dep: &str) -> Result<Vec<String>, String> {
+    fn providers(&self, dep: &str) -> Result<Vec<String>, BootError> {
         let dep_name = kernel_name(dep);
         if self.index.contains_key(&dep_name) {
             return Ok(vec![dep_name]);
@@ -163,7 +166,7 @@ impl Planner {
 /// The insmod order that loads `wanted` (kernel names) from the package
 /// unpacked at `modules_root` (`.../lib/modules/<release>`): for each
 /// module, its soft pre-dependencies (optional), its dependencies, itself.
-pub fn plan_modules(modules_root: &Path, wanted: &[&str]) -> Result<Vec<ModuleLoad>, String> {
+pub fn plan_modules(modules_root: &Path, wanted: &[&str]) -> Result<Vec<ModuleLoad>, BootError> {
     let mut p = Planner { index: index(modules_root)?, order: Vec::new() };
     for w in wanted {
         p.visit(w, false, "requested".to_string())?;
