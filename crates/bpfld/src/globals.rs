@@ -4,6 +4,7 @@
 //! (`const volatile` configuration in `.rodata`) and read them after.
 
 use bpfld_btf::Btf;
+use bpfld_obj::arena::{ArenaGlobals, ARENA_SEC};
 use bpfld_obj::{MapOrigin, MapSpec};
 
 /// Where one variable is: its map and its bytes in the map's value.
@@ -14,27 +15,46 @@ pub struct GlobalVar {
     pub map: usize,
     /// The ELF section (`.rodata`, `.data.custom`).
     pub section: String,
+    /// Offset in the map's value; for `__arena` variables (section
+    /// `.addr_space.1`, map the arena) in the section, which the load
+    /// places somewhere in the arena.
     pub offset: usize,
     pub size: usize,
 }
 
-/// Every named variable of every global data map. `.kconfig` is left out:
-/// its values are the kernel's, not the user's.
-pub fn global_vars(btf: Option<&Btf>, maps: &[MapSpec]) -> Vec<GlobalVar> {
+impl GlobalVar {
+    /// Whether this is an `__arena` variable.
+    pub fn is_arena(&self) -> bool {
+        self.section == ARENA_SEC
+    }
+}
+
+/// Every named variable of every global data map, then the `__arena`
+/// ones. `.kconfig` is left out: its values are the kernel's, not the
+/// user's.
+pub fn global_vars(btf: Option<&Btf>, maps: &[MapSpec], arena: Option<&ArenaGlobals>) -> Vec<GlobalVar> {
     let Some(btf) = btf else { return Vec::new() };
     let mut out = Vec::new();
+    let vars = |datasec: u32, len: usize| {
+        let vars = btf.type_by_id(datasec).map(|ds| ds.datasec_vars().collect::<Vec<_>>()).unwrap_or_default();
+        vars.into_iter().filter_map(move |v| {
+            let name = btf.type_by_id(v.type_id).ok().and_then(|t| t.name().ok())?;
+            let (offset, size) = (v.offset as usize, v.size as usize);
+            let fits = offset.checked_add(size).is_some_and(|end| end <= len);
+            (fits && !name.is_empty()).then(|| (name.to_string(), offset, size))
+        })
+    };
     for (i, m) in maps.iter().enumerate() {
         if !matches!(m.origin, MapOrigin::Data | MapOrigin::Rodata | MapOrigin::Bss) || m.btf_value_type_id == 0 {
             continue;
         }
-        let Ok(ds) = btf.type_by_id(m.btf_value_type_id) else { continue };
-        for v in ds.datasec_vars() {
-            let Some(name) = btf.type_by_id(v.type_id).ok().and_then(|t| t.name().ok()) else { continue };
-            let (offset, size) = (v.offset as usize, v.size as usize);
-            if name.is_empty() || offset.checked_add(size).is_none_or(|end| end > m.value_size as usize) {
-                continue;
-            }
-            out.push(GlobalVar { name: name.to_string(), map: i, section: m.real_name.clone(), offset, size });
+        for (name, offset, size) in vars(m.btf_value_type_id, m.value_size as usize) {
+            out.push(GlobalVar { name, map: i, section: m.real_name.clone(), offset, size });
+        }
+    }
+    if let Some(a) = arena.filter(|a| a.btf_datasec != 0) {
+        for (name, offset, size) in vars(a.btf_datasec, a.data.len()) {
+            out.push(GlobalVar { name, map: a.map, section: ARENA_SEC.to_string(), offset, size });
         }
     }
     out
@@ -50,7 +70,7 @@ pub fn find<'a>(vars: &'a [GlobalVar], name: &str) -> Result<&'a GlobalVar, Stri
     let mut hits = vars.iter().filter(|g| g.name == var && section.is_none_or(|s| s == g.section));
     match (hits.next(), hits.next()) {
         (Some(g), None) => Ok(g),
-        (None, _) => Err(format!("no global variable '{name}' in .data, .rodata or .bss sections")),
+        (None, _) => Err(format!("no global variable '{name}' in .data, .rodata, .bss or {ARENA_SEC} sections")),
         (Some(a), Some(b)) => {
             Err(format!("global variable '{name}' is in both '{}' and '{}': write 'section:{var}'", a.section, b.section))
         }

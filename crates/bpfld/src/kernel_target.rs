@@ -51,6 +51,11 @@ pub struct TargetNeeds {
     /// The symbols wanted from kallsyms (only those are kept: the file has
     /// well over 100,000 lines); empty means all.
     pub ksym_names: Vec<String>,
+    /// Probed kernel features and facts (uprobe_multi links for USDT
+    /// programs; `ld_imm64` offsets and the page size for `__arena`
+    /// variables), see [`bpfld_obj::Object::needs_kernel_facts`]: a target
+    /// even for an object that needs nothing else.
+    pub kernel_facts: bool,
 }
 
 impl TargetNeeds {
@@ -79,12 +84,13 @@ impl TargetNeeds {
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect(),
+            kernel_facts: obj.needs_kernel_facts(),
         }
     }
 
     /// Whether a target is needed at all.
     pub fn any(&self) -> bool {
-        self.vmlinux_btf || self.module_btf || self.kconfig || self.kallsyms
+        self.vmlinux_btf || self.module_btf || self.kconfig || self.kallsyms || self.kernel_facts
     }
 }
 
@@ -132,6 +138,9 @@ pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<Runnin
     // reading its enums up front would cost every load.
     target.predict_missing = false;
     target.overrides.insert(bpfld_obj::struct_ops::QMARK_DATASEC_FACT.to_string(), u64::from(features.btf_qmark_datasec));
+    // Arena sizes count pages; the plan puts `__arena` variables at the
+    // arena's last pages.
+    target.overrides.insert(bpfld_obj::arena::PAGE_SIZE_FACT.to_string(), bpfld_sys::page_size() as u64);
     let mut module_fds = Vec::new();
     // Before module BTF (5.11) there is none to enumerate, and the kernel
     // refuses the BTF information request that names them (E2BIG).

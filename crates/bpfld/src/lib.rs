@@ -54,7 +54,7 @@ pub mod typed_maps;
 
 pub use bpfld_asm::LinuxVersion;
 pub use bpfld_obj::{Feature, KernelFeatures, MissingFeature};
-pub use bpfld_sys::{TestRunOpts, TestRunResult};
+pub use bpfld_sys::{ArenaMapping, TestRunOpts, TestRunResult};
 pub use error::{verifier_summary, Error, ProgramLoadError, Result};
 pub use events::{RingBuffer, RingBufferPoller, UserRingBuffer};
 pub use features::features;

@@ -32,7 +32,7 @@ use bpfld_obj::log_fixup::fixup_verifier_log;
 use bpfld_obj::plan::{FdSlot, LoadPlan, ProgramPlan};
 use bpfld_obj::struct_ops::StructOpsPlan;
 use bpfld_obj::{MapOrigin, MapSpec, MissingFeature};
-use bpfld_sys::{LogOptions, MapCreateAttr, MapRef, MmapedMap, ProgLoadAttr};
+use bpfld_sys::{ArenaMapping, LogOptions, MapCreateAttr, MapRef, MmapedMap, ProgLoadAttr};
 
 use crate::error::{Error, ProgramLoadError, Result};
 use crate::pin::{self, NewPins};
@@ -85,6 +85,10 @@ pub struct LoadedMap {
     pub reused: bool,
     /// The value a struct_ops map is registered with.
     pub struct_ops: Option<StructOpsValue>,
+    /// The user-space mapping of an arena map (made right after creating
+    /// it, which tells the kernel the arena's user address), holding the
+    /// object's `__arena` variables.
+    pub arena: Option<ArenaMapping>,
 }
 
 /// A struct_ops map's value, ready to register: the plan's kernel value
@@ -294,6 +298,7 @@ impl Loader<'_> {
                             pin_path: pin_path.clone(),
                             reused: true,
                             struct_ops: None,
+                            arena: None,
                         });
                         break;
                     }
@@ -303,6 +308,10 @@ impl Loader<'_> {
                 }
                 let struct_ops = self.plan.struct_ops.iter().find(|s| s.map == maps.len());
                 let (fd, mmap) = self.create_and_init(spec, btf, struct_ops, &ctx)?;
+                let arena = match spec.map_type == mt::ARENA {
+                    true => Some(self.map_arena(maps.len(), spec, fd.as_fd(), &ctx)?),
+                    false => None,
+                };
                 if let Some(path) = &pin_path {
                     match pin::pin_fd(fd.as_fd(), path, &ctx) {
                         Ok(()) => self.pins.push(path.clone()),
@@ -315,7 +324,7 @@ impl Loader<'_> {
                         Err(e) => return Err(e),
                     }
                 }
-                maps.push(LoadedMap { spec: spec.clone(), fd, mmap, pin_path: pin_path.clone(), reused: false, struct_ops: None });
+                maps.push(LoadedMap { spec: spec.clone(), fd, mmap, pin_path: pin_path.clone(), reused: false, struct_ops: None, arena });
                 break;
             }
         }
@@ -383,6 +392,19 @@ impl Loader<'_> {
             }
         }
         Error::kernel(ctx, e)
+    }
+
+    /// Maps arena map number `index` (libbpf: at `map_extra` if set) and
+    /// copies the object's `__arena` variables into it if it holds them.
+    fn map_arena(&mut self, index: usize, spec: &MapSpec, fd: BorrowedFd<'_>, ctx: &str) -> Result<ArenaMapping> {
+        let mut arena = ArenaMapping::new(fd, spec.max_entries, spec.map_flags, spec.map_extra)
+            .map_err(|e| Error::kernel(format!("{ctx}: failed to mmap arena"), e))?;
+        if let Some(a) = self.plan.arena.as_ref().filter(|a| a.map == index && !a.data.is_empty()) {
+            let off =
+                usize::try_from(a.data_off).map_err(|_| Error::Usage(format!("{ctx}: arena data offset {:#x} too large", a.data_off)))?;
+            arena.write(off, &a.data).map_err(|e| Error::kernel(format!("{ctx}: copying __arena variables"), e))?;
+        }
+        Ok(arena)
     }
 
     /// The map pinned at `path` if there is one and it matches `spec`

@@ -38,7 +38,7 @@ impl OpenObject {
     /// names and its errors.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<OpenObject> {
         let obj = Object::parse(name, bytes)?;
-        let globals = globals::global_vars(obj.btf.as_ref(), &obj.maps);
+        let globals = globals::global_vars(obj.btf.as_ref(), &obj.maps, obj.arena.as_ref());
         Ok(OpenObject { obj, globals })
     }
 
@@ -59,7 +59,10 @@ impl OpenObject {
     /// The initial value of a global variable (`name` or `section:name`).
     pub fn global(&self, name: &str) -> Result<Vec<u8>> {
         let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.obj.name)))?;
-        let data = &self.obj.maps[g.map].data;
+        let data = match (&self.obj.arena, g.is_arena()) {
+            (Some(a), true) => &a.data,
+            _ => &self.obj.maps[g.map].data,
+        };
         Ok(if data.is_empty() { vec![0; g.size] } else { data[g.offset..g.offset + g.size].to_vec() })
     }
 
@@ -77,6 +80,10 @@ impl OpenObject {
                 g.size,
                 value.len()
             )));
+        }
+        if let (Some(a), true) = (self.obj.arena.as_mut(), g.is_arena()) {
+            a.data[g.offset..g.offset + g.size].copy_from_slice(value);
+            return Ok(());
         }
         let map = &mut self.obj.maps[g.map];
         if map.data.is_empty() {
@@ -197,6 +204,7 @@ impl OpenObject {
             name: self.obj.name,
             target: kernel.map(|k| k.target.name),
             externs: plan.externs,
+            arena_data_off: plan.arena.as_ref().map_or(0, |a| a.data_off as usize),
             loaded,
             globals: self.globals,
             stats: LoadStats { target: target_time, plan: plan_time, load: load_time },
@@ -223,6 +231,8 @@ pub struct LoadedObject {
     name: String,
     target: Option<String>,
     externs: Vec<ExternReport>,
+    /// Where the `__arena` variables are in the arena.
+    arena_data_off: usize,
     loaded: Loaded,
     globals: Vec<GlobalVar>,
     stats: LoadStats,
@@ -340,10 +350,38 @@ impl LoadedObject {
         Ok((g, &self.loaded.maps[g.map]))
     }
 
+    /// The mapping of the object's arena map (`BPF_MAP_TYPE_ARENA`), which
+    /// holds its `__arena` variables; `None` without one (or when the arena
+    /// was reused from a pin, which this load did not map).
+    pub fn arena(&self) -> Option<&bpfld_sys::ArenaMapping> {
+        self.loaded.maps.iter().find_map(|m| m.arena.as_ref())
+    }
+
+    /// [`Self::arena`], writable.
+    pub fn arena_mut(&mut self) -> Option<&mut bpfld_sys::ArenaMapping> {
+        self.loaded.maps.iter_mut().find_map(|m| m.arena.as_mut())
+    }
+
+    /// Offset in the arena of `__arena` variable `g`.
+    fn arena_offset(&self, g: &GlobalVar) -> usize {
+        self.arena_data_off + g.offset
+    }
+
+    fn arena_missing(&self, g: &GlobalVar) -> Error {
+        Error::Usage(format!("{}: global variable '{}' is in an arena this load did not map (reused from a pin?)", self.name, g.name))
+    }
+
     /// The current value of a global variable, read through the map's
-    /// mapping (or a lookup for maps that are not mmapable).
+    /// mapping (or a lookup for maps that are not mmapable); `__arena`
+    /// variables through the arena's mapping.
     pub fn read_global(&self, name: &str) -> Result<Vec<u8>> {
         let (g, m) = self.global_var(name)?;
+        if g.is_arena() {
+            let arena = m.arena.as_ref().ok_or_else(|| self.arena_missing(g))?;
+            let mut v = vec![0; g.size];
+            arena.read(self.arena_offset(g), &mut v).map_err(|e| Error::kernel(format!("{}: reading '{}'", self.name, g.name), e))?;
+            return Ok(v);
+        }
         let value = match &m.mmap {
             Some(mm) => mm.as_slice()[g.offset..g.offset + g.size].to_vec(),
             None => {
@@ -370,6 +408,11 @@ impl LoadedObject {
         let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.name)))?.clone();
         if value.len() != g.size {
             return Err(Error::Usage(format!("global variable '{}' is {} bytes, not {}", g.name, g.size, value.len())));
+        }
+        if g.is_arena() {
+            let (off, missing) = (self.arena_offset(&g), self.arena_missing(&g));
+            let arena = self.loaded.maps[g.map].arena.as_mut().ok_or(missing)?;
+            return arena.write(off, value).map_err(|e| Error::kernel(format!("{}: writing '{}'", self.name, g.name), e));
         }
         let m = &mut self.loaded.maps[g.map];
         let read_only = || Error::Usage(format!("global variable '{}' is in '{}', which is read-only after load", g.name, g.section));

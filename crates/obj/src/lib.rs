@@ -3,6 +3,7 @@
 //! running kernel is an input.
 #![forbid(unsafe_code)]
 
+pub mod arena;
 pub mod arg_ctx;
 pub mod btf_fixup;
 pub mod btf_maps;
@@ -11,6 +12,7 @@ pub mod compat;
 pub mod core;
 mod elf_bounds;
 pub mod error;
+pub mod exception_cb;
 pub mod externs;
 pub mod features;
 pub mod kallsyms;
@@ -25,6 +27,7 @@ pub mod section;
 pub mod struct_ops;
 pub mod target;
 pub mod target_names;
+pub mod usdt;
 
 pub use compat::MissingFeature;
 pub use error::{Error, Result};

@@ -64,6 +64,14 @@ pub fn link(obj: &Object, prog_idx: usize, insns: &[Vec<Insn>]) -> Result<Linked
     };
     l.append(prog_idx);
     l.reloc_code(prog_idx, true)?;
+    // The exception callback goes after everything the program calls,
+    // unless a call already placed it (which the verifier refuses).
+    if let Some(cb) = crate::exception_cb::exception_callback(obj, prog_idx)? {
+        if l.placed[cb].is_none() {
+            l.append(cb);
+            l.reloc_code(cb, false)?;
+        }
+    }
     Ok(l.out)
 }
 

@@ -12,6 +12,7 @@ use bpfld_btf::{Btf, Kind};
 use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
 use object::{Endianness, Object as _, ObjectSection, ObjectSymbol, RelocationTarget, SymbolSection};
 
+use crate::arena::{self, ArenaGlobals};
 use crate::btf_fixup::{fix_for_kernel, fix_object_btf};
 use crate::error::{Ctx, Result};
 use crate::externs::{collect_externs, kconfig_map_size, Extern, ExternSymbol};
@@ -46,6 +47,8 @@ pub struct Object {
     /// The struct_ops variables (their maps are in `maps`), with the
     /// programs their members point to.
     pub struct_ops: Vec<StructOpsMap>,
+    /// The `__arena` variables and the arena map that holds them.
+    pub arena: Option<ArenaGlobals>,
 }
 
 /// ELF values, as raw numbers (the `object` crate wraps them in newtypes).
@@ -156,6 +159,7 @@ impl Object {
         let mut text_sec_idx = None;
         let mut struct_ops_secs: Vec<(usize, String, &[u8])> = Vec::new();
         let mut sec_sizes: HashMap<String, u64> = HashMap::new();
+        let mut arena_sec: Option<(usize, Vec<u8>)> = None;
 
         for sec in file.sections() {
             let idx = sec.index().0;
@@ -199,6 +203,11 @@ impl Object {
                     continue;
                 }
                 _ => {}
+            }
+            if sname == arena::ARENA_SEC && sh_flags & elf::SHF_EXECINSTR == 0 {
+                let data = if sh_type == elf::SHT_NOBITS { Vec::new() } else { bytes()?.to_vec() };
+                arena_sec = Some((idx, data));
+                continue;
             }
             if sh_type == elf::SHT_PROGBITS && sec.size() > 0 {
                 if sh_flags & elf::SHF_EXECINSTR != 0 {
@@ -334,6 +343,18 @@ impl Object {
             });
         }
 
+        // `__arena` variables belong to the arena map (libbpf: the section
+        // must be in `.maps`-declared arena, only one of which is allowed).
+        let arena_map = arena::find_arena_map(&maps, arena_sec.is_some()).map_err(|m| cx.err(m))?;
+        let arena = match (arena_sec, arena_map) {
+            (Some((sec_idx, data)), Some(map)) => {
+                arena::check_fits(&maps[map], data.len()).map_err(|m| cx.err(m))?;
+                let btf_datasec = btf.as_ref().and_then(|b| b.find_first(arena::ARENA_SEC, Kind::Datasec)).unwrap_or(0);
+                Some(ArenaGlobals { map, sec_idx, data, btf_datasec })
+            }
+            _ => None,
+        };
+
         // Externs: undefined global symbols without a type (libbpf's
         // `sym_is_extern`), classified by their BTF and sorted as libbpf
         // sorts them.
@@ -422,7 +443,8 @@ impl Object {
                     continue;
                 };
                 let rel_idx = insn_idx - programs[pi].sec_insn_off;
-                let kind = record_reloc(&programs[pi], rel_idx, sym, si.0, text_sec_idx, &maps, &externs, &section_names)
+                let secs = RelocSections { text: text_sec_idx, arena: arena.as_ref().map(|a| (a.sec_idx, a.map)), names: &section_names };
+                let kind = record_reloc(&programs[pi], rel_idx, sym, si.0, &secs, &maps, &externs)
                     .map_err(|m| rcx.with(format!("symbol '{}'", sym.name)).err(m))?;
                 programs[pi].relocs.push(Reloc { insn_idx: rel_idx, kind });
             }
@@ -465,6 +487,7 @@ impl Object {
             section_ext,
             section_names,
             struct_ops: struct_ops_maps,
+            arena,
         })
     }
 
@@ -476,6 +499,15 @@ impl Object {
             || self.section_ext.values().any(|s| !s.core_relos.is_empty())
             || self.entry_programs().any(|p| p.def.as_ref().is_some_and(|d| d.attaches_by_btf()))
             || !self.struct_ops.is_empty()
+            || self.needs_kernel_facts()
+    }
+
+    /// Whether planning depends on facts probed on the target kernel
+    /// rather than read from its BTF: USDT programs (loaded for uprobe_multi
+    /// links where the kernel has them) and `__arena` variables (placed by
+    /// what the verifier accepts).
+    pub fn needs_kernel_facts(&self) -> bool {
+        self.arena.is_some() || self.entry_programs().any(|p| p.def.as_ref().is_some_and(|d| d.is_usdt()))
     }
 
     /// Entry programs (not `.text` subprograms), in object order.
@@ -595,17 +627,25 @@ fn legacy_maps(data: &[u8], sec_idx: usize, syms: &HashMap<usize, SymInfo>, orde
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The sections a relocation's symbol may be in, by ELF index.
+struct RelocSections<'a> {
+    /// `.text`, where subprograms are.
+    text: Option<usize>,
+    /// `.addr_space.1` and the arena map holding it.
+    arena: Option<(usize, usize)>,
+    names: &'a HashMap<usize, String>,
+}
+
 fn record_reloc(
     prog: &Program,
     insn_idx: usize,
     sym: &SymInfo,
     sym_idx: usize,
-    text: Option<usize>,
+    secs: &RelocSections<'_>,
     maps: &[MapSpec],
     externs: &[Extern],
-    names: &HashMap<usize, String>,
 ) -> Result<RelocKind, String> {
+    let (text, names) = (secs.text, secs.names);
     let insn = prog.insns[insn_idx];
     let code = insn.code();
     let is_call = insn.is_call();
@@ -644,6 +684,9 @@ fn record_reloc(
             return Err(format!("insn {insn_idx}: subprogram address {:#x}+{imm} is not instruction-aligned", sym.value));
         }
         return Ok(RelocKind::SubprogAddr { sym_off: sym.value });
+    }
+    if let Some((_, map)) = secs.arena.filter(|(sec, _)| *sec == shndx) {
+        return Ok(RelocKind::ArenaValue { map, sym_off: sym.value });
     }
     let sec_name = names.get(&shndx).map(String::as_str).unwrap_or("?");
     if sec_name == ".maps" || sec_name == "maps" {

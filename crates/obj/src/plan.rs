@@ -138,6 +138,8 @@ pub struct LoadPlan {
     /// What the target kernel lacks for this object (maps first); each
     /// program among them also has its [`ProgramPlan::error`].
     pub missing: Vec<MissingFeature>,
+    /// Where the `__arena` variables go in the arena map.
+    pub arena: Option<crate::arena::ArenaPlan>,
 }
 
 /// One extern's outcome, self-contained for reports and JSON.
@@ -309,6 +311,11 @@ fn plan_programs(
     core: &CoreReport,
     cx: &Ctx<'_>,
 ) -> Result<LoadPlan> {
+    let arena = obj.arena.as_ref().map(|a| crate::arena::ArenaPlan {
+        map: a.map,
+        data_off: crate::arena::data_offset(&obj.maps[a.map], a.data.len(), target),
+        data: a.data.clone(),
+    });
     let mut programs = Vec::new();
     for (idx, p) in obj.programs.iter().enumerate() {
         if p.is_subprog {
@@ -346,6 +353,19 @@ fn plan_programs(
                     let off = i64::from(insns[i].imm()) + sym_off as i64;
                     let off = i32::try_from(off).map_err(|_| pcx.err(format!("insn {i}: offset {off} out of range")))?;
                     insns[i + 1].set_imm(off);
+                    insns[i].set_src_reg(pseudo::MAP_VALUE);
+                    insns[i].set_imm(map as i32);
+                    map_refs.push(MapRef { insn_idx: i, map });
+                }
+                RelocKind::ArenaValue { map, sym_off } => {
+                    if i + 1 >= insns.len() {
+                        return Err(pcx.err(format!("insn {i}: ld_imm64 truncated")));
+                    }
+                    let data_off = arena.as_ref().map_or(0, |a| a.data_off);
+                    let off = i64::from(insns[i].imm()) + sym_off as i64 + data_off as i64;
+                    // The kernel reads the offset as a u32 (arenas reach 4 GiB).
+                    let off = u32::try_from(off).map_err(|_| pcx.err(format!("insn {i}: arena offset {off} out of range")))?;
+                    insns[i + 1].set_imm(off as i32);
                     insns[i].set_src_reg(pseudo::MAP_VALUE);
                     insns[i].set_imm(map as i32);
                     map_refs.push(MapRef { insn_idx: i, map });
@@ -431,7 +451,12 @@ fn plan_programs(
                 if d.is_xdp_frags() {
                     flags |= prog_flags::XDP_HAS_FRAGS;
                 }
-                (d.prog_type(), d.expected_attach_type(), d.attach_target().map(str::to_string), flags, None)
+                let attach_type = if d.is_usdt() && target.is_some_and(crate::usdt::uprobe_multi_link) {
+                    bpfld_asm::types::attach_type::TRACE_UPROBE_MULTI
+                } else {
+                    d.expected_attach_type()
+                };
+                (d.prog_type(), attach_type, d.attach_target().map(str::to_string), flags, None)
             }
             None => (0, 0, None, 0, Some(format!("section '{}' matches no known program type", p.section))),
         };
@@ -477,6 +502,7 @@ fn plan_programs(
         struct_ops: Vec::new(),
         features: KernelFeatures::all(),
         missing: Vec::new(),
+        arena,
     })
 }
 

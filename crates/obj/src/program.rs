@@ -16,6 +16,9 @@ pub enum RelocKind {
     Map { map: usize },
     /// `ld_imm64` of an address inside a global data map.
     MapValue { map: usize, sym_off: u64 },
+    /// `ld_imm64` of an `__arena` variable: the arena map's value plus
+    /// the variable's offset in `.addr_space.1` (see [`crate::arena`]).
+    ArenaValue { map: usize, sym_off: u64 },
     /// `call` of an extern (a kfunc).
     ExternCall { ext: usize },
     /// `ld_imm64` of an extern (ksym address, kconfig value, kfunc address).

@@ -187,6 +187,11 @@ impl SectionDef {
     pub fn is_xdp_frags(&self) -> bool {
         self.rule.flags & XDP_FRAGS != 0
     }
+    /// A USDT program (`usdt`, `usdt.s`): a uprobe program that libbpf
+    /// loads for uprobe_multi links where the kernel has them.
+    pub fn is_usdt(&self) -> bool {
+        self.rule.flags & USDT != 0
+    }
     /// Whether the attach target is a BTF id to find in the target kernel.
     pub fn attaches_by_btf(&self) -> bool {
         self.rule.flags & ATTACH_BTF != 0

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod arena;
 mod attr;
 mod btf;
 pub mod consts;
@@ -47,6 +48,7 @@ mod ringbuf;
 mod signal;
 mod syscall;
 
+pub use arena::{ArenaMapping, BPF_F_SEGV_ON_FAULT};
 pub use btf::{btf_get_fd_by_id, btf_get_next_id, btf_info, btf_load, btf_raw_data, BtfInfo};
 pub use epoll::{Epoll, SignalFd};
 pub use error::{LoadError, Operation, ProgLoadError, Result, SysError};

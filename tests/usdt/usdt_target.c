@@ -1,0 +1,42 @@
+/* The target of bpfld's USDT tests: a program with USDT probes
+ * (<sys/sdt.h>, Debian package systemtap-sdt-dev). It waits for a line on
+ * stdin (the test attaches meanwhile), then fires each probe N times
+ * (argv[1]) and prints how many times the semaphore-guarded probe's
+ * semaphore was seen set. Built by the tests with clang-19 -O2, together
+ * with usdt_guarded.c (built -O0 so that its probe's arguments are on the
+ * stack). */
+#include <sys/sdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int bpfld_guarded(int i);
+
+static volatile long sink;
+
+/* A plain function for uprobe_multi tests. */
+__attribute__((noinline)) long bpfld_work(long i)
+{
+	sink += i;
+	return sink;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 10;
+	int guarded = 0;
+	char line[16];
+
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	for (int i = 1; i <= n; i++) {
+		long neg = -3L * i;
+		char small = (char)(i & 0x7f);
+
+		/* Registers and a constant ("-4@$5") at -O2. */
+		DTRACE_PROBE4(bpfld, args, i, neg, small, 5);
+		guarded += bpfld_guarded(i);
+		bpfld_work(i);
+	}
+	printf("%d\n", guarded);
+	return 0;
+}
