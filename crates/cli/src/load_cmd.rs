@@ -140,7 +140,15 @@ pub fn run(a: LoadArgs) -> CliResult {
         plan: PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() },
         pin_root: a.pin_root.clone(),
     };
-    let open = OpenObject::open(&a.obj).map_err(|e| crate::name_by_path(&e.to_string(), &a.obj))?;
+    let open = OpenObject::open(&a.obj).map_err(|e| {
+        let message = crate::name_by_path(&e.to_string(), &a.obj);
+        if a.json {
+            // Scripts read every outcome on stdout: a JSON error object too.
+            let v = json!({ "object": a.obj.display().to_string(), "error": message });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        message
+    })?;
     let prog_types: Vec<u32> = open.object().programs.iter().filter_map(|p| p.def.as_ref().map(|d| d.prog_type())).collect();
     let loaded = match open.load_with(&opts) {
         Ok(l) => l,
@@ -211,7 +219,7 @@ fn print_json(l: &LoadedObject, registered: &[Registration]) {
                 "type": map_type_label(m.spec.map_type),
                 "key_size": m.spec.key_size,
                 "value_size": m.spec.value_size,
-                "max_entries": m.spec.max_entries,
+                "max_entries": crate::plan_cmd::created_max_entries(&m.spec),
                 "flags": m.spec.map_flags,
                 "pin_path": m.pin_path.as_ref().map(|p| p.display().to_string()),
                 "reused": m.reused,

@@ -83,6 +83,15 @@ pub fn map_type_label(t: u32) -> String {
     bpfld_asm::types::map_type_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
 }
 
+/// The `max_entries` a map is created with (libbpf's rule for perf event
+/// arrays declared with 0: one slot per possible CPU).
+pub fn created_max_entries(m: &bpfld_obj::MapSpec) -> u32 {
+    if m.map_type == bpfld_asm::types::map_type::PERF_EVENT_ARRAY && m.max_entries == 0 {
+        return bpfld_sys::possible_cpus().map(|n| n as u32).unwrap_or(0);
+    }
+    m.max_entries
+}
+
 pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
     plan.maps
         .iter()
@@ -93,7 +102,9 @@ pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
                 "type": map_type_label(m.map_type),
                 "key_size": m.key_size,
                 "value_size": m.value_size,
-                "max_entries": m.max_entries,
+                // What is created: a perf event array's 0 is one slot per
+                // possible CPU (of this machine).
+                "max_entries": created_max_entries(m),
                 "flags": m.map_flags,
             })
         })
@@ -175,8 +186,15 @@ pub fn print_externs(externs: &[ExternReport]) {
 }
 
 pub fn run(a: PlanArgs) -> CliResult {
-    let obj = open_object(&a.obj)?;
-    let target = plan_target(&obj, a.btf.as_ref())?;
+    // Scripts read every outcome on stdout: a JSON error object too.
+    let json_error = |e: String| {
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&json!({ "object": a.obj.display().to_string(), "error": e })).unwrap_or_default());
+        }
+        e
+    };
+    let obj = open_object(&a.obj).map_err(json_error)?;
+    let target = plan_target(&obj, a.btf.as_ref()).map_err(json_error)?;
     let opts = PlanOptions { required: RequiredGroups { essential_names: a.require_flavor.clone() }, ..Default::default() };
     let plan = match plan(&obj, target.as_ref(), &opts) {
         Ok(p) => p,
