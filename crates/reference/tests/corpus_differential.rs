@@ -49,14 +49,13 @@ fn bpfld_and_libbpf_agree_on_programs_written_by_others() {
         compare_object(&o.path, &o.name, Mode::Corpus, &mut out);
         compared += 1;
     }
-    let per_source: Vec<String> =
-        [bpfld_testdata::CorpusSource::Selftests, bpfld_testdata::CorpusSource::LibbpfTools, bpfld_testdata::CorpusSource::CiliumTestdata]
-            .iter()
-            .map(|s| format!("{} {}", objects.iter().filter(|o| o.source == *s).count(), s.name()))
-            .collect();
+    let per_source: Vec<String> = bpfld_testdata::CorpusSource::ALL
+        .iter()
+        .map(|s| format!("{} {}", objects.iter().filter(|o| o.source == *s).count(), s.name()))
+        .collect();
     println!("{}", out.report.join("\n"));
     println!(
-        "corpus: {compared} objects ({}), {} selftests sources that clang-19 does not compile; {} programs, {} with identical \
+        "corpus: {compared} objects ({}), {} selftests sources or scx schedulers that clang-19 does not build; {} programs, {} with identical \
          instructions, {} loaded by both, {} objects refused by both, {} listed differences, {} failures; {:.1} s",
         per_source.join(", "),
         not_compiled.len(),

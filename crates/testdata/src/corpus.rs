@@ -22,15 +22,22 @@ pub enum CorpusSource {
     LibbpfTools,
     /// A `testdata/*-el.elf` of cilium/ebpf.
     CiliumTestdata,
+    /// A sched_ext scheduler crate of crates.io (`scx_rusty` etc.).
+    Scx,
 }
 
 impl CorpusSource {
+    /// Every source, in report order.
+    pub const ALL: [CorpusSource; 4] =
+        [CorpusSource::Selftests, CorpusSource::LibbpfTools, CorpusSource::CiliumTestdata, CorpusSource::Scx];
+
     /// Short name, as in reports.
     pub fn name(self) -> &'static str {
         match self {
             CorpusSource::Selftests => "selftests",
             CorpusSource::LibbpfTools => "libbpf-tools",
             CorpusSource::CiliumTestdata => "cilium",
+            CorpusSource::Scx => "scx",
         }
     }
 }
@@ -48,14 +55,15 @@ pub struct CorpusObject {
 /// says how many selftests sources did not compile. Skips, or fails under
 /// `BPFLD_REQUIRE_KERNEL=1`, when it cannot be had.
 pub fn corpus() -> Option<(Vec<CorpusObject>, Vec<String>)> {
-    static MADE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = match MADE.get_or_init(make) {
+    static MADE: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
+    let (dir, scx_dir) = match MADE.get_or_init(|| Ok((make()?, crate::corpus_scx::make()?))) {
         Ok(d) => d.clone(),
         Err(e) => return skip(&format!("no real-world corpus: {e}")),
     };
     let mut objects = Vec::new();
-    for source in [CorpusSource::Selftests, CorpusSource::LibbpfTools, CorpusSource::CiliumTestdata] {
-        let sub = dir.join(source.name());
+    for source in CorpusSource::ALL {
+        let base = if source == CorpusSource::Scx { &scx_dir } else { &dir };
+        let sub = base.join(source.name());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&sub).ok()?.filter_map(|e| Some(e.ok()?.path())).collect();
         files.sort();
         for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "o")) {
@@ -63,7 +71,11 @@ pub fn corpus() -> Option<(Vec<CorpusObject>, Vec<String>)> {
             objects.push(CorpusObject { source, name: format!("{}/{stem}", source.name()), path });
         }
     }
-    let failed = std::fs::read_to_string(dir.join("selftests-not-compiled.txt")).unwrap_or_default().lines().map(str::to_string).collect();
+    let failed = ["selftests-not-compiled.txt", "scx-not-built.txt"]
+        .iter()
+        .zip([&dir, &scx_dir])
+        .flat_map(|(file, d)| std::fs::read_to_string(d.join(file)).unwrap_or_default().lines().map(str::to_string).collect::<Vec<_>>())
+        .collect();
     Some((objects, failed))
 }
 
@@ -179,7 +191,7 @@ fn selftests(deb: &Path, out: &Path) -> Result<(), String> {
 }
 
 /// Compiles every source on all CPUs; returns the file names that failed.
-fn compile_all(sources: &[PathBuf], objdir: &Path, args: &[String]) -> Vec<String> {
+pub(crate) fn compile_all(sources: &[PathBuf], objdir: &Path, args: &[String]) -> Vec<String> {
     let next = AtomicUsize::new(0);
     let failed = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -280,7 +292,7 @@ fn cilium(deb: &Path, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn run_text(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn run_text(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if !out.status.success() {
         return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim()));
@@ -288,10 +300,10 @@ fn run_text(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn mkdir(p: &Path) -> Result<(), String> {
+pub(crate) fn mkdir(p: &Path) -> Result<(), String> {
     std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
-fn write(p: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write(p: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(p, bytes).map_err(|e| format!("{}: {e}", p.display()))
 }

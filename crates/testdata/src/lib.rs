@@ -16,6 +16,7 @@ pub use kernel::{bpffs_test_dir, ensure_tracefs, require_kernel, REQUIRE_KERNEL_
 
 mod bpftool_dump;
 mod corpus;
+mod corpus_scx;
 mod kernel_btf;
 mod old_kernels;
 mod skips;
