@@ -14,16 +14,8 @@ use bpfld_testdata::require_kernel;
 use common::differential::{capture, compare_object, Mode, Outcome};
 
 /// (object, program or "*", why bpfld differs from libbpf there).
-const KNOWN: &[(&str, &str, &str)] = &[
-    ("cilium/testdata_invalid_map_static-el", "*", LEGACY_MAPS),
-    ("cilium/testdata_subprog_reloc-el", "*", LEGACY_MAPS),
-    ("selftests/exceptions", "*", EXCEPTION_CB),
-    ("selftests/exceptions_ext", "*", EXCEPTION_CB),
-    ("selftests/exceptions_fail", "*", EXCEPTION_CB),
-];
-
-const EXCEPTION_CB: &str =
-    "exception callbacks (decl tag exception_callback:<subprog>) are not appended to their programs yet (issue 10, item 1)";
+const KNOWN: &[(&str, &str, &str)] =
+    &[("cilium/testdata_invalid_map_static-el", "*", LEGACY_MAPS), ("cilium/testdata_subprog_reloc-el", "*", LEGACY_MAPS)];
 
 const LEGACY_MAPS: &str = "bpfld opens legacy SEC(\"maps\") definitions (struct bpf_map_def), as cilium/ebpf and aya do; \
                            libbpf 1.0+ refuses them";
