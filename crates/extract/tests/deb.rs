@@ -67,7 +67,16 @@ fn package_to_release_directory() {
         let report = extract_deb(&deb, &out, &DebOptions::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
         assert_eq!(
             listing(&out),
-            ["config", "modules/old.btf", "modules/sch_plain.btf", "modules/tcp-fancy.btf", "modules/zfs.btf", "release", "vmlinux.btf"]
+            [
+                "config",
+                "modules/old.btf",
+                "modules/sch_plain.btf",
+                "modules/tcp-fancy.btf",
+                "modules/zfs.btf",
+                "release",
+                "source",
+                "vmlinux.btf"
+            ]
         );
         assert_eq!(fs::read_to_string(out.join("release")).unwrap(), format!("{REL}\n"));
         assert_eq!(fs::read(out.join("config")).unwrap(), CONFIG);
@@ -95,7 +104,7 @@ fn only_the_listed_modules() {
     let out = tmp.0.join("rel");
     let options = DebOptions { modules: Some(BTreeSet::from(["zfs".to_string()])), threads: 1, ..Default::default() };
     let report = extract_deb(&deb, &out, &options).unwrap();
-    assert_eq!(listing(&out), ["config", "modules/zfs.btf", "release", "vmlinux.btf"]);
+    assert_eq!(listing(&out), ["config", "modules/zfs.btf", "release", "source", "vmlinux.btf"]);
     assert_eq!(report.modules.len(), 1);
 
     let options =
@@ -104,7 +113,7 @@ fn only_the_listed_modules() {
     assert_eq!(err.message, format!("no module named tcp_fancy in lib/modules/{REL}"));
     assert_eq!(err.file, format!("{}: data.tar.xz", deb.display()));
     // The failed run left the previous directory as it was.
-    assert_eq!(listing(&out), ["config", "modules/zfs.btf", "release", "vmlinux.btf"]);
+    assert_eq!(listing(&out), ["config", "modules/zfs.btf", "release", "source", "vmlinux.btf"]);
 }
 
 #[test]

@@ -201,6 +201,25 @@ pub const KNOWN_LIMITS: &[KnownLimit] = &[
         reason: "on purpose: a map pinned by name whose name holds a '/' is refused when it would be pinned, which \
                  the plan does not do (where the pin goes is a load option, not a property of the kernel)",
     },
+    KnownLimit {
+        id: "L12",
+        object: "usdt_probes",
+        items: &[(LimitItem::Program("on_args"), MismatchKind::Accepted), (LimitItem::Program("on_guarded"), MismatchKind::Accepted)],
+        when: When::Before(5, 15),
+        evidence: None,
+        reason: "the offline helper check refuses bpf_get_attach_cookie() (5.15) anywhere in a program, but usdt.bpf.h \
+                 calls it only under LINUX_HAS_BPF_COOKIE, a branch the verifier removes on older kernels: the \
+                 prediction does not follow dead branches yet",
+    },
+    KnownLimit {
+        id: "L13",
+        object: "arena_globals",
+        items: &[(LimitItem::Object, MismatchKind::Rejected)],
+        when: When::Host,
+        evidence: Some("Operation not permitted"),
+        reason: "this host's policy refuses BPF_MAP_TYPE_ARENA maps with EPERM to root with every capability (libbpf \
+                 and a plain C program alike); nothing in the kernel's BTF or config says so",
+    },
 ];
 
 /// Where bpfld and libbpf 1.7 differ on the same kernel, on purpose or
