@@ -92,6 +92,20 @@ enum Verdict {
     },
 }
 
+/// libbpf's refusal of `prog` from its log: the verifier's log, and
+/// libbpf's own line about the program (a missing type, the errno of
+/// BPF_PROG_LOAD) for reports.
+fn libbpf_refusal(log: &str, prog: &str) -> Verdict {
+    let own = format!("prog '{prog}': ");
+    let text = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(&own) && !l.contains("failed to load:") && !l.contains("PROG LOAD LOG"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| last_line(log));
+    refused_from_log(libbpf_prog_log(log, prog).as_deref(), text)
+}
+
 fn refused_from_log(log: Option<&str>, text: String) -> Verdict {
     let verifier = log.and_then(|l| bpfld::verifier_summary(l).last().map(|s| s.to_string()));
     Verdict::Refused { verifier, text }
@@ -348,16 +362,7 @@ fn libbpf_verdicts_without_failures(path: &Path, pin_root: &Path, v: &mut View) 
         let culprit = progs.iter().map(|(n, _)| n).find(|n| !failed.contains(*n) && log.contains(&format!("prog '{n}': failed to load")));
         match culprit {
             Some(n) => {
-                // libbpf's own line about the program (a missing type, the
-                // errno of BPF_PROG_LOAD), for reports.
-                let own = format!("prog '{n}': ");
-                let text = log
-                    .lines()
-                    .rev()
-                    .find(|l| l.contains(&own) && !l.contains("failed to load:") && !l.contains("PROG LOAD LOG"))
-                    .map(|l| l.trim().to_string())
-                    .unwrap_or_else(|| last_line(&log));
-                v.verdicts.insert(n.clone(), refused_from_log(libbpf_prog_log(&log, n).as_deref(), text));
+                v.verdicts.insert(n.clone(), libbpf_refusal(&log, n));
                 failed.insert(n.clone());
             }
             None => {
@@ -629,14 +634,8 @@ fn libbpf_verdicts_one_by_one(path: &Path, pin_root: &Path, v: &mut View) {
         if r == 0 {
             v.verdicts.insert(name, Verdict::Loaded);
         } else if log.contains(&format!("prog '{name}': failed to load")) {
-            let own = format!("prog '{name}': ");
-            let text = log
-                .lines()
-                .rev()
-                .find(|l| l.contains(&own) && !l.contains("failed to load:") && !l.contains("PROG LOAD LOG"))
-                .map(|l| l.trim().to_string())
-                .unwrap_or_else(|| last_line(&log));
-            v.verdicts.insert(name.clone(), refused_from_log(libbpf_prog_log(&log, &name).as_deref(), text));
+            let verdict = libbpf_refusal(&log, &name);
+            v.verdicts.insert(name, verdict);
         } else {
             // The object cannot load with this program alone (a program
             // array initialised with programs left out, say): libbpf's
