@@ -43,8 +43,11 @@ impl Loader {
 /// What one guest does: insmod the modules, then every loader on every object.
 #[derive(Debug, Clone, Copy)]
 pub struct GuestPlan<'a> {
+    /// The loaders, each run on every object in this order.
     pub loaders: &'a [Loader],
+    /// The objects, copied into the guest's `/objs` by file name.
     pub objects: &'a [PathBuf],
+    /// The modules to insert first, in order (see [`crate::modules`]).
     pub modules: &'a [ModuleLoad],
 }
 
@@ -218,6 +221,7 @@ impl Accel {
         }
     }
 
+    /// `kvm` or `tcg`, for reports.
     pub fn name(&self) -> &'static str {
         match self {
             Accel::Kvm => "kvm",
@@ -229,9 +233,13 @@ impl Accel {
 /// One `insmod` in the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Insmod {
+    /// The module's name.
     pub name: String,
+    /// A soft pre-dependency: its failure does not matter.
     pub optional: bool,
+    /// insmod's exit code (0: inserted; -1 if the console line was garbled).
     pub rc: i32,
+    /// What insmod printed on stderr.
     pub message: String,
 }
 
@@ -240,7 +248,9 @@ pub struct Insmod {
 pub struct GuestRun {
     /// The whole serial console, `\r` removed.
     pub console: String,
+    /// What qemu itself printed on stderr.
     pub qemu_stderr: String,
+    /// qemu was killed after the timeout.
     pub timed_out: bool,
     /// The guest printed its last marker.
     pub complete: bool,
@@ -248,11 +258,15 @@ pub struct GuestRun {
     pub wall: Duration,
     /// qemu start to `/init`'s first marker, and to its last.
     pub init_at: Option<Duration>,
+    /// qemu start to `/init`'s last marker (`done`).
     pub done_at: Option<Duration>,
-    /// The guest's own uptime at those two points.
+    /// The guest's own uptime in seconds at `/init`'s first marker.
     pub uptime_init: Option<f64>,
+    /// The guest's uptime in seconds at its last marker.
     pub uptime_done: Option<f64>,
+    /// `uname -r` in the guest.
     pub release: Option<String>,
+    /// Each module insertion, in order.
     pub insmods: Vec<Insmod>,
     /// /sys/kernel/btf: vmlinux and the modules with BTF.
     pub btf: Vec<String>,
@@ -276,8 +290,11 @@ impl GuestRun {
 /// One loader's run on one object in the guest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawLoad {
+    /// What the loader printed on stdout.
     pub stdout: String,
+    /// What it printed on stderr.
     pub stderr: String,
+    /// Its exit code; `None` if the guest did not report one.
     pub exit_code: Option<i32>,
 }
 

@@ -35,6 +35,8 @@ pub struct BootKernel {
     pub boot_image: PathBuf,
     /// The kernel's `.config` (copied to the guest's `/boot`).
     pub config: Option<PathBuf>,
+    /// The kernel's `System.map`, where it has one (Debian's may be a
+    /// one-line placeholder that names the -dbg package).
     pub system_map: Option<PathBuf>,
     /// `lib/modules/<release>`, if the kernel has modules here.
     pub modules_root: Option<PathBuf>,
@@ -49,8 +51,11 @@ pub struct BootKernel {
 /// One preparation step, for the timing report.
 #[derive(Debug, Clone)]
 pub struct Step {
+    /// The step's name (`dpkg -x`, `vmlinux`).
     pub what: &'static str,
+    /// Its result was in the cache already.
     pub cached: bool,
+    /// Wall time it took.
     pub took: Duration,
 }
 

@@ -25,6 +25,7 @@ impl Default for Initramfs {
 }
 
 impl Initramfs {
+    /// An empty archive.
     pub fn new() -> Initramfs {
         Initramfs { buf: Vec::new(), dirs: BTreeSet::new(), next_ino: 1 }
     }
@@ -48,6 +49,7 @@ impl Initramfs {
         self.entry(&path, S_IFREG | if executable { 0o755 } else { 0o644 }, 1, (0, 0), data);
     }
 
+    /// A symbolic link at `path` to `target`.
     pub fn symlink(&mut self, path: &str, target: &str) {
         let path = self.parent_of(path);
         self.entry(&path, S_IFLNK | 0o777, 1, (0, 0), target.as_bytes());
@@ -73,6 +75,7 @@ impl Initramfs {
         self.buf.len()
     }
 
+    /// Nothing has been added yet.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

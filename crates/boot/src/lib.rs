@@ -59,7 +59,9 @@ pub fn default_parallel() -> usize {
 /// One guest to boot: the kernel and its initramfs.
 #[derive(Debug, Clone)]
 pub struct BootJob {
+    /// The kernel, prepared to boot.
     pub kernel: BootKernel,
+    /// Its `initrd.cpio.gz` (see [`write_initramfs`]).
     pub initrd: PathBuf,
 }
 

@@ -11,10 +11,13 @@ pub const LOG_TAIL: usize = 3;
 /// One program of a load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramLoad {
+    /// The program's name as the loader printed it.
     pub name: String,
+    /// The kernel accepted it.
     pub loaded: bool,
     /// Not autoloaded (`SEC("?...")`).
     pub disabled: bool,
+    /// The loader's error for a program that did not load.
     pub error: Option<String>,
     /// The verifier log's last non-empty lines, on refusal.
     pub log_tail: Vec<String>,
@@ -25,6 +28,7 @@ pub struct ProgramLoad {
 pub struct LoadVerdict {
     /// Refused before any program reached the kernel, and why.
     pub refused: Option<String>,
+    /// Each program the loader reported, in its order (empty if refused).
     pub programs: Vec<ProgramLoad>,
 }
 

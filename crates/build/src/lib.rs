@@ -31,17 +31,37 @@ use bpfld_gen::{Embed, SkeletonOptions};
 #[derive(Debug)]
 pub enum BuildError {
     /// A file or directory could not be read or written.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file, directory or program (clang) at fault.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// A Cargo variable is missing (not run from a build script?).
     Env(&'static str),
-    /// No clang to run.
+    /// No clang answers `--version`: the candidates tried.
     NoClang(String),
     /// clang refused a source: its diagnostics.
-    Compile { source_file: PathBuf, stderr: String },
+    Compile {
+        /// The `.bpf.c` source.
+        source_file: PathBuf,
+        /// clang's diagnostics, as printed.
+        stderr: String,
+    },
     /// The BTF for `vmlinux.h` does not parse.
-    Btf { path: PathBuf, source: bpfld_btf::Error },
+    Btf {
+        /// The BTF file (`/sys/kernel/btf/vmlinux` unless another was given).
+        path: PathBuf,
+        /// Why it does not parse or has no C header.
+        source: bpfld_btf::Error,
+    },
     /// A skeleton could not be generated.
-    Skeleton { object: PathBuf, source: bpfld_gen::GenError },
+    Skeleton {
+        /// The compiled object in `OUT_DIR`.
+        object: PathBuf,
+        /// Why its skeleton could not be made.
+        source: bpfld_gen::GenError,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -75,8 +95,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
 /// One compiled program.
 #[derive(Debug, Clone)]
 pub struct Built {
+    /// The source's name without `.bpf.c` (`counter` for `counter.bpf.c`).
     pub name: String,
+    /// The compiled object, `OUT_DIR/<name>.bpf.o`.
     pub object: PathBuf,
+    /// Its skeleton's source, `OUT_DIR/<name>.skel.rs`.
     pub skeleton: PathBuf,
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+/// Why [`skeleton`](crate::skeleton) failed: the object, or its BTF.
 #[derive(Debug)]
 pub enum GenError {
     /// The object does not open.
@@ -10,6 +11,7 @@ pub enum GenError {
     Btf(String),
 }
 
+/// `Result` with [`GenError`] as its default error.
 pub type Result<T, E = GenError> = std::result::Result<T, E>;
 
 impl fmt::Display for GenError {

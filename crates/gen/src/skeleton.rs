@@ -21,11 +21,14 @@ pub enum Embed {
     IncludeBytes(PathBuf),
 }
 
+/// How [`skeleton`] names the skeleton and embeds the object; the
+/// default names it after the object and embeds a literal.
 #[derive(Debug, Clone)]
 pub struct SkeletonOptions {
     /// The skeleton's name (`foo` makes `FooSkel`); the object's name if
     /// `None`.
     pub name: Option<String>,
+    /// How the object's bytes get into the generated source.
     pub embed: Embed,
 }
 
