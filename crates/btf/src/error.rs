@@ -7,9 +7,13 @@ use std::fmt;
 /// Where in a BTF blob an error was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
+    /// The fixed header (magic, version, section offsets and lengths).
     Header,
+    /// The type records.
     Types,
+    /// The string table.
     Strings,
+    /// A `.BTF.ext` section (func info, line info, CO-RE relocations).
     Ext,
 }
 
@@ -27,14 +31,17 @@ impl fmt::Display for Section {
 /// A BTF parsing or resolution error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// The part of the blob at fault.
     pub section: Section,
     /// Byte offset inside the section (or the blob for the header).
     pub offset: Option<usize>,
     /// The type the error concerns.
     pub type_id: Option<u32>,
+    /// What is wrong.
     pub message: String,
 }
 
+/// `Result` with this crate's [`Error`] as its default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

@@ -13,14 +13,18 @@ pub struct FuncInfo {
     /// Byte offset in the ELF section (clang's unit; divide by 8 for an
     /// instruction index).
     pub insn_off: u32,
+    /// The FUNC type's id in the object's `.BTF`.
     pub type_id: u32,
 }
 
 /// `bpf_line_info`: source position of the instruction at `insn_off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineInfo {
+    /// Byte offset in the ELF section, as in [`FuncInfo::insn_off`].
     pub insn_off: u32,
+    /// The source file's name: an offset in the `.BTF` string section.
     pub file_name_off: u32,
+    /// The source line's text: an offset in the `.BTF` string section.
     pub line_off: u32,
     /// Line number in the top 22 bits, column in the low 10.
     pub line_col: u32,
@@ -29,22 +33,37 @@ pub struct LineInfo {
 /// The kind of a CO-RE relocation (`enum bpf_core_relo_kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CoreReloKind {
+    /// A field's byte offset.
     FieldByteOffset,
+    /// A field's size in bytes.
     FieldByteSize,
+    /// 1 if the field exists in the target, else 0.
     FieldExists,
+    /// 1 if the field is signed.
     FieldSigned,
+    /// The left shift that extracts a bitfield from a u64.
     FieldLshiftU64,
+    /// The right shift that extracts a bitfield from a u64.
     FieldRshiftU64,
+    /// The type's id in the object's own BTF.
     TypeIdLocal,
+    /// The matching type's id in the target BTF.
     TypeIdTarget,
+    /// 1 if a matching type exists in the target.
     TypeExists,
+    /// The target type's size in bytes.
     TypeSize,
+    /// 1 if the enumerator exists in the target.
     EnumvalExists,
+    /// The enumerator's value in the target.
     EnumvalValue,
+    /// 1 if the target type matches in layout and members (`bpf_core_type_matches`).
     TypeMatches,
 }
 
 impl CoreReloKind {
+    /// The kind of `enum bpf_core_relo_kind` value `v`; `None` for a
+    /// value this crate does not know.
     pub fn from_raw(v: u32) -> Option<Self> {
         use CoreReloKind::*;
         Some(match v {
@@ -65,6 +84,7 @@ impl CoreReloKind {
         })
     }
 
+    /// The `enum bpf_core_relo_kind` value.
     pub fn raw(self) -> u32 {
         self as u32
     }
@@ -89,12 +109,16 @@ impl CoreReloKind {
         }
     }
 
+    /// A field relocation (the target's field offset, size, existence,
+    /// signedness or bitfield shifts).
     pub fn is_field(self) -> bool {
         (self as u32) <= 5
     }
+    /// A type-based relocation (id, existence, size, match).
     pub fn is_type(self) -> bool {
         matches!(self, Self::TypeIdLocal | Self::TypeIdTarget | Self::TypeExists | Self::TypeSize | Self::TypeMatches)
     }
+    /// An enumerator relocation (existence, value).
     pub fn is_enumval(self) -> bool {
         matches!(self, Self::EnumvalExists | Self::EnumvalValue)
     }
@@ -103,28 +127,41 @@ impl CoreReloKind {
 /// `bpf_core_relo`: one CO-RE relocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CoreRelo {
+    /// Byte offset in the ELF section of the instruction to patch.
     pub insn_off: u32,
+    /// The root type's id in the object's `.BTF`.
     pub type_id: u32,
+    /// The access string (`0:1:2`: member and array indices from the root
+    /// type): an offset in the `.BTF` string section.
     pub access_str_off: u32,
+    /// What the relocation computes.
     pub kind: CoreReloKind,
 }
 
 /// Records of one kind for one ELF section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtSection<T> {
+    /// The ELF section's name (`xdp`, `.text`).
     pub sec_name: String,
+    /// Its records, in file order.
     pub records: Vec<T>,
 }
 
 /// A decoded `.BTF.ext`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BtfExt {
+    /// Function info, per ELF section.
     pub func_info: Vec<ExtSection<FuncInfo>>,
+    /// Line info, per ELF section.
     pub line_info: Vec<ExtSection<LineInfo>>,
+    /// CO-RE relocations, per ELF section (empty if the file has none).
     pub core_relos: Vec<ExtSection<CoreRelo>>,
-    /// Record sizes as the file declared them.
+    /// The func info record size the file declared, in bytes (records
+    /// larger than the kernel's are read for their known fields only).
     pub func_info_rec_size: u32,
+    /// The line info record size the file declared, in bytes.
     pub line_info_rec_size: u32,
+    /// The CO-RE relocation record size the file declared, in bytes.
     pub core_relo_rec_size: u32,
 }
 

@@ -4,28 +4,48 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Kind {
+    /// An integer: size, signedness, bit offset and bits (followed by a u32 encoding).
     Int = 1,
+    /// A pointer to another type.
     Ptr = 2,
+    /// An array: element type, index type, element count.
     Array = 3,
+    /// A struct with its members (`vlen` of them).
     Struct = 4,
+    /// A union with its members.
     Union = 5,
+    /// An enum of 32-bit values.
     Enum = 6,
+    /// A forward declaration of a struct or (kflag set) a union.
     Fwd = 7,
+    /// A typedef naming another type.
     Typedef = 8,
+    /// `volatile` of another type.
     Volatile = 9,
+    /// `const` of another type.
     Const = 10,
+    /// `restrict` of another type.
     Restrict = 11,
+    /// A function: its name, linkage and FUNC_PROTO.
     Func = 12,
+    /// A function prototype: return type and parameters.
     FuncProto = 13,
+    /// A variable: its name, type and linkage.
     Var = 14,
+    /// A data section (`.data`, `.bss`, `.maps`) and the variables in it.
     Datasec = 15,
+    /// A floating-point type of a given size.
     Float = 16,
+    /// A `btf_decl_tag` attribute on a type, member or parameter.
     DeclTag = 17,
+    /// A `btf_type_tag` attribute on a pointed-to type.
     TypeTag = 18,
+    /// An enum of 64-bit values.
     Enum64 = 19,
 }
 
 impl Kind {
+    /// Every kind, in the order of their numbers (1 to 19).
     pub const ALL: [Kind; 19] = [
         Kind::Int,
         Kind::Ptr,
@@ -48,6 +68,7 @@ impl Kind {
         Kind::Enum64,
     ];
 
+    /// The kind numbered `raw`; `None` for 0 or a kind newer than 19.
     pub fn from_raw(raw: u32) -> Option<Kind> {
         if (1..=19).contains(&raw) {
             Some(Kind::ALL[raw as usize - 1])
@@ -109,10 +130,12 @@ impl Kind {
         matches!(self, Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag)
     }
 
+    /// A struct or a union.
     pub fn is_composite(self) -> bool {
         matches!(self, Kind::Struct | Kind::Union)
     }
 
+    /// An enum of either width.
     pub fn is_enum(self) -> bool {
         matches!(self, Kind::Enum | Kind::Enum64)
     }
@@ -120,21 +143,29 @@ impl Kind {
 
 /// `BTF_INT_SIGNED` and friends: bits of an INT's encoding.
 pub mod int_encoding {
+    /// A signed integer.
     pub const SIGNED: u8 = 1 << 0;
+    /// A `char` (for printing).
     pub const CHAR: u8 = 1 << 1;
+    /// A `_Bool` (for printing).
     pub const BOOL: u8 = 1 << 2;
 }
 
 /// Linkage of a FUNC (its `vlen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FuncLinkage {
+    /// Visible in its object only; verified with its caller.
     Static,
+    /// Visible to other objects; verified on its own.
     Global,
+    /// Defined elsewhere (a kfunc, or a function of another object).
     Extern,
+    /// A linkage value this crate does not know.
     Unknown(u16),
 }
 
 impl FuncLinkage {
+    /// The linkage numbered `v` (0 static, 1 global, 2 extern).
     pub fn from_raw(v: u16) -> Self {
         match v {
             0 => FuncLinkage::Static,
@@ -143,6 +174,7 @@ impl FuncLinkage {
             x => FuncLinkage::Unknown(x),
         }
     }
+    /// Its number, as encoded in the FUNC's `vlen`.
     pub fn raw(self) -> u16 {
         match self {
             FuncLinkage::Static => 0,
@@ -156,13 +188,18 @@ impl FuncLinkage {
 /// Linkage of a VAR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VarLinkage {
+    /// A static variable of its object.
     Static,
+    /// A global variable, visible to other objects.
     Global,
+    /// Defined elsewhere (`__ksym`, `__kconfig` or another object).
     Extern,
+    /// A linkage value this crate does not know.
     Unknown(u32),
 }
 
 impl VarLinkage {
+    /// The linkage numbered `v` (0 static, 1 global, 2 extern).
     pub fn from_raw(v: u32) -> Self {
         match v {
             0 => VarLinkage::Static,
@@ -171,6 +208,7 @@ impl VarLinkage {
             x => VarLinkage::Unknown(x),
         }
     }
+    /// Its number, as encoded after the VAR's header.
     pub fn raw(self) -> u32 {
         match self {
             VarLinkage::Static => 0,

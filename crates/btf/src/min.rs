@@ -33,7 +33,9 @@ pub struct MinSpec {
 /// the type had in the original.
 #[derive(Debug, Clone)]
 pub struct MinBtf {
+    /// The minimized BTF, little-endian, standalone.
     pub bytes: Vec<u8>,
+    /// `original_ids[i]`: the original id of new type `i + 1`, ascending.
     pub original_ids: Vec<u32>,
 }
 
@@ -51,7 +53,10 @@ impl MinBtf {
 /// writer cannot encode.
 #[derive(Debug)]
 pub enum MinError {
+    /// A root or reached type of the original is missing or does not read
+    /// (an id out of range, a bad string offset).
     Btf(crate::error::Error),
+    /// The kept types cannot be serialized.
     Write(WriteError),
 }
 

@@ -49,6 +49,7 @@ fn filter_bit(name: &[u8]) -> usize {
 }
 
 impl WantedNames {
+    /// An empty set.
     pub fn new() -> WantedNames {
         WantedNames { essentials: HashSet::new(), filter: vec![0; FILTER_WORDS], prefixes: vec![0; FILTER_WORDS] }
     }
@@ -89,10 +90,12 @@ impl WantedNames {
         }
     }
 
+    /// How many distinct essential names it holds.
     pub fn len(&self) -> usize {
         self.essentials.len()
     }
 
+    /// It holds no name.
     pub fn is_empty(&self) -> bool {
         self.essentials.is_empty()
     }

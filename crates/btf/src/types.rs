@@ -24,7 +24,9 @@ impl std::fmt::Debug for Type<'_> {
 /// A STRUCT or UNION member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
+    /// Its name: an offset in the string section (0: anonymous).
     pub name_off: u32,
+    /// Its type's id.
     pub type_id: u32,
     /// Offset in bits from the start of the composite.
     pub bit_offset: u32,
@@ -35,6 +37,7 @@ pub struct Member {
 /// An ENUM or ENUM64 enumerator, widened to 64 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Enumerator {
+    /// Its name: an offset in the string section.
     pub name_off: u32,
     /// The raw value; interpret with [`Type::is_signed_enum`].
     pub value: u64,
@@ -43,23 +46,31 @@ pub struct Enumerator {
 /// A FUNC_PROTO parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Param {
+    /// Its name: an offset in the string section (0: unnamed).
     pub name_off: u32,
+    /// Its type's id; 0 with no name for a trailing `...`.
     pub type_id: u32,
 }
 
 /// A DATASEC entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VarSecInfo {
+    /// The VAR's (or, for `.ksyms`, the FUNC's) type id.
     pub type_id: u32,
+    /// Its byte offset in the section.
     pub offset: u32,
+    /// Its size in bytes.
     pub size: u32,
 }
 
 /// An ARRAY's description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArrayInfo {
+    /// The element type's id.
     pub elem_type: u32,
+    /// The index type's id (an INT; the kernel ignores it).
     pub index_type: u32,
+    /// The number of elements (not bytes).
     pub nelems: u32,
 }
 
@@ -68,11 +79,14 @@ pub struct ArrayInfo {
 pub struct IntInfo {
     /// `BTF_INT_SIGNED | BTF_INT_CHAR | BTF_INT_BOOL` bits.
     pub encoding: u8,
+    /// Bit offset of the value inside its `size` bytes (0 as clang emits).
     pub bit_offset: u8,
+    /// Width in bits (the kernel accepts at most 128).
     pub bits: u8,
 }
 
 impl IntInfo {
+    /// The `BTF_INT_SIGNED` bit is set.
     pub fn is_signed(&self) -> bool {
         self.encoding & crate::kind::int_encoding::SIGNED != 0
     }
@@ -88,22 +102,30 @@ impl<'a> Type<'a> {
     pub fn btf(&self) -> &'a Btf {
         self.btf
     }
+    /// Its type id (split BTF ids continue after the base's).
     pub fn id(&self) -> u32 {
         self.id
     }
+    /// Its name: an offset in the string section (0: anonymous).
     pub fn name_off(&self) -> u32 {
         self.r.u32(self.off)
     }
     fn info(&self) -> u32 {
         self.r.u32(self.off + 4)
     }
+    /// Its kind (bits 24..29 of `info`).
     pub fn kind(&self) -> Kind {
         // Validated at parse time.
         Kind::from_raw((self.info() >> 24) & 0x1f).unwrap_or(Kind::Int)
     }
+    /// The `vlen` of `info`: the number of members, enumerators,
+    /// parameters or section entries (a FUNC's linkage).
     pub fn vlen(&self) -> usize {
         (self.info() & 0xffff) as usize
     }
+    /// The kind flag (bit 31 of `info`): bitfield offsets in STRUCT and
+    /// UNION, a union for FWD, signed values for ENUM/ENUM64, an attribute
+    /// tag for DECL_TAG/TYPE_TAG.
     pub fn kflag(&self) -> bool {
         self.info() >> 31 == 1
     }
@@ -128,6 +150,8 @@ impl<'a> Type<'a> {
     pub fn name(&self) -> Result<&'a str> {
         self.btf.str(self.name_off())
     }
+    /// The type's name as bytes, not checked for UTF-8; fails if the name
+    /// offset is outside the string section.
     pub fn name_bytes(&self) -> Result<&'a [u8]> {
         self.btf.str_raw(self.name_off())
     }
@@ -168,6 +192,7 @@ impl<'a> Type<'a> {
         self.off + 12
     }
 
+    /// An INT's encoding, offset and width; `None` for other kinds.
     pub fn int_info(&self) -> Option<IntInfo> {
         (self.kind() == Kind::Int).then(|| {
             let v = self.r.u32(self.body());
@@ -180,6 +205,8 @@ impl<'a> Type<'a> {
         (self.kind() == Kind::Int).then(|| self.r.u32(self.body()))
     }
 
+    /// An ARRAY's element type, index type and count; `None` for other
+    /// kinds.
     pub fn array(&self) -> Option<ArrayInfo> {
         (self.kind() == Kind::Array).then(|| {
             let b = self.body();
@@ -234,6 +261,7 @@ impl<'a> Type<'a> {
         })
     }
 
+    /// Parameters of a FUNC_PROTO (empty for other kinds).
     pub fn params(&self) -> impl ExactSizeIterator<Item = Param> + 'a {
         let n = if self.kind() == Kind::FuncProto { self.vlen() } else { 0 };
         let (r, b) = (self.r, self.body());
@@ -243,14 +271,17 @@ impl<'a> Type<'a> {
         })
     }
 
+    /// A FUNC's linkage; `None` for other kinds.
     pub fn func_linkage(&self) -> Option<FuncLinkage> {
         (self.kind() == Kind::Func).then(|| FuncLinkage::from_raw(self.vlen() as u16))
     }
 
+    /// A VAR's linkage; `None` for other kinds.
     pub fn var_linkage(&self) -> Option<VarLinkage> {
         (self.kind() == Kind::Var).then(|| VarLinkage::from_raw(self.r.u32(self.body())))
     }
 
+    /// The variables of a DATASEC (empty for other kinds).
     pub fn datasec_vars(&self) -> impl ExactSizeIterator<Item = VarSecInfo> + 'a {
         let n = if self.kind() == Kind::Datasec { self.vlen() } else { 0 };
         let (r, b) = (self.r, self.body());

@@ -1,9 +1,10 @@
 //! Owned, editable types and the writer that serializes them back to BTF.
 //!
-//! bpfld edits an object's BTF before handing it to the kernel (DATASEC
-//! sizes, VAR offsets, linkage fixes, sanitizing kinds an old kernel lacks).
-//! Object BTF is small, so editing works on owned copies; kernel BTF is never
-//! copied this way.
+//! bpfld-obj edits an object's BTF before handing it to the kernel (DATASEC
+//! sizes, VAR offsets, linkage fixes, sanitizing kinds an old kernel lacks):
+//! it makes those edits on these owned copies; this module only copies and
+//! serializes. Object BTF is small, so owned copies are cheap; kernel BTF is
+//! never copied this way.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,9 @@ use crate::types::{ArrayInfo, Type, VarSecInfo};
 /// A named member, parameter or enumerator of an owned type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedMember {
+    /// Its name (`""`: anonymous).
     pub name: String,
+    /// Its type's id.
     pub type_id: u32,
     /// The raw offset word (with the bitfield size in the top 8 bits when the
     /// composite's kflag is set).
@@ -29,15 +32,21 @@ pub enum TypeData {
     None,
     /// The INT encoding word.
     Int(u32),
+    /// ARRAY: element type, index type, count.
     Array(ArrayInfo),
+    /// STRUCT/UNION members.
     Members(Vec<OwnedMember>),
     /// ENUM enumerators (raw 32-bit values).
     Enum(Vec<(String, u32)>),
+    /// ENUM64 enumerators.
     Enum64(Vec<(String, u64)>),
+    /// FUNC_PROTO parameters: (name, type id).
     Params(Vec<(String, u32)>),
+    /// FUNC linkage.
     Func(FuncLinkage),
     /// VAR linkage.
     Var(u32),
+    /// DATASEC entries.
     Datasec(Vec<VarSecInfo>),
     /// DECL_TAG component index.
     DeclTag(i32),
@@ -46,11 +55,15 @@ pub enum TypeData {
 /// An editable copy of one BTF type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedType {
+    /// Its name (`""`: anonymous).
     pub name: String,
+    /// Its kind; [`data`](OwnedType::data) must match it.
     pub kind: Kind,
+    /// The kind flag (see [`Type::kflag`]).
     pub kflag: bool,
     /// `size` or `type`, depending on the kind.
     pub size_or_type: u32,
+    /// What follows the header; its length gives `vlen`.
     pub data: TypeData,
 }
 
@@ -159,11 +172,14 @@ impl Writer {
         self.types.get_mut(i)
     }
 
+    /// The type with `id`, if this writer holds it (not a base type).
     pub fn get(&self, id: u32) -> Option<&OwnedType> {
         let i = id.checked_sub(self.first_id)? as usize;
         self.types.get(i)
     }
 
+    /// The id of the writer's first type: 1, or for split BTF the id after
+    /// the base's last.
     pub fn first_id(&self) -> u32 {
         self.first_id
     }
