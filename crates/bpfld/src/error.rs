@@ -16,9 +16,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A file could not be read or mapped (the object, `/proc/config.gz`,
     /// `/proc/kallsyms`, `/sys/kernel/btf/vmlinux`...).
-    File { path: PathBuf, source: io::Error },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        source: io::Error,
+    },
     /// A file was read but its content is not what it should be.
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file (for a module's BTF, `/sys/kernel/btf/<module>`).
+        path: PathBuf,
+        /// What is wrong with its content.
+        message: String,
+    },
     /// The object is malformed, or its load cannot be planned (bad ELF,
     /// unresolved extern...): the message names section, symbol, offset.
     Object(bpfld_obj::Error),
@@ -27,29 +37,69 @@ pub enum Error {
     /// ambiguous); the extern report says what resolved and what did not.
     Plan(Box<bpfld_obj::plan::PlanError>),
     /// A system call on the kernel's BTF, a map, or a program failed.
-    Kernel { context: String, source: SysError },
+    Kernel {
+        /// What was being done, and on which object, map or program.
+        context: String,
+        /// The failed system call and its errno.
+        source: SysError,
+    },
     /// The kernel refused the object's BTF.
-    BtfLoad { object: String, source: bpfld_sys::LoadError },
+    BtfLoad {
+        /// The object, by the name its plan gives it ([`LoadPlan::object`](bpfld_obj::plan::LoadPlan::object)).
+        object: String,
+        /// The errno of `BPF_BTF_LOAD` and the kernel's BTF log.
+        source: bpfld_sys::LoadError,
+    },
     /// A program could not be loaded.
     Program(Box<ProgramLoadError>),
     /// A file operation on a pin failed (its directory could not be
     /// created, the pin could not be removed).
-    Pin { context: String, source: io::Error },
+    Pin {
+        /// The pin or directory, and what was being done.
+        context: String,
+        /// The system's error.
+        source: io::Error,
+    },
     /// A map pinned where a `LIBBPF_PIN_BY_NAME` map of the object would be
     /// pinned differs from it: the load refuses to reuse it (libbpf:
     /// "parameter mismatch", `EINVAL`). `attribute` is the first that
     /// differs (`type`, `key_size`, `value_size`, `max_entries`,
     /// `map_flags`, `map_extra`).
-    PinnedMapMismatch { object: String, map: String, path: PathBuf, attribute: &'static str, pinned: u64, object_value: u64 },
+    PinnedMapMismatch {
+        /// The object, by the name its plan gives it ([`LoadPlan::object`](bpfld_obj::plan::LoadPlan::object)).
+        object: String,
+        /// The map's name in the object.
+        map: String,
+        /// Where the other map is pinned.
+        path: PathBuf,
+        /// The first attribute that differs.
+        attribute: &'static str,
+        /// Its value in the pinned map.
+        pinned: u64,
+        /// Its value in the object's map (`max_entries` as it would be
+        /// created).
+        object_value: u64,
+    },
     /// The kernel lacks a map, program or attach type, a helper or kfunc
     /// calls the object needs (`map 'events': BPF_MAP_TYPE_RINGBUF needs
     /// Linux 5.8; this kernel is 5.4`).
-    MissingFeature { object: String, missing: bpfld_obj::MissingFeature },
+    MissingFeature {
+        /// The object, by the name its plan gives it ([`LoadPlan::object`](bpfld_obj::plan::LoadPlan::object)).
+        object: String,
+        /// What the kernel lacks, for which map or program, and the release
+        /// that brought it where known.
+        missing: bpfld_obj::MissingFeature,
+    },
     /// Asked for something the object does not have, or misused the API.
     Usage(String),
     /// Another system call of an attachment failed (duplicating an fd,
     /// opening a cgroup or namespace, reading an iterator).
-    Io { context: String, source: io::Error },
+    Io {
+        /// What was being done, and on which program, file or device.
+        context: String,
+        /// The system's error.
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -149,8 +199,11 @@ impl From<ProgramLoadError> for Error {
 /// verifier log (fixed up to explain poisoned instructions).
 #[derive(Debug, Clone)]
 pub struct ProgramLoadError {
+    /// The object, by the name its plan gives it ([`LoadPlan::object`](bpfld_obj::plan::LoadPlan::object)).
     pub object: String,
+    /// The program's name (its ELF symbol).
     pub program: String,
+    /// Its ELF section (`xdp`, `kprobe/do_unlinkat`).
     pub section: String,
     /// The errno of `BPF_PROG_LOAD`; `None` if the kernel was not asked.
     pub errno: Option<i32>,

@@ -133,6 +133,7 @@ impl std::fmt::Debug for RingBufferPoller {
 }
 
 impl RingBufferPoller {
+    /// A poller with no ring yet; fails only if `epoll_create1` does.
     pub fn new() -> Result<RingBufferPoller> {
         let epoll = Epoll::new().map_err(|e| Error::kernel("ring buffer poller", e))?;
         Ok(RingBufferPoller { epoll, rings: Vec::new(), ready: Vec::new() })
@@ -210,12 +211,15 @@ pub struct UserRingBuffer {
 }
 
 impl UserRingBuffer {
+    /// The writer of `map`, with a duplicate of its fd; fails if the map
+    /// is not a `BPF_MAP_TYPE_USER_RINGBUF` or its ring cannot be mapped.
     pub fn new(map: &Map<'_>) -> Result<UserRingBuffer> {
         let fd = dup(map)?;
         let ring = UserRingBufProducer::new(fd.as_fd()).map_err(|e| Error::kernel(format!("user ring buffer '{}'", map.real_name()), e))?;
         Ok(UserRingBuffer { fd, ring, name: map.real_name().to_string() })
     }
 
+    /// The map's name.
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -10,6 +10,7 @@ use bpfld_obj::{MapOrigin, MapSpec};
 /// Where one variable is: its map and its bytes in the map's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalVar {
+    /// The variable's C name.
     pub name: String,
     /// Index of the map in the object's (and plan's) map list.
     pub map: usize,
@@ -19,6 +20,7 @@ pub struct GlobalVar {
     /// `.addr_space.1`, map the arena) in the section, which the load
     /// places somewhere in the arena.
     pub offset: usize,
+    /// Its size in bytes (from the DATASEC entry).
     pub size: usize,
 }
 

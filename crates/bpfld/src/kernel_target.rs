@@ -27,8 +27,13 @@ use bpfld_obj::{ExternKind, ModuleBtf, Object, Target};
 
 use crate::error::{Error, Result};
 
+/// Where the running kernel's own BTF is (Linux >= 5.4 with
+/// `CONFIG_DEBUG_INFO_BTF`).
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+/// The running kernel's config, gzip'd (`CONFIG_IKCONFIG_PROC`); else
+/// `/boot/config-<release>` is read.
 pub const PROC_CONFIG_GZ: &str = "/proc/config.gz";
+/// The kernel's symbols and addresses, for `__ksym` externs without BTF.
 pub const KALLSYMS: &str = "/proc/kallsyms";
 const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
 const UTS_VERSION: &str = "/proc/sys/kernel/version";
@@ -113,7 +118,10 @@ pub struct KernelFiles {
 /// order of [`Target::modules`] (programs refer to module BTFs by fd).
 #[derive(Debug)]
 pub struct RunningKernel {
+    /// What the plan is made against.
     pub target: Target,
+    /// The kernel's fd of each module BTF, `module_fds[i]` for
+    /// `target.modules[i]`.
     pub module_fds: Vec<OwnedFd>,
 }
 
@@ -188,7 +196,10 @@ pub fn read_kallsyms(path: &Path, wanted: &[String]) -> Result<Kallsyms> {
 /// The running kernel's release and `LINUX_KERNEL_VERSION`.
 #[derive(Debug, Clone)]
 pub struct KernelRelease {
+    /// `uname -r` (`6.18.0-1-amd64`).
     pub release: String,
+    /// `LINUX_KERNEL_VERSION` (`KERNEL_VERSION(a, b, c)` packed as
+    /// `a << 16 | b << 8 | c`), `None` if the release does not tell it.
     pub version: Option<u32>,
 }
 

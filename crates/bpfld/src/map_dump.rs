@@ -14,19 +14,26 @@ use crate::map_handle::MapHandle;
 /// A decoded key or value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// An integer or bitfield, sign-extended if signed (up to 128 bits).
     Int(i128),
+    /// A `_Bool` (any non-zero value is `true`).
     Bool(bool),
     /// A `char` (shown as a number, as bpftool does outside arrays).
     Char(u8),
+    /// A `float` or `double`.
     Float(f64),
     /// An enum: the enumerator's name if one has the value.
     Enum {
+        /// The enumerator's name, `None` if no enumerator has the value.
         name: Option<String>,
+        /// The value, sign-extended for a signed enum.
         value: i64,
     },
+    /// A pointer: the address, not followed.
     Ptr(u64),
     /// A `char` array up to its first NUL.
     Str(String),
+    /// An array of anything but `char`, element by element.
     Array(Vec<Value>),
     /// A struct or union: (member name, value); anonymous members are "".
     Struct(Vec<(String, Value)>),

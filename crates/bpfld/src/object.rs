@@ -47,6 +47,9 @@ impl OpenObject {
         &self.obj
     }
 
+    /// The object's name: the one given to [`from_bytes`](Self::from_bytes),
+    /// or for [`open`](Self::open) the file name up to its first `.`, at most
+    /// 15 characters (libbpf's rule; global data maps are named after it).
     pub fn name(&self) -> &str {
         &self.obj.name
     }
@@ -239,6 +242,7 @@ pub struct LoadedObject {
 }
 
 impl LoadedObject {
+    /// The object's name, as [`OpenObject::name`].
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -317,6 +321,8 @@ impl LoadedObject {
         self.loaded.programs.iter().map(Program::new)
     }
 
+    /// The program named `name` (its ELF symbol); a usage error if the
+    /// object has none.
     pub fn program(&self, name: &str) -> Result<Program<'_>> {
         self.programs().find(|p| p.name() == name).ok_or_else(|| Error::Usage(format!("{}: no program '{name}'", self.name)))
     }
@@ -331,6 +337,7 @@ impl LoadedObject {
         &self.loaded.warnings
     }
 
+    /// How long the target, the plan and the load took.
     pub fn stats(&self) -> LoadStats {
         self.stats
     }

@@ -23,7 +23,12 @@ pub enum IterTarget<'a> {
     Map(BorrowedFd<'a>),
     /// Only this thread (`tid`) or this process (`pid`) (`task`,
     /// `task_file`, `task_vma`; Linux >= 6.1).
-    Task { tid: u32, pid: u32 },
+    Task {
+        /// A thread id, or 0.
+        tid: u32,
+        /// A process id (thread group id), or 0.
+        pid: u32,
+    },
 }
 
 impl IterTarget<'_> {
