@@ -249,8 +249,18 @@ fn nix_root() -> bool {
 }
 
 /// Every subcommand's `--help`, by the words that name it.
-const COMMANDS: [&[&str]; 7] =
-    [&["load"], &["plan"], &["check"], &["btf", "dump"], &["btf", "find"], &["btf", "extract"], &["gen", "skeleton"]];
+const COMMANDS: [&[&str]; 10] = [
+    &["load"],
+    &["plan"],
+    &["check"],
+    &["features"],
+    &["run"],
+    &["btf", "dump"],
+    &["btf", "find"],
+    &["btf", "extract"],
+    &["btf", "min"],
+    &["gen", "skeleton"],
+];
 
 fn help(cmd: &[&str]) -> String {
     let mut args = cmd.to_vec();

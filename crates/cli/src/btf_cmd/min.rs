@@ -25,6 +25,8 @@ pub struct MinArgs {
     /// Where to write the reduced BTF.
     #[arg(long, short = 'o', value_name = "OUT.btf")]
     pub output: PathBuf,
+    /// Print what was written as JSON (sizes, type count, each kept type's
+    /// id in the kernel's BTF) instead of a line of text
     #[arg(long)]
     pub json: bool,
 }
