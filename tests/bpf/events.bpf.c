@@ -140,6 +140,30 @@ int emit_records(void *ctx)
 	return bpf_loop(emit_count, emit_one, 0, 0);
 }
 
+/* emit_varied: `emit_count` records of 1 to 47 bytes into small_rb, of
+ * sizes that change unpredictably (the consumer predicts the next record
+ * to be the size of the last), numbered from `emit_next` in their first
+ * byte and filled with it. */
+static long emit_varied_one(__u32 i, void *ctx)
+{
+	__u8 buf[56];
+	__u64 seq = emit_next++;
+	__u64 mix = seq * 13 + (seq >> 2);
+	/* 1 to 47, bounds the verifier sees from the masks. */
+	__u64 size = 1 + (mix & 31) + ((mix >> 5) & 15);
+
+	__builtin_memset(buf, (__u8)seq, sizeof(buf));
+	if (bpf_ringbuf_output(&small_rb, buf, size, 0))
+		return 1;
+	return 0;
+}
+
+SEC("syscall")
+int emit_varied(void *ctx)
+{
+	return bpf_loop(emit_count, emit_varied_one, 0, 0);
+}
+
 /* drain_user: sums what user space wrote to user_rb (u64 values). */
 __u64 drained_sum;
 __u64 drained_count;

@@ -162,7 +162,7 @@ impl RingBufferPoller {
         let mut n = 0;
         for i in 0..self.ready.len() {
             let Some((ring, cb)) = self.rings.get_mut(self.ready[i] as usize) else { continue };
-            n += ring.consume(cb)?;
+            n += ring.consume(&mut **cb)?;
         }
         Ok(n)
     }
@@ -188,7 +188,7 @@ impl RingBufferPoller {
     pub fn consume(&mut self) -> Result<usize> {
         let mut n = 0;
         for (ring, cb) in &mut self.rings {
-            n += ring.consume(cb)?;
+            n += ring.consume(&mut **cb)?;
         }
         Ok(n)
     }

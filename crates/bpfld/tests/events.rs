@@ -218,6 +218,35 @@ fn ring_buffer_skips_discarded_records_and_reads_records_that_wrap() {
 }
 
 #[test]
+fn ring_buffer_reads_records_whose_size_changes_unpredictably() {
+    if !require_kernel() {
+        return;
+    }
+    let mut obj = load_events();
+    let mut rb = RingBuffer::new(&obj.map("small_rb").unwrap()).unwrap();
+    let mut next = 0u64;
+    // 40 records of at most 56 bytes with their headers fit the 4 KiB ring;
+    // 30 rounds go round it many times, every size at every offset.
+    for _ in 0..30 {
+        obj.write_global("emit_count", &40u32.to_ne_bytes()).unwrap();
+        run_syscall(&obj, "emit_varied");
+        let n = rb
+            .consume(|d| {
+                let mix = next * 13 + (next >> 2);
+                let size = 1 + (mix & 31) + ((mix >> 5) & 15);
+                assert_eq!(d.len() as u64, size, "size of record {next}");
+                assert!(d.iter().all(|&b| b == next as u8), "bytes of record {next}: {d:?}");
+                next += 1;
+            })
+            .unwrap();
+        assert_eq!(n, 40);
+        assert_eq!(rb.pending_bytes(), 0, "every record released");
+    }
+    assert_eq!(next, 1200);
+    assert_eq!(obj.read_global_u64("emit_next").unwrap(), 1200, "none refused");
+}
+
+#[test]
 fn ring_buffer_consume_with_stops_when_asked() {
     if !require_kernel() {
         return;

@@ -120,12 +120,10 @@ impl Bpfld {
         let mut poller = RingBufferPoller::new().unwrap();
         let s = sum.clone();
         poller
-            .add(rb, {
-                let mut local = 0u64;
-                move |d: &[u8]| {
-                    local = local.wrapping_add(u64::from_ne_bytes(d[..8].try_into().unwrap()));
-                    s.store(local, Ordering::Relaxed);
-                }
+            // What libbpf_cb does: add the word to a sum behind a pointer.
+            .add(rb, move |d: &[u8]| {
+                let word = u64::from_ne_bytes(d[..8].try_into().unwrap());
+                s.store(s.load(Ordering::Relaxed).wrapping_add(word), Ordering::Relaxed);
             })
             .unwrap();
         let _ = poller.as_fd();

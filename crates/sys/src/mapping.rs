@@ -45,11 +45,6 @@ impl Mapping {
     pub(crate) fn ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
-
-    /// The length of the mapping.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
 }
 
 impl Drop for Mapping {
