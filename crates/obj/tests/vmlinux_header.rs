@@ -7,8 +7,8 @@
 //! Which programs: `tests/bpf/vmlinux/*.bpf.c` (written for a generated
 //! header: CO-RE on task_struct, tp_btf/kprobe with bpf_tracing.h, packet
 //! parsing, struct_ops) for every kernel, and for the running kernel also
-//! every `tests/bpf/*.bpf.c`, with `tests/bpf/vmlinux/include`'s
-//! `bpfld_test.h` including `vmlinux.h` instead of the UAPI headers. Those
+//! every `tests/bpf/*.bpf.c`, with `BPFLD_TEST_VMLINUX_H` defined so that
+//! `bpfld_test.h` includes `vmlinux.h` instead of the UAPI headers. Those
 //! that declare kernel structs themselves clash with any `vmlinux.h`: such
 //! a program must fail with bpftool's header exactly when it fails with
 //! ours. Compiles use a precompiled header per `vmlinux.h` (0.1 s per
@@ -51,12 +51,11 @@ fn write_header(clang: &str, dir: PathBuf, text: &[u8]) -> Header {
 fn compile(clang: &str, header: &Header, src: &Path, out: &Path) -> Result<(), String> {
     let bpf = bpfld_testdata::repo_root().join("tests/bpf");
     let o = Command::new(clang)
-        .args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-Wno-unused-function", "-D__TARGET_ARCH_x86", "-include-pch"])
+        .args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-Wno-unused-function", "-D__TARGET_ARCH_x86", "-DBPFLD_TEST_VMLINUX_H"])
+        .arg("-include-pch")
         .arg(&header.pch)
         .arg("-I")
         .arg(&header.dir)
-        .arg("-I")
-        .arg(bpf.join("vmlinux/include"))
         .arg("-I")
         .arg(bpf.join("include"))
         .args(["-I", "/usr/include/bpf", "-I", "/usr/include/x86_64-linux-gnu", "-c"])

@@ -3,8 +3,14 @@
 #ifndef BPFLD_TEST_H
 #define BPFLD_TEST_H
 
+/* Over a generated vmlinux.h instead of the UAPI headers, as
+ * crates/obj/tests/vmlinux_header.rs builds every program. */
+#ifdef BPFLD_TEST_VMLINUX_H
+#include "vmlinux.h"
+#else
 #include <linux/types.h>
 #include <linux/bpf.h>
+#endif
 #include <bpf_helpers.h>
 
 #ifndef bpf_ksym_exists
