@@ -208,6 +208,8 @@ pub struct UserRingBuffer {
     fd: OwnedFd,
     ring: UserRingBufProducer,
     name: String,
+    /// Made by the first [`UserRingBuffer::reserve_blocking`] that waits.
+    epoll: Option<Epoll>,
 }
 
 impl UserRingBuffer {
@@ -216,7 +218,7 @@ impl UserRingBuffer {
     pub fn new(map: &Map<'_>) -> Result<UserRingBuffer> {
         let fd = dup(map)?;
         let ring = UserRingBufProducer::new(fd.as_fd()).map_err(|e| Error::kernel(format!("user ring buffer '{}'", map.real_name()), e))?;
-        Ok(UserRingBuffer { fd, ring, name: map.real_name().to_string() })
+        Ok(UserRingBuffer { fd, ring, name: map.real_name().to_string(), epoll: None })
     }
 
     /// The map's name.
@@ -235,6 +237,45 @@ impl UserRingBuffer {
     pub fn reserve(&mut self, len: usize) -> Result<UserRecord<'_>> {
         let name = self.name.clone();
         self.ring.reserve(len).map_err(|e| Error::kernel(format!("user ring buffer '{name}'"), e))
+    }
+
+    /// [`Self::reserve`], waiting up to `timeout` (`None`: as long as it
+    /// takes) for programs to drain enough records to make room (libbpf's
+    /// `user_ring_buffer__reserve_blocking`). The wait is an epoll on the
+    /// map's fd, woken by the kernel each time `bpf_user_ringbuf_drain`
+    /// drains records (unless the program passed `BPF_RB_NO_WAKEUP`).
+    /// Errors: `E2BIG` at once if the record can never fit; `ENOSPC` if
+    /// there is still no room when the timeout has passed.
+    pub fn reserve_blocking(&mut self, len: usize, timeout: Option<Duration>) -> Result<UserRecord<'_>> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        while !self.ring.has_room_for(len).map_err(|e| self.err(e))? {
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => break,
+                },
+            };
+            self.wait_for_room(left)?;
+        }
+        self.reserve(len)
+    }
+
+    /// Waits up to `timeout` for the kernel to signal that records were
+    /// drained.
+    fn wait_for_room(&mut self, timeout: Option<Duration>) -> Result<()> {
+        if self.epoll.is_none() {
+            let epoll = Epoll::new().map_err(|e| self.err(e))?;
+            epoll.add_writable_edge(self.fd.as_fd(), 0).map_err(|e| self.err(e))?;
+            self.epoll = Some(epoll);
+        }
+        let epoll = self.epoll.as_ref().expect("made above");
+        let mut ready = Vec::with_capacity(1);
+        epoll.wait(&mut ready, 1, timeout).map(drop).map_err(|e| self.err(e))
+    }
+
+    fn err(&self, e: bpfld_sys::SysError) -> Error {
+        Error::kernel(format!("user ring buffer '{}'", self.name), e)
     }
 
     /// Writes `data` as one record.

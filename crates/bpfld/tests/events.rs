@@ -322,3 +322,55 @@ fn user_ring_buffer_records_reach_the_program() {
     assert_eq!(n, 4096 / 16);
     assert_eq!(urb.reserve(8192).unwrap_err().errno(), Some(libc::E2BIG));
 }
+
+#[test]
+fn user_ring_buffer_reserve_blocking_waits_for_a_concurrent_drain() {
+    if !require_kernel() {
+        return;
+    }
+    let obj = load_events();
+    let mut urb = UserRingBuffer::new(&obj.map("user_rb").unwrap()).unwrap();
+    // The drainer is the BPF program, run by another thread every
+    // millisecond: 3000 records of 16 bytes need about a dozen drains of
+    // the 4 KiB ring, so the writer finds it full and waits many times.
+    let stop = AtomicBool::new(false);
+    let (want_sum, waits) = std::thread::scope(|s| {
+        let drainer = s.spawn(|| {
+            let mut runs = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                run_syscall(&obj, "drain_user");
+                runs += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            runs
+        });
+        let (mut sum, mut waits) = (0u64, 0u64);
+        for v in 1..=3000u64 {
+            if urb.free_bytes() < 16 {
+                waits += 1;
+            }
+            let mut r = urb.reserve_blocking(8, Some(Duration::from_secs(10))).unwrap_or_else(|e| panic!("record {v}: {e}"));
+            r.copy_from_slice(&v.to_ne_bytes());
+            r.submit();
+            sum += v;
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(drainer.join().unwrap() > 0);
+        (sum, waits)
+    });
+    run_syscall(&obj, "drain_user");
+    assert!(waits > 10, "the ring was full before only {waits} reservations");
+    assert_eq!(obj.read_global_u64("drained_count").unwrap(), 3000, "every record reached the program once");
+    assert_eq!(obj.read_global_u64("drained_sum").unwrap(), want_sum);
+
+    // Full and nobody drains: the wait ends at the timeout with ENOSPC.
+    while urb.reserve(8).map(|r| r.submit()).is_ok() {}
+    let t = Instant::now();
+    let e = urb.reserve_blocking(8, Some(Duration::from_millis(100))).unwrap_err();
+    assert_eq!(e.errno(), Some(libc::ENOSPC), "{e}");
+    assert!(t.elapsed() >= Duration::from_millis(100), "waited {:?}", t.elapsed());
+    // A record that can never fit fails at once.
+    let t = Instant::now();
+    assert_eq!(urb.reserve_blocking(8192, None).unwrap_err().errno(), Some(libc::E2BIG));
+    assert!(t.elapsed() < Duration::from_secs(1));
+}

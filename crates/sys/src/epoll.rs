@@ -35,7 +35,19 @@ impl Epoll {
     /// The caller keeps `fd` open while it is registered (closing it
     /// removes it from the set).
     pub fn add(&self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        self.add_events(fd, token, libc::EPOLLIN as u32)
+    }
+
+    /// Watches `fd` edge-triggered for room to write (`EPOLLOUT |
+    /// EPOLLET`): reported once each time its owner signals more room (a
+    /// user ring buffer, when a program drained records from it), not for
+    /// as long as there is any room, which may be too little.
+    pub fn add_writable_edge(&self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
+        self.add_events(fd, token, (libc::EPOLLOUT | libc::EPOLLET) as u32)
+    }
+
+    fn add_events(&self, fd: BorrowedFd<'_>, token: u64, events: u32) -> Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: ev is a live epoll_event; both fds are open.
         let r = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) };
         if r < 0 {

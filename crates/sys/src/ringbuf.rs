@@ -450,23 +450,42 @@ impl UserRingBufProducer {
         self.size().saturating_sub(used)
     }
 
+    fn err(&self, errno: i32) -> SysError {
+        SysError::new(Operation::Mmap, io::Error::from_raw_os_error(errno)).with_object(format!("user ring buffer '{}'", self.name))
+    }
+
+    /// A record of `len` bytes as its header holds it, and the bytes it
+    /// takes with header and padding; `E2BIG` if it can never fit.
+    fn checked_size(&self, len: usize) -> Result<(u32, u64)> {
+        let len32 = u32::try_from(len).ok().filter(|l| l & (BUSY_BIT | DISCARD_BIT) == 0).ok_or_else(|| self.err(libc::E2BIG))?;
+        let total = record_size(len32);
+        if total > self.size() {
+            return Err(self.err(libc::E2BIG));
+        }
+        Ok((len32, total))
+    }
+
+    /// Whether `total` bytes fit after producer position `prod` now.
+    fn fits(&self, prod: u64, total: u64) -> bool {
+        total <= self.size() - prod.wrapping_sub(self.consumer_pos()).min(self.size())
+    }
+
+    /// Whether a record of `len` bytes fits now; `E2BIG` if it never can.
+    pub fn has_room_for(&self, len: usize) -> Result<bool> {
+        let (_, total) = self.checked_size(len)?;
+        Ok(self.fits(self.producer_pos().load(Ordering::Acquire), total))
+    }
+
     /// Reserves a record of `len` bytes (zeroed is not guaranteed: the
     /// bytes are whatever the ring held). It is visible to the kernel as
     /// busy until [`UserRecord::submit`]; dropping it discards it. Fails
     /// with `E2BIG` if the record can never fit, `ENOSPC` if it does not
     /// fit now (programs have not drained enough yet).
     pub fn reserve(&mut self, len: usize) -> Result<UserRecord<'_>> {
-        let err = |errno: i32| {
-            SysError::new(Operation::Mmap, io::Error::from_raw_os_error(errno)).with_object(format!("user ring buffer '{}'", self.name))
-        };
-        let len32 = u32::try_from(len).ok().filter(|l| l & (BUSY_BIT | DISCARD_BIT) == 0).ok_or_else(|| err(libc::E2BIG))?;
-        let total = (u64::from(len32) + HDR_SZ).next_multiple_of(8);
-        if total > self.size() {
-            return Err(err(libc::E2BIG));
-        }
+        let (len32, total) = self.checked_size(len)?;
         let prod = self.producer_pos().load(Ordering::Acquire);
-        if total > self.size() - prod.wrapping_sub(self.consumer_pos()).min(self.size()) {
-            return Err(err(libc::ENOSPC));
+        if !self.fits(prod, total) {
+            return Err(self.err(libc::ENOSPC));
         }
         let off = (prod & self.mask) as usize;
         // SAFETY: off < size and the header is 8-aligned inside the
