@@ -8,7 +8,7 @@ use crate::error::{Error, Result, Section};
 use crate::index::NameIndex;
 use crate::kind::Kind;
 use crate::name::essential_len;
-use crate::targeted::{wanted_string_offsets, OffsetSet, PartialIndex, WantedNames};
+use crate::targeted::{NameProbe, PartialIndex, WantedNames};
 use crate::types::Type;
 
 const MAGIC: u16 = 0xeb9f;
@@ -204,11 +204,10 @@ impl Btf {
                 (offsets, kinds, None)
             }
             Some(w) => {
-                // Base strings a split BTF's types may be named by are
-                // matched through the base when the index is filled.
-                let own = OffsetSet::new(wanted_string_offsets(strs, first_str, w));
-                let (offsets, hits, kinds) = walk_types(types, first_id, total_str as u32, first_str, &own)?;
-                (offsets, kinds, Some((w.clone(), hits)))
+                let base_strs = base.as_ref().filter(|b| b.inner.first_str == 0).map(|b| b.str_bytes());
+                let probe = NameProbe { wanted: w, own: strs, first_str, base: base_strs };
+                let walk = walk_types(types, first_id, total_str as u32, &probe)?;
+                (walk.offsets, walk.kinds, Some((w.clone(), walk.hits, walk.anonymous_enums)))
             }
         };
         let mut btf = Btf {
@@ -229,8 +228,9 @@ impl Btf {
                 kinds,
             }),
         };
-        if let Some((w, hits)) = partial {
-            let index = btf.partial_index(w, hits);
+        if let Some((w, hits, anonymous_enums)) = partial {
+            let mut index = btf.partial_index(w, hits);
+            index.anonymous_enums = anonymous_enums;
             Arc::get_mut(&mut btf.inner).expect("not shared yet").partial = Some(index);
         }
         Ok(btf)
@@ -265,6 +265,22 @@ impl Btf {
     /// parsing, no scan.
     pub fn has_kind(&self, k: Kind) -> bool {
         self.inner.kinds & (1 << k as u32) != 0 || self.inner.base.as_ref().is_some_and(|b| b.has_kind(k))
+    }
+
+    /// The first anonymous ENUM (base first) whose first enumerator is
+    /// named `first`: how the kernel's anonymous `BTF_KIND_*` enum is
+    /// found. A targeted view knows its anonymous enums from its walk.
+    pub fn find_anonymous_enum(&self, first: &str) -> Option<u32> {
+        if let Some(id) = self.inner.base.as_ref().and_then(|b| b.find_anonymous_enum(first)) {
+            return Some(id);
+        }
+        let starts_with_first = |t: &Type<'_>| {
+            t.kind() == Kind::Enum && t.name_off() == 0 && t.enumerators().next().is_some_and(|e| t.str(e.name_off) == Ok(first))
+        };
+        match &self.inner.partial {
+            Some(p) => p.anonymous_enums.iter().filter_map(|&id| self.type_by_id(id).ok()).find(starts_with_first).map(|t| t.id()),
+            None => self.own_types().find(starts_with_first).map(|t| t.id()),
+        }
     }
 
     /// Whether this is a targeted view ([`Btf::parse_targeted`]).
@@ -544,25 +560,69 @@ const RECORD_LAYOUT: [Option<(u32, u32)>; 32] = {
     t
 };
 
+/// [`RECORD_LAYOUT`] packed for the targeted walk: two bits per raw kind
+/// of the fixed extra words (`FIXED_WORDS`) and of the words per `vlen`
+/// entry (`ENTRY_WORDS`), and a bit per known kind. Shifts of constants
+/// instead of a table load keep the record-to-record dependency short.
+const FIXED_WORDS: u64 = pack_layout(false);
+const ENTRY_WORDS: u64 = pack_layout(true);
+const KNOWN_KINDS: u32 = {
+    let mut bits = 0;
+    let mut k = 0;
+    while k < 32 {
+        if RECORD_LAYOUT[k].is_some() {
+            bits |= 1 << k;
+        }
+        k += 1;
+    }
+    bits
+};
+
+/// Two bits per raw kind: its fixed extra words, or (`per_entry`) its
+/// words per `vlen` entry.
+const fn pack_layout(per_entry: bool) -> u64 {
+    let mut packed = 0u64;
+    let mut k = 0;
+    while k < 32 {
+        if let Some((fixed, entry)) = RECORD_LAYOUT[k] {
+            let words = if per_entry { entry / 4 } else { fixed / 4 };
+            packed |= (words as u64 & 3) << (2 * k);
+        }
+        k += 1;
+    }
+    packed
+}
+
+/// Bytes of the record whose `info` word is given (of a known kind).
+#[inline(always)]
+fn record_len(info: u32) -> usize {
+    let shift = 2 * ((info >> 24) & 0x1f);
+    let fixed = (FIXED_WORDS >> shift) & 3;
+    let entry = (ENTRY_WORDS >> shift) & 3;
+    4 * (3 + fixed as usize + entry as usize * (info & 0xffff) as usize)
+}
+
+/// What the targeted walk learns: every record's offset, the ids of the
+/// types a wanted name names, the kinds present, the anonymous enums.
+struct Walk {
+    offsets: Vec<u32>,
+    hits: Vec<u32>,
+    kinds: u32,
+    anonymous_enums: Vec<u32>,
+}
+
 /// The targeted walk: each record's kind, length and name offset checked,
-/// its offset recorded; returns the offsets and the ids of the types named
-/// by a string of `wanted` or, for split BTF, by any base string (below
-/// `first_str`; the caller matches those by name).
-fn walk_types(r: Reader<'_>, first_id: u32, total_str: u32, first_str: u32, wanted: &OffsetSet) -> Result<(Vec<u32>, Vec<u32>, u32)> {
+/// its offset recorded, its name probed for the wanted names (one bit test
+/// for almost every record; see [`NameProbe`]).
+fn walk_types(r: Reader<'_>, first_id: u32, total_str: u32, probe: &NameProbe<'_>) -> Result<Walk> {
     if r.swap {
-        walk_types_in::<true>(r.data, first_id, total_str, first_str, wanted)
+        walk_types_in::<true>(r.data, first_id, total_str, probe)
     } else {
-        walk_types_in::<false>(r.data, first_id, total_str, first_str, wanted)
+        walk_types_in::<false>(r.data, first_id, total_str, probe)
     }
 }
 
-fn walk_types_in<const SWAP: bool>(
-    data: &[u8],
-    first_id: u32,
-    total_str: u32,
-    first_str: u32,
-    wanted: &OffsetSet,
-) -> Result<(Vec<u32>, Vec<u32>, u32)> {
+fn walk_types_in<const SWAP: bool>(data: &[u8], first_id: u32, total_str: u32, probe: &NameProbe<'_>) -> Result<Walk> {
     let word = |b: &[u8], at: usize| {
         let v = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         if SWAP {
@@ -572,39 +632,41 @@ fn walk_types_in<const SWAP: bool>(
         }
     };
     let len = data.len();
-    let mut offsets = Vec::with_capacity(len / 24);
-    let mut hits = Vec::new();
-    let mut kinds = 0u32;
+    let mut w = Walk { offsets: Vec::with_capacity(len / 24), hits: Vec::new(), kinds: 0, anonymous_enums: Vec::new() };
     let mut off = 0usize;
     while let Some(head) = data.get(off..off + 12) {
         let (name_off, info) = (word(head, 0), word(head, 4));
-        let id = first_id + offsets.len() as u32;
+        let id = first_id + w.offsets.len() as u32;
         let raw_kind = (info >> 24) & 0x1f;
-        let Some((fixed, per_entry)) = RECORD_LAYOUT[raw_kind as usize] else {
+        if KNOWN_KINDS & (1 << raw_kind) == 0 {
             return Err(Error::types(format!("unknown kind {raw_kind}")).at(off).ty(id));
-        };
+        }
         if name_off >= total_str {
             return Err(Error::types(format!("name offset {name_off} out of range (string space is {total_str} bytes)")).at(off).ty(id));
         }
-        let end = off + 12 + fixed as usize + per_entry as usize * (info & 0xffff) as usize;
+        let end = off + record_len(info);
         if end > len {
             return Err(Error::types(format!("type record needs {} bytes, only {} left", end - off, len - off)).at(off).ty(id));
         }
-        if name_off != 0 && (name_off < first_str || wanted.contains(name_off)) {
-            hits.push(id);
+        if name_off != 0 {
+            if probe.hit(name_off) {
+                w.hits.push(id);
+            }
+        } else if raw_kind == Kind::Enum as u32 {
+            w.anonymous_enums.push(id);
         }
-        kinds |= 1 << raw_kind;
-        offsets.push(off as u32);
+        w.kinds |= 1 << raw_kind;
+        w.offsets.push(off as u32);
         off = end;
     }
     if off < len {
-        let id = first_id + offsets.len() as u32;
+        let id = first_id + w.offsets.len() as u32;
         return Err(Error::types(format!("truncated type record: {} bytes left, need 12", len - off)).at(off).ty(id));
     }
-    if first_id as usize + offsets.len() > MAX_TYPE_ID as usize + 1 {
+    if first_id as usize + w.offsets.len() > MAX_TYPE_ID as usize + 1 {
         return Err(Error::types(format!("more than {MAX_TYPE_ID} types")));
     }
-    Ok((offsets, hits, kinds))
+    Ok(w)
 }
 
 /// Walks the type section once, validating each record and recording its

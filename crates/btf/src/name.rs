@@ -29,9 +29,13 @@ pub fn essential_len(name: &[u8]) -> usize {
     }
 }
 
-/// Whether `name` contains `___`, with a searcher built once (building one
-/// per call would cost more than the search on short names).
+/// Whether `name` contains `___`: a plain loop for the short names that
+/// most are, a searcher built once for long ones (building one per call
+/// would cost more than the search).
 fn has_triple_underscore(name: &[u8]) -> bool {
+    if name.len() < 64 {
+        return name.windows(3).any(|w| w == b"___");
+    }
     static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
     FINDER.get_or_init(|| memchr::memmem::Finder::new(b"___")).find(name).is_some()
 }

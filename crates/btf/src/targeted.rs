@@ -19,26 +19,25 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::name::essential_len;
+use crate::name::{self, essential_len};
 
 /// The names a targeted view must answer for, by essential name (a lookup
 /// of `task_struct` or of `task_struct___old` is covered by `task_struct`).
 #[derive(Debug, Clone, Default)]
 pub struct WantedNames {
     essentials: HashSet<Box<[u8]>>,
-    /// A 64 Ki-bit filter keyed by (length, first byte, last byte): almost
-    /// every string of a kernel's string section is rejected by one bit
-    /// test, without hashing it.
+    /// A 64 Ki-bit filter keyed by (length, first byte, last byte) of an
+    /// essential name: most lookups of names not wanted are told apart
+    /// without hashing.
     filter: Vec<u64>,
-    /// A 64 Ki-bit filter of the first two bytes of every wanted name (a
-    /// NUL or `_` second byte for one-byte names, which a flavor may
-    /// follow): any string whose essential name is wanted starts with one
-    /// of those pairs, flavored or not.
-    prefixes: Vec<u64>,
-}
-
-fn prefix_bit(a: u8, b: u8) -> usize {
-    (a as usize) << 8 | b as usize
+    /// A 64 Ki-bit filter of the first four bytes of the strings a wanted
+    /// name may appear as (see [`head_key`]): the type walk tests each
+    /// named record against it with one load and one bit test.
+    heads: Vec<u64>,
+    /// A 64 Ki-bit filter of the wanted names' hashes ([`name::hash`]):
+    /// what a string that passed the head filter is tested against next,
+    /// in the same pass that finds its end and flavor.
+    hashes: Vec<u64>,
 }
 
 const FILTER_WORDS: usize = 1024;
@@ -48,10 +47,39 @@ fn filter_bit(name: &[u8]) -> usize {
     (name.len().wrapping_mul(0x9e37) ^ (first << 6) ^ (last << 1) ^ last >> 3) & (FILTER_WORDS * 64 - 1)
 }
 
+/// The first four bytes of the string at `at` in `strs`, the bytes after
+/// its NUL cleared: the key of [`WantedNames`]'s head filter.
+#[inline]
+pub(crate) fn head_key(strs: &[u8], at: usize) -> u32 {
+    let w = match strs.get(at..at + 4) {
+        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        None => strs.get(at..).unwrap_or_default().iter().rev().fold(0, |w, &b| w << 8 | b as u32),
+    };
+    // Exact zero-byte flags (no borrow between bytes): everything from the
+    // first zero byte on is cleared.
+    let zeros = !(((w & 0x7f7f_7f7f).wrapping_add(0x7f7f_7f7f)) | w) & 0x8080_8080;
+    w & ((1u64 << zeros.trailing_zeros()) - 1) as u32
+}
+
+#[inline]
+fn hash_bit(hash: u64) -> usize {
+    (hash >> 48) as usize
+}
+
+#[inline]
+fn head_bit(key: u32) -> usize {
+    (key.wrapping_mul(0x9e37_79b1) >> 16) as usize
+}
+
 impl WantedNames {
     /// An empty set.
     pub fn new() -> WantedNames {
-        WantedNames { essentials: HashSet::new(), filter: vec![0; FILTER_WORDS], prefixes: vec![0; FILTER_WORDS] }
+        WantedNames {
+            essentials: HashSet::new(),
+            filter: vec![0; FILTER_WORDS],
+            heads: vec![0; FILTER_WORDS],
+            hashes: vec![0; FILTER_WORDS],
+        }
     }
 
     /// Adds `name` (its essential name is what is kept).
@@ -63,16 +91,30 @@ impl WantedNames {
         }
         if self.filter.is_empty() {
             self.filter = vec![0; FILTER_WORDS];
-            self.prefixes = vec![0; FILTER_WORDS];
+            self.heads = vec![0; FILTER_WORDS];
+            self.hashes = vec![0; FILTER_WORDS];
         }
         let bit = filter_bit(ess);
         self.filter[bit / 64] |= 1 << (bit % 64);
-        let seconds: &[u8] = if ess.len() == 1 { b"\0_" } else { &ess[1..2] };
-        for &b in seconds {
-            let bit = prefix_bit(ess[0], b);
-            self.prefixes[bit / 64] |= 1 << (bit % 64);
+        let bit = hash_bit(name::hash(ess));
+        self.hashes[bit / 64] |= 1 << (bit % 64);
+        for key in Self::head_keys(ess) {
+            let bit = head_bit(key);
+            self.heads[bit / 64] |= 1 << (bit % 64);
         }
         self.essentials.insert(ess.into());
+    }
+
+    /// The head keys of the strings whose essential name is `ess`: its
+    /// first four bytes; for a shorter name, the name alone and the name
+    /// followed by the underscores of a `___flavor`.
+    fn head_keys(ess: &[u8]) -> [u32; 2] {
+        let mut exact = [0u8; 5];
+        let mut flavored = [b'_'; 5];
+        let n = ess.len().min(4);
+        exact[..n].copy_from_slice(&ess[..n]);
+        flavored[..n].copy_from_slice(&ess[..n]);
+        [head_key(&exact, 0), head_key(&flavored, 0)]
     }
 
     /// Adds every name of `names`.
@@ -111,81 +153,53 @@ impl WantedNames {
         let bit = filter_bit(ess);
         self.filter.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
-}
 
-/// String offsets (from `first_str`) of the strings in `strs` whose
-/// essential name is wanted: one pass over the section, a word at a time,
-/// a bit test per string on its first two bytes, the flavor rule and the
-/// exact comparison only for the few strings that pass it.
-pub(crate) fn wanted_string_offsets(strs: &[u8], first_str: u32, wanted: &WantedNames) -> Vec<u32> {
-    let mut out = Vec::new();
-    if wanted.is_empty() {
-        return out;
-    }
-    let mut start = 0usize;
-    let mut on_string_end = |end: usize| {
-        if end > start {
-            // strs[end] is the NUL: a one-byte string pairs with it.
-            let bit = prefix_bit(strs[start], strs[start + 1]);
-            if wanted.prefixes[bit / 64] & (1 << (bit % 64)) != 0 {
-                let s = &strs[start..end];
-                let ess = &s[..essential_len(s)];
-                if !ess.is_empty() && wanted.might_cover(ess) && wanted.essentials.contains(ess) {
-                    out.push(first_str + start as u32);
-                }
-            }
-        }
-        start = end + 1;
-    };
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = strs.chunks_exact(8);
-    let mut base = 0usize;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        // Exact zero-byte flags (no borrow between bytes).
-        let mut z = !(((w & !HIGH) + !HIGH) | w) & HIGH;
-        while z != 0 {
-            on_string_end(base + (z.trailing_zeros() / 8) as usize);
-            z &= z - 1;
-        }
-        base += 8;
-    }
-    for (i, &b) in chunks.remainder().iter().enumerate() {
-        if b == 0 {
-            on_string_end(base + i);
-        }
-    }
-    out
-}
-
-/// A sorted set of string offsets with a one-bit-per-bucket filter in
-/// front: the type walk asks it once per record.
-pub(crate) struct OffsetSet {
-    sorted: Vec<u32>,
-    filter: [u64; 64],
-}
-
-impl OffsetSet {
-    pub(crate) fn new(mut offsets: Vec<u32>) -> OffsetSet {
-        offsets.sort_unstable();
-        offsets.dedup();
-        let mut filter = [0u64; 64];
-        for &o in &offsets {
-            let b = Self::bit(o);
-            filter[b / 64] |= 1 << (b % 64);
-        }
-        OffsetSet { sorted: offsets, filter }
-    }
-
+    /// Whether the string at `at` in `strs` may be named by a wanted name:
+    /// false for almost every string that is not, with one bit test.
     #[inline]
-    fn bit(off: u32) -> usize {
-        (off.wrapping_mul(0x9e37_79b9) >> 20) as usize & 4095
+    pub(crate) fn may_name(&self, strs: &[u8], at: usize) -> bool {
+        let bit = head_bit(head_key(strs, at));
+        self.heads.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
+    /// Whether the NUL-terminated string at `at` in `strs` has a wanted
+    /// essential name.
+    pub(crate) fn names(&self, strs: &[u8], at: usize) -> bool {
+        let Some(rest) = strs.get(at..) else { return false };
+        let (len, hash) = name::scan_name(rest);
+        let bit = hash_bit(hash);
+        if self.hashes.get(bit / 64).is_none_or(|w| w & (1 << (bit % 64)) == 0) {
+            return false;
+        }
+        let s = &rest[..len];
+        self.covers(&s[..essential_len(s)])
+    }
+}
+
+/// Where the type walk of a targeted view looks up a record's name: the
+/// blob's own strings (from `first_str` on) and, for split BTF, the base's.
+pub(crate) struct NameProbe<'a> {
+    pub(crate) wanted: &'a WantedNames,
+    pub(crate) own: &'a [u8],
+    pub(crate) first_str: u32,
+    /// The base's string section when it starts at offset 0 (a base that
+    /// is itself split is not probed: its names are matched afterwards).
+    pub(crate) base: Option<&'a [u8]>,
+}
+
+impl NameProbe<'_> {
+    /// Whether the name at `name_off` (not 0) may be wanted: exact for own
+    /// and base strings, `true` for strings of a split base.
     #[inline]
-    pub(crate) fn contains(&self, off: u32) -> bool {
-        let b = Self::bit(off);
-        self.filter[b / 64] & (1 << (b % 64)) != 0 && self.sorted.binary_search(&off).is_ok()
+    pub(crate) fn hit(&self, name_off: u32) -> bool {
+        let (strs, at) = match name_off.checked_sub(self.first_str) {
+            Some(rel) => (self.own, rel as usize),
+            None => match self.base {
+                Some(b) => (b, name_off as usize),
+                None => return true,
+            },
+        };
+        self.wanted.may_name(strs, at) && self.wanted.names(strs, at)
     }
 }
 
@@ -194,11 +208,14 @@ impl OffsetSet {
 pub(crate) struct PartialIndex {
     pub(crate) wanted: WantedNames,
     by_essential: HashMap<Box<[u8]>, Vec<u32>>,
+    /// Own anonymous ENUM types, in id order (the kernel's `BTF_KIND_*`
+    /// enum is one, found by its first enumerator).
+    pub(crate) anonymous_enums: Vec<u32>,
 }
 
 impl PartialIndex {
     pub(crate) fn new(wanted: WantedNames) -> PartialIndex {
-        PartialIndex { wanted, by_essential: HashMap::new() }
+        PartialIndex { wanted, by_essential: HashMap::new(), anonymous_enums: Vec::new() }
     }
 
     /// Records type `id` named `name` (its essential name must be wanted).
@@ -224,7 +241,9 @@ impl PartialIndex {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.by_essential.iter().map(|(k, v)| k.len() + v.capacity() * 4 + 48).sum::<usize>() + self.wanted.filter.len() * 8
+        self.by_essential.iter().map(|(k, v)| k.len() + v.capacity() * 4 + 48).sum::<usize>()
+            + (self.wanted.filter.len() + self.wanted.heads.len() + self.wanted.hashes.len()) * 8
+            + self.anonymous_enums.capacity() * 4
     }
 }
 
@@ -235,24 +254,27 @@ mod tests {
     #[test]
     fn wanted_strings_by_essential_name() {
         let mut w = WantedNames::new();
-        w.extend(["task_struct___old", "bpf_kfunc", "pid"]);
-        let strs = b"\0task_struct\0pid_t\0task_struct___2\0pid\0bpf_kfunc\0a___b___task_struct\0____x\0";
-        let found = wanted_string_offsets(strs, 0, &w);
-        let names: Vec<&[u8]> = found
-            .iter()
-            .map(|&o| {
-                let s = &strs[o as usize..];
-                &s[..s.iter().position(|&b| b == 0).unwrap()]
+        w.extend(["task_struct___old", "bpf_kfunc", "pid", "u8", "x"]);
+        let strs = b"\0task_struct\0pid_t\0task_struct___2\0pid\0bpf_kfunc\0a___b___task_struct\0____x\0u8___y\0x___1\0u8\0x\0pi\0";
+        let found: Vec<&[u8]> = (0..strs.len())
+            .filter(|&i| i > 0 && strs[i - 1] == 0 && strs[i] != 0)
+            .filter(|&i| {
+                let named = w.names(strs, i);
+                // The head filter never refuses a wanted string.
+                assert!(!named || w.may_name(strs, i));
+                named
             })
+            .map(|i| &strs[i..i + strs[i..].iter().position(|&b| b == 0).unwrap()])
             .collect();
-        assert_eq!(names, [&b"task_struct"[..], b"task_struct___2", b"pid", b"bpf_kfunc"]);
+        assert_eq!(found, [&b"task_struct"[..], b"task_struct___2", b"pid", b"bpf_kfunc", b"u8___y", b"x___1", b"u8", b"x"]);
         assert!(w.covers(b"task_struct") && !w.covers(b"task_struct___old") && !w.covers(b"pid_t"));
     }
 
     #[test]
-    fn offset_set() {
-        let s = OffsetSet::new(vec![5, 1 << 20, 77, 5]);
-        assert!(s.contains(5) && s.contains(77) && s.contains(1 << 20));
-        assert!(!s.contains(6) && !s.contains(0));
+    fn head_keys_stop_at_the_nul() {
+        assert_eq!(head_key(b"ab\0cd", 0), u32::from_le_bytes(*b"ab\0\0"));
+        assert_eq!(head_key(b"abcdef", 2), u32::from_le_bytes(*b"cdef"));
+        assert_eq!(head_key(b"xabc", 2), u32::from_le_bytes(*b"bc\0\0"));
+        assert_eq!(head_key(b"x", 5), 0);
     }
 }

@@ -65,6 +65,11 @@ fn targeted_view_answers_other_names_through_the_full_index() {
         assert_eq!(v.find(name, Some(kind)), f.find(name, Some(kind)), "{name}");
         assert_eq!(v.find_by_essential_name(name, None), f.find_by_essential_name(name, None));
     }
+    // The kernel's anonymous BTF_KIND_* enum, from the walk's list of
+    // anonymous enums (no lookup by name, none counted).
+    let kinds = v.find_anonymous_enum("BTF_KIND_UNKN");
+    assert!(kinds.is_some());
+    assert_eq!(kinds, f.find_anonymous_enum("BTF_KIND_UNKN"));
     // task_struct was wanted; bpf_map_lookup_elem was not, and was counted.
     assert_eq!(v.fallback_lookups(), 2);
     assert!(!v.find("task_struct", None).is_empty());

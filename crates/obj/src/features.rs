@@ -231,14 +231,8 @@ impl KernelEnums {
             }
         }
         // The BTF_KIND_* enum is anonymous: found by its first enumerator.
-        for t in vmlinux.all_types() {
-            if t.kind() == Kind::Enum
-                && t.name_off() == 0
-                && t.enumerators().next().is_some_and(|e| t.str(e.name_off) == Ok("BTF_KIND_UNKN"))
-            {
-                collect_enumerators(vmlinux, t.id(), |n| n.starts_with("BTF_KIND_"), &mut enumerators);
-                break;
-            }
+        if let Some(id) = vmlinux.find_anonymous_enum("BTF_KIND_UNKN") {
+            collect_enumerators(vmlinux, id, |n| n.starts_with("BTF_KIND_"), &mut enumerators);
         }
         KernelEnums { enumerators }
     }
