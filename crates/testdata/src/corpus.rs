@@ -11,6 +11,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use crate::corpus_scx::BpfLinker;
 use crate::{cache_dir, download_package, skip};
 
 /// Where an object comes from.
@@ -54,9 +55,10 @@ pub struct CorpusObject {
 /// The whole corpus (made on first use, a few minutes; cached). Also
 /// says how many selftests sources did not compile. Skips, or fails under
 /// `BPFLD_REQUIRE_KERNEL=1`, when it cannot be had.
-pub fn corpus() -> Option<(Vec<CorpusObject>, Vec<String>)> {
+/// `linker` links the sched_ext schedulers made of several sources.
+pub fn corpus(linker: BpfLinker) -> Option<(Vec<CorpusObject>, Vec<String>)> {
     static MADE: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
-    let (dir, scx_dir) = match MADE.get_or_init(|| Ok((make()?, crate::corpus_scx::make()?))) {
+    let (dir, scx_dir) = match MADE.get_or_init(|| Ok((make()?, crate::corpus_scx::make(linker)?))) {
         Ok(d) => d.clone(),
         Err(e) => return skip(&format!("no real-world corpus: {e}")),
     };

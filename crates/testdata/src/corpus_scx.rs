@@ -2,9 +2,10 @@
 //! scheduler crate's `src/bpf/*.bpf.c`, built as `scx_cargo::BpfBuilder`
 //! builds them (its clang flags, its `bpf_h` headers and its own x86
 //! `vmlinux.h`, libbpf-sys's libbpf headers; several sources linked into
-//! one object, here by `bpftool gen object`, libbpf's static linker). The
-//! crates are downloaded by cargo into its registry cache; the build goes
-//! into `<cache>/corpus-scx/<key>`.
+//! one object by libbpf 1.7's static linker, which the caller hands in as
+//! a [`BpfLinker`]: this crate does not link libbpf). The crates are
+//! downloaded by cargo into its registry cache; the build goes into
+//! `<cache>/corpus-scx/<key>`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,19 +13,43 @@ use std::process::Command;
 use crate::corpus::{compile_all, mkdir, run_text, write};
 
 /// Exact versions, so the corpus is reproducible.
-const SCHEDULERS: &[(&str, &str)] =
-    &[("scx_bpfland", "1.1.4"), ("scx_flash", "1.1.4"), ("scx_lavd", "1.1.4"), ("scx_layered", "1.1.4"), ("scx_rusty", "1.1.4")];
+/// Every scheduler crate of scx 1.1.4 with BPF sources of its own (built
+/// by scx_cargo's BpfBuilder), and scx_rustland_core, whose BPF side
+/// scx_rustland and scx_rlfifo share.
+const SCHEDULERS: &[(&str, &str)] = &[
+    ("scx_beerland", "1.1.4"),
+    ("scx_bpfland", "1.1.4"),
+    ("scx_chaos", "1.1.4"),
+    ("scx_cosmos", "1.1.4"),
+    ("scx_flash", "1.1.4"),
+    ("scx_lavd", "1.1.4"),
+    ("scx_layered", "1.1.4"),
+    ("scx_p2dq", "1.1.4"),
+    ("scx_rusty", "1.1.4"),
+    ("scx_rustland_core", "2.4.15"),
+    ("scx_tickless", "1.1.4"),
+];
 /// Holds the BPF headers and vmlinux.h files the schedulers' builds use.
 const SCX_CARGO: (&str, &str) = ("scx_cargo", "1.1.4");
 /// libbpf-cargo compiles against libbpf-sys's libbpf headers.
 const LIBBPF_SYS: (&str, &str) = ("libbpf-sys", "1.7.0+v1.7.0");
 
+/// Links BPF objects (the inputs) into one (the output), as libbpf's
+/// static linker does: `bpf_linker__add_file` for each input, then
+/// `bpf_linker__finalize`.
+#[derive(Clone, Copy)]
+pub struct BpfLinker {
+    /// Names the linker in the cache key (`"libbpf 1.7.0"`).
+    pub name: &'static str,
+    pub link: fn(inputs: &[PathBuf], output: &Path) -> Result<(), String>,
+}
+
 /// Builds (or finds) the schedulers' objects; returns the directory that
 /// holds `<scheduler>.bpf.o` and `scx-not-built.txt`.
-pub(crate) fn make() -> Result<PathBuf, String> {
+pub(crate) fn make(linker: BpfLinker) -> Result<PathBuf, String> {
     let clang = run_text(Command::new("clang-19").arg("--version"))?;
     let crates: Vec<(&str, &str)> = SCHEDULERS.iter().copied().chain([SCX_CARGO, LIBBPF_SYS]).collect();
-    let key = crate::digest(format!("{crates:?}{clang}").as_bytes());
+    let key = crate::digest(format!("{crates:?}{clang}{}", linker.name).as_bytes());
     let root = crate::cache_dir().join("corpus-scx");
     let dir = root.join(&key[..16]);
     if dir.join("done").exists() {
@@ -41,7 +66,7 @@ pub(crate) fn make() -> Result<PathBuf, String> {
     let args = cflags(&src)?;
     let mut not_built = Vec::new();
     for (name, version) in SCHEDULERS {
-        if let Err(e) = build_scheduler(&src.join(format!("{name}-{version}")), name, &args, &tmp) {
+        if let Err(e) = build_scheduler(&src.join(format!("{name}-{version}")), name, &args, &tmp, linker) {
             not_built.push(format!("{name}: {e}"));
         }
     }
@@ -132,9 +157,13 @@ fn system_includes() -> Result<Vec<String>, String> {
     Ok(list.lines().map(str::trim).take_while(|l| *l != "End of search list.").filter(|l| !l.is_empty()).map(String::from).collect())
 }
 
-/// Compiles the sources the crate's build.rs names (`enable_skel`, then
-/// each `add_source`; their file names are distinct) and links them into `<out>/scx/<name>.bpf.o`.
-fn build_scheduler(krate: &Path, name: &str, args: &[String], out: &Path) -> Result<(), String> {
+/// The BPF sources a scheduler crate builds: those its build.rs names
+/// (`enable_skel`, then each `add_source`; their file names are distinct),
+/// or for scx_rustland_core the one its `RustLandBuilder` builds.
+fn sources(krate: &Path, name: &str) -> Result<Vec<PathBuf>, String> {
+    if name == "scx_rustland_core" {
+        return Ok(vec![krate.join("assets/bpf/main.bpf.c")]);
+    }
     let build_rs = std::fs::read_to_string(krate.join("build.rs")).map_err(|e| format!("build.rs: {e}"))?;
     let sources: Vec<PathBuf> = ["enable_skel(\"", "add_source(\""]
         .iter()
@@ -144,6 +173,13 @@ fn build_scheduler(krate: &Path, name: &str, args: &[String], out: &Path) -> Res
     if sources.is_empty() {
         return Err("build.rs names no BPF source".into());
     }
+    Ok(sources)
+}
+
+/// Compiles a scheduler's sources and links them into
+/// `<out>/scx/<name>.bpf.o`.
+fn build_scheduler(krate: &Path, name: &str, args: &[String], out: &Path, linker: BpfLinker) -> Result<(), String> {
+    let sources = sources(krate, name)?;
     let objdir = krate.join("obj");
     mkdir(&objdir)?;
     let failed = compile_all(&sources, &objdir, args);
@@ -159,11 +195,8 @@ fn build_scheduler(krate: &Path, name: &str, args: &[String], out: &Path) -> Res
         // BpfBuilder::build (one source) hands clang's object on unlinked.
         return std::fs::copy(single, &linked).map(drop).map_err(|e| e.to_string());
     }
-    let bpftool = crate::bpftool().ok_or("no bpftool")?;
-    let linking = run_text(Command::new(bpftool).args(["gen", "object"]).arg(&linked).args(&objects));
-    linking.map(drop).map_err(|e| {
+    (linker.link)(&objects, &linked).map_err(|e| {
         let _ = std::fs::remove_file(&linked);
-        // The linker's own message, not the long command line.
-        format!("bpftool gen object: {}", e.find("libbpf:").map_or(e.as_str(), |at| &e[at..]).replace('\n', "; "))
+        format!("{}: {e}", linker.name)
     })
 }

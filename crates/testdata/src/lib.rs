@@ -23,6 +23,7 @@ mod skips;
 
 pub use bpftool_dump::BpftoolDump;
 pub use corpus::{corpus, embedded_bpf_elfs, CorpusObject, CorpusSource};
+pub use corpus_scx::BpfLinker;
 
 pub use kernel_btf::{digest, expected_digest, kernel_btf_dir, shared_btf_only, NO_SHARED_ENV};
 pub use old_kernels::{old_kernel_dir, DEBIAN_5_10};

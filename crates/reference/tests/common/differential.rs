@@ -39,7 +39,16 @@
 //! are compared by that verdict instead of by instructions.
 //!
 //! Objects either loader refuses as a whole (open, externs, map creation)
-//! must be refused by both.
+//! must be refused by both. Where both planned the object and the kernel
+//! then refused a map, the instructions are compared as well: libbpf 1.7
+//! relocates before it creates maps, and keeps the relocated instructions
+//! after the failure (its map references are named through the placeholder
+//! fds it opened for the maps at open).
+//!
+//! Plan-only mode ([`compare_plans`]) gives both loaders a stand-in vmlinux
+//! BTF instead of the kernel's (for programs of a subsystem the kernel
+//! lacks, sched_ext here): instructions and refusals are compared, no
+//! verdicts.
 //!
 //! Deliberate differences are listed by each test with the reason.
 
@@ -61,7 +70,7 @@ pub fn capture(_level: libbpf_rs::PrintLevel, msg: String) {
     LIBBPF_LOG.lock().unwrap().push_str(&msg);
 }
 
-fn take_log() -> String {
+pub fn take_log() -> String {
     std::mem::take(&mut *LIBBPF_LOG.lock().unwrap())
 }
 
@@ -255,6 +264,45 @@ fn lib_map_names_by_fd(obj: &LibObj) -> BTreeMap<i32, String> {
     }
 }
 
+/// The fds of libbpf's map placeholders open in this process (memfds
+/// named `libbpf-placeholder-fd`, made at open and turned into the maps
+/// when they are created).
+fn placeholder_fds() -> std::collections::BTreeSet<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return Default::default() };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let target = std::fs::read_link(e.path()).ok()?;
+        target.to_string_lossy().contains("libbpf-placeholder-fd").then(|| e.file_name().to_str()?.parse().ok())?
+    })
+    .collect()
+}
+
+/// Map names by placeholder fd: libbpf opens `fds` (ascending) in the
+/// order of its maps, an inner map's right after its outer map's.
+fn lib_placeholder_names(obj: &LibObj, fds: Vec<i32>) -> BTreeMap<i32, String> {
+    let mut names = BTreeMap::new();
+    let mut fds = fds.into_iter();
+    let mut map = std::ptr::null_mut();
+    loop {
+        // SAFETY: obj is open; map is NULL or a map of obj.
+        map = unsafe { libbpf_sys::bpf_object__next_map(obj.0, map) };
+        if map.is_null() {
+            return names;
+        }
+        // SAFETY: map belongs to obj.
+        let (name, created, inner) = unsafe {
+            (CStr::from_ptr(libbpf_sys::bpf_map__name(map)), libbpf_sys::bpf_map__autocreate(map), libbpf_sys::bpf_map__inner_map(map))
+        };
+        match fds.next() {
+            Some(fd) if created => drop(names.insert(fd, name.to_string_lossy().into_owned())),
+            _ => {}
+        }
+        if !inner.is_null() {
+            fds.next();
+        }
+    }
+}
+
 fn btf_name_of_fd(fd: i32) -> String {
     // SAFETY: the fd belongs to the open libbpf object for this call.
     let b = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -264,6 +312,7 @@ fn btf_name_of_fd(fd: i32) -> String {
 fn libbpf_view(path: &Path, pin_root: &Path, mode: Mode) -> View {
     let mut v = View::default();
     // Instructions: open + prepare.
+    let earlier = placeholder_fds();
     let obj = match lib_open(path, pin_root) {
         Ok(o) => o,
         Err(e) => {
@@ -282,13 +331,41 @@ fn libbpf_view(path: &Path, pin_root: &Path, mode: Mode) -> View {
             }
         }
     }
+    // Maps hold placeholder fds from open on: relocated instructions refer
+    // to them, also after a failed prepare has closed them.
+    let placeholders = lib_placeholder_names(&obj, placeholder_fds().difference(&earlier).copied().collect());
     // SAFETY: obj is open and not yet prepared.
     if unsafe { libbpf_sys::bpf_object__prepare(obj.0) } != 0 {
-        v.refused = Some(format!("prepare: {} ({})", std::io::Error::last_os_error(), last_line(&take_log())));
+        let err = std::io::Error::last_os_error();
+        let log = take_log();
+        v.refused = Some(format!("prepare: {err} ({})", last_line(&log)));
+        // Map creation comes after relocation: as far as libbpf got, its
+        // instructions are final.
+        if log.contains("': failed to create") {
+            lib_insns(&obj, &placeholders, &mut v);
+        }
         return v;
     }
-    let fds = lib_map_names_by_fd(&obj);
-    for (name, p) in lib_programs(&obj) {
+    let created = lib_map_names_by_fd(&obj);
+    assert_eq!(placeholders, created, "{}: placeholder fds", path.display());
+    lib_insns(&obj, &created, &mut v);
+    if mode == Mode::PlanOnly {
+        return v;
+    }
+    drop(obj);
+    if mode == Mode::Corpus {
+        libbpf_verdicts_one_by_one(path, pin_root, &mut v);
+        return v;
+    }
+
+    libbpf_verdicts_without_failures(path, pin_root, &mut v);
+    v
+}
+
+/// The final instructions of `obj`'s prepared programs (`fds`: map fd to
+/// name), and which programs preparing left unloaded.
+fn lib_insns(obj: &LibObj, fds: &BTreeMap<i32, String>, v: &mut View) {
+    for (name, p) in lib_programs(obj) {
         // SAFETY: p is a program of the prepared obj.
         if !unsafe { libbpf_sys::bpf_program__autoload(p) } {
             v.unloaded.push(name);
@@ -305,14 +382,6 @@ fn libbpf_view(path: &Path, pin_root: &Path, mode: Mode) -> View {
         let module_name = |_: usize, fd: i32| btf_name_of_fd(fd);
         v.insns.insert(name, norm(&raw, &map_name, &module_name));
     }
-    drop(obj);
-    if mode == Mode::Corpus {
-        libbpf_verdicts_one_by_one(path, pin_root, &mut v);
-        return v;
-    }
-
-    libbpf_verdicts_without_failures(path, pin_root, &mut v);
-    v
 }
 
 /// libbpf's verdicts: load, disabling each program that fails, until the
@@ -476,21 +545,57 @@ fn is_custom_data_section(name: &str) -> bool {
     name.starts_with(".data.") || name.starts_with(".rodata.")
 }
 
-fn bpfld_view(path: &Path, pin_root: &Path, mode: Mode) -> View {
-    let mut v = View::default();
+/// Opens `path` with every program enabled, "?" ones included (as on
+/// the libbpf side, recording them in `v`).
+fn bpfld_open(path: &Path, v: &mut View) -> Option<OpenObject> {
     let mut open = match OpenObject::open(path) {
         Ok(o) => o,
         Err(e) => {
             v.refused = Some(e.to_string());
-            return v;
+            return None;
         }
     };
-    // Every program, "?" ones included (as on the libbpf side).
     let disabled: Vec<String> = open.object().entry_programs().filter(|p| !p.autoload).map(|p| p.name.clone()).collect();
     for name in &disabled {
         open.set_autoload(name, true).unwrap();
     }
     v.disabled = disabled;
+    Some(open)
+}
+
+/// bpfld's plan against the running kernel with `vmlinux` for its BTF,
+/// then loaded as far as the kernel goes.
+fn bpfld_plan_view(path: &Path, pin_root: &Path, vmlinux: &bpfld_btf::Btf) -> View {
+    let mut v = View::default();
+    let Some(open) = bpfld_open(path, &mut v) else { return v };
+    let mut kernel = match bpfld::kernel_target::running_kernel(&open.target_needs(), &Default::default()) {
+        Ok(k) => k,
+        Err(e) => {
+            v.refused = Some(e.to_string());
+            return v;
+        }
+    };
+    kernel.target.vmlinux = vmlinux.clone();
+    // Module BTF ids continue the kernel's vmlinux, not this one.
+    kernel.target.modules.clear();
+    let plan = match open.plan(Some(&kernel.target)) {
+        Ok(p) => p,
+        Err(e) => {
+            v.refused = Some(e.to_string());
+            return v;
+        }
+    };
+    plan_insns(&plan, Some(&kernel.target), &mut v);
+    let opts = LoadOptions { keep_going: true, load_disabled: true, pin_root: Some(pin_root.to_path_buf()), ..Default::default() };
+    if let Err(e) = bpfld::loader::load_plan(&plan, &[], kernel.target.kernel_version, &opts) {
+        v.load_refused = Some(e.to_string());
+    }
+    v
+}
+
+fn bpfld_view(path: &Path, pin_root: &Path, mode: Mode) -> View {
+    let mut v = View::default();
+    let Some(open) = bpfld_open(path, &mut v) else { return v };
     let needs = open.target_needs();
     let kernel = if needs.any() {
         match bpfld::kernel_target::running_kernel(&needs, &Default::default()) {
@@ -609,6 +714,10 @@ pub enum Mode {
     /// registration (programs by others may register real schedulers or
     /// congestion controls).
     Corpus,
+    /// Instructions only, planned against a vmlinux BTF both loaders are
+    /// given instead of the kernel's ([`compare_plans`]); what the kernel
+    /// cannot load is compared by refusal only.
+    PlanOnly,
 }
 
 /// libbpf's verdict of each program loaded alone (the others' autoload
@@ -653,8 +762,66 @@ pub fn compare_object(path: &Path, obj: &str, mode: Mode, out: &mut Outcome) {
     let (lib_pins, our_pins) = (bpffs_test_dir("differential-libbpf"), bpffs_test_dir("differential-bpfld"));
     let lib = libbpf_view(path, &lib_pins, mode);
     let ours = bpfld_view(path, &our_pins, mode);
-    let (lib_pinned, our_pinned) = (pinned_names(&lib_pins), pinned_names(&our_pins));
-    let _ = (std::fs::remove_dir_all(&lib_pins), std::fs::remove_dir_all(&our_pins));
+    compare_views(obj, mode, (lib, &lib_pins), (ours, &our_pins), out);
+}
+
+/// A vmlinux BTF that both loaders are given instead of the kernel's.
+pub struct StandInBtf {
+    pub path: std::path::PathBuf,
+    pub btf: bpfld_btf::Btf,
+}
+
+/// Compares the planned instructions of the object at `path` against
+/// `vmlinux` ([`Mode::PlanOnly`]): libbpf reads it as the kernel's BTF
+/// (on a thread where it is mounted over `/sys/kernel/btf/vmlinux`),
+/// bpfld plans against a target made of it. Both then load the plan into
+/// the running kernel as far as it goes.
+pub fn compare_plans(path: &Path, obj: &str, vmlinux: &StandInBtf, out: &mut Outcome) {
+    let (lib_pins, our_pins) = (bpffs_test_dir("differential-libbpf"), bpffs_test_dir("differential-bpfld"));
+    let lib = with_kernel_btf(&vmlinux.path, || libbpf_view(path, &lib_pins, Mode::PlanOnly));
+    let ours = bpfld_plan_view(path, &our_pins, &vmlinux.btf);
+    compare_views(obj, Mode::PlanOnly, (lib, &lib_pins), (ours, &our_pins), out);
+}
+
+/// Runs `f` on a thread of its own, in a mount namespace of its own where
+/// `btf` is mounted over `/sys/kernel/btf/vmlinux` (the only place libbpf
+/// reads a running kernel's BTF from); the rest of the process keeps the
+/// kernel's.
+fn with_kernel_btf<T: Send>(btf: &Path, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            mount_over_kernel_btf(btf);
+            f()
+        })
+        .join()
+        .expect("the thread with the stand-in kernel BTF panicked")
+    })
+}
+
+fn mount_over_kernel_btf(btf: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let source = CString::new(btf.as_os_str().as_bytes()).unwrap();
+    let check = |r: i32, what: &str| assert_eq!(r, 0, "{what}: {}", std::io::Error::last_os_error());
+    let null = std::ptr::null::<libc::c_char>();
+    // SAFETY: unshare(CLONE_NEWNS) gives only the calling thread a mount
+    // namespace (and fs_struct) of its own; the mounts, made private first
+    // so nothing propagates to the host's namespace, take C strings that
+    // outlive the calls.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS), "unshare(CLONE_NEWNS)");
+        check(libc::mount(null, c"/".as_ptr(), null, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()), "making / private");
+        check(
+            libc::mount(source.as_ptr(), c"/sys/kernel/btf/vmlinux".as_ptr(), null, libc::MS_BIND, std::ptr::null()),
+            "bind-mounting the stand-in BTF",
+        );
+    }
+}
+
+/// Compares two loaders' views of `obj` (each with its pin root) and
+/// records the outcome.
+fn compare_views(obj: &str, mode: Mode, (lib, lib_pins): (View, &Path), (ours, our_pins): (View, &Path), out: &mut Outcome) {
+    let (lib_pinned, our_pinned) = (pinned_names(lib_pins), pinned_names(our_pins));
+    let _ = (std::fs::remove_dir_all(lib_pins), std::fs::remove_dir_all(our_pins));
     if lib_pinned != our_pinned {
         out.differ(obj, "*", format!("pinned maps differ: libbpf {lib_pinned:?}, bpfld {our_pinned:?}"));
     }
@@ -667,7 +834,11 @@ pub fn compare_object(path: &Path, obj: &str, mode: Mode, out: &mut Outcome) {
         (Some(l), Some(b)) => {
             out.refused_by_both += 1;
             out.report.push(format!("{obj}: both refuse it\n    libbpf: {l}\n    bpfld:  {b}"));
-            return;
+            // Both planned before the kernel refused: the instructions
+            // they got to are compared.
+            if lib.insns.is_empty() || ours.insns.is_empty() {
+                return;
+            }
         }
         (Some(l), None) => {
             out.differ(obj, "*", format!("libbpf refuses it ({l}), bpfld does not"));
