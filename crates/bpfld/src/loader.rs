@@ -67,13 +67,17 @@ pub enum ProgramState {
     Loaded,
     /// Not loaded because its section starts with `?`.
     Disabled,
+    /// Refused by the kernel, or before the kernel was asked; kept only
+    /// when loading with `keep_going`.
     Failed(Box<ProgramLoadError>),
 }
 
 /// A created map.
 #[derive(Debug)]
 pub struct LoadedMap {
+    /// What the plan asked for (name, type, sizes, flags as created).
     pub spec: MapSpec,
+    /// The map's fd.
     pub fd: OwnedFd,
     /// The mapping of a `BPF_F_MMAPABLE` global data map (read-only for
     /// `.rodata`/`.kconfig`).
@@ -95,7 +99,9 @@ pub struct LoadedMap {
 /// with the fds of the programs it points to written into their slots.
 #[derive(Debug, Clone)]
 pub struct StructOpsValue {
+    /// The plan of the map: kernel struct, slots and their programs.
     pub plan: StructOpsPlan,
+    /// The kernel value (`bpf_struct_ops_<name>`) as it will be written.
     pub value: Vec<u8>,
     /// Programs of its slots that did not load (when keeping going): the
     /// map cannot be registered.
@@ -105,8 +111,11 @@ pub struct StructOpsValue {
 /// A program after the load, loaded or not.
 #[derive(Debug)]
 pub struct LoadedProgram {
+    /// What the kernel was (or would have been) given.
     pub plan: ProgramPlan,
+    /// The program's fd, if it loaded.
     pub fd: Option<OwnedFd>,
+    /// Loaded, disabled or failed.
     pub state: ProgramState,
 }
 
@@ -124,6 +133,7 @@ pub struct KernelTime {
 }
 
 impl KernelTime {
+    /// BTF, maps and programs together.
     pub fn total(&self) -> Duration {
         self.btf_load + self.maps + self.prog_load
     }
@@ -132,12 +142,17 @@ impl KernelTime {
 /// Everything the kernel now holds for one object.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The object's BTF in the kernel, if the object has BTF and the
+    /// kernel took it.
     pub btf_fd: Option<OwnedFd>,
+    /// Every map, in the plan's order (the indexes programs refer to).
     pub maps: Vec<LoadedMap>,
+    /// Every program, in the plan's order.
     pub programs: Vec<LoadedProgram>,
     /// Problems that did not stop the load (BTF refused by the kernel,
     /// map created without BTF, prog-array slot left empty).
     pub warnings: Vec<String>,
+    /// Time spent in system calls.
     pub kernel_time: KernelTime,
 }
 

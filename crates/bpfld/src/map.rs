@@ -96,6 +96,7 @@ impl<'a> Map<'a> {
         self.r.map_type()
     }
 
+    /// Bytes of a key.
     pub fn key_size(&self) -> usize {
         self.r.key_size()
     }
@@ -106,6 +107,7 @@ impl<'a> Map<'a> {
         self.r.value_size()
     }
 
+    /// The map's fd, borrowed from the loaded object.
     pub fn fd(&self) -> BorrowedFd<'a> {
         self.fd
     }
@@ -130,6 +132,7 @@ impl<'a> Map<'a> {
         self.r.update(key, value, flags).map_err(|e| self.err("update", e))
     }
 
+    /// Deletes the element at `key`; an error (`ENOENT`) if there is none.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         self.r.delete(key).map_err(|e| self.err("delete", e))
     }
@@ -183,22 +186,27 @@ impl<'a> Map<'a> {
         Keys { map: *self, prev: None, done: false }
     }
 
+    /// The value at a `u32` key (native byte order), `None` if absent.
     pub fn lookup_u32(&self, key: u32) -> Result<Option<Vec<u8>>> {
         self.lookup(&key.to_ne_bytes())
     }
 
+    /// Creates or replaces the value at a `u32` key.
     pub fn update_u32(&self, key: u32, value: &[u8]) -> Result<()> {
         self.update(&key.to_ne_bytes(), value, 0)
     }
 
+    /// Deletes the element at a `u32` key; an error if there is none.
     pub fn delete_u32(&self, key: u32) -> Result<()> {
         self.delete(&key.to_ne_bytes())
     }
 
+    /// The value at a `u64` key (native byte order), `None` if absent.
     pub fn lookup_u64(&self, key: u64) -> Result<Option<Vec<u8>>> {
         self.lookup(&key.to_ne_bytes())
     }
 
+    /// Creates or replaces the value at a `u64` key.
     pub fn update_u64(&self, key: u64, value: &[u8]) -> Result<()> {
         self.update(&key.to_ne_bytes(), value, 0)
     }
@@ -234,10 +242,12 @@ impl PinnedMap {
         Ok(PinnedMap { fd, path: path.to_path_buf(), name: info.name })
     }
 
+    /// Where it was opened from.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The map's fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -61,6 +61,7 @@ impl MapHandle {
         self.info.map_type
     }
 
+    /// Bytes of a key.
     pub fn key_size(&self) -> usize {
         self.info.key_size as usize
     }
@@ -71,6 +72,7 @@ impl MapHandle {
         self.value_size
     }
 
+    /// The map's `max_entries` as the kernel reports it.
     pub fn max_entries(&self) -> u32 {
         self.info.max_entries
     }

@@ -23,24 +23,38 @@ use crate::program::Link;
 /// What a probe or tracepoint section name asks to attach to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SectionTarget {
+    /// `kprobe/FUNC[+OFFSET]` or `kretprobe/FUNC`.
     Kprobe {
+        /// The kernel function.
         func: String,
+        /// Bytes into the function (0 for its entry).
         offset: u64,
+        /// A return probe.
         retprobe: bool,
     },
     /// A system call by its name (`getpgid`), through its kernel wrapper.
     Ksyscall {
+        /// The system call's name, without a `sys_` prefix.
         name: String,
+        /// A return probe (`kretsyscall`).
         retprobe: bool,
     },
+    /// `u[ret]probe[.s]/BINARY:FUNC[+OFFSET]`.
     Uprobe {
+        /// The executable or library, as written.
         binary: String,
+        /// The function's symbol name.
         func: String,
+        /// Bytes past the function's address.
         offset: u64,
+        /// A return probe.
         retprobe: bool,
     },
+    /// `tracepoint/CATEGORY/NAME` (or `tp/`).
     Tracepoint {
+        /// The tracepoint's category (`syscalls`).
         category: String,
+        /// Its name in the category (`sys_enter_openat`).
         name: String,
     },
 }
@@ -48,10 +62,12 @@ pub enum SectionTarget {
 /// What a kprobe, uprobe or tracepoint section name says about attaching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SectionAttach {
+    /// A target to attach to.
     Target(SectionTarget),
     /// A section without a target (`SEC("kprobe")`): libbpf does not
     /// auto-attach it; `instead` is the explicit call to use.
     NoTarget {
+        /// The explicit call (`attach_kprobe(func, offset)`).
         instead: &'static str,
     },
     /// A target libbpf refuses (its words).

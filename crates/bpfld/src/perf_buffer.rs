@@ -88,6 +88,7 @@ impl PerfBuffer {
         Ok(PerfBuffer { epoll, rings, _map: fd, name, ready: Vec::new() })
     }
 
+    /// The map's name.
     pub fn name(&self) -> &str {
         &self.name
     }

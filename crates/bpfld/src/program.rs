@@ -26,10 +26,12 @@ impl<'a> Program<'a> {
         Program { p }
     }
 
+    /// The program's name (its ELF symbol).
     pub fn name(&self) -> &'a str {
         &self.p.plan.name
     }
 
+    /// Its ELF section (`xdp`, `kprobe/do_unlinkat`).
     pub fn section(&self) -> &'a str {
         &self.p.plan.section
     }
@@ -49,14 +51,18 @@ impl<'a> Program<'a> {
         &self.p.plan.insns
     }
 
+    /// Everything the plan gave the kernel for it (attach target, func and
+    /// line info, relocation reports).
     pub fn plan(&self) -> &'a bpfld_obj::ProgramPlan {
         &self.p.plan
     }
 
+    /// Loaded, disabled (`SEC("?...")`) or failed.
     pub fn state(&self) -> &'a ProgramState {
         &self.p.state
     }
 
+    /// The kernel accepted it (it has an fd).
     pub fn is_loaded(&self) -> bool {
         self.p.fd.is_some()
     }

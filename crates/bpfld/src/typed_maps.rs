@@ -160,6 +160,7 @@ pub type LruHashMap<K, V> = HashMap<K, V>;
 pub type SockHash<K> = SockMap<K>;
 
 impl<K: Pod, V: Pod> HashMap<K, V> {
+    /// The value at `key`, `None` if absent.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
         Ok(self.h.lookup(bytemuck::bytes_of(key))?.map(|v| read(&v)))
     }
@@ -224,6 +225,7 @@ impl<K: Pod, V: Pod> PerCpuHashMap<K, V> {
         self.h.update(bytemuck::bytes_of(key), &per_cpu_bytes(&self.h, values)?, BPF_ANY)
     }
 
+    /// Removes `key`; false if it was not there.
     pub fn remove(&self, key: &K) -> Result<bool> {
         self.h.delete(bytemuck::bytes_of(key))
     }
@@ -250,14 +252,17 @@ impl<V: Pod> Array<V> {
         Error::Usage(format!("map '{}': index {index} is past its {} entries", self.h.name(), self.h.max_entries()))
     }
 
+    /// Writes the value at `index`; an error past the end.
     pub fn set(&self, index: u32, value: &V) -> Result<()> {
         self.h.update(&index.to_ne_bytes(), bytemuck::bytes_of(value), BPF_ANY)
     }
 
+    /// The number of entries (`max_entries`: every index exists).
     pub fn len(&self) -> u32 {
         self.h.max_entries()
     }
 
+    /// `max_entries` is 0.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -288,10 +293,12 @@ impl<V: Pod> PerCpuArray<V> {
         self.h.update(&index.to_ne_bytes(), &per_cpu_bytes(&self.h, values)?, BPF_ANY)
     }
 
+    /// The number of entries (`max_entries`: every index exists).
     pub fn len(&self) -> u32 {
         self.h.max_entries()
     }
 
+    /// `max_entries` is 0.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -352,6 +359,7 @@ push_pop!(Queue);
 push_pop!(Stack);
 
 impl<V: Pod> BloomFilter<V> {
+    /// Adds `value` (a bloom filter has no keys and cannot remove).
     pub fn insert(&self, value: &V) -> Result<()> {
         self.h.update(&[], bytemuck::bytes_of(value), BPF_ANY)
     }
@@ -380,6 +388,7 @@ impl<K: Pod> MapOfMaps<K> {
         Ok(self.h.lookup(bytemuck::bytes_of(key))?.map(|v| read(&v)))
     }
 
+    /// Removes `key`; false if it was not there.
     pub fn remove(&self, key: &K) -> Result<bool> {
         self.h.delete(bytemuck::bytes_of(key))
     }
@@ -397,6 +406,7 @@ impl ProgArray {
         Ok(self.h.lookup(&index.to_ne_bytes())?.map(|v| read(&v)))
     }
 
+    /// Empties slot `index`; false if it was empty.
     pub fn remove(&self, index: u32) -> Result<bool> {
         self.h.delete(&index.to_ne_bytes())
     }
@@ -417,6 +427,7 @@ impl<K: Pod> SockMap<K> {
         Ok(self.h.lookup(bytemuck::bytes_of(key))?.map(|v| read(&v)))
     }
 
+    /// Removes `key`; false if it was not there.
     pub fn remove(&self, key: &K) -> Result<bool> {
         self.h.delete(bytemuck::bytes_of(key))
     }

@@ -15,9 +15,27 @@ use crate::program::Program;
 /// A target a section name implies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImpliedTarget {
-    KprobeMulti { pattern: String, retprobe: bool },
-    UprobeMulti { binary: String, pattern: String, retprobe: bool },
+    /// `kprobe.multi/PATTERN` or `kretprobe.multi/PATTERN`: one link on
+    /// every kernel function matching the glob.
+    KprobeMulti {
+        /// The glob (`*`, `?`) of kernel function names.
+        pattern: String,
+        /// A return probe (`kretprobe.multi`).
+        retprobe: bool,
+    },
+    /// `uprobe.multi/PATH:PATTERN` (and `uretprobe`, `.s` variants): one
+    /// link on every function of the binary matching the glob.
+    UprobeMulti {
+        /// The binary or library, as written (up to the first `:`).
+        binary: String,
+        /// The glob of its symbol names.
+        pattern: String,
+        /// A return probe (`uretprobe.multi`).
+        retprobe: bool,
+    },
+    /// `iter/KIND`: an iterator link over every object of its kind.
     Iter,
+    /// `freplace/FUNC`: needs the program to replace, which the caller gives.
     Freplace,
 }
 

@@ -18,7 +18,9 @@ use crate::program::Program;
 /// Which way the packets a tc program sees go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcDirection {
+    /// Packets the interface receives.
     Ingress,
+    /// Packets the interface sends.
     Egress,
 }
 
@@ -59,7 +61,10 @@ pub struct TcFilterOpts {
 /// How [`Program::attach_tc`] attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcMechanism {
+    /// A tcx BPF link (Linux >= 6.6).
     Tcx,
+    /// A classic `clsact` qdisc filter made through netlink (older
+    /// kernels), in direct-action mode.
     Netlink,
 }
 
