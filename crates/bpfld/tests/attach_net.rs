@@ -7,7 +7,9 @@ mod common;
 mod netenv;
 
 use bpfld::link::netfilter::{NetfilterHook, NFPROTO_IPV4, NF_INET_LOCAL_IN};
+use bpfld::link::support::LinkSupport;
 use bpfld::link::tc::{TcDirection, TcFilterOpts, TcMechanism};
+use bpfld::link::xdp::xdp_query;
 use bpfld::LoadedObject;
 use bpfld_testdata::require_kernel;
 use common::*;
@@ -39,6 +41,71 @@ fn xdp_link_counts_every_datagram_and_detaches_on_drop() {
         net.send_a_to_b(port, 5);
         assert_eq!(drain(&rx), 5);
         assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 25, "counted after the link was dropped");
+    });
+}
+
+#[test]
+fn xdp_through_rtnetlink_where_links_are_missing_counts_replaces_and_detaches() {
+    if !require_kernel() {
+        return;
+    }
+    assert_eq!(LinkSupport::probed(), LinkSupport { xdp: true, tcx: true, cgroup: true }, "Linux 6.18 has every link");
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let (a, b) = (obj.program("xdp_count").unwrap(), obj.program("xdp_count_b").unwrap());
+        let id = |p: &bpfld::Program<'_>| bpfld_sys::prog_info(p.fd().unwrap()).unwrap().id;
+        // Forced as on a kernel before 5.9 (no XDP links).
+        let link = net.in_b(|| a.attach_xdp_using(net.if_b, 0, LinkSupport::NONE)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!link.is_bpf_link() && link.xdp_netlink_ifindex() == Some(net.if_b), "{link:?}");
+        assert_eq!(net.in_b(|| xdp_query(net.if_b)).unwrap().prog_id, id(&a), "RTM_GETLINK reports it");
+        net.send_a_to_b(port, 21);
+        assert_eq!(drain(&rx), 21);
+        assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 21);
+        // Another program does not replace it silently (as with a link)...
+        let e = net.in_b(|| b.attach_xdp_using(net.if_b, 0, LinkSupport::NONE)).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EBUSY), "{e}");
+        // ...but does in its place when it names it (XDP_FLAGS_REPLACE).
+        let link_b = net.in_b(|| b.attach_xdp_netlink(net.if_b, 0, Some(&a))).unwrap_or_else(|e| panic!("{e}"));
+        net.send_a_to_b(port, 6);
+        assert_eq!(drain(&rx), 6);
+        assert_eq!((obj.read_global_u64("xdp_hits").unwrap(), obj.read_global_u64("xdp_b_hits").unwrap()), (21, 6));
+        // Dropping the replaced one leaves the other attached.
+        net.in_b(|| drop(link));
+        assert_eq!(net.in_b(|| xdp_query(net.if_b)).unwrap().prog_id, id(&b));
+        net.send_a_to_b(port, 4);
+        assert_eq!(drain(&rx), 4);
+        assert_eq!(obj.read_global_u64("xdp_b_hits").unwrap(), 10);
+        net.in_b(|| drop(link_b));
+        assert_eq!(net.in_b(|| xdp_query(net.if_b)).unwrap(), Default::default(), "nothing attached");
+        net.send_a_to_b(port, 3);
+        assert_eq!(drain(&rx), 3);
+        assert_eq!(obj.read_global_u64("xdp_b_hits").unwrap(), 10, "counted after the drop");
+    });
+}
+
+#[test]
+fn tc_forced_without_tcx_uses_a_cls_bpf_filter_that_counts() {
+    if !require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let obj = load_for_port(port);
+        let rx = net.receiver_b(port);
+        let prog = obj.program("tc_count").unwrap();
+        // Forced as on a kernel before 6.6 (no tcx).
+        let link = net.in_b(|| prog.attach_tc_using(net.if_b, TcDirection::Ingress, LinkSupport::NONE)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(link.tc_filter().is_some() && !link.is_bpf_link(), "{link:?}");
+        net.send_a_to_b(port, 8);
+        assert_eq!(drain(&rx), 8);
+        assert_eq!(obj.read_global_u64("tc_hits").unwrap(), 8);
+        net.in_b(|| drop(link));
+        net.send_a_to_b(port, 2);
+        assert_eq!(drain(&rx), 2);
+        assert_eq!(obj.read_global_u64("tc_hits").unwrap(), 8, "filter deleted on drop");
+        net.in_b(|| bpfld::link::tc::destroy_clsact(net.if_b)).unwrap();
     });
 }
 

@@ -13,6 +13,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use bpfld::link::cgroup::CgroupAttachMode;
+use bpfld::link::support::LinkSupport;
 use bpfld::LoadedObject;
 use bpfld_asm::types::attach_type as at;
 use bpfld_testdata::require_kernel;
@@ -68,17 +69,28 @@ fn cgroup_prog_attach_where_links_are_missing_counts_and_detaches() {
         let cg = TestCgroup::new("cgroup-attach");
         let dir = cg.dir();
         let prog = obj.program("cgroup_egress_count").unwrap();
-        let mode = CgroupAttachMode::ProgAttach(bpfld_sys::BPF_F_ALLOW_MULTI);
-        let link = prog.attach_cgroup_with(dir.as_fd(), at::CGROUP_INET_EGRESS, mode).unwrap_or_else(|e| panic!("{e}"));
+        // Forced as on a kernel before 5.7 (no cgroup links).
+        let link = prog.attach_cgroup_using(dir.as_fd(), at::CGROUP_INET_EGRESS, LinkSupport::NONE).unwrap_or_else(|e| panic!("{e}"));
         assert!(!link.is_bpf_link());
+        // BPF_F_ALLOW_MULTI: another program (of a second copy of the
+        // object, with its own counter) attaches beside it.
+        let obj2 = load("attach_net", port);
+        let mode = CgroupAttachMode::ProgAttach(bpfld_sys::BPF_F_ALLOW_MULTI);
+        let prog2 = obj2.program("cgroup_egress_count").unwrap();
+        let second = prog2.attach_cgroup_with(dir.as_fd(), at::CGROUP_INET_EGRESS, mode).unwrap_or_else(|e| panic!("{e}"));
+        send_udp_from_child(&cg, port, 5);
+        assert_eq!(drain(&rx), 5);
+        let hits = || (obj.read_global_u64("cgroup_hits").unwrap(), obj2.read_global_u64("cgroup_hits").unwrap());
+        assert_eq!(hits(), (5, 5), "both attachments count");
+        drop(second);
         assert!(link.pin("/sys/fs/bpf/never").is_err(), "BPF_PROG_ATTACH has no link to pin");
         send_udp_from_child(&cg, port, 7);
         assert_eq!(drain(&rx), 7);
-        assert_eq!(obj.read_global_u64("cgroup_hits").unwrap(), 7);
+        assert_eq!(hits(), (12, 5), "the second one detached on drop, the first still counts");
         drop(link); // BPF_PROG_DETACH
         send_udp_from_child(&cg, port, 3);
         assert_eq!(drain(&rx), 3);
-        assert_eq!(obj.read_global_u64("cgroup_hits").unwrap(), 7, "detached on drop");
+        assert_eq!(hits(), (12, 5), "detached on drop");
     });
 }
 

@@ -39,6 +39,7 @@ mod map;
 mod mapping;
 mod mmap;
 mod netlink;
+mod netlink_xdp;
 mod obj;
 mod perf;
 mod perf_buffer;
@@ -56,9 +57,9 @@ pub use file_map::FileMap;
 pub use fs::{fs_magic, is_bpffs, mount_bpffs, mount_tracefs, BPF_FS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC};
 pub use link::{
     cgroup_link_supported, iter_create, link_create_iter, link_create_kprobe_multi, link_create_netfilter, link_create_tcx,
-    link_create_uprobe_multi, link_info, link_update, prog_attach, prog_detach, tcx_supported, AttachTarget, LinkInfo, MprogPosition,
-    NetfilterHook, UprobeMulti, BPF_F_AFTER, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_BEFORE, BPF_F_ID, BPF_F_KPROBE_MULTI_RETURN,
-    BPF_F_REPLACE, BPF_F_UPROBE_MULTI_RETURN,
+    link_create_uprobe_multi, link_info, link_update, prog_attach, prog_detach, tcx_supported, xdp_link_supported, AttachTarget, LinkInfo,
+    MprogPosition, NetfilterHook, UprobeMulti, BPF_F_AFTER, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_BEFORE, BPF_F_ID,
+    BPF_F_KPROBE_MULTI_RETURN, BPF_F_REPLACE, BPF_F_UPROBE_MULTI_RETURN,
 };
 pub use log::{LogOptions, DEFAULT_LOG_SIZE, MAX_LOG_SIZE};
 pub use map::{
@@ -67,6 +68,7 @@ pub use map::{
 };
 pub use mmap::MmapedMap;
 pub use netlink::{tc_clsact_create, tc_clsact_destroy, tc_filter_attach, tc_filter_detach, TcFilter, TcHook};
+pub use netlink_xdp::{xdp_attach_netlink, xdp_detach_netlink, xdp_query, XdpFlags, XdpQuery};
 pub use obj::{
     link_create, link_create_perf_event, link_create_struct_ops, link_detach, link_get_fd_by_id, link_get_next_id, obj_get, obj_pin,
     perf_link_supported, raw_tracepoint_open, LinkTarget,

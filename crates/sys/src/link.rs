@@ -298,6 +298,36 @@ pub fn tcx_supported() -> bool {
     })
 }
 
+/// Whether XDP programs can be attached with links (`BPF_XDP`, Linux >=
+/// 5.9), probed once. A link to the loopback interface (ifindex 1 in every
+/// network namespace) in native mode fails with `EOPNOTSUPP` (loopback
+/// has no native XDP) where XDP links exist, after the attach type was
+/// accepted, and with `EINVAL` where it is unknown; nothing is attached
+/// either way. `EBUSY`/`EEXIST` (a program already there) also say the
+/// attach type was accepted.
+pub fn xdp_link_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        const BPF_PROG_TYPE_XDP: u32 = 6;
+        const BPF_XDP: u32 = 37;
+        const LOOPBACK_IFINDEX: u32 = 1;
+        let Ok(prog) = crate::probe::trivial_prog(BPF_PROG_TYPE_XDP) else { return false };
+        let mut a = attr::LinkCreate {
+            prog_fd: fd_u32(std::os::fd::AsFd::as_fd(&prog)),
+            target: LOOPBACK_IFINDEX,
+            attach_type: BPF_XDP,
+            flags: crate::XdpFlags::DRV_MODE.0,
+            ..Default::default()
+        };
+        // SAFETY: LinkCreate holds no pointers; a link returned against
+        // expectations is owned and closed at once.
+        match unsafe { bpf_fd(Cmd::LinkCreate, &mut a) } {
+            Ok(_) => true,
+            Err(e) => matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::EBUSY) | Some(libc::EEXIST)),
+        }
+    })
+}
+
 /// Whether cgroup programs can be attached with links (`BPF_LINK_CREATE`
 /// on a cgroup fd, Linux >= 5.7), probed once with `cgroup_skb` ingress.
 pub fn cgroup_link_supported() -> bool {

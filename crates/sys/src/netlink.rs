@@ -24,7 +24,7 @@ const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
-const NLA_F_NESTED: u16 = 0x8000;
+pub(crate) const NLA_F_NESTED: u16 = 0x8000;
 const TCA_KIND: u16 = 1;
 const TCA_OPTIONS: u16 = 2;
 const TCA_BPF_FD: u16 = 6;
@@ -69,7 +69,7 @@ pub struct TcFilter {
     pub priority: u16,
 }
 
-fn nl_err(what: &'static str, e: io::Error) -> SysError {
+pub(crate) fn nl_err(what: &'static str, e: io::Error) -> SysError {
     SysError::new(Operation::Netlink(what), e)
 }
 
@@ -84,29 +84,38 @@ fn socket() -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A request: `nlmsghdr` + `tcmsg` + attributes, built in one buffer.
-struct Request {
+/// A request: `nlmsghdr`, the message's fixed header (`tcmsg`,
+/// `ifinfomsg`) and attributes, built in one buffer.
+pub(crate) struct Request {
     buf: Vec<u8>,
 }
 
 impl Request {
-    fn new(msg_type: u16, flags: u16, ifindex: u32, handle: u32, parent: u32, info: u32) -> Request {
+    /// A request of `msg_type` whose fixed header is `fixed`.
+    pub(crate) fn with_header(msg_type: u16, flags: u16, fixed: &[u8]) -> Request {
         let mut buf = Vec::with_capacity(128);
         buf.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_len, set in finish()
         buf.extend_from_slice(&msg_type.to_ne_bytes());
         buf.extend_from_slice(&(flags | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
         buf.extend_from_slice(&1u32.to_ne_bytes()); // nlmsg_seq
         buf.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel
-                                                    // struct tcmsg: family, 3 bytes of padding, ifindex, handle, parent, info.
-        buf.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-        buf.extend_from_slice(&(ifindex as i32).to_ne_bytes());
-        buf.extend_from_slice(&handle.to_ne_bytes());
-        buf.extend_from_slice(&parent.to_ne_bytes());
-        buf.extend_from_slice(&info.to_ne_bytes());
+        buf.extend_from_slice(fixed);
         Request { buf }
     }
 
-    fn attr(&mut self, kind: u16, data: &[u8]) {
+    /// A tc request: `struct tcmsg` is family, 3 bytes of padding,
+    /// ifindex, handle, parent, info.
+    fn new(msg_type: u16, flags: u16, ifindex: u32, handle: u32, parent: u32, info: u32) -> Request {
+        let mut tcmsg = [0u8; TCMSG];
+        tcmsg[0] = libc::AF_UNSPEC as u8;
+        tcmsg[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+        tcmsg[8..12].copy_from_slice(&handle.to_ne_bytes());
+        tcmsg[12..16].copy_from_slice(&parent.to_ne_bytes());
+        tcmsg[16..20].copy_from_slice(&info.to_ne_bytes());
+        Request::with_header(msg_type, flags, &tcmsg)
+    }
+
+    pub(crate) fn attr(&mut self, kind: u16, data: &[u8]) {
         let len = 4 + data.len();
         self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
         self.buf.extend_from_slice(&kind.to_ne_bytes());
@@ -121,14 +130,14 @@ impl Request {
     }
 
     /// Starts a nested attribute; returns where its length goes.
-    fn nest_start(&mut self, kind: u16) -> usize {
+    pub(crate) fn nest_start(&mut self, kind: u16) -> usize {
         let at = self.buf.len();
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
         self.buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
         at
     }
 
-    fn nest_end(&mut self, at: usize) {
+    pub(crate) fn nest_end(&mut self, at: usize) {
         let len = (self.buf.len() - at) as u16;
         self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
     }
@@ -148,6 +157,19 @@ const TCMSG: usize = 20;
 /// Sends `req` and reads replies until the acknowledgement; returns the
 /// `tcmsg` of an echoed message if one came.
 fn transact(req: Request, what: &'static str) -> Result<Option<(u32, u32)>> {
+    let mut echoed = None;
+    exchange(req, what, &mut |body| {
+        if body.len() >= TCMSG {
+            let word = |i: usize| u32::from_ne_bytes(body[i..i + 4].try_into().expect("4 bytes"));
+            echoed = Some((word(8), word(16))); // tcm_handle, tcm_info
+        }
+    })?;
+    Ok(echoed)
+}
+
+/// Sends `req` and reads replies until the acknowledgement (or the end of
+/// a dump), handing the body of every other message to `on_reply`.
+pub(crate) fn exchange(req: Request, what: &'static str, on_reply: &mut dyn FnMut(&[u8])) -> Result<()> {
     let sock = socket()?;
     let msg = req.finish();
     // SAFETY: `msg` is a live buffer of msg.len() bytes; a NULL address
@@ -156,40 +178,40 @@ fn transact(req: Request, what: &'static str) -> Result<Option<(u32, u32)>> {
     if sent < 0 {
         return Err(nl_err(what, io::Error::last_os_error()));
     }
-    let mut echoed = None;
-    let mut buf = vec![0u8; 8192];
+    let mut buf = vec![0u8; 32 << 10];
     loop {
         // SAFETY: `buf` is a live, writable buffer of buf.len() bytes.
         let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n < 0 {
             return Err(nl_err(what, io::Error::last_os_error()));
         }
-        let mut rest = &buf[..n as usize];
-        while rest.len() >= NLMSG_HDR {
-            let len = u32::from_ne_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
-            let ty = u16::from_ne_bytes(rest[4..6].try_into().expect("2 bytes"));
-            if len < NLMSG_HDR || len > rest.len() {
-                return Err(nl_err(what, io::Error::new(io::ErrorKind::InvalidData, "truncated netlink reply")));
-            }
-            let body = &rest[NLMSG_HDR..len];
-            match ty {
-                NLMSG_ERROR => {
-                    let code = body.get(..4).map_or(0, |b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
-                    return if code == 0 { Ok(echoed) } else { Err(nl_err(what, io::Error::from_raw_os_error(-code))) };
-                }
-                NLMSG_DONE => return Ok(echoed),
-                _ if body.len() >= TCMSG => {
-                    let word = |i: usize| u32::from_ne_bytes(body[i..i + 4].try_into().expect("4 bytes"));
-                    echoed = Some((word(8), word(16))); // tcm_handle, tcm_info
-                }
-                _ => {}
-            }
-            rest = &rest[(len + 3) & !3..];
-            if rest.len() < NLMSG_HDR {
-                break;
-            }
+        if let Some(done) = read_replies(&buf[..n as usize], what, on_reply) {
+            return done;
         }
     }
+}
+
+/// Goes through the messages of one `recv`: `Some` once the
+/// acknowledgement (or an error, or the end of a dump) came.
+fn read_replies(mut rest: &[u8], what: &'static str, on_reply: &mut dyn FnMut(&[u8])) -> Option<Result<()>> {
+    while rest.len() >= NLMSG_HDR {
+        let len = u32::from_ne_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+        let ty = u16::from_ne_bytes(rest[4..6].try_into().expect("2 bytes"));
+        if len < NLMSG_HDR || len > rest.len() {
+            return Some(Err(nl_err(what, io::Error::new(io::ErrorKind::InvalidData, "truncated netlink reply"))));
+        }
+        let body = &rest[NLMSG_HDR..len];
+        match ty {
+            NLMSG_ERROR => {
+                let code = body.get(..4).map_or(0, |b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
+                return Some(if code == 0 { Ok(()) } else { Err(nl_err(what, io::Error::from_raw_os_error(-code))) });
+            }
+            NLMSG_DONE => return Some(Ok(())),
+            _ => on_reply(body),
+        }
+        rest = rest.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    None
 }
 
 /// Adds a `clsact` qdisc to interface `ifindex`; `Ok(false)` if it

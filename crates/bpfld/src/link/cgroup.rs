@@ -12,6 +12,7 @@ use std::path::Path;
 use bpfld_sys::{AttachTarget, LinkTarget};
 
 use crate::error::{Error, Result};
+use crate::link::support::LinkSupport;
 use crate::link::{dup, Link};
 use crate::program::Program;
 
@@ -53,16 +54,22 @@ impl Program<'_> {
     /// Attaches to a cgroup with an explicit attach type (needed for
     /// sections that leave it open, such as `cgroup/skb`) and mode.
     pub fn attach_cgroup_with(&self, cgroup: BorrowedFd<'_>, attach_type: u32, mode: CgroupAttachMode) -> Result<Link> {
-        let prog = self.fd()?;
-        let what = || format!("attaching to cgroup as {}", bpfld_asm::types::attach_type_name(attach_type).unwrap_or("?"));
         match mode {
-            CgroupAttachMode::Auto if bpfld_sys::cgroup_link_supported() => {
-                let fd = bpfld_sys::link_create(prog, LinkTarget::Fd(cgroup), attach_type, 0, None).map_err(|e| self.err(&what(), e))?;
-                Ok(Link::bpf(fd))
-            }
-            CgroupAttachMode::Auto => self.prog_attach_to(cgroup, attach_type, bpfld_sys::BPF_F_ALLOW_MULTI),
+            CgroupAttachMode::Auto => self.attach_cgroup_using(cgroup, attach_type, LinkSupport::probed()),
             CgroupAttachMode::ProgAttach(flags) => self.prog_attach_to(cgroup, attach_type, flags),
         }
+    }
+
+    /// Attaches with a cgroup link if `support` says the kernel has them,
+    /// else with `BPF_PROG_ATTACH` and `BPF_F_ALLOW_MULTI`
+    /// (`LinkSupport::NONE` forces the latter).
+    pub fn attach_cgroup_using(&self, cgroup: BorrowedFd<'_>, attach_type: u32, support: LinkSupport) -> Result<Link> {
+        if !support.cgroup {
+            return self.prog_attach_to(cgroup, attach_type, bpfld_sys::BPF_F_ALLOW_MULTI);
+        }
+        let what = || format!("attaching to cgroup as {}", bpfld_asm::types::attach_type_name(attach_type).unwrap_or("?"));
+        let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::Fd(cgroup), attach_type, 0, None).map_err(|e| self.err(&what(), e))?;
+        Ok(Link::bpf(fd))
     }
 
     /// `BPF_PROG_ATTACH` of this program to `target` (a cgroup, sockmap,

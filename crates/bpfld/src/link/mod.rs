@@ -2,9 +2,11 @@
 //! each adds the `Program::attach_*` methods of its mechanism and, where
 //! the section name implies the target, its part of [`Program::attach`].
 //!
-//! - [`xdp`]: XDP through `BPF_LINK_CREATE` (`BPF_XDP`);
+//! - [`xdp`]: XDP through `BPF_LINK_CREATE` (`BPF_XDP`, Linux >= 5.9) or
+//!   `RTM_SETLINK` through rtnetlink, chosen by probing;
 //! - [`tc`]: tcx links (Linux >= 6.6) or a clsact qdisc and a cls_bpf
 //!   filter through rtnetlink, chosen by probing;
+//! - [`support`]: what the probes found, and the override of it;
 //! - [`cgroup`]: cgroup links, or `BPF_PROG_ATTACH` where links are missing;
 //! - [`netfilter`], [`netns`] (sk_lookup), [`sockmap`] (sk_msg, sk_skb);
 //! - [`kprobe_multi`] and [`uprobe_multi`] with glob patterns;
@@ -25,6 +27,7 @@ pub mod netns;
 pub mod perf_event;
 pub mod section;
 pub mod sockmap;
+pub mod support;
 pub mod tc;
 pub mod uprobe_multi;
 pub mod xdp;
@@ -32,7 +35,7 @@ pub mod xdp;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use bpfld_sys::{AttachTarget, LinkInfo, TcFilter};
+use bpfld_sys::{AttachTarget, LinkInfo, TcFilter, XdpFlags};
 
 use crate::error::{Error, Result};
 use crate::program::Program;
@@ -71,6 +74,8 @@ enum LinkKind {
     ProgAttach { target: OwnedFd, attach_type: u32 },
     /// A cls_bpf filter created through rtnetlink (`fd` is the program's).
     TcFilter(TcFilter),
+    /// An XDP program attached through rtnetlink (`fd` is the program's).
+    XdpNetlink { ifindex: u32, flags: XdpFlags },
     /// Already detached by [`Link::detach`]: nothing left to do on drop.
     Detached,
 }
@@ -100,6 +105,10 @@ impl Link {
         Link { fd: prog, perf_event: None, kind: LinkKind::TcFilter(filter) }
     }
 
+    pub(crate) fn xdp_netlink(prog: OwnedFd, ifindex: u32, flags: XdpFlags) -> Link {
+        Link { fd: prog, perf_event: None, kind: LinkKind::XdpNetlink { ifindex, flags } }
+    }
+
     /// Opens a BPF link pinned at `path` (`BPF_OBJ_GET`): the returned
     /// link holds the attachment too; dropping it does not remove the pin.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<Link> {
@@ -113,7 +122,8 @@ impl Link {
     /// The BPF link's fd; for a program attached to a perf event without a
     /// BPF link (kernels before 5.15), the perf event's; for a struct_ops
     /// map registered without a link, the map's; for a program attached
-    /// with `BPF_PROG_ATTACH` or as a tc filter, the program's.
+    /// with `BPF_PROG_ATTACH`, as a tc filter or XDP through rtnetlink, the
+    /// program's.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
@@ -130,7 +140,8 @@ impl Link {
 
     /// Whether the attachment is a BPF link (which can be pinned and
     /// updated), not a perf event attached by ioctl, a struct_ops map
-    /// registered by update, a `BPF_PROG_ATTACH` or a tc filter.
+    /// registered by update, a `BPF_PROG_ATTACH`, a tc filter or XDP
+    /// attached through rtnetlink.
     pub fn is_bpf_link(&self) -> bool {
         matches!(self.kind, LinkKind::Bpf | LinkKind::PerfLink)
     }
@@ -139,6 +150,14 @@ impl Link {
     pub fn tc_filter(&self) -> Option<&TcFilter> {
         match &self.kind {
             LinkKind::TcFilter(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The interface of an XDP program attached through rtnetlink.
+    pub fn xdp_netlink_ifindex(&self) -> Option<u32> {
+        match self.kind {
+            LinkKind::XdpNetlink { ifindex, .. } => Some(ifindex),
             _ => None,
         }
     }
@@ -158,6 +177,7 @@ impl Link {
             LinkKind::StructOpsMap => "struct_ops map",
             LinkKind::ProgAttach { .. } => "BPF_PROG_ATTACH",
             LinkKind::TcFilter(_) => "tc filter",
+            LinkKind::XdpNetlink { .. } => "XDP attached through rtnetlink",
             LinkKind::Detached => "detached",
         }
     }
@@ -206,7 +226,7 @@ impl Link {
             }
             LinkKind::PerfIoctl => bpfld_sys::perf_event_disable(fd).map_err(|e| Error::kernel("detaching perf event", e)),
             LinkKind::Bpf => bpfld_sys::link_detach(fd).map_err(|e| Error::kernel("detaching link", e)),
-            LinkKind::ProgAttach { .. } | LinkKind::TcFilter(_) => detach_unlinked(fd, &kind),
+            LinkKind::ProgAttach { .. } | LinkKind::TcFilter(_) | LinkKind::XdpNetlink { .. } => detach_unlinked(fd, &kind),
             LinkKind::Detached => Ok(()),
         }
     }
@@ -218,6 +238,7 @@ fn detach_unlinked(prog: BorrowedFd<'_>, kind: &LinkKind) -> Result<()> {
         LinkKind::ProgAttach { target, attach_type } => bpfld_sys::prog_detach(Some(prog), AttachTarget::Fd(target.as_fd()), *attach_type)
             .map_err(|e| Error::kernel("detaching program (BPF_PROG_DETACH)", e)),
         LinkKind::TcFilter(f) => bpfld_sys::tc_filter_detach(f).map_err(|e| Error::kernel("deleting tc filter", e)),
+        LinkKind::XdpNetlink { ifindex, flags } => xdp::detach_netlink(prog, *ifindex, *flags),
         _ => Ok(()),
     }
 }
@@ -229,7 +250,7 @@ impl Drop for Link {
             LinkKind::StructOpsMap => {
                 let _ = bpfld_sys::map_delete_elem(self.fd.as_fd(), &0u32.to_ne_bytes());
             }
-            kind @ (LinkKind::ProgAttach { .. } | LinkKind::TcFilter(_)) => {
+            kind @ (LinkKind::ProgAttach { .. } | LinkKind::TcFilter(_) | LinkKind::XdpNetlink { .. }) => {
                 let _ = detach_unlinked(self.fd.as_fd(), kind);
             }
             _ => {}

@@ -12,6 +12,7 @@ use bpfld_asm::types::attach_type as at;
 use bpfld_sys::{MprogPosition, TcHook};
 
 use crate::error::{Error, Result};
+use crate::link::support::LinkSupport;
 use crate::link::{dup, Link};
 use crate::program::Program;
 
@@ -82,9 +83,17 @@ impl Program<'_> {
     /// `ifindex`: a tcx link (appended after the hook's other programs)
     /// where the kernel has tcx, else a clsact qdisc and cls_bpf filter.
     pub fn attach_tc(&self, ifindex: u32, direction: TcDirection) -> Result<Link> {
-        match tc_mechanism() {
-            TcMechanism::Tcx => self.attach_tcx(ifindex, direction, MprogPosition::default()),
-            TcMechanism::Netlink => self.attach_tc_filter(ifindex, direction, TcFilterOpts::default()),
+        self.attach_tc_using(ifindex, direction, LinkSupport::probed())
+    }
+
+    /// [`Self::attach_tc`] with `support` instead of what the running
+    /// kernel was probed to have (`LinkSupport::NONE` forces the clsact
+    /// qdisc and cls_bpf filter).
+    pub fn attach_tc_using(&self, ifindex: u32, direction: TcDirection, support: LinkSupport) -> Result<Link> {
+        if support.tcx {
+            self.attach_tcx(ifindex, direction, MprogPosition::default())
+        } else {
+            self.attach_tc_filter(ifindex, direction, TcFilterOpts::default())
         }
     }
 
