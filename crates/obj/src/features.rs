@@ -167,7 +167,12 @@ impl KernelFeatures {
     /// (offline: no system call). `version` is `LINUX_KERNEL_VERSION` if
     /// known; it decides only what BTF cannot show.
     pub fn from_btf(vmlinux: &Btf, version: Option<u32>) -> KernelFeatures {
-        let e = KernelEnums::from_btf(vmlinux);
+        Self::from_btf_enums(vmlinux, &KernelEnums::from_btf(vmlinux), version)
+    }
+
+    /// [`KernelFeatures::from_btf`] with the uapi enums of `vmlinux`
+    /// already read (a target reads them once for both uses).
+    pub fn from_btf_enums(vmlinux: &Btf, e: &KernelEnums, version: Option<u32>) -> KernelFeatures {
         let by_version = |f: Feature| version.is_none_or(|v| v >= f.since().code());
         let has = |name: &str| e.enumerators.contains_key(name);
         let has_struct = |name: &str| vmlinux.find_first(name, Kind::Struct).is_some();

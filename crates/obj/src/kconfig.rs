@@ -32,6 +32,52 @@ fn parse_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, String> {
     Ok(Some((name, value)))
 }
 
+/// Calls `f(name, value)` for every setting of `text`, in order, failing as
+/// [`parse_line`] does on the first bad line. The lines a `.config` is
+/// made of (comments, `CONFIG_X=value` with an ASCII name) are told apart
+/// by their first bytes; any other line goes through [`parse_line`].
+fn for_each_setting<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let (mut start, mut n) = (0, 0);
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let line = text[start..end].trim_end_matches('\r');
+        match fast_setting(line) {
+            FastLine::Comment => {}
+            FastLine::Setting(name, value) => f(name, value),
+            FastLine::Other => {
+                if let Some((name, value)) = parse_line(n, line)? {
+                    f(name, value);
+                }
+            }
+        }
+        (start, n) = (end + 1, n + 1);
+    }
+    Ok(())
+}
+
+enum FastLine<'a> {
+    Comment,
+    Setting(&'a str, &'a str),
+    /// Anything else: [`parse_line`] decides.
+    Other,
+}
+
+/// A comment or a well-formed setting with an ASCII name, without
+/// [`parse_line`]'s general checks (the same answer on those lines).
+fn fast_setting(line: &str) -> FastLine<'_> {
+    let b = line.as_bytes();
+    if b.first() == Some(&b'#') {
+        return FastLine::Comment;
+    }
+    // `char::is_whitespace` on ASCII: space, \t, \n, \x0b, \x0c, \r.
+    let plain = |c: &u8| c.is_ascii() && !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    match memchr::memchr(b'=', b) {
+        Some(eq) if b.starts_with(b"CONFIG_") && b[..eq].iter().all(plain) => FastLine::Setting(&line[..eq], &line[eq + 1..]),
+        _ => FastLine::Other,
+    }
+}
+
 impl Kconfig {
     /// Parses a `.config` as [`Kconfig::parse`] does (every line checked,
     /// the same errors), keeping only the values of `names`: what checking
@@ -39,13 +85,11 @@ impl Kconfig {
     /// option per kernel. Other names still answer, from the text.
     pub fn parse_for(text: &str, names: &[String]) -> Result<Kconfig, String> {
         let mut values = HashMap::new();
-        for (n, line) in text.lines().enumerate() {
-            if let Some((name, value)) = parse_line(n, line)? {
-                if names.iter().any(|w| w == name) {
-                    values.insert(name.to_string(), value.to_string());
-                }
+        for_each_setting(text, |name, value| {
+            if names.iter().any(|w| w == name) {
+                values.insert(name.to_string(), value.to_string());
             }
-        }
+        })?;
         Ok(Kconfig { values, partial: Some((text.into(), names.to_vec())) })
     }
 
@@ -56,11 +100,9 @@ impl Kconfig {
     /// wrong extern values.
     pub fn parse(text: &str) -> Result<Kconfig, String> {
         let mut values = HashMap::new();
-        for (n, line) in text.lines().enumerate() {
-            if let Some((name, value)) = parse_line(n, line)? {
-                values.insert(name.to_string(), value.to_string());
-            }
-        }
+        for_each_setting(text, |name, value| {
+            values.insert(name.to_string(), value.to_string());
+        })?;
         Ok(Kconfig { values, partial: None })
     }
 
@@ -69,12 +111,13 @@ impl Kconfig {
         match &self.partial {
             Some((text, names)) if !names.iter().any(|w| w == name) => {
                 // The last setting wins, as in `parse`; lines were checked.
-                text.lines()
-                    .enumerate()
-                    .filter_map(|(n, l)| parse_line(n, l).ok().flatten())
-                    .filter(|(k, _)| *k == name)
-                    .last()
-                    .map(|(_, v)| v)
+                let mut last = None;
+                let _ = for_each_setting(text, |k, v| {
+                    if k == name {
+                        last = Some(v);
+                    }
+                });
+                last
             }
             _ => self.values.get(name).map(String::as_str),
         }
@@ -120,5 +163,37 @@ mod tests {
     fn garbage_is_an_error_with_a_line() {
         let e = Kconfig::parse("CONFIG_A=y\nnot a config line\n").unwrap_err();
         assert!(e.starts_with("line 2:"), "{e}");
+    }
+
+    #[test]
+    fn the_fast_path_answers_as_parse_line() {
+        let lines = [
+            "CONFIG_A=y",
+            "CONFIG_A=",
+            "CONFIG_A==x",
+            "CONFIG_ A=y",
+            "CONFIG_\x0bA=y",
+            "CONFIG_\u{a0}A=y",
+            "CONFIG_É=1",
+            "CONFIGX=y",
+            " CONFIG_A=y",
+            "# CONFIG_A is not set",
+            "#",
+            "",
+            "   ",
+            "CONFIG_A",
+            "x=CONFIG_A",
+            "CONFIG_A=\"a b\"",
+        ];
+        for line in lines {
+            for end in ["\n", "\r\n", "\r\r\n", ""] {
+                let text = format!("CONFIG_Z=1\n{line}{end}CONFIG_Y=2\n");
+                let reference: Result<Vec<(&str, &str)>, String> =
+                    text.lines().enumerate().filter_map(|(n, l)| parse_line(n, l).transpose()).collect();
+                let mut fast = Vec::new();
+                let got = for_each_setting(&text, |k, v| fast.push((k, v))).map(|()| fast);
+                assert_eq!(got, reference, "{text:?}");
+            }
+        }
     }
 }

@@ -105,7 +105,7 @@ impl Target {
     pub fn features(&self) -> KernelFeatures {
         match self.features {
             Some(f) => f,
-            None => *self.derived_features.get_or_init(|| KernelFeatures::from_btf(&self.vmlinux, self.kernel_version)),
+            None => *self.derived_features.get_or_init(|| KernelFeatures::from_btf_enums(&self.vmlinux, self.enums(), self.kernel_version)),
         }
     }
 
