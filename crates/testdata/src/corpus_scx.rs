@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::corpus::{compile_all, mkdir, run_text, write};
+use crate::scx_arena_fixups::{arena_datasec_from_symbols, unbind_arena_externs};
 
 /// Exact versions, so the corpus is reproducible.
 /// Every scheduler crate of scx 1.1.4 with BPF sources of its own (built
@@ -29,6 +30,8 @@ const SCHEDULERS: &[(&str, &str)] = &[
     ("scx_rustland_core", "2.4.15"),
     ("scx_tickless", "1.1.4"),
 ];
+/// Names this build's steps in the cache key (changes rebuild the cache).
+const RECIPE: &str = "per-source link, arena fix-ups, -fno-stack-protector";
 /// Holds the BPF headers and vmlinux.h files the schedulers' builds use.
 const SCX_CARGO: (&str, &str) = ("scx_cargo", "1.1.4");
 /// libbpf-cargo compiles against libbpf-sys's libbpf headers.
@@ -49,7 +52,7 @@ pub struct BpfLinker {
 pub(crate) fn make(linker: BpfLinker) -> Result<PathBuf, String> {
     let clang = run_text(Command::new("clang-19").arg("--version"))?;
     let crates: Vec<(&str, &str)> = SCHEDULERS.iter().copied().chain([SCX_CARGO, LIBBPF_SYS]).collect();
-    let key = crate::digest(format!("{crates:?}{clang}{}", linker.name).as_bytes());
+    let key = crate::digest(format!("{crates:?}{clang}{}{RECIPE}", linker.name).as_bytes());
     let root = crate::cache_dir().join("corpus-scx");
     let dir = root.join(&key[..16]);
     if dir.join("done").exists() {
@@ -140,7 +143,8 @@ fn cflags(src: &Path) -> Result<Vec<String>, String> {
     for d in [bpf_h.join("arch/x86"), bpf_h.clone(), bpf_h.join("bpf-compat")] {
         args.push(format!("-I{}", d.display()));
     }
-    args.extend(["-D__SCX_TARGET_ARCH_x86", "--target=bpf"].map(String::from));
+    // libbpf-cargo adds -fno-stack-protector to every compilation.
+    args.extend(["-D__SCX_TARGET_ARCH_x86", "-fno-stack-protector", "--target=bpf"].map(String::from));
     Ok(args)
 }
 
@@ -177,7 +181,10 @@ fn sources(krate: &Path, name: &str) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Compiles a scheduler's sources and links them into
-/// `<out>/scx/<name>.bpf.o`.
+/// `<out>/scx/<name>.bpf.o` as scx_cargo does: libbpf-cargo links each
+/// source's object on its own (`BpfObjBuilder::build`, which strips its
+/// DWARF); one source is the scheduler (`BpfBuilder::build`), several are
+/// linked together around scx_cargo's arena fix-ups (`compile_link_gen`).
 fn build_scheduler(krate: &Path, name: &str, args: &[String], out: &Path, linker: BpfLinker) -> Result<(), String> {
     let sources = sources(krate, name)?;
     let objdir = krate.join("obj");
@@ -188,15 +195,30 @@ fn build_scheduler(krate: &Path, name: &str, args: &[String], out: &Path, linker
     }
     let objects: Vec<PathBuf> =
         sources.iter().map(|s| objdir.join(format!("{}.bpf.o", s.file_stem().unwrap_or_default().to_string_lossy()))).collect();
+    let each = link_each(&objects, linker)?;
     let target = out.join(crate::CorpusSource::Scx.name());
     mkdir(&target)?;
     let linked = target.join(format!("{}.bpf.o", name.trim_start_matches("scx_")));
-    if let [single] = objects.as_slice() {
-        // BpfBuilder::build (one source) hands clang's object on unlinked.
+    if let [single] = each.as_slice() {
         return std::fs::copy(single, &linked).map(drop).map_err(|e| e.to_string());
     }
-    (linker.link)(&objects, &linked).map_err(|e| {
+    for o in &each {
+        unbind_arena_externs(o)?;
+    }
+    (linker.link)(&each, &linked).map_err(|e| {
         let _ = std::fs::remove_file(&linked);
         format!("{}: {e}", linker.name)
-    })
+    })?;
+    arena_datasec_from_symbols(&linked)
+}
+
+/// Each object linked on its own into `<object>.linked.o`.
+fn link_each(objects: &[PathBuf], linker: BpfLinker) -> Result<Vec<PathBuf>, String> {
+    let mut each = Vec::new();
+    for o in objects {
+        let once = o.with_extension("linked.o");
+        (linker.link)(std::slice::from_ref(o), &once).map_err(|e| format!("{}: {e}", linker.name))?;
+        each.push(once);
+    }
+    Ok(each)
 }

@@ -19,6 +19,7 @@ mod corpus;
 mod corpus_scx;
 mod kernel_btf;
 mod old_kernels;
+mod scx_arena_fixups;
 mod skips;
 
 pub use bpftool_dump::BpftoolDump;
