@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="clang-19 llvm-19 bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config qemu-system-x86 busybox-static"
+PKGS="clang-19 llvm-19 bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config qemu-system-x86 busybox-static systemtap-sdt-dev"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

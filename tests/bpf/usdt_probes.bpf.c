@@ -1,8 +1,9 @@
 /* USDT and uprobe_multi programs for tests/usdt/usdt_target.c, with
- * libbpf's usdt.bpf.h (Debian's libbpf-dev; its spec and ip-to-spec maps
- * have libbpf 1.7's layout for register, dereference and constant
- * arguments). Each program counts its hits and sums the arguments it
- * reads, so a test can check every value the target passed. */
+ * libbpf's usdt.bpf.h (Debian's libbpf-dev, 1.1: 16-byte argument specs;
+ * libbpf 1.7's header packs them into bitfields and makes them 24 bytes,
+ * which is why loaders read the layout from BTF). Each program counts its
+ * hits and sums the arguments it reads, so a test can check every value
+ * the target passed. */
 #include "bpfld_test.h"
 #include <stdbool.h>
 #include <linux/ptrace.h>
@@ -23,6 +24,9 @@ __u64 guarded_hits;
 __s64 guarded_sum;
 
 __u64 multi_hits[4];
+
+__u64 auto_hits;
+__s64 auto_sum;
 
 /* bpfld:args(int i, long -3i, char i, int 5) */
 SEC("usdt")
@@ -54,6 +58,38 @@ int on_guarded(struct pt_regs *ctx)
 		return 0;
 	__sync_fetch_and_add(&guarded_sum, v);
 	__sync_fetch_and_add(&guarded_hits, 1);
+	return 0;
+}
+
+__u64 sib_hits;
+__s64 sib_sum;
+
+/* bpfld:sib(long table[i]), a scale-index-base memory operand: only
+ * usdt.bpf.h of libbpf >= 1.7 reads it (the tests build this file against
+ * it at test time; built here against libbpf 1.1's, attaching is refused). */
+SEC("usdt")
+int on_sib(struct pt_regs *ctx)
+{
+	long v;
+
+	if (bpf_usdt_arg(ctx, 0, &v))
+		return 0;
+	__sync_fetch_and_add(&sib_sum, v);
+	__sync_fetch_and_add(&sib_hits, 1);
+	return 0;
+}
+
+/* Attached by its section (bpfld's attach(), libbpf's auto-attach) to
+ * the target the tests copy to this path: bpfld:args's first argument. */
+SEC("usdt//tmp/bpfld_usdt_target:bpfld:args")
+int on_args_auto(struct pt_regs *ctx)
+{
+	long a0;
+
+	if (bpf_usdt_arg(ctx, 0, &a0))
+		return 0;
+	__sync_fetch_and_add(&auto_sum, a0);
+	__sync_fetch_and_add(&auto_hits, 1);
 	return 0;
 }
 

@@ -12,7 +12,7 @@ int bpfld_guarded(int i)
 
 	if (!bpfld_guarded_semaphore)
 		return 0;
-	/* Built -O0: the argument is read from the stack ("8@-16(%rbp)"). */
+	/* Built -O0: the argument is read from the stack ("-8@-8(%rbp)"). */
 	DTRACE_PROBE1(bpfld, guarded, seven);
 	return 1;
 }

@@ -100,6 +100,14 @@ pub enum Error {
         /// The system's error.
         source: io::Error,
     },
+    /// A USDT probe could not be attached: its notes, its argument specs,
+    /// the object's USDT support (see [`crate::link::usdt`]).
+    Usdt {
+        /// The program being attached.
+        program: String,
+        /// Why.
+        source: Box<crate::link::usdt::UsdtAttachError>,
+    },
 }
 
 impl Error {
@@ -145,6 +153,7 @@ impl fmt::Display for Error {
             Error::MissingFeature { object, missing } => write!(f, "{object}: {missing}"),
             Error::Usage(m) => f.write_str(m),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Usdt { program, source } => write!(f, "program '{program}': usdt: {source}"),
         }
     }
 }
@@ -160,6 +169,7 @@ impl std::error::Error for Error {
             Error::Pin { source, .. } => Some(source),
             Error::MissingFeature { missing, .. } => Some(missing),
             Error::Io { source, .. } => Some(source),
+            Error::Usdt { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -59,6 +59,7 @@ pub use error::{verifier_summary, Error, ProgramLoadError, Result};
 pub use events::{RingBuffer, RingBufferPoller, UserRingBuffer};
 pub use features::features;
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};
+pub use link::usdt::{UsdtLinkInfo, UsdtOpts};
 pub use loader::{KernelTime, LoadOptions, ProgramState, StructOpsValue};
 pub use map::{Map, PinnedMap};
 pub use map_handle::MapHandle;

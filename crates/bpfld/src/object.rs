@@ -3,6 +3,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bpfld_obj::plan::{ExternReport, LoadPlan, PlanOptions};
@@ -11,6 +12,7 @@ use bpfld_obj::{Object, Target};
 use crate::error::{Error, Result};
 use crate::globals::{self, GlobalVar};
 use crate::kernel_target::{self, RunningKernel, TargetNeeds};
+use crate::link::usdt::UsdtManager;
 use crate::loader::{self, KernelTime, LoadOptions, Loaded, LoadedMap};
 use crate::map::Map;
 use crate::map_handle::MapHandle;
@@ -203,6 +205,7 @@ impl OpenObject {
         let module_fds = kernel.as_ref().map(|k: &RunningKernel| k.module_fds.as_slice()).unwrap_or(&[]);
         let loaded = loader::load_plan(&plan, module_fds, kernel_version, opts)?;
         let load_time = t2.elapsed();
+        let usdt = UsdtManager::new(&loaded.maps, self.obj.btf.as_ref(), &plan.features)?;
         Ok(LoadedObject {
             name: self.obj.name,
             target: kernel.map(|k| k.target.name),
@@ -211,6 +214,7 @@ impl OpenObject {
             loaded,
             globals: self.globals,
             stats: LoadStats { target: target_time, plan: plan_time, load: load_time },
+            usdt,
         })
     }
 }
@@ -239,6 +243,9 @@ pub struct LoadedObject {
     loaded: Loaded,
     globals: Vec<GlobalVar>,
     stats: LoadStats,
+    /// USDT support (spec layout and ids), for objects that include
+    /// `usdt.bpf.h`.
+    usdt: Option<Arc<UsdtManager>>,
 }
 
 impl LoadedObject {
@@ -318,7 +325,7 @@ impl LoadedObject {
 
     /// Every program, loaded or not, in the object's order.
     pub fn programs(&self) -> impl Iterator<Item = Program<'_>> {
-        self.loaded.programs.iter().map(Program::new)
+        self.loaded.programs.iter().map(|p| Program::new(p, self.usdt.as_ref()))
     }
 
     /// The program named `name` (its ELF symbol); a usage error if the
@@ -345,6 +352,12 @@ impl LoadedObject {
     /// Time spent in system calls during the load.
     pub fn kernel_time(&self) -> KernelTime {
         self.loaded.kernel_time
+    }
+
+    /// How many USDT spec ids the attachments of this object hold (each
+    /// gives its ids back when detached).
+    pub fn usdt_spec_ids_in_use(&self) -> usize {
+        self.usdt.as_ref().map_or(0, |u| u.spec_ids_in_use())
     }
 
     /// Every named global variable (where it is in which map).

@@ -11,7 +11,7 @@
 //!
 //! Not done (libbpf does them): legacy probes created through tracefs
 //! `kprobe_events`/`uprobe_events` on kernels without the PMUs, kprobes on
-//! an address, multi-kprobes/uprobes and USDT.
+//! an address. Multi-kprobes/uprobes and USDT are in [`crate::link`].
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -261,7 +261,15 @@ pub struct ProbeOpts {
     /// Attach with `PERF_EVENT_IOC_SET_BPF` even where BPF perf links exist
     /// (libbpf's `force_ioctl_attach`, `PROBE_ATTACH_MODE_PERF`).
     pub force_ioctl_attach: bool,
+    /// Uprobes only: the file offset of a USDT semaphore (a 2-byte counter)
+    /// the kernel increments while the probe is attached (libbpf's
+    /// `ref_ctr_offset`); 0 for none.
+    pub ref_ctr_offset: u64,
 }
+
+/// Where the uprobe PMU's config takes the reference counter offset
+/// (`config:32-63`).
+const REF_CTR_OFFSET_SHIFT: u32 = 32;
 
 /// Opens a kprobe or uprobe event of the `pmu` PMU.
 fn open_probe(pmu: &str, name: &str, opts: &ProbeOpts, ctx: &str) -> Result<std::os::fd::OwnedFd> {
@@ -282,6 +290,10 @@ fn open_probe(pmu: &str, name: &str, opts: &ProbeOpts, ctx: &str) -> Result<std:
             .map_err(|e| Error::kernel(format!("{ctx}: failed to determine {pmu} retprobe bit"), e))?;
         config |= 1 << bit;
     }
+    if opts.ref_ctr_offset >> (64 - REF_CTR_OFFSET_SHIFT) != 0 {
+        return Err(Error::Usage(format!("{ctx}: semaphore offset {:#x} does not fit 32 bits", opts.ref_ctr_offset)));
+    }
+    config |= opts.ref_ctr_offset << REF_CTR_OFFSET_SHIFT;
     let c = CString::new(name).map_err(|_| Error::Usage(format!("{ctx}: {name:?} contains a NUL byte")))?;
     let ev = bpfld_sys::ProbeEvent { pmu_type, config, name: &c, offset: opts.offset, pid: opts.pid };
     bpfld_sys::perf_event_open_probe(&ev).map_err(|e| Error::kernel(format!("{ctx}: failed to create perf event"), e))
@@ -320,7 +332,7 @@ pub(crate) fn attach_kprobe(prog: BorrowedFd<'_>, prog_name: &str, func: &str, o
     if opts.retprobe && opts.offset != 0 {
         return Err(Error::Usage(format!("{ctx}: kretprobes do not support offset specification")));
     }
-    let opts = ProbeOpts { pid: None, ..*opts };
+    let opts = ProbeOpts { pid: None, ref_ctr_offset: 0, ..*opts };
     let event = open_probe("kprobe", func, &opts, &ctx)?;
     attach_to_event(prog, event, opts.cookie, opts.force_ioctl_attach, &ctx)
 }

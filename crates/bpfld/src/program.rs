@@ -5,12 +5,14 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 
 use bpfld_asm::types::{attach_type as at, prog_type as pt};
 use bpfld_asm::Insn;
 use bpfld_sys::{LinkTarget, TestRunOpts, TestRunResult};
 
 use crate::error::{Error, ProgramLoadError, Result};
+use crate::link::usdt::UsdtManager;
 pub use crate::link::Link;
 use crate::loader::{LoadedProgram, ProgramState};
 use crate::perf_attach::{self, ProbeOpts, SectionAttach, SectionTarget};
@@ -19,11 +21,17 @@ use crate::perf_attach::{self, ProbeOpts, SectionAttach, SectionTarget};
 #[derive(Clone, Copy, Debug)]
 pub struct Program<'a> {
     p: &'a LoadedProgram,
+    /// The object's USDT state, if it includes `usdt.bpf.h`.
+    usdt: Option<&'a Arc<UsdtManager>>,
 }
 
 impl<'a> Program<'a> {
-    pub(crate) fn new(p: &'a LoadedProgram) -> Program<'a> {
-        Program { p }
+    pub(crate) fn new(p: &'a LoadedProgram, usdt: Option<&'a Arc<UsdtManager>>) -> Program<'a> {
+        Program { p, usdt }
+    }
+
+    pub(crate) fn usdt_manager(&self) -> Option<&'a Arc<UsdtManager>> {
+        self.usdt
     }
 
     /// The program's name (its ELF symbol).
@@ -122,13 +130,17 @@ impl<'a> Program<'a> {
     /// - through a perf event: `kprobe/<func>[+<offset>]`,
     ///   `kretprobe/<func>`, `ksyscall/<syscall>`, `kretsyscall/<syscall>`,
     ///   `uprobe/<binary>:<func>[+<offset>]`, `uretprobe/<binary>:<func>`,
-    ///   `tracepoint/<category>/<name>` (or `tp/...`).
+    ///   `tracepoint/<category>/<name>` (or `tp/...`);
+    /// - USDT probes: `usdt/<binary>:<provider>:<name>` (every process).
     ///
     /// Other types, and these sections without a target (`SEC("kprobe")`),
     /// need a target only the caller knows ([`Self::attach_kprobe`],
     /// [`Self::attach_tracepoint`], [`Self::attach_xdp`]...).
     pub fn attach(&self) -> Result<Link> {
         let plan = &self.p.plan;
+        if let Some(usdt) = self.attach_usdt_by_section() {
+            return usdt;
+        }
         if matches!((plan.prog_type, plan.expected_attach_type), (pt::KPROBE, 0) | (pt::TRACEPOINT, _)) {
             if let Some(a) = perf_attach::section_attach(self.section()) {
                 return self.attach_section(a);

@@ -1,4 +1,4 @@
-//! `bpfld run OBJ [--duration SECS] [--json]`: load an object, attach
+//! `bpfld run OBJ [--duration SECS] [--json] [--single-uprobes]`: load an object, attach
 //! every program whose section says where, print each ring buffer and perf
 //! buffer record as it arrives, and at the end (duration over, Ctrl-C or
 //! SIGTERM) detach and print every map that is not global data, decoded
@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Print JSON Lines: one object per record, then one per map.
     #[arg(long)]
     pub json: bool,
+    /// Attach USDT probes with one uprobe perf event per place instead of
+    /// one uprobe_multi link (as on kernels before 6.6).
+    #[arg(long)]
+    pub single_uprobes: bool,
 }
 
 /// A ring buffer or perf buffer record (`"cpu"` for perf buffers).
@@ -119,7 +123,11 @@ pub fn run(a: RunArgs) -> CliResult {
     // Before anything starts a thread: the signals are blocked in every
     // thread and only read through the fd.
     let signals = SignalFd::new(&[libc_sig::SIGINT, libc_sig::SIGTERM]).map_err(|e| e.to_string())?;
-    let obj = OpenObject::open(&a.obj).and_then(|o| o.load()).map_err(|e| e.to_string())?;
+    let mut opts = bpfld::LoadOptions::default();
+    if a.single_uprobes {
+        opts.plan.features = Some(bpfld::link::usdt::single_uprobe_features());
+    }
+    let obj = OpenObject::open(&a.obj).and_then(|o| o.load_with(&opts)).map_err(|e| e.to_string())?;
     let (links, attach_failed) = attach_all(&obj);
     let mut sources = open_sources(&obj).map_err(|e| e.to_string())?;
     let epoll = Epoll::new().map_err(|e| e.to_string())?;

@@ -204,7 +204,12 @@ pub const KNOWN_LIMITS: &[KnownLimit] = &[
     KnownLimit {
         id: "L12",
         object: "usdt_probes",
-        items: &[(LimitItem::Program("on_args"), MismatchKind::Accepted), (LimitItem::Program("on_guarded"), MismatchKind::Accepted)],
+        items: &[
+            (LimitItem::Program("on_args"), MismatchKind::Accepted),
+            (LimitItem::Program("on_guarded"), MismatchKind::Accepted),
+            (LimitItem::Program("on_args_auto"), MismatchKind::Accepted),
+            (LimitItem::Program("on_sib"), MismatchKind::Accepted),
+        ],
         when: When::Before(5, 15),
         evidence: None,
         reason: "the offline helper check refuses bpf_get_attach_cookie() (5.15) anywhere in a program, but usdt.bpf.h \

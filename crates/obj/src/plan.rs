@@ -254,6 +254,7 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
     plan.externs = externs;
     struct_ops.apply(&mut plan).map_err(|error| PlanError { error, externs: plan.externs.clone() })?;
     let features = opts.features.unwrap_or_else(|| target.features());
+    crate::usdt::fit_attach_types(&mut plan, &features);
     crate::compat::adapt(&mut plan, &features)
         .map_err(|m| PlanError { error: cx.with("section '.BTF'").err(m), externs: plan.externs.clone() })?;
     if target.predict_missing {

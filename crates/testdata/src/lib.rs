@@ -21,6 +21,7 @@ mod kernel_btf;
 mod old_kernels;
 mod scx_arena_fixups;
 mod skips;
+mod usdt;
 
 pub use bpftool_dump::BpftoolDump;
 pub use corpus::{corpus, embedded_bpf_elfs, CorpusObject, CorpusSource};
@@ -29,6 +30,7 @@ pub use corpus_scx::BpfLinker;
 pub use kernel_btf::{digest, expected_digest, kernel_btf_dir, shared_btf_only, NO_SHARED_ENV};
 pub use old_kernels::{old_kernel_dir, DEBIAN_5_10};
 pub use skips::{machine_limit, SKIP_LOG_ENV};
+pub use usdt::{libbpf_1_7_src, usdt_probes_libbpf_1_7, usdt_target};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

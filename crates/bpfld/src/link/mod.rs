@@ -13,6 +13,7 @@
 //! - [`iter`]: iterator links and reading their output;
 //! - [`perf_event`]: sampling programs on software events per CPU;
 //! - [`freplace`]: replacing a global function of a loaded program;
+//! - [`usdt`]: USDT probes, through uprobe_multi or single uprobes;
 //! - [`section`]: what a section name says to attach to.
 //!
 //! A [`Link`] detaches on drop (unless pinned); BPF links can be pinned,
@@ -30,6 +31,7 @@ pub mod sockmap;
 pub mod support;
 pub mod tc;
 pub mod uprobe_multi;
+pub mod usdt;
 pub mod xdp;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -76,6 +78,9 @@ enum LinkKind {
     TcFilter(TcFilter),
     /// An XDP program attached through rtnetlink (`fd` is the program's).
     XdpNetlink { ifindex: u32, flags: XdpFlags },
+    /// A USDT attachment (`fd` is the program's): its probes, spec ids
+    /// and ip-to-spec entries, given back on drop.
+    Usdt(Box<usdt::UsdtAttachment>),
     /// Already detached by [`Link::detach`]: nothing left to do on drop.
     Detached,
 }
@@ -99,6 +104,18 @@ impl Link {
 
     pub(crate) fn prog_attach(prog: OwnedFd, target: OwnedFd, attach_type: u32) -> Link {
         Link { fd: prog, perf_event: None, kind: LinkKind::ProgAttach { target, attach_type } }
+    }
+
+    pub(crate) fn usdt(prog: OwnedFd, attachment: usdt::UsdtAttachment) -> Link {
+        Link { fd: prog, perf_event: None, kind: LinkKind::Usdt(Box::new(attachment)) }
+    }
+
+    /// What a USDT attachment is made of; `None` for other attachments.
+    pub fn usdt_info(&self) -> Option<usdt::UsdtLinkInfo> {
+        match &self.kind {
+            LinkKind::Usdt(a) => Some(a.info()),
+            _ => None,
+        }
     }
 
     pub(crate) fn new_tc_filter(prog: OwnedFd, filter: TcFilter) -> Link {
@@ -178,6 +195,7 @@ impl Link {
             LinkKind::ProgAttach { .. } => "BPF_PROG_ATTACH",
             LinkKind::TcFilter(_) => "tc filter",
             LinkKind::XdpNetlink { .. } => "XDP attached through rtnetlink",
+            LinkKind::Usdt(_) => "USDT attachment",
             LinkKind::Detached => "detached",
         }
     }
@@ -215,6 +233,9 @@ impl Link {
     /// perf links), then closed.
     pub fn detach(mut self) -> Result<()> {
         let kind = std::mem::replace(&mut self.kind, LinkKind::Detached);
+        if let LinkKind::Usdt(a) = kind {
+            return a.detach();
+        }
         let fd = self.fd.as_fd();
         match &kind {
             LinkKind::StructOpsMap => {
@@ -227,7 +248,7 @@ impl Link {
             LinkKind::PerfIoctl => bpfld_sys::perf_event_disable(fd).map_err(|e| Error::kernel("detaching perf event", e)),
             LinkKind::Bpf => bpfld_sys::link_detach(fd).map_err(|e| Error::kernel("detaching link", e)),
             LinkKind::ProgAttach { .. } | LinkKind::TcFilter(_) | LinkKind::XdpNetlink { .. } => detach_unlinked(fd, &kind),
-            LinkKind::Detached => Ok(()),
+            LinkKind::Usdt(_) | LinkKind::Detached => Ok(()),
         }
     }
 }

@@ -28,9 +28,23 @@ pub use layout::{LayoutError, SpecLayout};
 pub use notes::{UsdtBinary, UsdtNote, UsdtSite};
 pub use spec_ids::{SpecId, SpecIdPool, SpecIdsExhausted};
 
+use crate::features::KernelFeatures;
+use crate::plan::LoadPlan;
 use crate::target::Target;
 
 /// Whether USDT programs are loaded for uprobe_multi links on `target`.
 pub fn uprobe_multi_link(target: &Target) -> bool {
     target.features().uprobe_multi_link
+}
+
+/// Gives the USDT programs of `plan` the attach type `features` call for
+/// (the plan's features may differ from the target's: a loader forcing
+/// single uprobes plans without uprobe_multi links).
+pub fn fit_attach_types(plan: &mut LoadPlan, features: &KernelFeatures) {
+    let multi = bpfld_asm::types::attach_type::TRACE_UPROBE_MULTI;
+    for p in &mut plan.programs {
+        if crate::section::classify(&p.section).is_some_and(|d| d.is_usdt()) {
+            p.expected_attach_type = if features.uprobe_multi_link { multi } else { 0 };
+        }
+    }
 }
