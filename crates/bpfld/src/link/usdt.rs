@@ -60,30 +60,41 @@ pub enum UsdtAttachError {
     Layout(LayoutError),
     /// The specs map's values are not `struct __bpf_usdt_spec`.
     SpecSize {
+        /// The map's value size in bytes.
         value_size: u32,
+        /// The struct's size in bytes, from the object's BTF.
         struct_size: usize,
     },
     /// The binary's notes or the probe.
     Notes(UsdtError),
+    /// Every spec id below the specs map's `max_entries` is in use.
     SpecIds(SpecIdsExhausted),
     /// A shared library on a kernel without BPF cookies needs a pid, to
     /// know where the library is mapped.
     SharedLibraryNeedsPid {
+        /// The library.
         path: PathBuf,
     },
     /// The library is not mapped (executable) at the probe in the process.
     NotMapped {
+        /// The library or executable.
         path: PathBuf,
+        /// The process.
         pid: u32,
+        /// The probe's offset in the file.
         file_offset: u64,
     },
     /// The kernel cannot count USDT semaphores.
     NoSemaphoreSupport {
+        /// The binary whose probe has a semaphore.
         path: PathBuf,
     },
     /// Another attachment of the object has a probe at this address.
     IpCollision {
+        /// The probe's address, as the program sees it (without BPF cookies
+        /// the spec is found by this address).
         ip: u64,
+        /// The spec id this attachment wanted to map it to.
         spec_id: u32,
     },
 }
