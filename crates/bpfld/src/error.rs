@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use bpfld_sys::SysError;
 
+pub use bpfld_obj::ErrorKind;
+
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -27,7 +29,7 @@ pub enum Error {
         /// The file (for a module's BTF, `/sys/kernel/btf/<module>`).
         path: PathBuf,
         /// What is wrong with its content.
-        message: String,
+        source: ParseError,
     },
     /// The object is malformed, or its load cannot be planned (bad ELF,
     /// unresolved extern...): the message names section, symbol, offset.
@@ -134,11 +136,119 @@ impl Error {
     }
 }
 
+impl Error {
+    /// What kind of problem this is, to match on instead of the message:
+    /// `NotFound` (a kfunc, attach target, file or map that is not there),
+    /// `Unsupported` (the kernel lacks a feature), `InvalidInput` (a
+    /// malformed object or file, a program the verifier refused),
+    /// `Incompatible` (object and kernel disagree: CO-RE, a pinned map),
+    /// `PermissionDenied` (`EPERM`), `Io` (another system call or file
+    /// error).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::File { source, .. } | Error::Pin { source, .. } | Error::Io { source, .. } => io_kind(source),
+            Error::Parse { .. } | Error::Usage(_) => ErrorKind::InvalidInput,
+            Error::Object(e) => e.kind(),
+            Error::Plan(e) => e.error.kind(),
+            Error::Kernel { source, .. } => errno_kind(source.errno(), ErrorKind::Io),
+            Error::BtfLoad { source, .. } => errno_kind(source.errno(), ErrorKind::Unsupported),
+            Error::Program(p) => program_kind(p),
+            Error::PinnedMapMismatch { .. } => ErrorKind::Incompatible,
+            Error::MissingFeature { .. } => ErrorKind::Unsupported,
+            Error::Usdt { source, .. } => usdt_kind(source),
+        }
+    }
+}
+
+/// A probe or mapping that is not there is `NotFound`, what the kernel
+/// or the binary's kind cannot do `Unsupported`, a malformed note or
+/// object `InvalidInput`.
+fn usdt_kind(e: &crate::link::usdt::UsdtAttachError) -> ErrorKind {
+    use crate::link::usdt::UsdtAttachError as A;
+    use bpfld_obj::usdt::UsdtErrorKind as N;
+    match e {
+        A::Notes(n) => match n.kind {
+            N::ProbeNotFound { .. } | N::NoNoteSection => ErrorKind::NotFound,
+            N::Unsupported(_) => ErrorKind::Unsupported,
+            _ => ErrorKind::InvalidInput,
+        },
+        A::NotMapped { .. } => ErrorKind::NotFound,
+        A::NoSemaphoreSupport { .. } | A::SpecIds(_) => ErrorKind::Unsupported,
+        A::IpCollision { .. } => ErrorKind::Incompatible,
+        _ => ErrorKind::InvalidInput,
+    }
+}
+
+/// The kind of a system call's errno; `other` for the rest.
+fn errno_kind(errno: Option<i32>, other: ErrorKind) -> ErrorKind {
+    match errno {
+        Some(libc::EPERM) | Some(libc::EACCES) => ErrorKind::PermissionDenied,
+        Some(libc::ENOENT) | Some(libc::ESRCH) => ErrorKind::NotFound,
+        Some(libc::EOPNOTSUPP) | Some(ENOTSUPP) => ErrorKind::Unsupported,
+        _ => other,
+    }
+}
+
+/// The kernel's internal "operation not supported" errno, which BPF
+/// system calls return to user space.
+const ENOTSUPP: i32 = 524;
+
+fn io_kind(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::NotFound => ErrorKind::NotFound,
+        io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+        io::ErrorKind::Unsupported => ErrorKind::Unsupported,
+        _ => ErrorKind::Io,
+    }
+}
+
+/// A program the verifier refused (with a log: `EACCES` there means an
+/// unsafe access, not a missing privilege) is invalid input; one refused
+/// before the kernel was asked too.
+fn program_kind(p: &ProgramLoadError) -> ErrorKind {
+    match p.errno {
+        None => ErrorKind::InvalidInput,
+        Some(libc::EACCES) | Some(libc::EINVAL) if !p.log.is_empty() => ErrorKind::InvalidInput,
+        errno => errno_kind(errno, ErrorKind::Io),
+    }
+}
+
+/// What is wrong with a kernel file's content.
+#[derive(Debug)]
+pub enum ParseError {
+    /// A BTF file (`/sys/kernel/btf/vmlinux`, a module's) does not parse.
+    Btf(bpfld_btf::Error),
+    /// A line of `/proc/kallsyms` or of the kernel's `.config`.
+    Text(bpfld_obj::error::LineError),
+    /// A text file that is not UTF-8.
+    NotUtf8(std::string::FromUtf8Error),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Btf(e) => e.fmt(f),
+            ParseError::Text(e) => e.fmt(f),
+            ParseError::NotUtf8(e) => write!(f, "not UTF-8 text: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ParseError::Btf(e) => Some(e),
+            ParseError::Text(e) => Some(e),
+            ParseError::NotUtf8(e) => Some(e),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::File { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::Parse { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::Parse { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Object(e) => e.fmt(f),
             Error::Plan(e) => e.error.fmt(f),
             Error::Kernel { context, source } => write!(f, "{context}: {source}"),
@@ -162,6 +272,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::File { source, .. } => Some(source),
+            Error::Parse { source, .. } => Some(source),
             Error::Object(e) => Some(e),
             Error::Plan(e) => Some(&e.error),
             Error::Kernel { source, .. } => Some(source),

@@ -25,7 +25,7 @@ use bpfld_obj::kconfig::Kconfig;
 use bpfld_obj::kernel_version;
 use bpfld_obj::{ExternKind, ModuleBtf, Object, Target};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ParseError, Result};
 
 /// Where the running kernel's own BTF is (Linux >= 5.4 with
 /// `CONFIG_DEBUG_INFO_BTF`).
@@ -171,7 +171,7 @@ pub fn running_kernel(needs: &TargetNeeds, files: &KernelFiles) -> Result<Runnin
 /// [`Kallsyms::parse`].
 pub fn read_kallsyms(path: &Path, wanted: &[String]) -> Result<Kallsyms> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::File { path: path.into(), source })?;
-    let parse = |t: &str| Kallsyms::parse(t).map_err(|message| Error::Parse { path: path.into(), message });
+    let parse = |t: &str| Kallsyms::parse(t).map_err(|e| Error::Parse { path: path.into(), source: ParseError::Text(e) });
     if wanted.is_empty() {
         return parse(&text);
     }
@@ -251,7 +251,7 @@ pub fn vmlinux_btf(path: &Path) -> Result<Btf> {
         Ok(m) => Arc::new(m),
         Err(_) => Arc::new(std::fs::read(path).map_err(|source| Error::File { path: path.into(), source })?),
     };
-    Btf::parse(bytes).map_err(|e| Error::Parse { path: path.into(), message: e.to_string() })
+    Btf::parse(bytes).map_err(|e| Error::Parse { path: path.into(), source: ParseError::Btf(e) })
 }
 
 /// Every module's BTF, by increasing BTF id (libbpf's order), split on
@@ -281,7 +281,7 @@ pub fn module_btfs(vmlinux: &Btf) -> Result<(Vec<ModuleBtf>, Vec<OwnedFd>)> {
         }
         let raw = bpfld_sys::btf_raw_data(fd.as_fd()).map_err(|e| Error::kernel(format!("BTF of module '{}'", info.name), e))?;
         let btf = Btf::from_vec_split(raw, vmlinux)
-            .map_err(|e| Error::Parse { path: format!("/sys/kernel/btf/{}", info.name).into(), message: e.to_string() })?;
+            .map_err(|e| Error::Parse { path: format!("/sys/kernel/btf/{}", info.name).into(), source: ParseError::Btf(e) })?;
         modules.push(ModuleBtf { name: info.name, btf });
         fds.push(fd);
     }
@@ -328,9 +328,9 @@ pub fn read_kconfig(path: &Path) -> Result<Kconfig> {
         flate2::read::GzDecoder::new(raw.as_slice()).read_to_string(&mut s).map_err(file_err)?;
         s
     } else {
-        String::from_utf8(raw).map_err(|e| Error::Parse { path: path.into(), message: format!("not UTF-8 text: {e}") })?
+        String::from_utf8(raw).map_err(|e| Error::Parse { path: path.into(), source: ParseError::NotUtf8(e) })?
     };
-    Kconfig::parse(&text).map_err(|message| Error::Parse { path: path.into(), message })
+    Kconfig::parse(&text).map_err(|e| Error::Parse { path: path.into(), source: ParseError::Text(e) })
 }
 
 /// `LINUX_KERNEL_VERSION` as libbpf's `get_kernel_version` computes it:

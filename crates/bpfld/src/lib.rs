@@ -55,7 +55,7 @@ pub mod typed_maps;
 pub use bpfld_asm::LinuxVersion;
 pub use bpfld_obj::{Feature, KernelFeatures, MissingFeature};
 pub use bpfld_sys::{ArenaMapping, TestRunOpts, TestRunResult};
-pub use error::{verifier_summary, Error, ProgramLoadError, Result};
+pub use error::{verifier_summary, Error, ErrorKind, ParseError, ProgramLoadError, Result};
 pub use events::{RingBuffer, RingBufferPoller, UserRingBuffer};
 pub use features::features;
 pub use kernel_target::{KernelFiles, RunningKernel, TargetNeeds};

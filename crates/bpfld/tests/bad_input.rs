@@ -4,18 +4,32 @@
 
 mod common;
 
-use bpfld::OpenObject;
+use bpfld::{ErrorKind, OpenObject};
 use common::*;
 
 fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(obj_path(name)).unwrap()
 }
 
+/// The error of opening `data`: a corrupt object is always invalid input.
 fn open_err(name: &str, data: &[u8]) -> String {
     match OpenObject::from_bytes(name, data) {
         Ok(_) => panic!("{name}: opened"),
-        Err(e) => e.to_string(),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            e.to_string()
+        }
     }
+}
+
+#[test]
+fn a_corrupt_object_keeps_its_typed_cause() {
+    let data = bytes("loader_maps");
+    let Err(bpfld::Error::Object(e)) = OpenObject::from_bytes("trunc", &data[..100]) else { panic!("opened a truncated object") };
+    let cause = e.cause::<bpfld_obj::ElfError>().expect("the ELF bounds error");
+    assert!(matches!(cause, bpfld_obj::ElfError::TruncatedSectionHeaders { len: 100, .. }), "{cause:?}");
+    let source = std::error::Error::source(&e).expect("a source");
+    assert_eq!(source.to_string(), e.message);
 }
 
 #[test]
@@ -51,7 +65,9 @@ fn reference_to_an_undefined_variable_names_the_symbol() {
 
 #[test]
 fn unknown_map_field_names_the_map_and_field() {
-    let e = OpenObject::open(obj_path("loader_bad_map_field")).unwrap_err().to_string();
+    let e = OpenObject::open(obj_path("loader_bad_map_field")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let e = e.to_string();
     assert_eq!(e, "loader_bad_map_: section '.maps': map 'odd_map': unknown field 'bogus_field'");
 }
 

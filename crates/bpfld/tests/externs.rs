@@ -73,7 +73,9 @@ fn strong_externs_fail_with_libbpfs_message() {
     }
     let e = plan_error("kfunc_strong_missing", &LoadOptions::default());
     assert!(e.to_string().contains("extern (func ksym) 'bpfld_no_such_kfunc': not found in kernel or module BTFs"), "{e}");
+    assert_eq!(e.kind(), bpfld::ErrorKind::NotFound);
     let e = plan_error("kfunc_strong_incompatible", &LoadOptions::default());
+    assert_eq!(e.kind(), bpfld::ErrorKind::Incompatible);
     let msg = e.to_string();
     assert!(msg.contains("extern (func ksym) 'bpf_task_acquire___wrong': func_proto ["), "{msg}");
     assert!(msg.contains("incompatible with vmlinux ["), "{msg}");

@@ -52,7 +52,7 @@ fn offline(path: &std::path::Path) -> Result<Column, String> {
     let mut files = TargetFiles::validate(path).map_err(|e| format!("-k {e}"))?;
     files.modules_dir = None;
     files.kallsyms = None;
-    let target = load_files(&files)?;
+    let target = load_files(&files).map_err(|e| e.to_string())?;
     Ok(Column { kernel: target.name.clone(), source: "btf", features: target.features() })
 }
 

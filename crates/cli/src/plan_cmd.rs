@@ -135,7 +135,7 @@ pub fn struct_ops_json(plan: &LoadPlan, target: Option<&Target>) -> Vec<Value> {
 /// parts it needs, as `bpfld load` reads them).
 pub fn plan_target(obj: &Object, path: Option<&PathBuf>) -> Result<Option<Target>, String> {
     if let Some(p) = path {
-        return bpfld_fleet::load_target(p).map(Some);
+        return bpfld_fleet::load_target(p).map(Some).map_err(|e| e.to_string());
     }
     if !obj.needs_target() {
         return Ok(None);

@@ -18,7 +18,7 @@ use bpfld_obj::plan::{plan, ExternReport, PlanOptions, PoisonKind};
 use bpfld_obj::{MissingFeature, Object, Target};
 use serde::Serialize;
 
-use crate::release_dir::{load_files_for, TargetFiles, TargetNeeds};
+use crate::release_dir::{load_files_for, TargetFiles, TargetLoadError, TargetNeeds};
 
 /// What offline prediction cannot know, printed with every check.
 pub const OFFLINE_LIMITS: &[&str] = &[
@@ -272,7 +272,7 @@ fn unregistered_kfuncs(externs: &[ExternReport], target: &Target) -> Vec<String>
 }
 
 /// A verdict for a target that could not be read.
-fn unreadable(files: &TargetFiles, error: String) -> KernelVerdict {
+fn unreadable(files: &TargetFiles, error: &TargetLoadError) -> KernelVerdict {
     KernelVerdict {
         kernel: files.release.clone().unwrap_or_else(|| files.vmlinux.display().to_string()),
         path: files.vmlinux.clone(),
@@ -312,7 +312,7 @@ fn check_kernel(
 ) -> Vec<KernelVerdict> {
     match load_files_for(files, needs) {
         Ok(t) => objects.iter().map(|obj| check_target(obj, &t, path.to_path_buf(), opts)).collect(),
-        Err(e) => objects.iter().map(|_| unreadable(files, e.clone())).collect(),
+        Err(e) => objects.iter().map(|_| unreadable(files, &e)).collect(),
     }
 }
 
@@ -360,7 +360,7 @@ pub fn check(obj: &Object, paths: &[PathBuf], opts: &CheckOptions, progress: &(d
                 targets.push((p.clone(), f));
                 at.push(i);
             }
-            Err(e) => out[i] = Some(unreadable(&TargetFiles { vmlinux: p.clone(), ..Default::default() }, e.to_string())),
+            Err(e) => out[i] = Some(unreadable(&TargetFiles { vmlinux: p.clone(), ..Default::default() }, &TargetLoadError::Path(e))),
         }
     }
     let matrix = check_matrix(std::slice::from_ref(obj), &targets, opts, progress);

@@ -13,5 +13,5 @@ pub mod report;
 
 pub use bpfld_obj::Target;
 pub use check::{check, check_matrix, CheckOptions, KernelVerdict};
-pub use release_dir::{load_target, TargetFiles, TargetPathError};
+pub use release_dir::{load_target, TargetFiles, TargetLoadError, TargetPathError};
 pub use report::{matrix_report, MatrixReport, SCHEMA_VERSION};

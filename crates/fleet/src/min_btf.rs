@@ -13,7 +13,6 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
 
 use bpfld_btf::min::{minimize, MinBtf, MinSpec};
 use bpfld_btf::{essential_name, Btf, Kind};
@@ -21,6 +20,7 @@ use bpfld_obj::struct_ops::VALUE_TYPE_PREFIX;
 use bpfld_obj::Object;
 
 use crate::check::target_needs;
+use crate::release_dir::{map_file, TargetLoadError};
 
 /// What to keep of `btf` (a targeted view for the objects) for `objects`.
 pub fn min_spec(objects: &[Object], btf: &Btf) -> MinSpec {
@@ -49,8 +49,8 @@ pub fn min_spec(objects: &[Object], btf: &Btf) -> MinSpec {
 }
 
 /// The vmlinux BTF at `path` reduced for `objects`.
-pub fn min_btf(objects: &[Object], path: &Path) -> Result<MinBtf, String> {
-    let map = bpfld_sys::FileMap::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let btf = Btf::parse_targeted(Arc::new(map), &target_needs(objects).btf).map_err(|e| format!("{}: {e}", path.display()))?;
-    minimize(&btf, &min_spec(objects, &btf)).map_err(|e| format!("{}: {e}", path.display()))
+pub fn min_btf(objects: &[Object], path: &Path) -> Result<MinBtf, TargetLoadError> {
+    let map = map_file(path)?;
+    let btf = Btf::parse_targeted(map, &target_needs(objects).btf).map_err(|source| TargetLoadError::Btf { path: path.into(), source })?;
+    minimize(&btf, &min_spec(objects, &btf)).map_err(|source| TargetLoadError::Minimize { path: path.into(), source })
 }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bpfld_btf::{Btf, WantedNames};
+use bpfld_obj::error::{ErrorKind, LineError};
 use bpfld_obj::kallsyms::Kallsyms;
 use bpfld_obj::kconfig::Kconfig;
 use bpfld_obj::{kernel_version, ModuleBtf, Target};
@@ -134,18 +135,88 @@ impl TargetFiles {
     }
 }
 
-fn map_file(path: &Path) -> Result<Arc<bpfld_sys::FileMap>, String> {
-    bpfld_sys::FileMap::open(path).map(Arc::new).map_err(|e| format!("{}: {e}", path.display()))
+/// Why a target could not be loaded from its files; each names the file.
+#[derive(Debug)]
+pub enum TargetLoadError {
+    /// The path is not a target (see [`TargetFiles::locate`]).
+    Path(TargetPathError),
+    /// A file or directory could not be read.
+    Read { path: PathBuf, source: std::io::Error },
+    /// A BTF file does not parse.
+    Btf { path: PathBuf, source: bpfld_btf::Error },
+    /// A `.config` or kallsyms file has a line that does not parse.
+    Text { path: PathBuf, source: LineError },
+    /// The minimized BTF could not be built.
+    Minimize { path: PathBuf, source: bpfld_btf::min::MinError },
+}
+
+impl TargetLoadError {
+    /// What kind of problem it is: `Io` for unreadable files,
+    /// `InvalidInput` for files that do not parse, `NotFound` for a path
+    /// that is not there.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TargetLoadError::Path(TargetPathError::Missing(_)) => ErrorKind::NotFound,
+            TargetLoadError::Path(TargetPathError::Unreadable(..)) | TargetLoadError::Read { .. } => ErrorKind::Io,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl std::fmt::Display for TargetLoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetLoadError::Path(e) => e.fmt(f),
+            TargetLoadError::Read { path, source } => write!(f, "{}: {source}", path.display()),
+            TargetLoadError::Btf { path, source } => write!(f, "{}: {source}", path.display()),
+            TargetLoadError::Text { path, source } => write!(f, "{}: {source}", path.display()),
+            TargetLoadError::Minimize { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for TargetLoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TargetLoadError::Path(e) => Some(e),
+            TargetLoadError::Read { source, .. } => Some(source),
+            TargetLoadError::Btf { source, .. } => Some(source),
+            TargetLoadError::Text { source, .. } => Some(source),
+            TargetLoadError::Minimize { source, .. } => Some(source),
+        }
+    }
+}
+
+impl bpfld_obj::error::Kind for TargetLoadError {
+    fn kind(&self) -> ErrorKind {
+        TargetLoadError::kind(self)
+    }
+}
+
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> TargetLoadError + '_ {
+    move |source| TargetLoadError::Read { path: path.to_path_buf(), source }
+}
+
+fn btf_error(path: &Path) -> impl FnOnce(bpfld_btf::Error) -> TargetLoadError + '_ {
+    move |source| TargetLoadError::Btf { path: path.to_path_buf(), source }
+}
+
+fn text_error(path: &Path) -> impl FnOnce(LineError) -> TargetLoadError + '_ {
+    move |source| TargetLoadError::Text { path: path.to_path_buf(), source }
+}
+
+pub(crate) fn map_file(path: &Path) -> Result<Arc<bpfld_sys::FileMap>, TargetLoadError> {
+    bpfld_sys::FileMap::open(path).map(Arc::new).map_err(read_error(path))
 }
 
 /// Loads the target at `path` (see the module documentation).
-pub fn load_target(path: &Path) -> Result<Target, String> {
-    let files = TargetFiles::locate(path).map_err(|e| e.to_string())?;
+pub fn load_target(path: &Path) -> Result<Target, TargetLoadError> {
+    let files = TargetFiles::locate(path).map_err(TargetLoadError::Path)?;
     load_files(&files)
 }
 
 /// Loads a target from located files.
-pub fn load_files(files: &TargetFiles) -> Result<Target, String> {
+pub fn load_files(files: &TargetFiles) -> Result<Target, TargetLoadError> {
     load_files_for(files, None)
 }
 
@@ -161,19 +232,19 @@ pub struct TargetNeeds {
 /// a targeted view for those names ([`Btf::parse_targeted`]) and its
 /// config for those options: what a check of known objects needs, at a
 /// fraction of the cost of a full parse. The plans are the same.
-pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Result<Target, String> {
+pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Result<Target, TargetLoadError> {
     let wanted = needs.map(|n| &n.btf);
     let bytes = map_file(&files.vmlinux)?;
     let vmlinux = match wanted {
         Some(w) => Btf::parse_targeted(bytes, w),
         None => Btf::parse(bytes),
     }
-    .map_err(|e| format!("{}: {e}", files.vmlinux.display()))?;
+    .map_err(btf_error(&files.vmlinux))?;
     let name = files.release.clone().unwrap_or_else(|| files.vmlinux.display().to_string());
     let mut target = Target::new(name, vmlinux);
     if let Some(dir) = &files.modules_dir {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .map_err(read_error(dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "btf"))
             .collect();
@@ -186,7 +257,7 @@ pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Resul
                 Some(w) => Btf::parse_split_targeted(bytes, &target.vmlinux, w),
                 None => Btf::parse_split(bytes, &target.vmlinux),
             }
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+            .map_err(btf_error(&p))?;
             // The kernel names modules with `_` where file names may have
             // `-` (`nf-conntrack.ko` loads as `nf_conntrack`).
             let name = p.file_stem().map(|s| s.to_string_lossy().replace('-', "_")).unwrap_or_default();
@@ -194,19 +265,19 @@ pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Resul
         }
     }
     if let Some(p) = &files.config {
-        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let text = std::fs::read_to_string(p).map_err(read_error(p))?;
         target.kernel_version = kernel_version_from_config(&text).or_else(|| files.release.as_deref().and_then(version_from_release));
         let config = match needs {
             Some(n) => Kconfig::parse_for(&text, &n.config),
             None => Kconfig::parse(&text),
         };
-        target.kconfig = Some(config.map_err(|e| format!("{}: {e}", p.display()))?);
+        target.kconfig = Some(config.map_err(text_error(p))?);
     } else {
         target.kernel_version = files.release.as_deref().and_then(version_from_release);
     }
     if let Some(p) = &files.kallsyms {
-        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        target.kallsyms = Some(Kallsyms::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
+        let text = std::fs::read_to_string(p).map_err(read_error(p))?;
+        target.kallsyms = Some(Kallsyms::parse(&text).map_err(text_error(p))?);
     }
     Ok(target)
 }

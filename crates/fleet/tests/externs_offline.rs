@@ -123,6 +123,13 @@ fn strong_externs_fail_with_libbpfs_message() {
     let t = target(&dir, K612);
     let e = plan_err(&object("kfunc_strong_missing"), &t, &PlanOptions::default());
     assert!(e.contains("extern (func ksym) 'bpfld_no_such_kfunc': not found in kernel or module BTFs"), "{e}");
+    let typed = plan(&object("kfunc_strong_missing"), Some(&t), &PlanOptions::default()).unwrap_err().error;
+    assert_eq!(typed.kind(), bpfld_obj::ErrorKind::NotFound);
+    let cause = typed.cause::<bpfld_obj::externs::ExternError>().expect("an extern error");
+    assert!(
+        matches!(cause, bpfld_obj::externs::ExternError::Unresolved { unresolved: bpfld_obj::externs::Unresolved::NotFound, .. }),
+        "{cause:?}"
+    );
     let obj = object("kfunc_strong_incompatible");
     let e = plan_err(&obj, &t, &PlanOptions::default());
     let proto = obj.externs.iter().find(|x| x.name == "bpf_task_acquire___wrong").unwrap().type_id;

@@ -43,18 +43,56 @@ pub struct ArenaPlan {
     pub data: Vec<u8>,
 }
 
+/// Why an object's arena does not work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArenaError {
+    /// More than one ARENA map (libbpf supports one).
+    TwoArenas { first: String, second: String },
+    /// `__arena` variables without an ARENA map.
+    NoArenaMap,
+    /// The variables do not fit the arena.
+    TooSmall { size: u64, data_len: usize },
+}
+
+impl std::fmt::Display for ArenaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArenaError::TwoArenas { first, second } => {
+                write!(f, "map '{second}': only single ARENA map is supported (map '{first}' is also ARENA)")
+            }
+            ArenaError::NoArenaMap => write!(
+                f,
+                "section '{ARENA_SEC}': to use global __arena variables the ARENA map should be explicitly declared in SEC(\".maps\")"
+            ),
+            ArenaError::TooSmall { size, data_len } => write!(
+                f,
+                "section '{ARENA_SEC}': declared ARENA map size ({size}) is too small to hold global __arena variables of size {data_len}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ArenaError {}
+
+impl crate::error::Kind for ArenaError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            ArenaError::TwoArenas { .. } => crate::error::ErrorKind::Unsupported,
+            _ => crate::error::ErrorKind::InvalidInput,
+        }
+    }
+}
+
 /// The object's arena map: libbpf allows one. `has_data`: the object has
 /// arena variables, which need one.
-pub fn find_arena_map(maps: &[MapSpec], has_data: bool) -> Result<Option<usize>, String> {
+pub fn find_arena_map(maps: &[MapSpec], has_data: bool) -> Result<Option<usize>, ArenaError> {
     let mut arenas = maps.iter().enumerate().filter(|(_, m)| m.map_type == bpfld_asm::types::map_type::ARENA);
     let first = arenas.next();
     if let (Some((_, a)), Some((_, b))) = (first, arenas.next()) {
-        return Err(format!("map '{}': only single ARENA map is supported (map '{}' is also ARENA)", b.real_name, a.real_name));
+        return Err(ArenaError::TwoArenas { first: a.real_name.clone(), second: b.real_name.clone() });
     }
     if has_data && first.is_none() {
-        return Err(format!(
-            "section '{ARENA_SEC}': to use global __arena variables the ARENA map should be explicitly declared in SEC(\".maps\")"
-        ));
+        return Err(ArenaError::NoArenaMap);
     }
     Ok(first.map(|(i, _)| i))
 }
@@ -66,13 +104,11 @@ pub fn arena_size(map: &MapSpec, page_size: u64) -> u64 {
 
 /// Checks at open that the variables fit the arena (libbpf's
 /// `init_arena_map_data`, with a 4 KiB page).
-pub fn check_fits(map: &MapSpec, data_len: usize) -> Result<(), String> {
+pub fn check_fits(map: &MapSpec, data_len: usize) -> Result<(), ArenaError> {
     let need = (data_len as u64).next_multiple_of(DEFAULT_PAGE_SIZE);
     let size = arena_size(map, DEFAULT_PAGE_SIZE);
     if need > size {
-        return Err(format!(
-            "section '{ARENA_SEC}': declared ARENA map size ({size}) is too small to hold global __arena variables of size {data_len}"
-        ));
+        return Err(ArenaError::TooSmall { size, data_len });
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use bpfld_asm::types::prog_type as pt;
 use bpfld_btf::writer::{OwnedType, TypeData, Writer};
 use bpfld_btf::{Btf, FuncLinkage, Kind};
 
+use crate::btf_fixup::BtfFixError;
 use crate::plan::{LoadPlan, ProgramPlan};
 
 /// The decl tag the attribute leaves.
@@ -48,9 +49,9 @@ fn ctx_struct(prog_type: u32) -> Option<&'static str> {
 
 /// Rewrites every program's func_info and the plan's BTF for `__arg_ctx`
 /// (see the module). Returns whether anything changed.
-pub fn fixup_arg_ctx(plan: &mut LoadPlan) -> Result<bool, String> {
+pub fn fixup_arg_ctx(plan: &mut LoadPlan) -> Result<bool, BtfFixError> {
     let Some(raw) = &plan.btf else { return Ok(false) };
-    let btf = Btf::from_vec(raw.clone()).map_err(|e| format!("object BTF: {e}"))?;
+    let btf = Btf::from_vec(raw.clone()).map_err(|source| BtfFixError::Btf { what: "object BTF", source })?;
     let tags: Vec<(u32, usize)> = btf
         .own_types()
         .filter(|t| t.kind() == Kind::DeclTag && t.name() == Ok(ARG_CTX))
@@ -59,13 +60,13 @@ pub fn fixup_arg_ctx(plan: &mut LoadPlan) -> Result<bool, String> {
     if tags.is_empty() {
         return Ok(false);
     }
-    let mut w = Writer::from_btf(&btf).map_err(|e| e.to_string())?;
+    let mut w = Writer::from_btf(&btf)?;
     let mut changed = false;
     for p in plan.programs.iter_mut() {
         changed |= fixup_program(&btf, &mut w, &tags, p);
     }
     if changed {
-        plan.btf = Some(w.write().map_err(|e| e.to_string())?);
+        plan.btf = Some(w.write()?);
     }
     Ok(changed)
 }

@@ -7,6 +7,86 @@ use std::collections::HashMap;
 use bpfld_btf::writer::{OwnedType, TypeData, Writer};
 use bpfld_btf::{Btf, Kind, VarLinkage};
 
+use crate::error::{ErrorKind, Kind as ErrorKindOf};
+
+/// Why an object's BTF could not be fixed up (here, for a kernel without
+/// some BTF feature, or for `arg:ctx`): the BTF itself is malformed, or
+/// disagrees with the ELF (a DATASEC without its section, a VAR without
+/// its symbol, an extern without its declaration).
+#[derive(Debug, Clone)]
+pub enum BtfFixError {
+    /// The BTF does not read; `what` says which BTF ("object BTF", "fixed-up
+    /// BTF does not parse"), empty for the object's own.
+    Btf { what: &'static str, source: bpfld_btf::Error },
+    /// The fixed-up BTF cannot be written.
+    Write(bpfld_btf::writer::WriteError),
+    /// A DATASEC without size whose ELF section is missing.
+    NoSectionSize { id: u32, section: String },
+    /// A size or offset does not fit 32 bits; `what` names it.
+    TooLarge { what: String },
+    /// A DATASEC entry refers to a type the object does not have.
+    EntryOutside { id: Option<u32>, section: String, entry: usize, type_id: u32 },
+    /// A DATASEC entry that is not a VAR.
+    EntryNotVar { id: u32, section: String, entry: usize, kind: &'static str },
+    /// A global VAR without an ELF symbol.
+    NoSymbol { id: u32, section: String, var: String },
+    /// A `.ksyms`/`.kconfig` entry no extern of the object declares.
+    NoExternDefinition { kind: &'static str, name: String },
+}
+
+impl std::fmt::Display for BtfFixError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BtfFixError::Btf { what: "", source } => source.fmt(f),
+            BtfFixError::Btf { what, source } => write!(f, "{what}: {source}"),
+            BtfFixError::Write(e) => e.fmt(f),
+            BtfFixError::NoSectionSize { id, section } => {
+                write!(f, "DATASEC [{id}] '{section}': no ELF section of that name to take its size from")
+            }
+            BtfFixError::TooLarge { what } => write!(f, "{what} too large"),
+            BtfFixError::EntryOutside { id: Some(id), section, entry, type_id } => {
+                write!(f, "DATASEC [{id}] '{section}': entry {entry} refers to type [{type_id}] outside the object")
+            }
+            BtfFixError::EntryOutside { id: None, section, entry, type_id } => {
+                write!(f, "DATASEC '{section}' entry {entry} refers to type [{type_id}] outside the object")
+            }
+            BtfFixError::EntryNotVar { id, section, entry, kind } => {
+                write!(f, "DATASEC [{id}] '{section}': entry {entry} is a {kind}, not a VAR")
+            }
+            BtfFixError::NoSymbol { id, section, var } => write!(f, "DATASEC [{id}] '{section}': no ELF symbol for VAR '{var}'"),
+            BtfFixError::NoExternDefinition { kind, name } => write!(f, "failed to find extern definition for BTF {kind} '{name}'"),
+        }
+    }
+}
+
+impl std::error::Error for BtfFixError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BtfFixError::Btf { source, .. } => Some(source),
+            BtfFixError::Write(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl ErrorKindOf for BtfFixError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
+    }
+}
+
+impl From<bpfld_btf::Error> for BtfFixError {
+    fn from(source: bpfld_btf::Error) -> Self {
+        BtfFixError::Btf { what: "", source }
+    }
+}
+
+impl From<bpfld_btf::writer::WriteError> for BtfFixError {
+    fn from(e: bpfld_btf::writer::WriteError) -> Self {
+        BtfFixError::Write(e)
+    }
+}
+
 const STV_INTERNAL: u8 = 1;
 const STV_HIDDEN: u8 = 2;
 
@@ -19,8 +99,8 @@ const STV_HIDDEN: u8 = 2;
 /// - VARs are sorted by offset.
 ///
 /// `var_syms` maps global object symbols to (value, visibility).
-pub fn fix_object_btf(btf: &Btf, sec_sizes: &HashMap<String, u64>, var_syms: &HashMap<&str, (u64, u8)>) -> Result<Btf, String> {
-    let mut w = Writer::from_btf(btf).map_err(|e| e.to_string())?;
+pub fn fix_object_btf(btf: &Btf, sec_sizes: &HashMap<String, u64>, var_syms: &HashMap<&str, (u64, u8)>) -> Result<Btf, BtfFixError> {
+    let mut w = Writer::from_btf(btf)?;
     let first = w.first_id();
     let n = w.types.len();
     let mut changed = false;
@@ -38,9 +118,9 @@ pub fn fix_object_btf(btf: &Btf, sec_sizes: &HashMap<String, u64>, var_syms: &Ha
         if w.types[i].size_or_type == 0 {
             let size = sec_sizes.get(&sec_name).copied().unwrap_or(0);
             if size == 0 {
-                return Err(format!("DATASEC [{id}] '{sec_name}': no ELF section of that name to take its size from"));
+                return Err(BtfFixError::NoSectionSize { id, section: sec_name });
             }
-            w.types[i].size_or_type = u32::try_from(size).map_err(|_| format!("DATASEC '{sec_name}' too large"))?;
+            w.types[i].size_or_type = u32::try_from(size).map_err(|_| BtfFixError::TooLarge { what: format!("DATASEC '{sec_name}'") })?;
             fixup_offsets = true;
             changed = true;
         }
@@ -48,10 +128,10 @@ pub fn fix_object_btf(btf: &Btf, sec_sizes: &HashMap<String, u64>, var_syms: &Ha
         let mut new_vars = vars.clone();
         for (j, v) in vars.iter().enumerate() {
             let Some(var) = w.get(v.type_id) else {
-                return Err(format!("DATASEC [{id}] '{sec_name}': entry {j} refers to type [{}] outside the object", v.type_id));
+                return Err(BtfFixError::EntryOutside { id: Some(id), section: sec_name, entry: j, type_id: v.type_id });
             };
             if var.kind != Kind::Var {
-                return Err(format!("DATASEC [{id}] '{sec_name}': entry {j} is a {}, not a VAR", var.kind.name()));
+                return Err(BtfFixError::EntryNotVar { id, section: sec_name, entry: j, kind: var.kind.name() });
             }
             let TypeData::Var(linkage) = var.data else { continue };
             let linkage = VarLinkage::from_raw(linkage);
@@ -60,10 +140,10 @@ pub fn fix_object_btf(btf: &Btf, sec_sizes: &HashMap<String, u64>, var_syms: &Ha
             }
             let vname = var.name.clone();
             let Some(&(value, vis)) = var_syms.get(vname.as_str()) else {
-                return Err(format!("DATASEC [{id}] '{sec_name}': no ELF symbol for VAR '{vname}'"));
+                return Err(BtfFixError::NoSymbol { id, section: sec_name, var: vname });
             };
             if fixup_offsets {
-                new_vars[j].offset = u32::try_from(value).map_err(|_| format!("VAR '{vname}' offset too large"))?;
+                new_vars[j].offset = u32::try_from(value).map_err(|_| BtfFixError::TooLarge { what: format!("VAR '{vname}' offset") })?;
             }
             if vis == STV_HIDDEN || vis == STV_INTERNAL {
                 if let Some(t) = w.get_mut(v.type_id) {
@@ -81,8 +161,8 @@ pub fn fix_object_btf(btf: &Btf, sec_sizes: &HashMap<String, u64>, var_syms: &Ha
     if !changed {
         return Ok(btf.clone());
     }
-    let bytes = w.write().map_err(|e| e.to_string())?;
-    Btf::from_vec(bytes).map_err(|e| format!("fixed-up BTF does not parse: {e}"))
+    let bytes = w.write()?;
+    Btf::from_vec(bytes).map_err(|source| BtfFixError::Btf { what: "fixed-up BTF does not parse", source })
 }
 
 /// Sorts a DATASEC's entries by offset (stable, unlike libbpf's qsort, so
@@ -115,13 +195,13 @@ const DUMMY_KSYM: &str = "dummy_ksym";
 ///
 /// The local types externs are checked against (FUNC_PROTOs, VAR types) keep
 /// their ids and contents; only the DATASEC entries and linkage change.
-pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_funcs: &[&str]) -> Result<Btf, String> {
+pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_funcs: &[&str]) -> Result<Btf, BtfFixError> {
     let ksyms = btf.find_first(".ksyms", Kind::Datasec);
     let kconfig = btf.find_first(".kconfig", Kind::Datasec);
     if ksyms.is_none() && kconfig.is_none() && static_funcs.is_empty() {
         return Ok(btf.clone());
     }
-    let mut w = Writer::from_btf(btf).map_err(|e| e.to_string())?;
+    let mut w = Writer::from_btf(btf)?;
     let first = w.first_id();
     let idx = |id: u32| (id - first) as usize;
     let by_name = |name: &str| externs.iter().find(|e| e.name == name);
@@ -147,10 +227,10 @@ pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_func
         });
         for (i, v) in vars.iter_mut().enumerate() {
             let Some(t) = w.get(v.type_id).cloned() else {
-                return Err(format!("DATASEC '.ksyms' entry {i} refers to type [{}] outside the object", v.type_id));
+                return Err(BtfFixError::EntryOutside { id: None, section: ".ksyms".into(), entry: i, type_id: v.type_id });
             };
             if by_name(&t.name).is_none() {
-                return Err(format!("failed to find extern definition for BTF {} '{}'", t.kind.name(), t.name));
+                return Err(BtfFixError::NoExternDefinition { kind: t.kind.name(), name: t.name });
             }
             if t.kind == Kind::Func {
                 let proto = t.size_or_type;
@@ -180,7 +260,7 @@ pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_func
         for v in vars.iter_mut() {
             let name = w.get(v.type_id).map(|t| t.name.clone()).unwrap_or_default();
             let Some(slot) = by_name(&name).and_then(|e| e.kconfig) else {
-                return Err(format!("failed to find extern definition for BTF VAR '{name}'"));
+                return Err(BtfFixError::NoExternDefinition { kind: "VAR", name });
             };
             if let Some(var) = w.get_mut(v.type_id) {
                 var.data = TypeData::Var(VarLinkage::Global.raw());
@@ -203,6 +283,6 @@ pub fn fix_for_kernel(btf: &Btf, externs: &[crate::externs::Extern], static_func
         }
     }
 
-    let bytes = w.write().map_err(|e| e.to_string())?;
-    Btf::from_vec(bytes).map_err(|e| format!("BTF fixed up for the kernel does not parse: {e}"))
+    let bytes = w.write()?;
+    Btf::from_vec(bytes).map_err(|source| BtfFixError::Btf { what: "BTF fixed up for the kernel does not parse", source })
 }

@@ -46,38 +46,112 @@ pub struct BtfMapDef {
     pub values_offset: Option<u32>,
 }
 
+/// Why a BTF-defined map (`.maps`) or an initial value of one is invalid:
+/// `at` is where ("map 'x'", "field 'key'"), outermost first.
+#[derive(Debug, Clone)]
+pub struct BtfMapError {
+    pub at: Vec<String>,
+    pub problem: MapProblem,
+}
+
+/// What is wrong with a BTF-defined map.
+#[derive(Debug, Clone)]
+pub enum MapProblem {
+    /// The object's BTF does not read there.
+    Btf(bpfld_btf::Error),
+    /// The declaration is malformed.
+    Malformed(String),
+    /// The declaration asks for what libbpf (and bpfld) do not support.
+    Unsupported(String),
+}
+
+impl BtfMapError {
+    /// The same error under an outer context.
+    fn within(mut self, at: impl Into<String>) -> Self {
+        self.at.insert(0, at.into());
+        self
+    }
+}
+
+fn malformed(m: impl Into<String>) -> BtfMapError {
+    BtfMapError { at: Vec::new(), problem: MapProblem::Malformed(m.into()) }
+}
+
+fn unsupported(m: impl Into<String>) -> BtfMapError {
+    BtfMapError { at: Vec::new(), problem: MapProblem::Unsupported(m.into()) }
+}
+
+impl From<bpfld_btf::Error> for BtfMapError {
+    fn from(e: bpfld_btf::Error) -> Self {
+        BtfMapError { at: Vec::new(), problem: MapProblem::Btf(e) }
+    }
+}
+
+impl std::fmt::Display for BtfMapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for a in &self.at {
+            write!(f, "{a}: ")?;
+        }
+        match &self.problem {
+            MapProblem::Btf(e) => e.fmt(f),
+            MapProblem::Malformed(m) | MapProblem::Unsupported(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for BtfMapError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            MapProblem::Btf(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl crate::error::Kind for BtfMapError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self.problem {
+            MapProblem::Unsupported(_) => crate::error::ErrorKind::Unsupported,
+            _ => crate::error::ErrorKind::InvalidInput,
+        }
+    }
+}
+
 /// Every map of the `.maps` section (its ELF size is `sec_size`).
-pub fn parse_btf_maps(btf: &Btf, sec_size: usize) -> Result<Vec<BtfMapDef>, String> {
+pub fn parse_btf_maps(btf: &Btf, sec_size: usize) -> Result<Vec<BtfMapDef>, BtfMapError> {
     let Some(ds) = btf.find_first(".maps", Kind::Datasec) else {
-        return Err("no DATASEC '.maps' in the object's BTF".into());
+        return Err(malformed("no DATASEC '.maps' in the object's BTF"));
     };
-    let sec = btf.type_by_id(ds).map_err(|e| e.to_string())?;
+    let sec = btf.type_by_id(ds)?;
     let mut out = Vec::new();
     for (i, vi) in sec.datasec_vars().enumerate() {
-        let var = btf.type_by_id(vi.type_id).map_err(|e| format!("map #{i}: {e}"))?;
-        let name = var.name().map_err(|e| format!("map #{i}: {e}"))?;
+        let var = btf.type_by_id(vi.type_id).map_err(|e| BtfMapError::from(e).within(format!("map #{i}")))?;
+        let name = var.name().map_err(|e| BtfMapError::from(e).within(format!("map #{i}")))?;
         if name.is_empty() {
-            return Err(format!("map #{i}: empty name"));
+            return Err(malformed("empty name").within(format!("map #{i}")));
         }
         if vi.offset as u64 + vi.size as u64 > sec_size as u64 {
-            return Err(format!(
-                "map '{name}': definition at offset {:#x} size {:#x} runs past the section's {sec_size:#x} bytes",
+            return Err(malformed(format!(
+                "definition at offset {:#x} size {:#x} runs past the section's {sec_size:#x} bytes",
                 vi.offset, vi.size
-            ));
+            ))
+            .within(format!("map '{name}'")));
         }
         if var.kind() != Kind::Var {
-            return Err(format!("map '{name}': unexpected kind {} (want VAR)", var.kind().name()));
+            return Err(malformed(format!("unexpected kind {} (want VAR)", var.kind().name())).within(format!("map '{name}'")));
         }
         let linkage = var.var_linkage().expect("VAR has linkage");
         if linkage != VarLinkage::Global {
-            return Err(format!("map '{name}': unsupported linkage {linkage:?} (maps must be global)"));
+            return Err(unsupported(format!("unsupported linkage {linkage:?} (maps must be global)")).within(format!("map '{name}'")));
         }
-        let (def_id, def) = skip_mods_and_typedefs(btf, var.type_ref().unwrap_or(0)).map_err(|e| format!("map '{name}': {e}"))?;
+        let (def_id, def) =
+            skip_mods_and_typedefs(btf, var.type_ref().unwrap_or(0)).map_err(|e| BtfMapError::from(e).within(format!("map '{name}'")))?;
         let Some(def) = def.filter(|d| d.kind() == Kind::Struct) else {
-            return Err(format!("map '{name}': definition [{def_id}] is not a struct"));
+            return Err(malformed(format!("definition [{def_id}] is not a struct")).within(format!("map '{name}'")));
         };
         if def.size().unwrap_or(0) > vi.size {
-            return Err(format!("map '{name}': definition struct is larger than its VAR ({} > {})", def.size().unwrap_or(0), vi.size));
+            return Err(malformed(format!("definition struct is larger than its VAR ({} > {})", def.size().unwrap_or(0), vi.size))
+                .within(format!("map '{name}'")));
         }
         let mut m = parse_def(btf, name, def_id, false)?;
         m.sec_offset = vi.offset;
@@ -87,14 +161,15 @@ pub fn parse_btf_maps(btf: &Btf, sec_size: usize) -> Result<Vec<BtfMapDef>, Stri
     Ok(out)
 }
 
-fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<BtfMapDef, String> {
-    let err = |m: String| format!("map '{map_name}': {m}");
-    let def = btf.type_by_id(def_id).map_err(|e| err(e.to_string()))?;
+fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<BtfMapDef, BtfMapError> {
+    let err = |e: BtfMapError| e.within(format!("map '{map_name}'"));
+    let bad = |m: String| err(malformed(m));
+    let def = btf.type_by_id(def_id).map_err(|e| err(e.into()))?;
     let mut d = BtfMapDef { name: map_name.to_string(), ..Default::default() };
     let members: Vec<_> = def.members().collect();
     for (i, m) in members.iter().enumerate() {
-        let fname = def.str(m.name_off).map_err(|e| err(format!("field #{i}: {e}")))?;
-        let ferr = |msg: String| err(format!("field '{fname}': {msg}"));
+        let fname = def.str(m.name_off).map_err(|e| err(BtfMapError::from(e).within(format!("field #{i}"))))?;
+        let ferr = |e: BtfMapError| err(e.within(format!("field '{fname}'")));
         match fname {
             "type" => d.map_type = Some(field_uint(btf, m.type_id).map_err(ferr)?),
             "max_entries" => d.max_entries = Some(field_uint(btf, m.type_id).map_err(ferr)?),
@@ -115,64 +190,64 @@ fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<B
             }
             "pinning" => {
                 if is_inner {
-                    return Err(err("an inner map definition cannot be pinned".into()));
+                    return Err(bad("an inner map definition cannot be pinned".into()));
                 }
                 let v = field_uint(btf, m.type_id).map_err(ferr)?;
                 if v != PIN_NONE && v != PIN_BY_NAME {
-                    return Err(err(format!("invalid pinning value {v}")));
+                    return Err(bad(format!("invalid pinning value {v}")));
                 }
                 d.pinning = Some(v);
             }
             "values" => {
                 if is_inner {
-                    return Err(err("multi-level inner maps are not supported".into()));
+                    return Err(err(unsupported("multi-level inner maps are not supported")));
                 }
                 if i != members.len() - 1 {
-                    return Err(err("'values' must be the last field".into()));
+                    return Err(bad("'values' must be the last field".into()));
                 }
                 let ty = d.map_type.unwrap_or(0);
                 let prog_array = ty == map_type::PROG_ARRAY;
                 if !is_map_in_map(ty) && !prog_array {
-                    return Err(err("'values' needs a map-in-map or prog-array type, declared before it".into()));
+                    return Err(bad("'values' needs a map-in-map or prog-array type, declared before it".into()));
                 }
                 set_size(&mut d.value_size, 4, "value").map_err(err)?;
                 let what = if prog_array { "prog-array value" } else { "map-in-map inner" };
-                let arr = btf.type_by_id(m.type_id).map_err(|e| err(e.to_string()))?;
+                let arr = btf.type_by_id(m.type_id).map_err(|e| err(e.into()))?;
                 match arr.array() {
                     Some(a) if a.nelems == 0 => {
-                        let (_, p) = skip_mods_and_typedefs(btf, a.elem_type).map_err(|e| err(e.to_string()))?;
+                        let (_, p) = skip_mods_and_typedefs(btf, a.elem_type).map_err(|e| err(e.into()))?;
                         let Some(p) = p.filter(|p| p.kind() == Kind::Ptr) else {
-                            return Err(err(format!("{what} element is not a pointer")));
+                            return Err(bad(format!("{what} element is not a pointer")));
                         };
-                        let (tid, t) = skip_mods_and_typedefs(btf, p.type_ref().unwrap_or(0)).map_err(|e| err(e.to_string()))?;
+                        let (tid, t) = skip_mods_and_typedefs(btf, p.type_ref().unwrap_or(0)).map_err(|e| err(e.into()))?;
                         let kind = t.map(|t| t.kind());
                         if prog_array {
                             if kind != Some(Kind::FuncProto) {
-                                return Err(err(format!("{what} definition is not a function prototype")));
+                                return Err(bad(format!("{what} definition is not a function prototype")));
                             }
                         } else {
                             if kind != Some(Kind::Struct) {
-                                return Err(err(format!("{what} definition is not a struct")));
+                                return Err(bad(format!("{what} definition is not a struct")));
                             }
                             d.inner = Some(Box::new(parse_def(btf, &format!("{map_name}.inner"), tid, true)?));
                         }
                     }
-                    _ => return Err(err(format!("{what} spec is not a zero-sized array"))),
+                    _ => return Err(bad(format!("{what} spec is not a zero-sized array"))),
                 }
                 d.values_offset = Some(m.bit_offset / 8);
             }
-            other => return Err(err(format!("unknown field '{other}'"))),
+            other => return Err(bad(format!("unknown field '{other}'"))),
         }
     }
     if d.map_type.unwrap_or(0) == map_type::UNSPEC {
-        return Err(err("map type is not specified".into()));
+        return Err(bad("map type is not specified".into()));
     }
     Ok(d)
 }
 
-fn set_size(slot: &mut Option<u32>, v: u32, what: &str) -> Result<(), String> {
+fn set_size(slot: &mut Option<u32>, v: u32, what: &str) -> Result<(), BtfMapError> {
     match *slot {
-        Some(old) if old != 0 && old != v => Err(format!("conflicting {what} size {old} != {v}")),
+        Some(old) if old != 0 && old != v => Err(malformed(format!("conflicting {what} size {old} != {v}"))),
         _ => {
             *slot = Some(v);
             Ok(())
@@ -181,43 +256,44 @@ fn set_size(slot: &mut Option<u32>, v: u32, what: &str) -> Result<(), String> {
 }
 
 /// `__uint(name, N)`: `int (*name)[N]`.
-fn field_uint(btf: &Btf, type_id: u32) -> Result<u32, String> {
-    let (_, t) = skip_mods_and_typedefs(btf, type_id).map_err(|e| e.to_string())?;
+fn field_uint(btf: &Btf, type_id: u32) -> Result<u32, BtfMapError> {
+    let (_, t) = skip_mods_and_typedefs(btf, type_id)?;
     let Some(t) = t.filter(|t| t.kind() == Kind::Ptr) else {
-        return Err(format!("expected PTR, got {}", kind_name(t)));
+        return Err(malformed(format!("expected PTR, got {}", kind_name(t))));
     };
-    let arr = btf.type_by_id(t.type_ref().unwrap_or(0)).map_err(|e| e.to_string())?;
+    let arr = btf.type_by_id(t.type_ref().unwrap_or(0))?;
     match arr.array() {
         Some(a) => Ok(a.nelems),
-        None => Err(format!("expected ARRAY, got {}", arr.kind().name())),
+        None => Err(malformed(format!("expected ARRAY, got {}", arr.kind().name()))),
     }
 }
 
 /// `__ulong(name, N)`: an enum with one enumerator N, or the `__uint` form.
-fn field_ulong(btf: &Btf, type_id: u32) -> Result<u64, String> {
-    let (_, t) = skip_mods_and_typedefs(btf, type_id).map_err(|e| e.to_string())?;
+fn field_ulong(btf: &Btf, type_id: u32) -> Result<u64, BtfMapError> {
+    let (_, t) = skip_mods_and_typedefs(btf, type_id)?;
     match t {
         Some(t) if t.kind() == Kind::Ptr => field_uint(btf, type_id).map(u64::from),
         Some(t) if t.kind().is_enum() => {
             let mut e = t.enumerators();
             match (e.next(), e.next()) {
                 (Some(v), None) => Ok(v.value),
-                _ => Err("invalid __ulong: the enum must have exactly one value".into()),
+                _ => Err(malformed("invalid __ulong: the enum must have exactly one value")),
             }
         }
-        t => Err(format!("expected ENUM or ENUM64, got {}", kind_name(t))),
+        t => Err(malformed(format!("expected ENUM or ENUM64, got {}", kind_name(t)))),
     }
 }
 
 /// `__type(name, T)`: `T *name`; returns T's id and size.
-fn field_type(btf: &Btf, type_id: u32) -> Result<(u32, u32), String> {
-    let t = btf.type_by_id(type_id).map_err(|e| e.to_string())?;
+fn field_type(btf: &Btf, type_id: u32) -> Result<(u32, u32), BtfMapError> {
+    let t = btf.type_by_id(type_id)?;
     if t.kind() != Kind::Ptr {
-        return Err(format!("spec is not PTR: {}", t.kind().name()));
+        return Err(malformed(format!("spec is not PTR: {}", t.kind().name())));
     }
     let target = t.type_ref().unwrap_or(0);
-    let size = resolve_size(btf, target).map_err(|e| format!("can't determine the size of type [{target}]: {e}"))?;
-    let size = u32::try_from(size).map_err(|_| format!("type [{target}] is too large"))?;
+    let size =
+        resolve_size(btf, target).map_err(|e| BtfMapError::from(e).within(format!("can't determine the size of type [{target}]")))?;
+    let size = u32::try_from(size).map_err(|_| malformed(format!("type [{target}] is too large")))?;
     Ok((target, size))
 }
 
@@ -249,42 +325,50 @@ pub struct MapsRel {
 /// `bpf_object__collect_map_relos`): each relocation falls inside the
 /// `values` array of one map; its index is its distance from the array's
 /// start in 8-byte pointers.
-pub fn collect_init_slots(defs: &[BtfMapDef], rels: &[MapsRel]) -> Result<Vec<InitSlotRel>, String> {
+pub fn collect_init_slots(defs: &[BtfMapDef], rels: &[MapsRel]) -> Result<Vec<InitSlotRel>, BtfMapError> {
     let mut out = Vec::new();
     for (n, r) in rels.iter().enumerate() {
         let Some(mi) = defs.iter().position(|d| d.sec_offset as u64 <= r.offset && r.offset + 8 <= d.sec_offset as u64 + d.sec_size as u64)
         else {
-            return Err(format!("relocation #{n} ('{}') at offset {:#x}: no map definition there", r.symbol, r.offset));
+            return Err(malformed("no map definition there").within(format!("relocation #{n} ('{}') at offset {:#x}", r.symbol, r.offset)));
         };
         let d = &defs[mi];
         let ty = d.map_type.unwrap_or(0);
         if is_map_in_map(ty) {
             if !r.symbol_in_maps {
-                return Err(format!("map '{}': initial value '{}' is not a BTF-defined map", d.name, r.symbol));
+                return Err(malformed(format!("initial value '{}' is not a BTF-defined map", r.symbol)).within(format!("map '{}'", d.name)));
             }
             if ty == map_type::HASH_OF_MAPS && d.key_size != Some(4) {
-                return Err(format!("map '{}': a hash of maps with initial values needs a 4-byte key", d.name));
+                return Err(malformed("a hash of maps with initial values needs a 4-byte key").within(format!("map '{}'", d.name)));
             }
             if !defs.iter().any(|x| x.name == r.symbol) {
-                return Err(format!("map '{}': initial value '{}' is not a map of this object", d.name, r.symbol));
+                return Err(
+                    malformed(format!("initial value '{}' is not a map of this object", r.symbol)).within(format!("map '{}'", d.name))
+                );
             }
         } else if ty == map_type::PROG_ARRAY {
             if r.symbol_in_maps {
-                return Err(format!("map '{}': initial value '{}' is not a program", d.name, r.symbol));
+                return Err(malformed(format!("initial value '{}' is not a program", r.symbol)).within(format!("map '{}'", d.name)));
             }
         } else {
-            return Err(format!("map '{}': relocation at offset {:#x} in a map that takes no initial values", d.name, r.offset));
+            return Err(malformed(format!("relocation at offset {:#x} in a map that takes no initial values", r.offset))
+                .within(format!("map '{}'", d.name)));
         }
         let Some(values) = d.values_offset else {
-            return Err(format!("map '{}': relocation at offset {:#x} but the map has no 'values' field", d.name, r.offset));
+            return Err(malformed(format!("relocation at offset {:#x} but the map has no 'values' field", r.offset))
+                .within(format!("map '{}'", d.name)));
         };
         let rel_off = r.offset - d.sec_offset as u64;
         if rel_off < values as u64 || (rel_off - values as u64) % 8 != 0 {
-            return Err(format!("map '{}': relocation at offset {:#x} is not a 'values' slot", d.name, r.offset));
+            return Err(
+                malformed(format!("relocation at offset {:#x} is not a 'values' slot", r.offset)).within(format!("map '{}'", d.name))
+            );
         }
-        let index = u32::try_from((rel_off - values as u64) / 8).map_err(|_| format!("map '{}': slot index too large", d.name))?;
+        let index = u32::try_from((rel_off - values as u64) / 8)
+            .map_err(|_| malformed("slot index too large").within(format!("map '{}'", d.name)))?;
         if d.max_entries.is_some_and(|m| index >= m) {
-            return Err(format!("map '{}': initial value at slot {index} is beyond max_entries {}", d.name, d.max_entries.unwrap_or(0)));
+            return Err(malformed(format!("initial value at slot {index} is beyond max_entries {}", d.max_entries.unwrap_or(0)))
+                .within(format!("map '{}'", d.name)));
         }
         out.push(InitSlotRel { map: mi, index, target: r.symbol.clone() });
     }

@@ -11,6 +11,7 @@
 use bpfld_btf::writer::{OwnedMember, OwnedType, TypeData, Writer};
 use bpfld_btf::{Btf, FuncLinkage, Kind};
 
+use crate::btf_fixup::BtfFixError;
 use crate::features::KernelFeatures;
 
 /// The name libbpf gives the INT that ENUM64 values turn into.
@@ -21,11 +22,11 @@ const INT_8_BITS: u32 = 8;
 
 /// The object's BTF as `features`' kernel can load it, or `None` if it
 /// already can (nothing to change).
-pub fn sanitize_btf(btf: &Btf, features: &KernelFeatures) -> Result<Option<Vec<u8>>, String> {
+pub fn sanitize_btf(btf: &Btf, features: &KernelFeatures) -> Result<Option<Vec<u8>>, BtfFixError> {
     if !features.btf_needs_sanitizing() {
         return Ok(None);
     }
-    let mut w = Writer::from_btf(btf).map_err(|e| e.to_string())?;
+    let mut w = Writer::from_btf(btf)?;
     let mut changed = false;
     let mut placeholder = None;
     for i in 0..w.types.len() {
@@ -47,7 +48,7 @@ pub fn sanitize_btf(btf: &Btf, features: &KernelFeatures) -> Result<Option<Vec<u
     if !changed {
         return Ok(None);
     }
-    w.write().map(Some).map_err(|e| e.to_string())
+    Ok(Some(w.write()?))
 }
 
 /// The replacement of one type, if `features` needs one (the first rule

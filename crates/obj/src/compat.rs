@@ -27,6 +27,7 @@ use bpfld_asm::types::{attach_type_name, map_flags, map_type_name, prog_flags, p
 use bpfld_asm::{insn::pseudo, LinuxVersion};
 use bpfld_btf::Btf;
 
+use crate::btf_fixup::BtfFixError;
 use crate::features::{Feature, KernelEnums, KernelFeatures};
 use crate::map::MapSpec;
 use crate::plan::{LoadPlan, ProgramPlan};
@@ -131,13 +132,13 @@ impl fmt::Display for MissingFeature {
 impl std::error::Error for MissingFeature {}
 
 /// Applies the adaptations of this module for `features` to `plan`.
-pub fn adapt(plan: &mut LoadPlan, features: &KernelFeatures) -> Result<(), String> {
+pub fn adapt(plan: &mut LoadPlan, features: &KernelFeatures) -> Result<(), BtfFixError> {
     plan.features = *features;
     if !features.arg_ctx_tag {
         crate::arg_ctx::fixup_arg_ctx(plan)?;
     }
     if let Some(raw) = plan.btf.as_ref().filter(|_| features.btf_needs_sanitizing()) {
-        let btf = Btf::from_vec(raw.clone()).map_err(|e| format!("object BTF: {e}"))?;
+        let btf = Btf::from_vec(raw.clone()).map_err(|source| BtfFixError::Btf { what: "object BTF", source })?;
         if let Some(sanitized) = crate::btf_sanitize::sanitize_btf(&btf, features)? {
             plan.btf = Some(sanitized);
         }

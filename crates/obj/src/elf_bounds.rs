@@ -33,52 +33,111 @@ impl Fields<'_> {
     }
 }
 
+/// Why a file is not a whole ELF64 object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElfError {
+    Empty,
+    /// Does not start with the ELF magic; `head` is its first bytes in hex.
+    NotElf {
+        head: String,
+    },
+    Elf32,
+    /// Shorter than the ELF64 header.
+    TruncatedHeader {
+        len: usize,
+    },
+    UnknownByteOrder(u8),
+    NoSectionHeaders,
+    SectionHeaderSize(u64),
+    TruncatedSectionHeaders {
+        shoff: u64,
+        shnum: u64,
+        shentsize: u64,
+        len: usize,
+    },
+    TruncatedSection {
+        index: usize,
+        offset: u64,
+        size: u64,
+        len: usize,
+    },
+}
+
+impl std::fmt::Display for ElfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ElfError::Empty => f.write_str("empty file (0 bytes), not an ELF object"),
+            ElfError::NotElf { head } => write!(f, "not an ELF file (it starts with bytes {head}, not 7f454c46)"),
+            ElfError::Elf32 => f.write_str("a 32-bit ELF file, not a 64-bit BPF object"),
+            ElfError::TruncatedHeader { len } => write!(f, "truncated: {len} bytes, the ELF64 header needs {EHDR_LEN}"),
+            ElfError::UnknownByteOrder(b) => write!(f, "unknown ELF byte order {b} (EI_DATA)"),
+            ElfError::NoSectionHeaders => f.write_str("no section header table (e_shoff is 0)"),
+            ElfError::SectionHeaderSize(n) => write!(f, "section header entries of {n} bytes, not {SHDR_LEN}"),
+            ElfError::TruncatedSectionHeaders { shoff, shnum, shentsize, len } => write!(
+                f,
+                "truncated: section header table at {shoff:#x} ({shnum} entries of {shentsize} bytes) runs past the end of the {len}-byte file"
+            ),
+            ElfError::TruncatedSection { index, offset, size, len } => {
+                write!(f, "truncated: section [{index}] data at {offset:#x} (+{size:#x} bytes) runs past the end of the {len}-byte file")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ElfError {}
+
+impl crate::error::Kind for ElfError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::InvalidInput
+    }
+}
+
 /// Checks that `data` holds a whole ELF64 header, section header table and
 /// section contents; the error says what is missing and where.
-pub(crate) fn check_elf_bounds(data: &[u8]) -> Result<(), String> {
+pub(crate) fn check_elf_bounds(data: &[u8]) -> Result<(), ElfError> {
     let len = data.len();
     if len == 0 {
-        return Err("empty file (0 bytes), not an ELF object".into());
+        return Err(ElfError::Empty);
     }
     if !data.starts_with(b"\x7fELF") {
-        let head: String = data.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        return Err(format!("not an ELF file (it starts with bytes {head}, not 7f454c46)"));
+        return Err(ElfError::NotElf { head: data.iter().take(4).map(|b| format!("{b:02x}")).collect() });
     }
     match data.get(4) {
-        Some(2) => {}
-        Some(1) => return Err("a 32-bit ELF file, not a 64-bit BPF object".into()),
-        _ => return Err(format!("truncated: {len} bytes, the ELF64 header needs {EHDR_LEN}")),
-    }
-    if len < EHDR_LEN {
-        return Err(format!("truncated: {len} bytes, the ELF64 header needs {EHDR_LEN}"));
+        Some(2) if len >= EHDR_LEN => {}
+        Some(1) => return Err(ElfError::Elf32),
+        _ => return Err(ElfError::TruncatedHeader { len }),
     }
     let big = match data[5] {
         1 => false,
         2 => true,
-        other => return Err(format!("unknown ELF byte order {other} (EI_DATA)")),
+        other => return Err(ElfError::UnknownByteOrder(other)),
     };
     let f = Fields { data, big };
     let (shoff, shentsize, shnum) = (f.u64(0x28).unwrap_or(0), f.u16(0x3a).unwrap_or(0), f.u16(0x3c).unwrap_or(0));
     if shoff == 0 {
-        return Err("no section header table (e_shoff is 0)".into());
+        return Err(ElfError::NoSectionHeaders);
     }
     if shentsize != SHDR_LEN as u64 {
-        return Err(format!("section header entries of {shentsize} bytes, not {SHDR_LEN}"));
+        return Err(ElfError::SectionHeaderSize(shentsize));
     }
     let table_end = shnum.checked_mul(shentsize).and_then(|n| n.checked_add(shoff));
     if table_end.is_none_or(|end| end > len as u64) {
-        return Err(format!(
-            "truncated: section header table at {shoff:#x} ({shnum} entries of {shentsize} bytes) runs past the end of the {len}-byte file"
-        ));
+        return Err(ElfError::TruncatedSectionHeaders { shoff, shnum, shentsize, len });
     }
-    for i in 0..shnum as usize {
-        let at = shoff as usize + i * SHDR_LEN;
-        let (kind, off, size) = (f.u32(at + 4).unwrap_or(0), f.u64(at + 24).unwrap_or(0), f.u64(at + 32).unwrap_or(0));
+    check_sections(&f, shoff as usize, shnum as usize)
+}
+
+/// Checks that every section with data lies inside the file.
+fn check_sections(f: &Fields<'_>, shoff: usize, shnum: usize) -> Result<(), ElfError> {
+    let len = f.data.len();
+    for index in 0..shnum {
+        let at = shoff + index * SHDR_LEN;
+        let (kind, offset, size) = (f.u32(at + 4).unwrap_or(0), f.u64(at + 24).unwrap_or(0), f.u64(at + 32).unwrap_or(0));
         if kind == SHT_NULL || kind == SHT_NOBITS {
             continue;
         }
-        if off.checked_add(size).is_none_or(|end| end > len as u64) {
-            return Err(format!("truncated: section [{i}] data at {off:#x} (+{size:#x} bytes) runs past the end of the {len}-byte file"));
+        if offset.checked_add(size).is_none_or(|end| end > len as u64) {
+            return Err(ElfError::TruncatedSection { index, offset, size, len });
         }
     }
     Ok(())
@@ -99,14 +158,14 @@ mod tests {
 
     #[test]
     fn each_defect_is_named() {
-        assert_eq!(check_elf_bounds(b"").unwrap_err(), "empty file (0 bytes), not an ELF object");
-        assert!(check_elf_bounds(b"#!/bin/sh\n").unwrap_err().contains("starts with bytes 23212f62"));
-        assert!(check_elf_bounds(b"\x7fELF\x01").unwrap_err().contains("32-bit"));
-        assert_eq!(check_elf_bounds(b"\x7fELF\x02\x01").unwrap_err(), "truncated: 6 bytes, the ELF64 header needs 64");
+        assert_eq!(check_elf_bounds(b"").unwrap_err().to_string(), "empty file (0 bytes), not an ELF object");
+        assert_eq!(check_elf_bounds(b"#!/bin/sh\n").unwrap_err(), ElfError::NotElf { head: "23212f62".into() });
+        assert_eq!(check_elf_bounds(b"\x7fELF\x01").unwrap_err(), ElfError::Elf32);
+        assert_eq!(check_elf_bounds(b"\x7fELF\x02\x01").unwrap_err().to_string(), "truncated: 6 bytes, the ELF64 header needs 64");
         let mut h = header(0x1000, 3);
         h.resize(1000, 0);
         assert_eq!(
-            check_elf_bounds(&h).unwrap_err(),
+            check_elf_bounds(&h).unwrap_err().to_string(),
             "truncated: section header table at 0x1000 (3 entries of 64 bytes) runs past the end of the 1000-byte file"
         );
         let mut h = header(64, 2);
@@ -115,10 +174,7 @@ mod tests {
         h[s1 + 4] = 1; // SHT_PROGBITS
         h[s1 + 24..s1 + 32].copy_from_slice(&0x100u64.to_le_bytes());
         h[s1 + 32..s1 + 40].copy_from_slice(&0x1000u64.to_le_bytes());
-        assert_eq!(
-            check_elf_bounds(&h).unwrap_err(),
-            "truncated: section [1] data at 0x100 (+0x1000 bytes) runs past the end of the 192-byte file"
-        );
+        assert_eq!(check_elf_bounds(&h).unwrap_err(), ElfError::TruncatedSection { index: 1, offset: 0x100, size: 0x1000, len: 192 });
         h[s1 + 24..s1 + 32].copy_from_slice(&0x40u64.to_le_bytes());
         h[s1 + 32..s1 + 40].copy_from_slice(&0x10u64.to_le_bytes());
         assert_eq!(check_elf_bounds(&h), Ok(()));

@@ -45,7 +45,7 @@ pub fn exception_callback(obj: &Object, prog_idx: usize) -> Result<Option<usize>
             return Err(cx.err("exception_callback:<value> decl tag contains empty value"));
         }
         let Some(idx) = obj.programs.iter().position(|p| p.is_subprog && p.name == cb_name) else {
-            return Err(cx.err(format!("cannot find exception callback '{cb_name}'")));
+            return Err(cx.err_kind(crate::error::ErrorKind::NotFound, format!("cannot find exception callback '{cb_name}'")));
         };
         let cb = &obj.programs[idx];
         // The verifier expects a global function; a hidden one's BTF is

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::error::LineError;
+
 /// Symbol name to the addresses it has (a static symbol may appear in
 /// several places, which makes an extern of that name ambiguous).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -14,7 +16,7 @@ impl Kallsyms {
     /// Parses lines of `address type name [module]`. As libbpf does, a data
     /// symbol (`d`) with an `.llvm.<hash>` suffix (a promoted static under
     /// LTO) also counts under its name without the suffix.
-    pub fn parse(text: &str) -> Result<Kallsyms, String> {
+    pub fn parse(text: &str) -> Result<Kallsyms, LineError> {
         let mut addrs: HashMap<String, Vec<u64>> = HashMap::new();
         for (n, line) in text.lines().enumerate() {
             if line.is_empty() {
@@ -22,9 +24,10 @@ impl Kallsyms {
             }
             let mut f = line.split_ascii_whitespace();
             let (Some(addr), Some(ty), Some(name)) = (f.next(), f.next(), f.next()) else {
-                return Err(format!("line {}: expected 'address type name', got {line:?}", n + 1));
+                return Err(LineError::NotSymbol { line: n + 1, text: line.to_string() });
             };
-            let addr = u64::from_str_radix(addr, 16).map_err(|e| format!("line {}: address {addr:?}: {e}", n + 1))?;
+            let addr =
+                u64::from_str_radix(addr, 16).map_err(|source| LineError::BadAddress { line: n + 1, addr: addr.to_string(), source })?;
             let name = match (ty, name.find(".llvm.")) {
                 ("d", Some(i)) => &name[..i],
                 _ => name,

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::error::LineError;
+
 /// The `CONFIG_*` values of one kernel, as written in its `.config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kconfig {
@@ -18,16 +20,16 @@ pub struct Kconfig {
 
 /// One line of a `.config`: `Some((name, value))` for a setting, `None` for
 /// a comment or a blank line, an error for anything else.
-fn parse_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, String> {
+fn parse_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, LineError> {
     let line = line.trim_end_matches('\r');
     if line.trim().is_empty() || line.starts_with('#') {
         return Ok(None);
     }
     let Some((name, value)) = line.split_once('=') else {
-        return Err(format!("line {}: expected CONFIG_NAME=value, got {line:?}", n + 1));
+        return Err(LineError::NotSetting { line: n + 1, text: line.to_string() });
     };
     if !name.starts_with("CONFIG_") || name.contains(char::is_whitespace) {
-        return Err(format!("line {}: {name:?} is not a CONFIG_ name", n + 1));
+        return Err(LineError::NotConfigName { line: n + 1, name: name.to_string() });
     }
     Ok(Some((name, value)))
 }
@@ -36,7 +38,7 @@ fn parse_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, String> {
 /// [`parse_line`] does on the first bad line. The lines a `.config` is
 /// made of (comments, `CONFIG_X=value` with an ASCII name) are told apart
 /// by their first bytes; any other line goes through [`parse_line`].
-fn for_each_setting<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Result<(), String> {
+fn for_each_setting<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Result<(), LineError> {
     let bytes = text.as_bytes();
     let (mut start, mut n) = (0, 0);
     while start < bytes.len() {
@@ -83,7 +85,7 @@ impl Kconfig {
     /// the same errors), keeping only the values of `names`: what checking
     /// known objects against many kernels needs, without a map of every
     /// option per kernel. Other names still answer, from the text.
-    pub fn parse_for(text: &str, names: &[String]) -> Result<Kconfig, String> {
+    pub fn parse_for(text: &str, names: &[String]) -> Result<Kconfig, LineError> {
         let mut values = HashMap::new();
         for_each_setting(text, |name, value| {
             if names.iter().any(|w| w == name) {
@@ -98,7 +100,7 @@ impl Kconfig {
     /// lines are skipped. A line that is neither is an error naming its
     /// line number, since a corrupt config would otherwise give silently
     /// wrong extern values.
-    pub fn parse(text: &str) -> Result<Kconfig, String> {
+    pub fn parse(text: &str) -> Result<Kconfig, LineError> {
         let mut values = HashMap::new();
         for_each_setting(text, |name, value| {
             values.insert(name.to_string(), value.to_string());
@@ -162,7 +164,8 @@ mod tests {
     #[test]
     fn garbage_is_an_error_with_a_line() {
         let e = Kconfig::parse("CONFIG_A=y\nnot a config line\n").unwrap_err();
-        assert!(e.starts_with("line 2:"), "{e}");
+        assert_eq!(e, LineError::NotSetting { line: 2, text: "not a config line".into() });
+        assert_eq!(e.to_string(), "line 2: expected CONFIG_NAME=value, got \"not a config line\"");
     }
 
     #[test]
@@ -188,7 +191,7 @@ mod tests {
         for line in lines {
             for end in ["\n", "\r\n", "\r\r\n", ""] {
                 let text = format!("CONFIG_Z=1\n{line}{end}CONFIG_Y=2\n");
-                let reference: Result<Vec<(&str, &str)>, String> =
+                let reference: Result<Vec<(&str, &str)>, LineError> =
                     text.lines().enumerate().filter_map(|(n, l)| parse_line(n, l).transpose()).collect();
                 let mut fast = Vec::new();
                 let got = for_each_setting(&text, |k, v| fast.push((k, v))).map(|()| fast);

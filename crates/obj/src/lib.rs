@@ -10,7 +10,7 @@ pub mod btf_maps;
 pub mod btf_sanitize;
 pub mod compat;
 pub mod core;
-mod elf_bounds;
+pub mod elf_bounds;
 pub mod error;
 pub mod exception_cb;
 pub mod externs;
@@ -30,7 +30,8 @@ pub mod target_names;
 pub mod usdt;
 
 pub use compat::MissingFeature;
-pub use error::{Error, Result};
+pub use elf_bounds::ElfError;
+pub use error::{Error, ErrorKind, Result};
 pub use externs::{Extern, ExternKind};
 pub use features::{Feature, KernelEnums, KernelFeatures};
 pub use map::{MapOrigin, MapSpec};

@@ -14,7 +14,7 @@ use object::{Endianness, Object as _, ObjectSection, ObjectSymbol, RelocationTar
 
 use crate::arena::{self, ArenaGlobals};
 use crate::btf_fixup::{fix_for_kernel, fix_object_btf};
-use crate::error::{Ctx, Result};
+use crate::error::{Ctx, ErrorKind, Result};
 use crate::externs::{collect_externs, kconfig_map_size, Extern, ExternSymbol};
 use crate::map::{InitSlot, MapOrigin, MapSpec};
 use crate::program::{Program, Reloc, RelocKind, SectionExt};
@@ -98,8 +98,8 @@ impl Object {
     /// Opens `data`, naming the object `name` in errors and map names.
     pub fn parse(name: &str, data: &[u8]) -> Result<Object> {
         let cx = Ctx::new(name);
-        crate::elf_bounds::check_elf_bounds(data).map_err(|m| cx.err(m))?;
-        let file = ElfFile64::<Endianness>::parse(data).map_err(|e| cx.err(format!("not a 64-bit ELF object: {e}")))?;
+        crate::elf_bounds::check_elf_bounds(data).map_err(|e| cx.wrap(e))?;
+        let file = ElfFile64::<Endianness>::parse(data).map_err(|e| cx.wrap_foreign("not a 64-bit ELF object", e))?;
         let endian = file.endian();
         let hdr = file.elf_header();
         if hdr.e_machine(endian).0 != elf::EM_BPF {
@@ -122,7 +122,7 @@ impl Object {
                 object::SymbolFlags::Elf { st_info, st_other } => (st_info.0, st_other.0),
                 _ => (0, 0),
             };
-            let name = s.name().map_err(|e| cx.with(format!("symbol #{idx}")).err(format!("bad name: {e}")))?.to_string();
+            let name = s.name().map_err(|e| cx.with(format!("symbol #{idx}")).wrap_foreign("bad name", e))?.to_string();
             let (shndx, undefined) = match s.section() {
                 SymbolSection::Section(i) => (Some(i.0), false),
                 SymbolSection::Undefined => (None, true),
@@ -163,14 +163,14 @@ impl Object {
 
         for sec in file.sections() {
             let idx = sec.index().0;
-            let sname = sec.name().map_err(|e| cx.with(format!("section #{idx}")).err(format!("bad name: {e}")))?.to_string();
+            let sname = sec.name().map_err(|e| cx.with(format!("section #{idx}")).wrap_foreign("bad name", e))?.to_string();
             let scx = cx.with(format!("section '{sname}'"));
             let sh = sec.elf_section_header();
             let sh_type = sh.sh_type(endian).0;
             let sh_flags = sh.sh_flags(endian).0;
             section_names.insert(idx, sname.clone());
             sec_sizes.insert(sname.clone(), sec.size());
-            let bytes = || sec.data().map_err(|e| scx.err(format!("unreadable data: {e}")));
+            let bytes = || sec.data().map_err(|e| scx.wrap_foreign("unreadable data", e));
             match sname.as_str() {
                 "license" => {
                     let d = bytes()?;
@@ -231,18 +231,18 @@ impl Object {
         let btf = match btf_raw {
             None => None,
             Some(raw) => {
-                let parsed = Btf::from_vec(raw.to_vec()).map_err(|e| cx.with("section '.BTF'").err(e.to_string()))?;
+                let parsed = Btf::from_vec(raw.to_vec()).map_err(|e| cx.with("section '.BTF'").wrap(e))?;
                 let var_syms: HashMap<&str, (u64, u8)> = sym_order
                     .iter()
                     .filter_map(|i| syms.get(i))
                     .filter(|s| s.st_type == elf::STT_OBJECT && s.st_bind != elf::STB_LOCAL)
                     .map(|s| (s.name.as_str(), (s.value, s.st_other & 0x3)))
                     .collect();
-                Some(fix_object_btf(&parsed, &sec_sizes, &var_syms).map_err(|m| cx.with("section '.BTF'").err(m))?)
+                Some(fix_object_btf(&parsed, &sec_sizes, &var_syms).map_err(|e| cx.with("section '.BTF'").wrap(e))?)
             }
         };
         let btf_ext = match (btf_ext_raw, &btf) {
-            (Some(raw), Some(b)) => Some(BtfExt::parse(raw, b).map_err(|e| cx.with("section '.BTF.ext'").err(e.to_string()))?),
+            (Some(raw), Some(b)) => Some(BtfExt::parse(raw, b).map_err(|e| cx.with("section '.BTF.ext'").wrap(e))?),
             _ => None,
         };
 
@@ -273,7 +273,7 @@ impl Object {
                     return Err(pcx.err(format!("offset {:#x} or size {:#x} not a multiple of 8", s.value, s.size)));
                 }
                 if !is_text && s.st_bind == elf::STB_LOCAL {
-                    return Err(pcx.err("static programs are not supported (make the function global)"));
+                    return Err(pcx.err_kind(ErrorKind::Unsupported, "static programs are not supported (make the function global)"));
                 }
                 let insns = data[s.value as usize..end as usize]
                     .chunks_exact(8)
@@ -302,9 +302,9 @@ impl Object {
         let mut maps: Vec<MapSpec> = Vec::new();
         if let Some((maps_idx, maps_size)) = maps_sec {
             let b = btf.as_ref().ok_or_else(|| cx.with("section '.maps'").err("BTF-defined maps need the object's .BTF"))?;
-            let defs = crate::btf_maps::parse_btf_maps(b, maps_size as usize).map_err(|e| cx.with("section '.maps'").err(e))?;
+            let defs = crate::btf_maps::parse_btf_maps(b, maps_size as usize).map_err(|e| cx.with("section '.maps'").wrap(e))?;
             // Initial slots of map-in-map and prog arrays.
-            let maps_section = file.section_by_index(object::SectionIndex(maps_idx)).map_err(|e| cx.err(e.to_string()))?;
+            let maps_section = file.section_by_index(object::SectionIndex(maps_idx)).map_err(|e| cx.wrap_foreign("", e))?;
             let mut rels = Vec::new();
             for (off, rel) in maps_section.relocations() {
                 let RelocationTarget::Symbol(si) = rel.target() else { continue };
@@ -313,7 +313,7 @@ impl Object {
                 };
                 rels.push(crate::btf_maps::MapsRel { offset: off, symbol: s.name.clone(), symbol_in_maps: s.shndx == Some(maps_idx) });
             }
-            let slots = crate::btf_maps::collect_init_slots(&defs, &rels).map_err(|e| cx.with("section '.rel.maps'").err(e))?;
+            let slots = crate::btf_maps::collect_init_slots(&defs, &rels).map_err(|e| cx.with("section '.rel.maps'").wrap(e))?;
             let first = maps.len();
             for d in &defs {
                 maps.push(btf_map_spec(d, maps_idx, &cx)?);
@@ -345,10 +345,10 @@ impl Object {
 
         // `__arena` variables belong to the arena map (libbpf: the section
         // must be in `.maps`-declared arena, only one of which is allowed).
-        let arena_map = arena::find_arena_map(&maps, arena_sec.is_some()).map_err(|m| cx.err(m))?;
+        let arena_map = arena::find_arena_map(&maps, arena_sec.is_some()).map_err(|e| cx.wrap(e))?;
         let arena = match (arena_sec, arena_map) {
             (Some((sec_idx, data)), Some(map)) => {
-                arena::check_fits(&maps[map], data.len()).map_err(|m| cx.err(m))?;
+                arena::check_fits(&maps[map], data.len()).map_err(|e| cx.wrap(e))?;
                 let btf_datasec = btf.as_ref().and_then(|b| b.find_first(arena::ARENA_SEC, Kind::Datasec)).unwrap_or(0);
                 Some(ArenaGlobals { map, sec_idx, data, btf_datasec })
             }
@@ -364,7 +364,7 @@ impl Object {
             .filter(|(_, s)| s.undefined && !s.name.is_empty() && s.st_bind != elf::STB_LOCAL && s.st_type == elf::STT_NOTYPE)
             .map(|(i, s)| ExternSymbol { sym_idx: *i, name: &s.name, weak: s.st_bind == elf::STB_WEAK })
             .collect();
-        let externs = collect_externs(btf.as_ref(), &ext_syms).map_err(|(n, m)| cx.with(format!("extern '{n}'")).err(m))?;
+        let externs = collect_externs(btf.as_ref(), &ext_syms).map_err(|(n, e)| cx.with(format!("extern '{n}'")).wrap(e))?;
         let kconfig_size = kconfig_map_size(&externs);
         if kconfig_size > 0 {
             let datasec = btf.as_ref().and_then(|b| b.find_first(".kconfig", Kind::Datasec));
@@ -378,7 +378,7 @@ impl Object {
         for (idx, sname, data) in &struct_ops_secs {
             let scx = cx.with(format!("section '{sname}'"));
             let b = btf.as_ref().ok_or_else(|| scx.err("BTF is required, but is missing or corrupted"))?;
-            for (spec, st) in struct_ops::open_struct_ops_maps(b, sname, *idx, data, maps.len()).map_err(|m| scx.err(m))? {
+            for (spec, st) in struct_ops::open_struct_ops_maps(b, sname, *idx, data, maps.len()).map_err(|e| scx.wrap(e))? {
                 maps.push(spec);
                 struct_ops_maps.push(st);
             }
@@ -386,7 +386,7 @@ impl Object {
         for (idx, sname, _) in &struct_ops_secs {
             let scx = cx.with(format!("section '{sname}'"));
             let Some(b) = btf.as_ref() else { continue };
-            let sec = file.section_by_index(object::SectionIndex(*idx)).map_err(|e| cx.err(e.to_string()))?;
+            let sec = file.section_by_index(object::SectionIndex(*idx)).map_err(|e| cx.wrap_foreign("", e))?;
             let mut rels = Vec::new();
             for (off, rel) in sec.relocations() {
                 let RelocationTarget::Symbol(si) = rel.target() else {
@@ -401,8 +401,8 @@ impl Object {
                 rels.push(StructOpsRel { offset: off, sym_shndx, sym_value: s.value });
             }
             struct_ops::bind_members(b, *idx, &rels, &mut struct_ops_maps, &maps, &programs).map_err(|(map, m)| match map {
-                Some(name) => scx.with(format!("map '{name}'")).err(m),
-                None => scx.err(m),
+                Some(name) => scx.with(format!("map '{name}'")).wrap(m),
+                None => scx.wrap(m),
             })?;
         }
 
@@ -410,13 +410,13 @@ impl Object {
         // hidden global subprograms made static.
         let static_funcs: Vec<&str> = programs.iter().filter(|p| p.is_subprog && p.mark_btf_static).map(|p| p.name.as_str()).collect();
         let btf = match btf {
-            Some(b) => Some(fix_for_kernel(&b, &externs, &static_funcs).map_err(|m| cx.with("section '.BTF'").err(m))?),
+            Some(b) => Some(fix_for_kernel(&b, &externs, &static_funcs).map_err(|e| cx.with("section '.BTF'").wrap(e))?),
             None => None,
         };
 
         // Instruction relocations of executable sections.
         for (sec_idx, sname, _) in &exec_secs {
-            let sec = file.section_by_index(object::SectionIndex(*sec_idx)).map_err(|e| cx.err(e.to_string()))?;
+            let sec = file.section_by_index(object::SectionIndex(*sec_idx)).map_err(|e| cx.wrap_foreign("", e))?;
             let scx = cx.with(format!("section '{sname}'"));
             for (off, rel) in sec.relocations() {
                 let rcx = scx.with(format!("relocation at offset {off:#x}"));
@@ -425,7 +425,7 @@ impl Object {
                     _ => 0,
                 };
                 if ![R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64, R_BPF_64_ABS32].contains(&r_type) {
-                    return Err(rcx.err(format!("unsupported relocation type {r_type}")));
+                    return Err(rcx.err_kind(ErrorKind::Unsupported, format!("unsupported relocation type {r_type}")));
                 }
                 let RelocationTarget::Symbol(si) = rel.target() else {
                     return Err(rcx.err("relocation without a symbol"));
@@ -445,7 +445,7 @@ impl Object {
                 let rel_idx = insn_idx - programs[pi].sec_insn_off;
                 let secs = RelocSections { text: text_sec_idx, arena: arena.as_ref().map(|a| (a.sec_idx, a.map)), names: &section_names };
                 let kind = record_reloc(&programs[pi], rel_idx, sym, si.0, &secs, &maps, &externs)
-                    .map_err(|m| rcx.with(format!("symbol '{}'", sym.name)).err(m))?;
+                    .map_err(|e| rcx.with(format!("symbol '{}'", sym.name)).wrap(e))?;
                 programs[pi].relocs.push(Reloc { insn_idx: rel_idx, kind });
             }
         }
@@ -636,6 +636,24 @@ struct RelocSections<'a> {
     names: &'a HashMap<usize, String>,
 }
 
+/// A relocation that does not fit the instruction or symbol it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRelocation(pub String);
+
+impl std::fmt::Display for BadRelocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadRelocation {}
+
+impl crate::error::Kind for BadRelocation {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::InvalidInput
+    }
+}
+
 fn record_reloc(
     prog: &Program,
     insn_idx: usize,
@@ -644,44 +662,47 @@ fn record_reloc(
     secs: &RelocSections<'_>,
     maps: &[MapSpec],
     externs: &[Extern],
-) -> Result<RelocKind, String> {
+) -> Result<RelocKind, BadRelocation> {
     let (text, names) = (secs.text, secs.names);
     let insn = prog.insns[insn_idx];
     let code = insn.code();
     let is_call = insn.is_call();
     let is_ldimm64 = insn.is_ld_imm64();
     if !is_call && !is_ldimm64 {
-        return Err(format!("insn {insn_idx}: relocation against an instruction with opcode {code:#04x}"));
+        return Err(BadRelocation(format!("insn {insn_idx}: relocation against an instruction with opcode {code:#04x}")));
     }
     if is_ldimm64 && insn_idx + 1 >= prog.insns.len() {
-        return Err(format!("insn {insn_idx}: ld_imm64 is truncated by the end of the program"));
+        return Err(BadRelocation(format!("insn {insn_idx}: ld_imm64 is truncated by the end of the program")));
     }
     if sym.undefined {
-        let ext = externs.iter().position(|e| e.sym_idx == sym_idx).ok_or("relocation against an unknown extern")?;
+        let ext = externs
+            .iter()
+            .position(|e| e.sym_idx == sym_idx)
+            .ok_or_else(|| BadRelocation("relocation against an unknown extern".into()))?;
         return Ok(if is_call { RelocKind::ExternCall { ext } } else { RelocKind::ExternLd64 { ext } });
     }
     if is_call {
         let src = insn.src_reg();
         if src != bpfld_asm::insn::pseudo::CALL {
-            return Err(format!("insn {insn_idx}: call relocation on a non-pseudo call (src_reg {src})"));
+            return Err(BadRelocation(format!("insn {insn_idx}: call relocation on a non-pseudo call (src_reg {src})")));
         }
         if sym.shndx.is_none() || sym.shndx != text {
             let sec = sym.shndx.and_then(|s| names.get(&s)).map(String::as_str).unwrap_or("?");
-            return Err(format!("insn {insn_idx}: call into section '{sec}': subprograms must be in .text"));
+            return Err(BadRelocation(format!("insn {insn_idx}: call into section '{sec}': subprograms must be in .text")));
         }
         if sym.value % 8 != 0 {
-            return Err(format!("insn {insn_idx}: call target offset {:#x} is not instruction-aligned", sym.value));
+            return Err(BadRelocation(format!("insn {insn_idx}: call target offset {:#x} is not instruction-aligned", sym.value)));
         }
         return Ok(RelocKind::Call { sym_off: sym.value });
     }
     let Some(shndx) = sym.shndx else {
-        return Err(format!("insn {insn_idx}: relocation against a symbol in a special section (uninitialized global?)"));
+        return Err(BadRelocation(format!("insn {insn_idx}: relocation against a symbol in a special section (uninitialized global?)")));
     };
     // libbpf: a function, or the section symbol of .text, is a subprogram.
     if Some(shndx) == text && (sym.st_type == elf::STT_FUNC || sym.st_type == elf::STT_SECTION) {
         let imm = insn.imm();
         if sym.value % 8 != 0 || imm % 8 != 0 {
-            return Err(format!("insn {insn_idx}: subprogram address {:#x}+{imm} is not instruction-aligned", sym.value));
+            return Err(BadRelocation(format!("insn {insn_idx}: subprogram address {:#x}+{imm} is not instruction-aligned", sym.value)));
         }
         return Ok(RelocKind::SubprogAddr { sym_off: sym.value });
     }
@@ -694,13 +715,12 @@ fn record_reloc(
         let map = maps
             .iter()
             .position(|m| m.origin == want_origin && m.sec_idx == shndx && m.sec_offset == sym.value)
-            .ok_or_else(|| format!("insn {insn_idx}: no map at offset {:#x} of section '{sec_name}'", sym.value))?;
+            .ok_or_else(|| BadRelocation(format!("insn {insn_idx}: no map at offset {:#x} of section '{sec_name}'", sym.value)))?;
         return Ok(RelocKind::Map { map });
     }
-    let map = maps
-        .iter()
-        .position(|m| m.origin.is_global_data() && m.sec_idx == shndx)
-        .ok_or_else(|| format!("insn {insn_idx}: relocation against section '{sec_name}', which is neither a map nor global data"))?;
+    let map = maps.iter().position(|m| m.origin.is_global_data() && m.sec_idx == shndx).ok_or_else(|| {
+        BadRelocation(format!("insn {insn_idx}: relocation against section '{sec_name}', which is neither a map nor global data"))
+    })?;
     Ok(RelocKind::MapValue { map, sym_off: sym.value })
 }
 

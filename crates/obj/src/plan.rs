@@ -10,7 +10,7 @@ use bpfld_btf::ext::{FuncInfo, LineInfo};
 
 use crate::compat::{KernelKnows, MissingFeature, Subject};
 use crate::core::CoreReport;
-use crate::error::{Ctx, Error, Result};
+use crate::error::{Ctx, Error, ErrorKind, Result};
 use crate::externs::{resolve_externs, ExternKind, ExternResolution, RequiredGroups, Resolved};
 use crate::features::KernelFeatures;
 use crate::link::link;
@@ -207,10 +207,13 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
     let cx = Ctx::new(&obj.name);
     let Some(target) = target else {
         if let Some(e) = obj.externs.first() {
-            return Err(cx.with(format!("extern '{}'", e.name)).err("externs need a target kernel (its BTF)").into());
+            return Err(cx
+                .with(format!("extern '{}'", e.name))
+                .err_kind(ErrorKind::Unsupported, "externs need a target kernel (its BTF)")
+                .into());
         }
         if obj.section_ext.values().any(|s| !s.core_relos.is_empty()) {
-            return Err(cx.err("CO-RE relocations need a target kernel (its BTF)").into());
+            return Err(cx.err_kind(ErrorKind::Unsupported, "CO-RE relocations need a target kernel (its BTF)").into());
         }
         if let Some(e) = crate::struct_ops::needs_target_error(obj) {
             return Err(e.into());
@@ -218,7 +221,7 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
         let insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
         let mut plan = plan_programs(obj, None, None, insns, &CoreReport::default(), &cx)?;
         let features = opts.features.unwrap_or_else(KernelFeatures::all);
-        crate::compat::adapt(&mut plan, &features).map_err(|m| cx.with("section '.BTF'").err(m))?;
+        crate::compat::adapt(&mut plan, &features).map_err(|e| cx.with("section '.BTF'").wrap(e))?;
         return Ok(plan);
     };
     let kconfig_map = obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig);
@@ -226,9 +229,10 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
     let resolution = resolve_externs(obj.btf.as_ref(), &obj.externs, target, kconfig_size, &opts.required);
     let externs = extern_reports(obj, target, &resolution);
     if let Some(first) = resolution.errors.first() {
-        let mut error = cx.err(first.clone());
+        let mut error = cx.wrap(first.clone());
         if resolution.errors.len() > 1 {
-            error.message.push_str(&format!(" (and {} more: {})", resolution.errors.len() - 1, resolution.errors[1..].join("; ")));
+            let more: Vec<String> = resolution.errors[1..].iter().map(ToString::to_string).collect();
+            error.message.push_str(&format!(" (and {} more: {})", more.len(), more.join("; ")));
         }
         return Err(PlanError { error, externs });
     }
@@ -256,7 +260,7 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
     let features = opts.features.unwrap_or_else(|| target.features());
     crate::usdt::fit_attach_types(&mut plan, &features);
     crate::compat::adapt(&mut plan, &features)
-        .map_err(|m| PlanError { error: cx.with("section '.BTF'").err(m), externs: plan.externs.clone() })?;
+        .map_err(|e| PlanError { error: cx.with("section '.BTF'").wrap(e), externs: plan.externs.clone() })?;
     if target.predict_missing {
         let knows = KernelKnows { enums: target.enums(), features: &features, release: target.release() };
         plan.missing = knows.plan(&plan);
@@ -465,7 +469,7 @@ fn plan_programs(
         if let Some(d) = p.def.as_ref().filter(|d| d.attaches_by_btf()) {
             match find_attach_btf(d, target) {
                 Ok(a) => attach_btf = Some(a),
-                Err(m) => error = error.or(Some(m)),
+                Err(e) => error = error.or(Some(e.to_string())),
             }
         }
         programs.push(ProgramPlan {
@@ -507,22 +511,63 @@ fn plan_programs(
     })
 }
 
+/// Why a program's BTF attach target (`fentry/x`, `lsm/x`, `tp_btf/x`...)
+/// was not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachTargetError {
+    /// The section name names no target.
+    NoTarget,
+    /// An `freplace` target is in another BPF program, not the kernel.
+    NeedsProgram(String),
+    /// Planned without a target kernel.
+    NeedsKernelBtf(String),
+    /// Neither vmlinux nor a module has the type.
+    NotFound { name: String, kind: &'static str, full: String },
+}
+
+impl std::fmt::Display for AttachTargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttachTargetError::NoTarget => f.write_str("no BTF-based attach target is specified in the section name"),
+            AttachTargetError::NeedsProgram(name) => {
+                write!(f, "freplace target '{name}' is a function of another BPF program: give that program (attach_prog_fd)")
+            }
+            AttachTargetError::NeedsKernelBtf(name) => write!(f, "attach target '{name}' needs the target kernel's BTF"),
+            AttachTargetError::NotFound { name, kind, full } => {
+                write!(f, "failed to find kernel BTF type ID of '{name}' ({kind} '{full}' is in neither vmlinux nor module BTF)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AttachTargetError {}
+
+impl crate::error::Kind for AttachTargetError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            AttachTargetError::NoTarget => crate::error::ErrorKind::InvalidInput,
+            AttachTargetError::NeedsProgram(_) | AttachTargetError::NeedsKernelBtf(_) => crate::error::ErrorKind::Unsupported,
+            AttachTargetError::NotFound { .. } => crate::error::ErrorKind::NotFound,
+        }
+    }
+}
+
 /// The kernel BTF id a tracing, LSM or iterator program attaches to
 /// (libbpf's `find_kernel_btf_id`): `btf_trace_<tp>` TYPEDEF for `tp_btf`,
 /// `bpf_lsm_<hook>` FUNC for LSM, `bpf_iter_<name>` FUNC for iterators, the
 /// FUNC itself otherwise; vmlinux first, then modules; `module:func` picks
 /// the module.
-fn find_attach_btf(def: &crate::section::SectionDef, target: Option<&Target>) -> std::result::Result<AttachBtf, String> {
+fn find_attach_btf(def: &crate::section::SectionDef, target: Option<&Target>) -> std::result::Result<AttachBtf, AttachTargetError> {
     use bpfld_asm::types::{attach_type as at, prog_type as pt};
     use bpfld_btf::Kind;
     let Some(name) = def.attach_target() else {
-        return Err("no BTF-based attach target is specified in the section name".into());
+        return Err(AttachTargetError::NoTarget);
     };
     if def.prog_type() == pt::EXT {
-        return Err(format!("freplace target '{name}' is a function of another BPF program: give that program (attach_prog_fd)"));
+        return Err(AttachTargetError::NeedsProgram(name.to_string()));
     }
     let Some(target) = target else {
-        return Err(format!("attach target '{name}' needs the target kernel's BTF"));
+        return Err(AttachTargetError::NeedsKernelBtf(name.to_string()));
     };
     let (prefix, kind) = match def.expected_attach_type() {
         at::TRACE_RAW_TP => ("btf_trace_", Kind::Typedef),
@@ -548,5 +593,5 @@ fn find_attach_btf(def: &crate::section::SectionDef, target: Option<&Target>) ->
             return Ok(AttachBtf { btf_id: id, owner: BtfOwner::Module(i) });
         }
     }
-    Err(format!("failed to find kernel BTF type ID of '{name}' ({} '{full}' is in neither vmlinux nor module BTF)", kind.name()))
+    Err(AttachTargetError::NotFound { name: name.to_string(), kind: kind.name(), full })
 }

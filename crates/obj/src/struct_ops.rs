@@ -52,6 +52,63 @@ pub const STRUCT_OPS_LINK_SEC: &str = ".struct_ops.link";
 /// The prefix of the kernel's value type (`bpf_struct_ops_<struct>`).
 pub const VALUE_TYPE_PREFIX: &str = "bpf_struct_ops_";
 
+/// Why a struct_ops map cannot be opened or planned.
+#[derive(Debug, Clone)]
+pub enum StructOpsError {
+    /// A BTF (the object's or the kernel's) does not read; `at` names the
+    /// member, if any.
+    Btf { at: Option<String>, source: bpfld_btf::Error },
+    /// The object's struct_ops variable, type or relocations are malformed,
+    /// or a member set through the API does not exist or fit.
+    Malformed(String),
+    /// The kernel's BTF has no such struct_ops type or member.
+    NotInKernel(String),
+    /// What libbpf does not support either (anonymous types, bitfields).
+    Unsupported(String),
+    /// A member's type or size differs in the kernel.
+    Mismatch(String),
+}
+
+impl From<bpfld_btf::Error> for StructOpsError {
+    fn from(source: bpfld_btf::Error) -> Self {
+        StructOpsError::Btf { at: None, source }
+    }
+}
+
+impl std::fmt::Display for StructOpsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StructOpsError::Btf { at: None, source } => source.fmt(f),
+            StructOpsError::Btf { at: Some(at), source } => write!(f, "{at}: {source}"),
+            StructOpsError::Malformed(m)
+            | StructOpsError::NotInKernel(m)
+            | StructOpsError::Unsupported(m)
+            | StructOpsError::Mismatch(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for StructOpsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StructOpsError::Btf { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl crate::error::Kind for StructOpsError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            StructOpsError::Btf { .. } | StructOpsError::Malformed(_) => ErrorKind::InvalidInput,
+            StructOpsError::NotInKernel(_) => ErrorKind::NotFound,
+            StructOpsError::Unsupported(_) => ErrorKind::Unsupported,
+            StructOpsError::Mismatch(_) => ErrorKind::Incompatible,
+        }
+    }
+}
+
 /// Whether an ELF section holds struct_ops variables (libbpf's
 /// `SEC_ST_OPS`): `.struct_ops`, `.struct_ops.link`, and both with `?`.
 pub fn is_struct_ops_section(name: &str) -> bool {
@@ -96,17 +153,18 @@ struct LocalMember {
 }
 
 impl StructOpsMap {
-    fn local_member(&self, btf: &Btf, member: &str) -> std::result::Result<LocalMember, String> {
-        let t = btf.type_by_id(self.type_id).map_err(|e| e.to_string())?;
+    fn local_member(&self, btf: &Btf, member: &str) -> std::result::Result<LocalMember, StructOpsError> {
+        let t = btf.type_by_id(self.type_id)?;
         for (index, m) in t.members().enumerate() {
-            if t.str(m.name_off).map_err(|e| e.to_string())? != member {
+            if t.str(m.name_off)? != member {
                 continue;
             }
-            let size = resolve_size(btf, m.type_id).map_err(|e| format!("member {member}: {e}"))? as usize;
+            let size = resolve_size(btf, m.type_id)
+                .map_err(|source| StructOpsError::Btf { at: Some(format!("member {member}")), source })? as usize;
             let func_ptr = is_func_ptr(btf, m.type_id);
             return Ok(LocalMember { index, offset: (m.bit_offset / 8) as usize, size, func_ptr });
         }
-        Err(format!("struct {} has no member '{member}'", self.type_name))
+        Err(StructOpsError::Malformed(format!("struct {} has no member '{member}'", self.type_name)))
     }
 
     /// Points function-pointer member `member` at program `program` (an
@@ -114,26 +172,37 @@ impl StructOpsMap {
     /// user does by writing the skeleton's shadow struct. Whether the
     /// program is a struct_ops program is checked by the plan, as libbpf
     /// checks it at load.
-    pub fn set_program(&mut self, btf: &Btf, member: &str, program: Option<usize>) -> std::result::Result<(), String> {
+    pub fn set_program(&mut self, btf: &Btf, member: &str, program: Option<usize>) -> std::result::Result<(), StructOpsError> {
         let m = self.local_member(btf, member)?;
         if !m.func_ptr {
-            return Err(format!("member '{member}' of struct {} is not a function pointer", self.type_name));
+            return Err(StructOpsError::Malformed(format!("member '{member}' of struct {} is not a function pointer", self.type_name)));
         }
         self.programs[m.index] = program;
         Ok(())
     }
 
     /// Replaces the bytes of non-function member `member` (its whole size).
-    pub fn set_member_bytes(&mut self, btf: &Btf, member: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+    pub fn set_member_bytes(&mut self, btf: &Btf, member: &str, bytes: &[u8]) -> std::result::Result<(), StructOpsError> {
         let m = self.local_member(btf, member)?;
         if m.func_ptr {
-            return Err(format!("member '{member}' of struct {} is a function pointer: set its program", self.type_name));
+            return Err(StructOpsError::Malformed(format!(
+                "member '{member}' of struct {} is a function pointer: set its program",
+                self.type_name
+            )));
         }
         if bytes.len() != m.size {
-            return Err(format!("member '{member}' of struct {} is {} bytes, not {}", self.type_name, m.size, bytes.len()));
+            return Err(StructOpsError::Malformed(format!(
+                "member '{member}' of struct {} is {} bytes, not {}",
+                self.type_name,
+                m.size,
+                bytes.len()
+            )));
         }
         let end = m.offset + m.size;
-        let slot = self.data.get_mut(m.offset..end).ok_or_else(|| format!("member '{member}' ends beyond the variable"))?;
+        let slot = self
+            .data
+            .get_mut(m.offset..end)
+            .ok_or_else(|| StructOpsError::Malformed(format!("member '{member}' ends beyond the variable")))?;
         slot.copy_from_slice(bytes);
         Ok(())
     }
@@ -157,32 +226,33 @@ pub(crate) fn open_struct_ops_maps(
     sec_idx: usize,
     data: &[u8],
     first_map: usize,
-) -> std::result::Result<Vec<(MapSpec, StructOpsMap)>, String> {
-    let datasec = btf.find_first(sec_name, Kind::Datasec).ok_or_else(|| format!("DATASEC {sec_name} not found"))?;
+) -> std::result::Result<Vec<(MapSpec, StructOpsMap)>, StructOpsError> {
+    let datasec =
+        btf.find_first(sec_name, Kind::Datasec).ok_or_else(|| StructOpsError::Malformed(format!("DATASEC {sec_name} not found")))?;
     let (autocreate, section) = match sec_name.strip_prefix('?') {
         Some(s) => (false, s),
         None => (true, sec_name),
     };
     let link = section == STRUCT_OPS_LINK_SEC;
-    let ds = btf.type_by_id(datasec).map_err(|e| e.to_string())?;
+    let ds = btf.type_by_id(datasec)?;
     let mut out = Vec::new();
     for vsi in ds.datasec_vars() {
-        let var = btf.type_by_id(vsi.type_id).map_err(|e| e.to_string())?;
-        let var_name = var.name().map_err(|e| e.to_string())?.to_string();
-        let type_id =
-            resolve_type(btf, vsi.type_id).map_err(|_| format!("Cannot resolve var type_id {} in DATASEC {sec_name}", vsi.type_id))?;
-        let t = btf.type_by_id(type_id).map_err(|e| e.to_string())?;
-        let tname = t.name().map_err(|e| e.to_string())?.to_string();
+        let var = btf.type_by_id(vsi.type_id)?;
+        let var_name = var.name()?.to_string();
+        let type_id = resolve_type(btf, vsi.type_id)
+            .map_err(|_| StructOpsError::Malformed(format!("Cannot resolve var type_id {} in DATASEC {sec_name}", vsi.type_id)))?;
+        let t = btf.type_by_id(type_id)?;
+        let tname = t.name()?.to_string();
         if tname.is_empty() {
-            return Err("anonymous type is not supported".into());
+            return Err(StructOpsError::Unsupported("anonymous type is not supported".into()));
         }
         if t.kind() != Kind::Struct {
-            return Err(format!("{tname} is not a struct"));
+            return Err(StructOpsError::Malformed(format!("{tname} is not a struct")));
         }
         let size = t.raw_size_or_type();
         let start = vsi.offset as usize;
         let Some(bytes) = start.checked_add(size as usize).and_then(|end| data.get(start..end)) else {
-            return Err(format!("var {var_name} is beyond the end of DATASEC {section}"));
+            return Err(StructOpsError::Malformed(format!("var {var_name} is beyond the end of DATASEC {section}")));
         };
         let vlen = t.vlen();
         let spec = MapSpec {
@@ -244,39 +314,39 @@ pub(crate) fn bind_members(
     maps: &mut [StructOpsMap],
     specs: &[MapSpec],
     programs: &[Program],
-) -> std::result::Result<(), (Option<String>, String)> {
+) -> std::result::Result<(), (Option<String>, StructOpsError)> {
     for rel in rels {
         let Some(st) = maps.iter_mut().find(|m| {
             let spec = &specs[m.map];
             spec.sec_idx == sec_idx && spec.sec_offset <= rel.offset && rel.offset - spec.sec_offset < u64::from(spec.value_size)
         }) else {
-            return Err((None, format!("cannot find map at rel->r_offset {}", rel.offset)));
+            return Err((None, StructOpsError::Malformed(format!("cannot find map at rel->r_offset {}", rel.offset))));
         };
         let name = st.name.clone();
-        let map_err = |m: String| (Some(name.clone()), m);
+        let map_err = |e: StructOpsError| (Some(name.clone()), e);
         let moff = rel.offset - specs[st.map].sec_offset;
         let Some(shndx) = rel.sym_shndx else {
-            return Err(map_err(format!("rel->r_offset {} unsupported non-static function", rel.offset)));
+            return Err(map_err(StructOpsError::Unsupported(format!("rel->r_offset {} unsupported non-static function", rel.offset))));
         };
         if rel.sym_value % 8 != 0 {
-            return Err(map_err(format!("invalid target program offset {}", rel.sym_value)));
+            return Err(map_err(StructOpsError::Malformed(format!("invalid target program offset {}", rel.sym_value))));
         }
         let insn_idx = (rel.sym_value / 8) as usize;
-        let t = btf.type_by_id(st.type_id).map_err(|e| map_err(e.to_string()))?;
+        let t = btf.type_by_id(st.type_id).map_err(|e| map_err(e.into()))?;
         let Some((member_idx, member)) = t.members().enumerate().find(|(_, m)| u64::from(m.bit_offset) == moff * 8) else {
-            return Err(map_err(format!("cannot find member at moff {moff}")));
+            return Err(map_err(StructOpsError::Malformed(format!("cannot find member at moff {moff}"))));
         };
         let mname = t.str(member.name_off).unwrap_or("?").to_string();
         if !is_func_ptr(btf, member.type_id) {
-            return Err(map_err(format!("cannot relocate non func ptr {mname}")));
+            return Err(map_err(StructOpsError::Malformed(format!("cannot relocate non func ptr {mname}"))));
         }
         let Some(prog) =
             programs.iter().position(|p| p.sec_idx == shndx && insn_idx >= p.sec_insn_off && insn_idx < p.sec_insn_off + p.insns.len())
         else {
-            return Err(map_err(format!("cannot find prog at shdr_idx {shndx} to relocate func ptr {mname}")));
+            return Err(map_err(StructOpsError::Malformed(format!("cannot find prog at shdr_idx {shndx} to relocate func ptr {mname}"))));
         };
         if !is_struct_ops_program(&programs[prog]) {
-            return Err(map_err(format!("prog {} is not struct_ops BPF program", programs[prog].name)));
+            return Err(map_err(StructOpsError::Malformed(format!("prog {} is not struct_ops BPF program", programs[prog].name))));
         }
         st.declared[member_idx] = Some(prog);
         st.programs[member_idx] = Some(prog);
@@ -370,10 +440,10 @@ pub fn kernel_accepts_qmark_datasec(target: &Target) -> bool {
 /// Replaces the leading `?` of DATASEC names with `_` in raw BTF (libbpf's
 /// sanitizing for kernels before 6.9, in place in the string section: no
 /// other type is named by those strings).
-pub fn rename_qmark_datasecs(raw: &mut [u8]) -> std::result::Result<(), String> {
-    let btf = Btf::from_vec(raw.to_vec()).map_err(|e| e.to_string())?;
+pub fn rename_qmark_datasecs(raw: &mut [u8]) -> std::result::Result<(), StructOpsError> {
+    let btf = Btf::from_vec(raw.to_vec())?;
     let word = |o: usize| raw.get(o..o + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    let (Some(hdr_len), Some(str_off)) = (word(4), word(16)) else { return Err("BTF header truncated".into()) };
+    let (Some(hdr_len), Some(str_off)) = (word(4), word(16)) else { return Err(StructOpsError::Malformed("BTF header truncated".into())) };
     let mut patch = Vec::new();
     for t in btf.own_types() {
         if t.kind() == Kind::Datasec && t.name().is_ok_and(|n| n.starts_with('?')) {
@@ -383,7 +453,7 @@ pub fn rename_qmark_datasecs(raw: &mut [u8]) -> std::result::Result<(), String> 
     for at in patch {
         match raw.get_mut(at) {
             Some(b) if *b == b'?' => *b = b'_',
-            _ => return Err(format!("BTF string at {at:#x} is not the DATASEC name it should be")),
+            _ => return Err(StructOpsError::Malformed(format!("BTF string at {at:#x} is not the DATASEC name it should be"))),
         }
     }
     Ok(())
@@ -401,7 +471,7 @@ struct KernTypes {
     data_offset: usize,
 }
 
-fn find_kern_types(target: &Target, tname_raw: &str) -> std::result::Result<KernTypes, String> {
+fn find_kern_types(target: &Target, tname_raw: &str) -> std::result::Result<KernTypes, StructOpsError> {
     let tname = essential_name(tname_raw);
     let stname = format!("{VALUE_TYPE_PREFIX}{tname}");
     let found = match target.vmlinux.find_first(&stname, Kind::Struct) {
@@ -413,15 +483,15 @@ fn find_kern_types(target: &Target, tname_raw: &str) -> std::result::Result<Kern
             .find_map(|(i, m)| m.btf.find_own(&stname, Some(Kind::Struct)).first().map(|&id| (BtfOwner::Module(i), id))),
     };
     let Some((owner, vtype_id)) = found else {
-        return Err(format!("struct {stname} is not found in kernel BTF"));
+        return Err(StructOpsError::NotInKernel(format!("struct {stname} is not found in kernel BTF")));
     };
     let btf = target.btf(owner);
     let Some(type_id) = btf.find_first(tname, Kind::Struct) else {
-        return Err(format!("struct {tname} is not found in kernel BTF"));
+        return Err(StructOpsError::NotInKernel(format!("struct {tname} is not found in kernel BTF")));
     };
-    let vtype = btf.type_by_id(vtype_id).map_err(|e| e.to_string())?;
+    let vtype = btf.type_by_id(vtype_id)?;
     let Some(data) = vtype.members().find(|m| m.type_id == type_id) else {
-        return Err(format!("struct {tname} data is not found in struct {stname}"));
+        return Err(StructOpsError::Malformed(format!("struct {tname} data is not found in struct {stname}")));
     };
     Ok(KernTypes { owner, type_id, vtype_id, vtype_size: vtype.raw_size_or_type(), data_offset: (data.bit_offset / 8) as usize })
 }
@@ -443,35 +513,39 @@ fn init_kern(
     target: &Target,
     autoload: &mut [bool],
     attach: &mut AttachState,
-) -> std::result::Result<StructOpsPlan, String> {
-    let btf = obj.btf.as_ref().ok_or("struct_ops maps need the object's BTF")?;
+) -> std::result::Result<StructOpsPlan, StructOpsError> {
+    let btf = obj.btf.as_ref().ok_or_else(|| StructOpsError::Malformed("struct_ops maps need the object's BTF".into()))?;
     let kt = find_kern_types(target, &st.type_name)?;
     let kbtf = target.btf(kt.owner);
-    let ktype = kbtf.type_by_id(kt.type_id).map_err(|e| e.to_string())?;
+    let ktype = kbtf.type_by_id(kt.type_id)?;
     let kmembers: Vec<bpfld_btf::Member> = ktype.members().collect();
-    let ltype = btf.type_by_id(st.type_id).map_err(|e| e.to_string())?;
+    let ltype = btf.type_by_id(st.type_id)?;
     if st.programs.len() != ltype.vlen() || st.declared.len() != ltype.vlen() {
-        return Err(format!("the map's member bindings do not match struct {} ({} members)", st.type_name, ltype.vlen()));
+        return Err(StructOpsError::Malformed(format!(
+            "the map's member bindings do not match struct {} ({} members)",
+            st.type_name,
+            ltype.vlen()
+        )));
     }
     let valid = |p: usize| p < autoload.len();
     if st.programs.iter().chain(&st.declared).flatten().any(|&p| !valid(p)) {
-        return Err("a member points to a program the object does not have".into());
+        return Err(StructOpsError::Malformed("a member points to a program the object does not have".into()));
     }
     let mut value = vec![0u8; kt.vtype_size as usize];
     let mut func_slots = Vec::new();
     let mut skipped_members = Vec::new();
     for (i, member) in ltype.members().enumerate() {
-        let mname = ltype.str(member.name_off).map_err(|e| e.to_string())?;
+        let mname = ltype.str(member.name_off)?;
         let moff = (member.bit_offset / 8) as usize;
-        let msize = resolve_size(btf, member.type_id).map_err(|_| format!("failed to resolve the size of member {mname}"))? as usize;
-        let mdata = st
-            .data
-            .get(moff..moff.saturating_add(msize))
-            .ok_or_else(|| format!("member {mname} (offset {moff}, {msize} bytes) ends beyond struct {}", st.type_name))?;
+        let msize = resolve_size(btf, member.type_id)
+            .map_err(|_| StructOpsError::Malformed(format!("failed to resolve the size of member {mname}")))? as usize;
+        let mdata = st.data.get(moff..moff.saturating_add(msize)).ok_or_else(|| {
+            StructOpsError::Malformed(format!("member {mname} (offset {moff}, {msize} bytes) ends beyond struct {}", st.type_name))
+        })?;
         let kmember = kmembers.iter().enumerate().find(|(_, km)| kbtf.str(km.name_off).is_ok_and(|n| n == mname));
         let Some((kidx, kmember)) = kmember else {
             if st.programs[i].is_some() || mdata.iter().any(|&b| b != 0) {
-                return Err(format!("Cannot find member {mname} in kernel BTF"));
+                return Err(StructOpsError::NotInKernel(format!("Cannot find member {mname} in kernel BTF")));
             }
             if let Some(p) = st.declared[i].take() {
                 // Declared but cleared since: it cannot serve this map.
@@ -481,13 +555,17 @@ fn init_kern(
             continue;
         };
         if member.bitfield_size != 0 || kmember.bitfield_size != 0 {
-            return Err(format!("bitfield {mname} is not supported"));
+            return Err(StructOpsError::Unsupported(format!("bitfield {mname} is not supported")));
         }
         let kmoff = (kmember.bit_offset / 8) as usize;
-        let (_, mtype) = skip_mods_and_typedefs(btf, member.type_id).map_err(|e| e.to_string())?;
-        let (kmtype_id, kmtype) = skip_mods_and_typedefs(kbtf, kmember.type_id).map_err(|e| e.to_string())?;
+        let (_, mtype) = skip_mods_and_typedefs(btf, member.type_id)?;
+        let (kmtype_id, kmtype) = skip_mods_and_typedefs(kbtf, kmember.type_id)?;
         if kind_num(&mtype) != kind_num(&kmtype) {
-            return Err(format!("Unmatched member type {mname} {} != {}(kernel)", kind_num(&mtype), kind_num(&kmtype)));
+            return Err(StructOpsError::Mismatch(format!(
+                "Unmatched member type {mname} {} != {}(kernel)",
+                kind_num(&mtype),
+                kind_num(&kmtype)
+            )));
         }
         let kdata_off = kt.data_offset + kmoff;
         if mtype.is_some_and(|t| t.kind() == Kind::Ptr) {
@@ -501,35 +579,39 @@ fn init_kern(
             let Some(prog) = prog else {
                 if mdata.iter().any(|&b| b != 0) {
                     // A pointer that is not a program (libbpf reads it as one).
-                    return Err(format!("member {mname} is not a struct_ops program"));
+                    return Err(StructOpsError::Malformed(format!("member {mname} is not a struct_ops program")));
                 }
                 continue;
             };
-            let p = obj.programs.get(prog).ok_or_else(|| format!("member {mname} is not a struct_ops program"))?;
+            let p =
+                obj.programs.get(prog).ok_or_else(|| StructOpsError::Malformed(format!("member {mname} is not a struct_ops program")))?;
             if !is_struct_ops_program(p) {
-                return Err(format!("member {mname} is not a struct_ops program"));
+                return Err(StructOpsError::Malformed(format!("member {mname} is not a struct_ops program")));
             }
             let target_proto = kmtype.and_then(|t| skip_mods_and_typedefs(kbtf, t.raw_size_or_type()).ok()).and_then(|(_, t)| t);
             if target_proto.is_none_or(|t| t.kind() != Kind::FuncProto) {
-                return Err(format!("kernel member {mname} is not a func ptr"));
+                return Err(StructOpsError::Mismatch(format!("kernel member {mname} is not a func ptr")));
             }
             let want = (AttachBtf { btf_id: kt.type_id, owner: kt.owner }, kidx as u32);
             let (have, member_idx) = *attach[prog].get_or_insert(want);
             let ty = prog_type::STRUCT_OPS;
             if have.btf_id != kt.type_id {
-                return Err(format!(
+                return Err(StructOpsError::Malformed(format!(
                     "func ptr {mname}: invalid reuse of prog {} in sec {} with type {ty}: attach_btf_id {} != kern_type_id {}",
                     p.name, p.section, have.btf_id, kt.type_id
-                ));
+                )));
             }
             if member_idx != kidx as u32 {
-                return Err(format!(
+                return Err(StructOpsError::Malformed(format!(
                     "func ptr {mname}: invalid reuse of prog {} in sec {} with type {ty}: expected_attach_type {member_idx} != kern_member_idx {kidx}",
                     p.name, p.section
-                ));
+                )));
             }
             if kdata_off + 8 > value.len() {
-                return Err(format!("kernel member {mname} ends beyond struct {VALUE_TYPE_PREFIX}{}", essential_name(&st.type_name)));
+                return Err(StructOpsError::Mismatch(format!(
+                    "kernel member {mname} ends beyond struct {VALUE_TYPE_PREFIX}{}",
+                    essential_name(&st.type_name)
+                )));
             }
             func_slots.push(FuncSlot { member: mname.to_string(), member_idx: kidx as u32, offset: kdata_off, program: p.name.clone() });
             continue;
@@ -537,11 +619,14 @@ fn init_kern(
         let kmsize = resolve_size(kbtf, kmtype_id).ok();
         if kmsize != Some(msize as u64) {
             let k = kmsize.map(|s| s.to_string()).unwrap_or_else(|| "-22".into());
-            return Err(format!("Error in size of member {mname}: {msize} != {k}(kernel)"));
+            return Err(StructOpsError::Mismatch(format!("Error in size of member {mname}: {msize} != {k}(kernel)")));
         }
-        let dst = value
-            .get_mut(kdata_off..kdata_off + msize)
-            .ok_or_else(|| format!("kernel member {mname} ends beyond struct {VALUE_TYPE_PREFIX}{}", essential_name(&st.type_name)))?;
+        let dst = value.get_mut(kdata_off..kdata_off + msize).ok_or_else(|| {
+            StructOpsError::Mismatch(format!(
+                "kernel member {mname} ends beyond struct {VALUE_TYPE_PREFIX}{}",
+                essential_name(&st.type_name)
+            ))
+        })?;
         dst.copy_from_slice(mdata);
     }
     Ok(StructOpsPlan {
@@ -596,7 +681,7 @@ pub fn prepare(obj: &crate::Object, target: &Target) -> Result<Prepared> {
                 STRUCT_OPS_LINK_SEC
             )));
         }
-        let plan = init_kern(obj, st, target, &mut autoload, &mut attach).map_err(|m| mcx.err(m))?;
+        let plan = init_kern(obj, st, target, &mut autoload, &mut attach).map_err(|e| mcx.wrap(e))?;
         out.maps.push(plan);
     }
     // A program a map points to loads if one of the maps pointing to it is
@@ -636,7 +721,7 @@ impl Prepared {
     pub fn apply(self, plan: &mut crate::LoadPlan) -> Result<()> {
         if self.rename_qmark_datasecs {
             if let Some(btf) = plan.btf.as_mut() {
-                rename_qmark_datasecs(btf).map_err(|m| Error::new(&plan.object, m).ctx("section '.BTF'"))?;
+                rename_qmark_datasecs(btf).map_err(|e| Ctx::new(&plan.object).with("section '.BTF'").wrap(e))?;
             }
         }
         for pp in plan.programs.iter_mut() {
@@ -693,7 +778,9 @@ impl Prepared {
 
 /// The error of planning struct_ops maps without a target.
 pub(crate) fn needs_target_error(obj: &crate::Object) -> Option<Error> {
-    obj.struct_ops
-        .first()
-        .map(|st| Ctx::new(&obj.name).with(format!("map '{}'", st.name)).err("struct_ops maps need a target kernel (its BTF)".to_string()))
+    obj.struct_ops.first().map(|st| {
+        Ctx::new(&obj.name)
+            .with(format!("map '{}'", st.name))
+            .err_kind(crate::error::ErrorKind::Unsupported, "struct_ops maps need a target kernel (its BTF)")
+    })
 }

@@ -57,7 +57,11 @@ fn ksyms_entry_without_an_extern_names_the_btf_type() {
     let btf = bpfld_btf::Btf::from_vec(raw).unwrap();
     let only_some: Vec<_> = obj.externs.iter().filter(|e| e.name != "bpf_task_acquire___three").cloned().collect();
     let e = bpfld_obj::btf_fixup::fix_for_kernel(&btf, &only_some, &[]).unwrap_err();
-    assert_eq!(e, "failed to find extern definition for BTF FUNC 'bpf_task_acquire___three'");
+    assert!(
+        matches!(&e, bpfld_obj::btf_fixup::BtfFixError::NoExternDefinition { kind: "FUNC", name } if name == "bpf_task_acquire___three"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "failed to find extern definition for BTF FUNC 'bpf_task_acquire___three'");
 }
 
 #[test]

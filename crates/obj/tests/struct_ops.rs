@@ -279,10 +279,10 @@ fn shadow_setters_check_members() {
     let mut obj = object("struct_ops_cc");
     let btf = obj.btf.clone().unwrap();
     let st = &mut obj.struct_ops[0];
-    assert!(st.set_program(&btf, "name", Some(0)).unwrap_err().contains("not a function pointer"));
-    assert!(st.set_program(&btf, "nope", None).unwrap_err().contains("has no member 'nope'"));
-    assert!(st.set_member_bytes(&btf, "init", &[0; 8]).unwrap_err().contains("is a function pointer"));
-    assert!(st.set_member_bytes(&btf, "name", b"x").unwrap_err().contains("is 16 bytes, not 1"));
+    assert!(st.set_program(&btf, "name", Some(0)).unwrap_err().to_string().contains("not a function pointer"));
+    assert!(st.set_program(&btf, "nope", None).unwrap_err().to_string().contains("has no member 'nope'"));
+    assert!(st.set_member_bytes(&btf, "init", &[0; 8]).unwrap_err().to_string().contains("is a function pointer"));
+    assert!(st.set_member_bytes(&btf, "name", b"x").unwrap_err().to_string().contains("is 16 bytes, not 1"));
     st.set_member_bytes(&btf, "name", b"renamed\0\0\0\0\0\0\0\0\0").unwrap();
     assert_eq!(&st.data[32..40], b"renamed\0");
 }

@@ -34,7 +34,7 @@ pub struct MinArgs {
 pub fn run(a: MinArgs) -> CliResult {
     let objects = a.objs.iter().map(open_object).collect::<Result<Vec<_>, _>>()?;
     let files = TargetFiles::validate(&a.kernel).map_err(|e| format!("--kernel {e}"))?;
-    let min = min_btf(&objects, &files.vmlinux)?;
+    let min = min_btf(&objects, &files.vmlinux).map_err(|e| e.to_string())?;
     std::fs::write(&a.output, &min.bytes).map_err(|e| format!("{}: {e}", a.output.display()))?;
     let full = std::fs::metadata(&files.vmlinux).map(|m| m.len()).unwrap_or(0);
     if a.json {

@@ -4,6 +4,7 @@
 //! `bpf_core_calc_field_relo`, `bpf_core_calc_type_relo`,
 //! `bpf_core_calc_enumval_relo` and `bpf_core_calc_relo`.
 
+use super::error::CoreError;
 use bpfld_btf::ext::CoreReloKind;
 use bpfld_btf::int_encoding;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs};
@@ -47,24 +48,24 @@ struct FieldOut {
     type_id: u32,
 }
 
-fn size(btf: &Btf, id: u32) -> Result<u32, String> {
+fn size(btf: &Btf, id: u32) -> Result<u32, CoreError> {
     // btf__resolve_size caps sizes at u32::MAX, so this never truncates.
-    resolve_size(btf, id).map(|s| s as u32).map_err(|e| format!("size of [{id}]: {}", e.message))
+    resolve_size(btf, id).map(|s| s as u32).map_err(|source| CoreError::Btf { what: Some(format!("size of [{id}]")), source })
 }
 
 /// Size of the innermost element type of `id` (arrays stripped, as many
 /// levels as there are): the width a load or store of one element has.
-fn element_size(btf: &Btf, id: u32) -> Result<u32, String> {
-    let (mut eid, mut t) = skip_mods_and_typedefs(btf, id).map_err(|e| e.message)?;
+fn element_size(btf: &Btf, id: u32) -> Result<u32, CoreError> {
+    let (mut eid, mut t) = skip_mods_and_typedefs(btf, id)?;
     // Bounded: a loop of arrays is caught by skip's own bound per step and
     // this count overall.
     for _ in 0..bpfld_btf::resolve::MAX_RESOLVE_DEPTH {
         match t.and_then(|t| t.array()) {
-            Some(a) => (eid, t) = skip_mods_and_typedefs(btf, a.elem_type).map_err(|e| e.message)?,
+            Some(a) => (eid, t) = skip_mods_and_typedefs(btf, a.elem_type)?,
             None => return size(btf, eid),
         }
     }
-    Err(format!("array element chain of [{id}] does not end (a loop?)"))
+    Err(CoreError::Malformed(format!("array element chain of [{id}] does not end (a loop?)")))
 }
 
 /// Field relocations (`bpf_core_calc_field_relo`). `spec` is `None` when no
@@ -84,7 +85,7 @@ fn element_size(btf: &Btf, id: u32) -> Result<u32, String> {
 ///   from this, so only `signed` and `rshift_u64` are validated locally;
 /// - a plain field: offset and size of its type; `byte_off` also records
 ///   the innermost element size for the load/store width check.
-fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut bool>) -> Result<Calc<FieldOut>, String> {
+fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut bool>) -> Result<Calc<FieldOut>, CoreError> {
     if kind == CoreReloKind::FieldExists {
         return Ok(Calc::Value(FieldOut { val: u64::from(spec.is_some()), ..Default::default() }));
     }
@@ -92,7 +93,7 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
         return Ok(Calc::Poison);
     };
     let btf = spec.btf;
-    let acc = *spec.accessors.last().ok_or("spec has no accessor")?;
+    let acc = *spec.accessors.last().ok_or_else(|| CoreError::Malformed("spec has no accessor".into()))?;
     let mut out = FieldOut::default();
 
     if acc.name.is_none() {
@@ -103,7 +104,7 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
                 out.type_id = acc.type_id;
             }
             CoreReloKind::FieldByteSize => out.val = u64::from(size(btf, acc.type_id)?),
-            _ => return Err(format!("relocation kind {} can't be applied to array access", kind.name())),
+            _ => return Err(CoreError::Unsupported(format!("relocation kind {} can't be applied to array access", kind.name()))),
         }
         if let Some(v) = validate {
             *v = true;
@@ -111,9 +112,12 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
         return Ok(Calc::Value(out));
     }
 
-    let t = btf.type_by_id(acc.type_id).map_err(|e| e.message)?;
-    let m = t.members().nth(acc.idx as usize).ok_or_else(|| format!("member {} of [{}] missing", acc.idx, acc.type_id))?;
-    let (field_type_id, mt) = skip_mods_and_typedefs(btf, m.type_id).map_err(|e| e.message)?;
+    let t = btf.type_by_id(acc.type_id)?;
+    let m = t
+        .members()
+        .nth(acc.idx as usize)
+        .ok_or_else(|| CoreError::Malformed(format!("member {} of [{}] missing", acc.idx, acc.type_id)))?;
+    let (field_type_id, mt) = skip_mods_and_typedefs(btf, m.type_id)?;
     let bit_off = spec.bit_offset;
     let mut bit_sz = m.bitfield_size;
     let bitfield = bit_sz > 0;
@@ -122,12 +126,12 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
         // libbpf reads the field type's `size` word as is.
         let mut bsz = mt.map_or(0, |t| t.raw_size_or_type());
         if bsz == 0 {
-            return Err(format!("bitfield member {} of [{}] has a type without size", acc.idx, acc.type_id));
+            return Err(CoreError::Malformed(format!("bitfield member {} of [{}] has a type without size", acc.idx, acc.type_id)));
         }
         let mut boff = bit_off / 8 / bsz * bsz;
         while bit_off.wrapping_add(bit_sz).wrapping_sub(boff.wrapping_mul(8)) > bsz.wrapping_mul(8) {
             if bsz >= 8 {
-                return Err("bitfield can't be read with a 64-bit load: relocation can't be satisfied".into());
+                return Err(CoreError::Incompatible("bitfield can't be read with a 64-bit load: relocation can't be satisfied".into()));
             }
             bsz *= 2;
             boff = bit_off / 8 / bsz * bsz;
@@ -176,7 +180,7 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
                 *v = true;
             }
         }
-        _ => return Err(format!("relocation kind {} is not a field relocation", kind.name())),
+        _ => return Err(CoreError::Unsupported(format!("relocation kind {} is not a field relocation", kind.name()))),
     }
     Ok(Calc::Value(out))
 }
@@ -186,7 +190,7 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
 /// candidate's id (not validated locally: the local id in the instruction
 /// may have changed when objects were linked); `type_exists` and
 /// `type_matches` are 1; `type_size` is the type's size.
-fn calc_type(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut bool>) -> Result<u64, String> {
+fn calc_type(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut bool>) -> Result<u64, CoreError> {
     let mut validate = validate;
     if let Some(v) = validate.as_deref_mut() {
         *v = true;
@@ -203,7 +207,7 @@ fn calc_type(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut 
         }
         CoreReloKind::TypeExists | CoreReloKind::TypeMatches => Ok(1),
         CoreReloKind::TypeSize => Ok(u64::from(size(spec.btf, spec.root_type_id)?)),
-        _ => Err(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw())),
+        _ => Err(CoreError::Unsupported(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw()))),
     }
 }
 
@@ -215,19 +219,22 @@ fn calc_type(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut 
 /// enumerator `0x80000000` becomes `0xffffffff80000000`. That is what
 /// libbpf compares the instruction with and what it writes, so bpfld does
 /// the same.
-fn calc_enumval(kind: CoreReloKind, spec: Option<&Spec<'_>>) -> Result<Calc<u64>, String> {
+fn calc_enumval(kind: CoreReloKind, spec: Option<&Spec<'_>>) -> Result<Calc<u64>, CoreError> {
     match kind {
         CoreReloKind::EnumvalExists => Ok(Calc::Value(u64::from(spec.is_some()))),
         CoreReloKind::EnumvalValue => {
             let Some(spec) = spec else {
                 return Ok(Calc::Poison);
             };
-            let acc = spec.accessors.first().ok_or("spec has no accessor")?;
-            let t = spec.btf.type_by_id(acc.type_id).map_err(|e| e.message)?;
-            let e = t.enumerators().nth(acc.idx as usize).ok_or_else(|| format!("enumerator {} of [{}] missing", acc.idx, acc.type_id))?;
+            let acc = spec.accessors.first().ok_or_else(|| CoreError::Malformed("spec has no accessor".into()))?;
+            let t = spec.btf.type_by_id(acc.type_id)?;
+            let e = t
+                .enumerators()
+                .nth(acc.idx as usize)
+                .ok_or_else(|| CoreError::Malformed(format!("enumerator {} of [{}] missing", acc.idx, acc.type_id)))?;
             Ok(Calc::Value(if t.kind() == Kind::Enum { e.value as u32 as i32 as i64 as u64 } else { e.value }))
         }
-        _ => Err(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw())),
+        _ => Err(CoreError::Unsupported(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw()))),
     }
 }
 
@@ -240,7 +247,7 @@ fn calc_enumval(kind: CoreReloKind, spec: Option<&Spec<'_>>) -> Result<Calc<u64>
 /// registers) or both unsigned integers (zero extension). Otherwise
 /// `fail_memsz_adjust` is set and the patcher poisons a load or store
 /// (an ALU instruction computing the offset is still patched).
-pub(crate) fn calc_relo(kind: CoreReloKind, local: &Spec<'_>, targ: Option<&Spec<'_>>) -> Result<ReloRes, String> {
+pub(crate) fn calc_relo(kind: CoreReloKind, local: &Spec<'_>, targ: Option<&Spec<'_>>) -> Result<ReloRes, CoreError> {
     let mut res = ReloRes { validate: true, ..Default::default() };
     if kind.is_field() {
         let lo = match calc_field(kind, Some(local), Some(&mut res.validate))? {
@@ -297,7 +304,7 @@ pub(crate) fn calc_relo(kind: CoreReloKind, local: &Spec<'_>, targ: Option<&Spec
             }
         }
     } else {
-        return Err(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw()));
+        return Err(CoreError::Unsupported(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw())));
     }
     Ok(res)
 }

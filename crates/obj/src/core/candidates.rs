@@ -24,6 +24,7 @@
 //! matched — libbpf shares and shrinks the list the same way, and the
 //! pruning decides which candidate later relocations pick.
 
+use super::error::CoreError;
 use std::collections::HashMap;
 
 use bpfld_btf::name::essential_name;
@@ -57,8 +58,8 @@ fn own_candidates(local: &Type<'_>, essential: &str, owner: BtfOwner, btf: &Btf,
 
 /// Searches `target` for the candidates of local type `local` (already
 /// known to be named), vmlinux first and modules only if vmlinux has none.
-pub(crate) fn find_candidates(local: &Type<'_>, target: &Target) -> Result<Vec<Candidate>, String> {
-    let name = local.name().map_err(|e| e.message)?;
+pub(crate) fn find_candidates(local: &Type<'_>, target: &Target) -> Result<Vec<Candidate>, CoreError> {
+    let name = local.name()?;
     let essential = essential_name(name);
     let mut out = Vec::new();
     own_candidates(local, essential, BtfOwner::Vmlinux, target.core_btf_of(BtfOwner::Vmlinux), &mut out);
@@ -82,7 +83,7 @@ pub(crate) struct CandidateCache {
 impl CandidateCache {
     /// The (possibly pruned) candidate list of `local_id`, searched on
     /// first use.
-    pub(crate) fn get_or_find(&mut self, local_id: u32, local: &Type<'_>, target: &Target) -> Result<&mut Vec<Candidate>, String> {
+    pub(crate) fn get_or_find(&mut self, local_id: u32, local: &Type<'_>, target: &Target) -> Result<&mut Vec<Candidate>, CoreError> {
         match self.lists.entry(local_id) {
             std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
             std::collections::hash_map::Entry::Vacant(e) => Ok(e.insert(find_candidates(local, target)?)),

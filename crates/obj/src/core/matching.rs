@@ -7,16 +7,13 @@
 //! error (`Err`: the whole relocation, and with it the load, fails — libbpf
 //! does not try the next candidate after an error).
 
+use super::error::CoreError;
 use bpfld_btf::ext::CoreReloKind;
 use bpfld_btf::name::essential_len;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs, MAX_RESOLVE_DEPTH};
 use bpfld_btf::{types_are_compat, types_match, Btf, Kind};
 
 use super::spec::{is_flex_array, Accessor, Spec, MAX_SPEC_LEN};
-
-fn msg(e: bpfld_btf::Error) -> String {
-    e.message
-}
 
 /// Matches `local` against candidate `targ_id` of `targ`.
 ///
@@ -34,28 +31,28 @@ fn msg(e: bpfld_btf::Error) -> String {
 ///   field-compatible ([`fields_are_compat`]) or the candidate does not
 ///   match. An array index must be within the target array's bounds
 ///   (unless it is a flexible array member).
-pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> Result<Option<Spec<'b>>, String> {
+pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> Result<Option<Spec<'b>>, CoreError> {
     let mut ts = Spec::empty(targ, targ_id, local.kind);
     if local.kind.is_type() {
         let ok = if local.kind == CoreReloKind::TypeMatches {
-            types_match(local.btf, local.root_type_id, targ, targ_id).map_err(msg)?
+            types_match(local.btf, local.root_type_id, targ, targ_id)?
         } else {
-            types_are_compat(local.btf, local.root_type_id, targ, targ_id).map_err(msg)?
+            types_are_compat(local.btf, local.root_type_id, targ, targ_id)?
         };
         return Ok(ok.then_some(ts));
     }
     let Some(first) = local.accessors.first() else {
-        return Err("local spec has no accessor".into());
+        return Err(CoreError::Malformed("local spec has no accessor".into()));
     };
     if local.kind.is_enumval() {
-        let (tid, tt) = skip_mods_and_typedefs(targ, targ_id).map_err(msg)?;
+        let (tid, tt) = skip_mods_and_typedefs(targ, targ_id)?;
         let Some(tt) = tt.filter(|t| t.kind().is_enum()) else {
             return Ok(None);
         };
         let lname = first.name.unwrap_or(b"");
         let lname = &lname[..essential_len(lname)];
         for (i, e) in tt.enumerators().enumerate() {
-            let tname = targ.str_raw(e.name_off).map_err(msg)?;
+            let tname = targ.str_raw(e.name_off)?;
             if &tname[..essential_len(tname)] == lname {
                 ts.accessors.push(Accessor { type_id: tid, idx: i as u32, name: Some(tname) });
                 ts.raw.push(i as u32);
@@ -65,12 +62,12 @@ pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> R
         return Ok(None);
     }
     if !local.kind.is_field() {
-        return Err(format!("unknown relocation kind {}", local.kind.raw()));
+        return Err(CoreError::Unsupported(format!("unknown relocation kind {}", local.kind.raw())));
     }
 
     let mut targ_id = targ_id;
     for (i, lacc) in local.accessors.iter().enumerate() {
-        let (tid, tt) = skip_mods_and_typedefs(targ, targ_id).map_err(msg)?;
+        let (tid, tt) = skip_mods_and_typedefs(targ, targ_id)?;
         targ_id = tid;
         if lacc.name.is_some() {
             match match_member(local.btf, lacc, targ, targ_id, &mut ts)? {
@@ -88,14 +85,14 @@ pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> R
             if !is_flex_array(targ, ts.accessors.last(), a.nelems) && lacc.idx >= a.nelems {
                 return Ok(None);
             }
-            targ_id = skip_mods_and_typedefs(targ, a.elem_type).map_err(msg)?.0;
+            targ_id = skip_mods_and_typedefs(targ, a.elem_type)?.0;
         }
         if ts.raw.len() == MAX_SPEC_LEN {
-            return Err(format!("target spec nests deeper than {MAX_SPEC_LEN} steps"));
+            return Err(CoreError::Malformed(format!("target spec nests deeper than {MAX_SPEC_LEN} steps")));
         }
         ts.accessors.push(Accessor { type_id: targ_id, idx: lacc.idx, name: None });
         ts.raw.push(lacc.idx);
-        let sz = resolve_size(targ, targ_id).map_err(msg)?;
+        let sz = resolve_size(targ, targ_id)?;
         ts.bit_offset = ts.bit_offset.wrapping_add((u64::from(lacc.idx).wrapping_mul(sz).wrapping_mul(8)) as u32);
     }
     Ok(Some(ts))
@@ -112,22 +109,25 @@ pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> R
 /// in another anonymous member, is not considered) — libbpf's rule.
 /// Nesting is bounded by the spec length ([`MAX_SPEC_LEN`]), which also
 /// stops a composite that contains itself anonymously.
-fn match_member<'b>(local: &Btf, lacc: &Accessor<'_>, targ: &'b Btf, targ_id: u32, ts: &mut Spec<'b>) -> Result<Option<u32>, String> {
-    let (targ_id, tt) = skip_mods_and_typedefs(targ, targ_id).map_err(msg)?;
+fn match_member<'b>(local: &Btf, lacc: &Accessor<'_>, targ: &'b Btf, targ_id: u32, ts: &mut Spec<'b>) -> Result<Option<u32>, CoreError> {
+    let (targ_id, tt) = skip_mods_and_typedefs(targ, targ_id)?;
     let Some(tt) = tt.filter(|t| t.kind().is_composite()) else {
         return Ok(None);
     };
-    let lt = local.type_by_id(lacc.type_id).map_err(msg)?;
-    let lm = lt.members().nth(lacc.idx as usize).ok_or_else(|| format!("local member {} of [{}] missing", lacc.idx, lacc.type_id))?;
+    let lt = local.type_by_id(lacc.type_id)?;
+    let lm = lt
+        .members()
+        .nth(lacc.idx as usize)
+        .ok_or_else(|| CoreError::Malformed(format!("local member {} of [{}] missing", lacc.idx, lacc.type_id)))?;
     let lname = lacc.name.unwrap_or(b"");
     for (i, m) in tt.members().enumerate() {
         if ts.raw.len() == MAX_SPEC_LEN {
-            return Err(format!("target spec nests deeper than {MAX_SPEC_LEN} steps"));
+            return Err(CoreError::Malformed(format!("target spec nests deeper than {MAX_SPEC_LEN} steps")));
         }
         // Speculate that this member is the one.
         ts.bit_offset = ts.bit_offset.wrapping_add(m.bit_offset);
         ts.raw.push(i as u32);
-        let tname = targ.str_raw(m.name_off).map_err(msg)?;
+        let tname = targ.str_raw(m.name_off)?;
         if tname.is_empty() {
             if let Some(next) = match_member(local, lacc, targ, m.type_id, ts)? {
                 return Ok(Some(next));
@@ -165,11 +165,11 @@ fn match_member<'b>(local: &Btf, lacc: &Accessor<'_>, targ: &'b Btf, targ_id: u3
 /// Deliberate difference: libbpf follows array element types without
 /// bound; here a chain longer than [`MAX_RESOLVE_DEPTH`] (only a loop in
 /// the BTF can make one) is an error.
-pub(crate) fn fields_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id: u32) -> Result<bool, String> {
+pub(crate) fn fields_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id: u32) -> Result<bool, CoreError> {
     let (mut lid, mut tid) = (local_id, targ_id);
     for _ in 0..MAX_RESOLVE_DEPTH {
-        let (_, lt) = skip_mods_and_typedefs(local, lid).map_err(msg)?;
-        let (_, tt) = skip_mods_and_typedefs(targ, tid).map_err(msg)?;
+        let (_, lt) = skip_mods_and_typedefs(local, lid)?;
+        let (_, tt) = skip_mods_and_typedefs(targ, tid)?;
         let (Some(lt), Some(tt)) = (lt, tt) else {
             // void on either side: never a relocatable field.
             return Ok(false);
@@ -184,8 +184,8 @@ pub(crate) fn fields_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id:
         return Ok(match lk {
             Kind::Ptr | Kind::Float => true,
             Kind::Fwd | Kind::Enum | Kind::Enum64 => {
-                let ln = lt.name_bytes().map_err(msg)?;
-                let tn = tt.name_bytes().map_err(msg)?;
+                let ln = lt.name_bytes()?;
+                let tn = tt.name_bytes()?;
                 let (ll, tl) = (essential_len(ln), essential_len(tn));
                 ll == 0 || tl == 0 || (ll == tl && ln[..ll] == tn[..tl])
             }
@@ -201,5 +201,7 @@ pub(crate) fn fields_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id:
             _ => false,
         });
     }
-    Err(format!("array element types of local [{local_id}] and target [{targ_id}] do not end within {MAX_RESOLVE_DEPTH} steps (a loop?)"))
+    Err(CoreError::Malformed(format!(
+        "array element types of local [{local_id}] and target [{targ_id}] do not end within {MAX_RESOLVE_DEPTH} steps (a loop?)"
+    )))
 }

@@ -21,6 +21,7 @@
 
 mod calc;
 pub mod candidates;
+pub mod error;
 mod matching;
 pub mod patch;
 mod resolve;
@@ -37,6 +38,7 @@ use crate::object::Object;
 use crate::target::{BtfOwner, Target};
 
 pub use candidates::Candidate;
+pub use error::CoreError;
 pub use patch::PatchAction;
 pub use spec::log_spec;
 
@@ -240,7 +242,7 @@ pub fn relocate(obj: &Object, target: &Target, insns: &mut [Vec<Insn>]) -> Resul
                 rec.kind.name(),
                 rec.type_id
             ));
-            let applied = apply_one(rec, relo_idx, access, local, target, &mut cache, &mut insns[pi], insn_idx).map_err(|m| rcx.err(m))?;
+            let applied = apply_one(rec, relo_idx, access, local, target, &mut cache, &mut insns[pi], insn_idx).map_err(|e| rcx.wrap(e))?;
             report.relocations.push(CoreRelocation { program: pi, insn_idx, sec_idx: prog.sec_idx, ..applied });
         }
     }
@@ -259,9 +261,9 @@ fn apply_one(
     cache: &mut candidates::CandidateCache,
     insns: &mut [Insn],
     insn_idx: usize,
-) -> std::result::Result<CoreRelocation, String> {
+) -> std::result::Result<CoreRelocation, CoreError> {
     if insn_idx >= insns.len() {
-        return Err(format!("instruction {insn_idx} is past the end of the function ({} instructions)", insns.len()));
+        return Err(CoreError::Malformed(format!("instruction {insn_idx} is past the end of the function ({} instructions)", insns.len())));
     }
     let resolved = resolve::resolve(rec, access, local, target, cache)?;
     let action = patch::patch_insn(insns, insn_idx, &resolved.res)?;

@@ -2,6 +2,7 @@
 //! the instruction holds what the local BTF predicts; or poisoning it.
 //! libbpf 1.7's `bpf_core_patch_insn` and `bpf_core_poison_insn`.
 
+use super::error::CoreError;
 use bpfld_asm::insn::{op, poison};
 use bpfld_asm::Insn;
 
@@ -51,10 +52,10 @@ fn mem_size_code(bytes: u32) -> Option<u8> {
 /// Poisons the instruction at `idx`, and the second half of an
 /// `ld_imm64` too, so that the verifier does not stop at an "unknown
 /// opcode 00" first.
-fn poison_at(insns: &mut [Insn], idx: usize) -> Result<PatchAction, String> {
+fn poison_at(insns: &mut [Insn], idx: usize) -> Result<PatchAction, CoreError> {
     if insns[idx].is_ld_imm64() {
         let Some(next) = insns.get_mut(idx + 1) else {
-            return Err(format!("insn #{idx} (LDIMM64) is cut off by the end of the function"));
+            return Err(CoreError::Malformed(format!("insn #{idx} (LDIMM64) is cut off by the end of the function")));
         };
         poison_insn(next);
     }
@@ -82,9 +83,9 @@ fn poison_at(insns: &mut [Insn], idx: usize) -> Result<PatchAction, String> {
 /// Anything else is an error, as is a mismatch (the object was not built
 /// for the BTF it carries, or two relocations claim one instruction).
 /// Bitfield offsets and shifts are not validated (see `calc`).
-pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Result<PatchAction, String> {
+pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Result<PatchAction, CoreError> {
     let Some(&insn) = insns.get(idx) else {
-        return Err(format!("insn #{idx} is past the end of the function ({} instructions)", insns.len()));
+        return Err(CoreError::Malformed(format!("insn #{idx} is past the end of the function ({} instructions)", insns.len())));
     };
     if res.poison {
         return poison_at(insns, idx);
@@ -93,23 +94,26 @@ pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Resul
     match insn.class() {
         op::ALU | op::ALU64 => {
             if insn.code() & op::X != 0 {
-                return Err(format!("insn #{idx} (ALU/ALU64) takes a register operand, not an immediate"));
+                return Err(CoreError::Malformed(format!("insn #{idx} (ALU/ALU64) takes a register operand, not an immediate")));
             }
             if res.validate && insn.imm() as i64 as u64 != orig_val {
-                return Err(format!("unexpected insn #{idx} (ALU/ALU64) value: got {}, exp {orig_val} -> {new_val}", insn.imm() as u32));
+                return Err(CoreError::Malformed(format!(
+                    "unexpected insn #{idx} (ALU/ALU64) value: got {}, exp {orig_val} -> {new_val}",
+                    insn.imm() as u32
+                )));
             }
             insns[idx].set_imm(new_val as i32);
             Ok(PatchAction::AluImm)
         }
         op::LDX | op::ST | op::STX => {
             if res.validate && insn.off() as i64 as u64 != orig_val {
-                return Err(format!(
+                return Err(CoreError::Malformed(format!(
                     "unexpected insn #{idx} (LDX/ST/STX) value: got {}, exp {orig_val} -> {new_val}",
                     insn.off() as i32 as u32
-                ));
+                )));
             }
             if new_val > i16::MAX as u64 {
-                return Err(format!("insn #{idx} (LDX/ST/STX) value too big: {new_val}"));
+                return Err(CoreError::Incompatible(format!("insn #{idx} (LDX/ST/STX) value too big: {new_val}")));
             }
             if res.fail_memsz_adjust {
                 // libbpf warns "accesses field incorrectly. Make sure you are
@@ -122,10 +126,13 @@ pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Resul
             if res.new_sz != res.orig_sz {
                 let have = mem_size_bytes(insn.code());
                 if have != res.orig_sz {
-                    return Err(format!("insn #{idx} (LDX/ST/STX) unexpected mem size: got {have}, exp {}", res.orig_sz));
+                    return Err(CoreError::Malformed(format!(
+                        "insn #{idx} (LDX/ST/STX) unexpected mem size: got {have}, exp {}",
+                        res.orig_sz
+                    )));
                 }
                 let Some(size_code) = mem_size_code(res.new_sz) else {
-                    return Err(format!("insn #{idx} (LDX/ST/STX) invalid new mem size: {}", res.new_sz));
+                    return Err(CoreError::Incompatible(format!("insn #{idx} (LDX/ST/STX) invalid new mem size: {}", res.new_sz)));
                 };
                 insns[idx].set_code((insn.code() & (op::MODE_MASK | op::CLASS_MASK)) | size_code);
                 mem_size = Some((res.orig_sz, res.new_sz));
@@ -139,24 +146,26 @@ pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Resul
                 && insn.off() == 0
                 && second.is_some_and(|s| s.code() == 0 && s.dst_reg() == 0 && s.src_reg() == 0 && s.off() == 0);
             let Some(second) = second.filter(|_| well_formed) else {
-                return Err(format!("insn #{idx} (LDIMM64) has unexpected form"));
+                return Err(CoreError::Malformed(format!("insn #{idx} (LDIMM64) has unexpected form")));
             };
             let imm = u64::from(insn.imm() as u32) | (u64::from(second.imm() as u32) << 32);
             if res.validate && imm != orig_val {
-                return Err(format!("unexpected insn #{idx} (LDIMM64) value: got {imm}, exp {orig_val} -> {new_val}"));
+                return Err(CoreError::Malformed(format!(
+                    "unexpected insn #{idx} (LDIMM64) value: got {imm}, exp {orig_val} -> {new_val}"
+                )));
             }
             insns[idx].set_imm(new_val as u32 as i32);
             insns[idx + 1].set_imm((new_val >> 32) as u32 as i32);
             Ok(PatchAction::LdImm64)
         }
-        _ => Err(format!(
+        _ => Err(CoreError::Malformed(format!(
             "trying to relocate unrecognized insn #{idx}, code:{:#x}, src:{:#x}, dst:{:#x}, off:{:#x}, imm:{:#x}",
             insn.code(),
             insn.src_reg(),
             insn.dst_reg(),
             insn.off(),
             insn.imm()
-        )),
+        ))),
     }
 }
 
@@ -173,7 +182,7 @@ mod tests {
         let mut v = vec![Insn::new(op::ALU64 | op::ADD | op::K, 1, 0, 0, 8)];
         assert_eq!(patch_insn(&mut v, 0, &res(8, 16)).unwrap(), PatchAction::AluImm);
         assert_eq!(v[0].imm(), 16);
-        let e = patch_insn(&mut v, 0, &res(8, 24)).unwrap_err();
+        let e = patch_insn(&mut v, 0, &res(8, 24)).unwrap_err().to_string();
         assert_eq!(e, "unexpected insn #0 (ALU/ALU64) value: got 16, exp 8 -> 24");
         // A negative imm compares sign-extended, as libbpf's int vs u64.
         let mut v = vec![Insn::mov64_imm(0, -1)];
@@ -195,13 +204,13 @@ mod tests {
         assert_eq!(v[0].code(), op::LDX | op::MEM | op::DW);
         // Too big for `off`.
         let mut v = vec![ldx_w];
-        assert_eq!(patch_insn(&mut v, 0, &res(8, 40000)).unwrap_err(), "insn #0 (LDX/ST/STX) value too big: 40000");
+        assert_eq!(patch_insn(&mut v, 0, &res(8, 40000)).unwrap_err().to_string(), "insn #0 (LDX/ST/STX) value too big: 40000");
         // The instruction's width is not the local field's.
         let mut v = vec![ldx_w];
         let mut r = res(8, 8);
         r.orig_sz = 2;
         r.new_sz = 4;
-        assert!(patch_insn(&mut v, 0, &r).unwrap_err().contains("unexpected mem size: got 4, exp 2"));
+        assert!(patch_insn(&mut v, 0, &r).unwrap_err().to_string().contains("unexpected mem size: got 4, exp 2"));
         // A size change that loses the value poisons the load.
         let mut v = vec![ldx_w];
         let mut r = res(8, 8);
@@ -226,9 +235,9 @@ mod tests {
         assert!(patch_insn(&mut v, 0, &poison).is_err());
         // A map load is not a CO-RE relocatable ld_imm64.
         let mut v = vec![Insn::new(op::LD_IMM64, 1, 1, 0, 5), Insn::new(0, 0, 0, 0, 0)];
-        assert_eq!(patch_insn(&mut v, 0, &res(5, 6)).unwrap_err(), "insn #0 (LDIMM64) has unexpected form");
+        assert_eq!(patch_insn(&mut v, 0, &res(5, 6)).unwrap_err().to_string(), "insn #0 (LDIMM64) has unexpected form");
         // Jumps are not relocatable.
         let mut v = vec![Insn::new(op::JMP | 0x10, 1, 0, 2, 5)];
-        assert!(patch_insn(&mut v, 0, &res(5, 6)).unwrap_err().starts_with("trying to relocate unrecognized insn #0"));
+        assert!(patch_insn(&mut v, 0, &res(5, 6)).unwrap_err().to_string().starts_with("trying to relocate unrecognized insn #0"));
     }
 }

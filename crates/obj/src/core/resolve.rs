@@ -1,6 +1,7 @@
 //! Resolving one relocation against its candidates: libbpf 1.7's
 //! `bpf_core_resolve_relo` and `bpf_core_calc_relo_insn`.
 
+use super::error::CoreError;
 use bpfld_btf::ext::{CoreRelo, CoreReloKind};
 use bpfld_btf::Btf;
 
@@ -53,13 +54,16 @@ pub(crate) fn resolve<'a>(
     local: &'a Btf,
     target: &'a Target,
     cache: &mut CandidateCache,
-) -> Result<Resolved<'a>, String> {
+) -> Result<Resolved<'a>, CoreError> {
     let local_id = relo.type_id;
     if local_id >= local.type_count() {
-        return Err(format!("type id [{local_id}] out of range (last id is {})", local.type_count().saturating_sub(1)));
+        return Err(CoreError::Malformed(format!(
+            "type id [{local_id}] out of range (last id is {})",
+            local.type_count().saturating_sub(1)
+        )));
     }
-    let local_type = if local_id == 0 { None } else { Some(local.type_by_id(local_id).map_err(|e| e.message)?) };
-    let local_name = local_type.map_or(Ok(&[][..]), |t| t.name_bytes()).map_err(|e| e.message)?;
+    let local_type = if local_id == 0 { None } else { Some(local.type_by_id(local_id)?) };
+    let local_name = local_type.map_or(Ok(&[][..]), |t| t.name_bytes())?;
     let describe = || {
         format!(
             "[{local_id}] {} {}",
@@ -71,14 +75,16 @@ pub(crate) fn resolve<'a>(
     let mut cands = None;
     if relo.kind != CoreReloKind::TypeIdLocal {
         let Some(lt) = local_type.filter(|_| !local_name.is_empty()) else {
-            return Err(format!("target candidate search failed for {}: anonymous types cannot be relocated", describe()));
+            return Err(CoreError::Unsupported("anonymous types cannot be relocated".into())
+                .during(format!("target candidate search failed for {}", describe())));
         };
-        cands =
-            Some(cache.get_or_find(local_id, &lt, target).map_err(|e| format!("target candidate search failed for {}: {e}", describe()))?);
+        cands = Some(
+            cache.get_or_find(local_id, &lt, target).map_err(|e| e.during(format!("target candidate search failed for {}", describe())))?,
+        );
     }
 
     let local_spec =
-        parse_spec(local, local_id, access, relo.kind).map_err(|e| format!("parsing {} + {access} failed: {e}", describe()))?;
+        parse_spec(local, local_id, access, relo.kind).map_err(|e| e.during(format!("parsing {} + {access} failed", describe())))?;
 
     let Some(cands) = cands else {
         // local_type_id.
@@ -94,24 +100,26 @@ pub(crate) fn resolve<'a>(
         let cand_spec = match match_spec(&local_spec, btf, cand.type_id) {
             Ok(Some(s)) => s,
             Ok(None) => continue,
-            Err(e) => return Err(format!("error matching candidate #{i} [{}] in {}: {e}", cand.type_id, target.owner_name(cand.owner))),
+            Err(e) => {
+                return Err(e.during(format!("error matching candidate #{i} [{}] in {}", cand.type_id, target.owner_name(cand.owner))))
+            }
         };
         let cand_res = calc_relo(relo.kind, &local_spec, Some(&cand_spec))?;
         match &first {
             None => first = Some((cand_res, *cand, cand_spec)),
             Some((res, _, spec)) => {
                 if cand_spec.bit_offset != spec.bit_offset {
-                    return Err(format!(
+                    return Err(CoreError::Incompatible(format!(
                         "field offset ambiguity: {} != {} (candidates {} and {})",
                         cand_spec.bit_offset,
                         spec.bit_offset,
                         format_spec(&cand_spec),
                         format_spec(spec)
-                    ));
+                    )));
                 }
                 if cand_res.poison != res.poison || cand_res.new_val != res.new_val {
                     let word = |p: bool| if p { "failure" } else { "success" };
-                    return Err(format!(
+                    return Err(CoreError::Incompatible(format!(
                         "relocation decision ambiguity: {} {} != {} {} (candidates {} and {})",
                         word(cand_res.poison),
                         cand_res.new_val,
@@ -119,7 +127,7 @@ pub(crate) fn resolve<'a>(
                         res.new_val,
                         format_spec(&cand_spec),
                         format_spec(spec)
-                    ));
+                    )));
                 }
             }
         }

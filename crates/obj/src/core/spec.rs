@@ -16,6 +16,7 @@
 //! relocations need. Enumerator relocations use one index (the enumerator);
 //! type relocations have the access string `"0"` and no accessors.
 
+use super::error::CoreError;
 use bpfld_btf::ext::CoreReloKind;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs};
 use bpfld_btf::{Btf, Kind};
@@ -69,10 +70,10 @@ impl<'b> Spec<'b> {
 /// Deliberate difference: a negative index or one beyond `i32::MAX` is
 /// rejected here. libbpf accepts a negative index and then reads outside
 /// the type's members (undefined behaviour); no compiler emits one.
-pub(crate) fn parse_access(s: &str) -> Result<Vec<u32>, String> {
+pub(crate) fn parse_access(s: &str) -> Result<Vec<u32>, CoreError> {
     let b = s.as_bytes();
     if b.is_empty() || b[0] == b':' {
-        return Err("access string is empty or starts with ':'".into());
+        return Err(CoreError::Malformed("access string is empty or starts with ':'".into()));
     }
     let mut out = Vec::new();
     let mut i = 0;
@@ -96,27 +97,27 @@ pub(crate) fn parse_access(s: &str) -> Result<Vec<u32>, String> {
             i += 1;
         }
         if i == digits {
-            return Err(format!("malformed access string '{s}' at byte {start}"));
+            return Err(CoreError::Malformed(format!("malformed access string '{s}' at byte {start}")));
         }
         if negative && value != 0 {
-            return Err(format!("negative index in access string '{s}'"));
+            return Err(CoreError::Malformed(format!("negative index in access string '{s}'")));
         }
         if value > i32::MAX as u64 {
-            return Err(format!("index out of range in access string '{s}'"));
+            return Err(CoreError::Malformed(format!("index out of range in access string '{s}'")));
         }
         if out.len() == MAX_SPEC_LEN {
-            return Err(format!("access string '{s}' has more than {MAX_SPEC_LEN} steps"));
+            return Err(CoreError::Malformed(format!("access string '{s}' has more than {MAX_SPEC_LEN} steps")));
         }
         out.push(value as u32);
     }
     if out.is_empty() {
-        return Err(format!("malformed access string '{s}'"));
+        return Err(CoreError::Malformed(format!("malformed access string '{s}'")));
     }
     Ok(out)
 }
 
-fn size_of(btf: &Btf, id: u32) -> Result<u64, String> {
-    resolve_size(btf, id).map_err(|e| format!("size of [{id}]: {}", e.message))
+fn size_of(btf: &Btf, id: u32) -> Result<u64, CoreError> {
+    resolve_size(btf, id).map_err(|source| CoreError::Btf { what: Some(format!("size of [{id}]")), source })
 }
 
 /// Whether the array `acc`'s access steps into is a flexible array member
@@ -150,55 +151,55 @@ pub(crate) fn is_flex_array(btf: &Btf, prev: Option<&Accessor<'_>>, nelems: u32)
 ///   unless it is a flexible array member; anything else is an error.
 ///   A member whose name offset is non-zero but names an empty string is an
 ///   error.
-pub(crate) fn parse_spec<'b>(btf: &'b Btf, type_id: u32, access: &str, kind: CoreReloKind) -> Result<Spec<'b>, String> {
+pub(crate) fn parse_spec<'b>(btf: &'b Btf, type_id: u32, access: &str, kind: CoreReloKind) -> Result<Spec<'b>, CoreError> {
     if access.is_empty() || access.starts_with(':') {
-        return Err("access string is empty or starts with ':'".into());
+        return Err(CoreError::Malformed("access string is empty or starts with ':'".into()));
     }
     let mut spec = Spec::empty(btf, type_id, kind);
     if kind.is_type() {
         if access != "0" {
-            return Err(format!("a type relocation's access string must be \"0\", not '{access}'"));
+            return Err(CoreError::Malformed(format!("a type relocation's access string must be \"0\", not '{access}'")));
         }
         return Ok(spec);
     }
     spec.raw = parse_access(access)?;
-    let (mut id, t) = skip_mods_and_typedefs(btf, type_id).map_err(|e| e.message)?;
+    let (mut id, t) = skip_mods_and_typedefs(btf, type_id)?;
     let first = spec.raw[0];
     spec.accessors.push(Accessor { type_id: id, idx: first, name: None });
 
     if kind.is_enumval() {
-        let t = t.filter(|t| t.kind().is_enum()).ok_or_else(|| format!("[{type_id}] is not an enum"))?;
+        let t = t.filter(|t| t.kind().is_enum()).ok_or_else(|| CoreError::Malformed(format!("[{type_id}] is not an enum")))?;
         if spec.raw.len() > 1 {
-            return Err(format!("an enumerator relocation takes one index, not '{access}'"));
+            return Err(CoreError::Malformed(format!("an enumerator relocation takes one index, not '{access}'")));
         }
         let e = t
             .enumerators()
             .nth(first as usize)
-            .ok_or_else(|| format!("enumerator index {first} out of range: [{id}] has {} enumerators", t.vlen()))?;
-        spec.accessors[0].name = Some(btf.str_raw(e.name_off).map_err(|e| e.message)?);
+            .ok_or_else(|| CoreError::Malformed(format!("enumerator index {first} out of range: [{id}] has {} enumerators", t.vlen())))?;
+        spec.accessors[0].name = Some(btf.str_raw(e.name_off)?);
         return Ok(spec);
     }
     if !kind.is_field() {
-        return Err(format!("unknown relocation kind {}", kind.raw()));
+        return Err(CoreError::Unsupported(format!("unknown relocation kind {}", kind.raw())));
     }
 
     let sz = size_of(btf, id)?;
     spec.bit_offset = (u64::from(first).wrapping_mul(sz).wrapping_mul(8)) as u32;
     for step in 1..spec.raw.len() {
         let idx = spec.raw[step];
-        let (sid, t) = skip_mods_and_typedefs(btf, id).map_err(|e| e.message)?;
+        let (sid, t) = skip_mods_and_typedefs(btf, id)?;
         id = sid;
         match t {
             Some(t) if t.kind().is_composite() => {
                 let m = t
                     .members()
                     .nth(idx as usize)
-                    .ok_or_else(|| format!("member index {idx} out of range: [{id}] has {} members", t.vlen()))?;
+                    .ok_or_else(|| CoreError::Malformed(format!("member index {idx} out of range: [{id}] has {} members", t.vlen())))?;
                 spec.bit_offset = spec.bit_offset.wrapping_add(m.bit_offset);
                 if m.name_off != 0 {
-                    let name = btf.str_raw(m.name_off).map_err(|e| e.message)?;
+                    let name = btf.str_raw(m.name_off)?;
                     if name.is_empty() {
-                        return Err(format!("member {idx} of [{id}] has an empty name"));
+                        return Err(CoreError::Malformed(format!("member {idx} of [{id}] has an empty name")));
                     }
                     spec.accessors.push(Accessor { type_id: id, idx, name: Some(name) });
                 }
@@ -206,20 +207,20 @@ pub(crate) fn parse_spec<'b>(btf: &'b Btf, type_id: u32, access: &str, kind: Cor
             }
             Some(t) if t.kind() == Kind::Array => {
                 let a = t.array().expect("ARRAY has array info");
-                let (eid, _) = skip_mods_and_typedefs(btf, a.elem_type).map_err(|e| e.message)?;
+                let (eid, _) = skip_mods_and_typedefs(btf, a.elem_type)?;
                 id = eid;
                 if !is_flex_array(btf, spec.accessors.last(), a.nelems) && idx >= a.nelems {
-                    return Err(format!("array index {idx} out of range: [{}] has {} elements", t.id(), a.nelems));
+                    return Err(CoreError::Malformed(format!("array index {idx} out of range: [{}] has {} elements", t.id(), a.nelems)));
                 }
                 spec.accessors.push(Accessor { type_id: id, idx, name: None });
                 let esz = size_of(btf, id)?;
                 spec.bit_offset = spec.bit_offset.wrapping_add((u64::from(idx).wrapping_mul(esz).wrapping_mul(8)) as u32);
             }
             other => {
-                return Err(format!(
+                return Err(CoreError::Malformed(format!(
                     "relo for [{type_id}] {access} (at idx {step}) captures type [{id}] of unexpected kind {}",
                     kind_str(other.map(|t| t.kind()))
-                ));
+                )));
             }
         }
     }

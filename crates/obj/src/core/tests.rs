@@ -10,7 +10,8 @@ use bpfld_btf::writer::{OwnedMember, OwnedType, TypeData, Writer};
 use bpfld_btf::{ArrayInfo, Btf, Kind};
 
 use super::candidates::CandidateCache;
-use super::{apply_one, CoreFailure, CoreRelocation, PatchAction};
+use super::{apply_one, CoreError, CoreFailure, CoreRelocation, PatchAction};
+use crate::error::{ErrorKind, Kind as _};
 use crate::target::{BtfOwner, ModuleBtf, Target};
 
 /// Pushes one type per call and returns its id.
@@ -92,7 +93,7 @@ fn apply(
     type_id: u32,
     access: &str,
     insns: &[Insn],
-) -> Result<(CoreRelocation, Vec<Insn>), String> {
+) -> Result<(CoreRelocation, Vec<Insn>), CoreError> {
     let mut v = insns.to_vec();
     v.push(Insn::default());
     let rec = CoreRelo { insn_off: 0, type_id, access_str_off: 0, kind };
@@ -174,7 +175,7 @@ fn field_offsets_follow_named_members_through_anonymous_ones() {
     assert_eq!(r.new_value, 1);
     // Index 3 exists in the target's arr[4] but not in the local arr[3]:
     // the local spec is checked first.
-    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:2:3", &[alu(0)]).unwrap_err();
+    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:2:3", &[alu(0)]).unwrap_err().to_string();
     assert!(e.contains("array index 3 out of range"), "{e}");
 }
 
@@ -186,11 +187,11 @@ fn loads_are_patched_and_checked_against_the_local_value() {
     assert_eq!(r.action, PatchAction::MemOff { mem_size: None });
     assert_eq!(v[0], ldx(op::W, 36));
     // The instruction does not hold what the local BTF says.
-    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:2:2:1", &[ldx(op::W, 20)]).unwrap_err();
+    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:2:2:1", &[ldx(op::W, 20)]).unwrap_err().to_string();
     assert_eq!(e, "unexpected insn #0 (LDX/ST/STX) value: got 20, exp 32 -> 36");
     // A jump cannot carry a relocation.
     let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:0", &[Insn::new(op::JMP | 0x10, 1, 0, 0, 0)]);
-    assert!(e.unwrap_err().starts_with("trying to relocate unrecognized insn #0"));
+    assert!(e.unwrap_err().to_string().starts_with("trying to relocate unrecognized insn #0"));
 }
 
 #[test]
@@ -199,16 +200,20 @@ fn bad_records_are_errors() {
     let mut c = CandidateCache::default();
     let count = x.local.type_count();
     let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, count, "0:0", &[alu(0)]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let e = e.to_string();
     assert!(e.contains(&format!("type id [{count}] out of range")), "{e}");
     for bad in ["", ":0", "0:", "0:x", "0:9", "0:0:0"] {
-        let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, bad, &[alu(0)]).unwrap_err();
+        let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, bad, &[alu(0)]).unwrap_err().to_string();
         assert!(e.starts_with(&format!("parsing [{}] struct foo + {bad} failed", x.foo)), "{bad:?}: {e}");
     }
-    let e = apply(&x.local, &x.target, &mut c, K::TypeExists, x.foo, "0:0", &[alu(1)]).unwrap_err();
+    let e = apply(&x.local, &x.target, &mut c, K::TypeExists, x.foo, "0:0", &[alu(1)]).unwrap_err().to_string();
     assert!(e.contains("must be \"0\""), "{e}");
     // Anonymous local types have no candidates to search for.
     let anon = x.local.all_types().find(|t| t.kind() == Kind::Union).unwrap().id();
     let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, anon, "0:0", &[alu(0)]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    let e = e.to_string();
     assert!(e.contains("anonymous types cannot be relocated"), "{e}");
     // local_type_id needs no candidate, anonymous or not.
     let (r, _) = apply(&x.local, &x.target, &mut c, K::TypeIdLocal, anon, "0", &[alu(12345)]).unwrap();
@@ -285,8 +290,10 @@ fn candidates_that_disagree_are_ambiguous() {
     assert_eq!(r.target.unwrap().type_id, f1, "the first match's result is used");
     // ... but their sizes and ids differ.
     let e = apply(&local, &agree, &mut c, K::TypeSize, foo, "0", &[alu(8)]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Incompatible);
+    let e = e.to_string();
     assert_eq!(e.split(" (candidates").next().unwrap(), "relocation decision ambiguity: success 16 != success 12");
-    let e = apply(&local, &agree, &mut c, K::TypeIdTarget, foo, "0", &[alu(0)]).unwrap_err();
+    let e = apply(&local, &agree, &mut c, K::TypeIdTarget, foo, "0", &[alu(0)]).unwrap_err().to_string();
     assert!(e.starts_with(&format!("relocation decision ambiguity: success {f2} != success {f1}")), "{e}");
 
     let mut disagree = B::new();
@@ -295,10 +302,10 @@ fn candidates_that_disagree_are_ambiguous() {
     disagree.strukt("foo___2", 12, &[("z", ti, 0), ("a", ti, 32), ("b", ti, 64)]);
     let disagree = Target::new("disagree", disagree.build());
     let mut c = CandidateCache::default();
-    let e = apply(&local, &disagree, &mut c, K::FieldByteOffset, foo, "0:1", &[alu(4)]).unwrap_err();
+    let e = apply(&local, &disagree, &mut c, K::FieldByteOffset, foo, "0:1", &[alu(4)]).unwrap_err().to_string();
     assert!(e.starts_with("field offset ambiguity: 64 != 32"), "{e}");
     // Even an existence test: both say 1, but the offsets differ.
-    let e = apply(&local, &disagree, &mut c, K::FieldExists, foo, "0:1", &[alu(1)]).unwrap_err();
+    let e = apply(&local, &disagree, &mut c, K::FieldExists, foo, "0:1", &[alu(1)]).unwrap_err().to_string();
     assert!(e.starts_with("field offset ambiguity"), "{e}");
 }
 
@@ -370,7 +377,7 @@ fn vmlinux_candidates_hide_module_ones() {
     assert_eq!(r.target.map(|t| (t.owner, t.type_id)), Some((BtfOwner::Module(0), m0_only)));
     // Their ids differ, so the target type id is ambiguous.
     assert_ne!(m0_only, m1_only);
-    let e = apply(&local, &target, &mut c, K::TypeIdTarget, only_mod, "0", &[alu(0)]).unwrap_err();
+    let e = apply(&local, &target, &mut c, K::TypeIdTarget, only_mod, "0", &[alu(0)]).unwrap_err().to_string();
     assert!(e.starts_with(&format!("relocation decision ambiguity: success {m1_only} != success {m0_only}")), "{e}");
 }
 
@@ -417,6 +424,8 @@ fn bitfields_get_load_units_and_shifts() {
     t.bitfields("bf", 16, &[("y", tui, 62, 5)]);
     let target = Target::new("t", t.build());
     let e = apply(&local, &target, &mut CandidateCache::default(), K::FieldByteOffset, bf, "0:1", &[alu(0)]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Incompatible);
+    let e = e.to_string();
     assert!(e.contains("can't be read with a 64-bit load"), "{e}");
 }
 

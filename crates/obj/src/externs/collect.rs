@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use bpfld_btf::resolve::{align_of, resolve_size, skip_mods_and_typedefs};
 use bpfld_btf::{essential_name, int_encoding, Btf, FuncLinkage, Kind, VarLinkage};
 
+use super::error::ExternError;
+
 /// What an extern refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExternKind {
@@ -105,39 +107,52 @@ pub struct ExternSymbol<'a> {
 /// Collects and sorts the externs named by `symbols` (undefined global
 /// symbols without a type, libbpf's `sym_is_extern`). Errors carry the
 /// extern's name and the reason.
-pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Result<Vec<Extern>, (String, String)> {
+pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Result<Vec<Extern>, (String, ExternError)> {
     let mut out = Vec::new();
     let tags = btf.map(require_group_tags).unwrap_or_default();
     for s in symbols {
-        let fail = |m: String| (s.name.to_string(), m);
+        let fail = |e: ExternError| (s.name.to_string(), e);
         let Some(btf) = btf else {
-            return Err(fail("externs need the object's .BTF".into()));
+            return Err(fail(ExternError::Declaration("externs need the object's .BTF".into())));
         };
         let btf_id = find_extern_btf_id(btf, s.name).map_err(fail)?;
-        let t = btf.type_by_id(btf_id).map_err(|e| fail(e.to_string()))?;
+        let t = btf.type_by_id(btf_id).map_err(|e| fail(e.into()))?;
         let sec = find_extern_section(btf, btf_id).map_err(fail)?;
         let (kind, type_id, kconfig) = match (sec.as_str(), t.kind()) {
             (".kconfig", Kind::Func) => {
-                return Err(fail("extern function is unsupported under the .kconfig section".into()));
+                return Err(fail(ExternError::UnsupportedDeclaration("extern function is unsupported under the .kconfig section".into())));
             }
             (".kconfig", _) => {
                 let ty = t.type_ref().unwrap_or(0);
-                let size = resolve_size(btf, ty).map_err(|e| fail(format!("failed to resolve the size of the kconfig value: {e}")))?;
-                let size =
-                    u32::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| fail(format!("kconfig value size {size} is unsupported")))?;
-                let align = align_of(btf, ty).map_err(|e| fail(format!("failed to determine the alignment of the kconfig value: {e}")))?;
+                let size = resolve_size(btf, ty).map_err(|source| {
+                    fail(ExternError::DeclarationBtf { what: Some("failed to resolve the size of the kconfig value".into()), source })
+                })?;
+                let size = u32::try_from(size)
+                    .ok()
+                    .filter(|&s| s > 0)
+                    .ok_or_else(|| fail(ExternError::UnsupportedDeclaration(format!("kconfig value size {size} is unsupported"))))?;
+                let align = align_of(btf, ty).map_err(|source| {
+                    fail(ExternError::DeclarationBtf {
+                        what: Some("failed to determine the alignment of the kconfig value".into()),
+                        source,
+                    })
+                })?;
                 let align = Some(align)
                     .filter(|a| a.is_power_of_two())
-                    .ok_or_else(|| fail(format!("kconfig value alignment {align} is not a power of two")))?;
+                    .ok_or_else(|| fail(ExternError::Declaration(format!("kconfig value alignment {align} is not a power of two"))))?;
                 let (kty, signed) = kconfig_type(btf, ty).map_err(fail)?;
                 (ExternKind::Kconfig, ty, Some(KconfigSlot { ty: kty, size, align, signed, data_off: 0 }))
             }
             (".ksyms", Kind::Func) => (ExternKind::Kfunc, t.type_ref().unwrap_or(0), None),
             (".ksyms", _) => {
-                let (id, _) = skip_mods_and_typedefs(btf, t.type_ref().unwrap_or(0)).map_err(|e| fail(e.to_string()))?;
+                let (id, _) = skip_mods_and_typedefs(btf, t.type_ref().unwrap_or(0)).map_err(|e| fail(e.into()))?;
                 (ExternKind::Ksym, id, None)
             }
-            (other, _) => return Err(fail(format!("unrecognized extern section '{other}' (declare it __ksym or __kconfig)"))),
+            (other, _) => {
+                return Err(fail(ExternError::Declaration(format!(
+                    "unrecognized extern section '{other}' (declare it __ksym or __kconfig)"
+                ))))
+            }
         };
         out.push(Extern {
             name: s.name.to_string(),
@@ -171,7 +186,7 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
 pub const MAX_KCONFIG_MAP_SIZE: u32 = 1 << 20;
 
 /// Places each kconfig value at its aligned offset in the `.kconfig` map.
-fn layout_kconfig(externs: &mut [Extern]) -> Result<(), (String, String)> {
+fn layout_kconfig(externs: &mut [Extern]) -> Result<(), (String, ExternError)> {
     let mut off = 0u32;
     for e in externs.iter_mut() {
         let Some(k) = &mut e.kconfig else { continue };
@@ -184,7 +199,7 @@ fn layout_kconfig(externs: &mut [Extern]) -> Result<(), (String, String)> {
                 "a {}-byte value at offset {off} does not fit in the {MAX_KCONFIG_MAP_SIZE}-byte .kconfig map bpfld allows",
                 k.size
             );
-            return Err((e.name.clone(), m));
+            return Err((e.name.clone(), ExternError::UnsupportedDeclaration(m)));
         };
         k.data_off = start;
         off = end;
@@ -199,31 +214,33 @@ pub fn kconfig_map_size(externs: &[Extern]) -> u32 {
 
 /// libbpf's `find_extern_btf_id`: the first VAR or FUNC named `name`,
 /// which must have extern linkage.
-fn find_extern_btf_id(btf: &Btf, name: &str) -> Result<u32, String> {
+fn find_extern_btf_id(btf: &Btf, name: &str) -> Result<u32, ExternError> {
     let id = btf
         .find_own(name, None)
         .into_iter()
         .find(|&id| btf.type_by_id(id).map(|t| matches!(t.kind(), Kind::Var | Kind::Func)).unwrap_or(false));
     let Some(id) = id else {
-        return Err("no BTF VAR or FUNC of that name (declare it __ksym or __kconfig)".into());
+        return Err(ExternError::Declaration("no BTF VAR or FUNC of that name (declare it __ksym or __kconfig)".into()));
     };
-    let t = btf.type_by_id(id).map_err(|e| e.to_string())?;
+    let t = btf.type_by_id(id)?;
     match t.kind() {
-        Kind::Var if t.var_linkage() != Some(VarLinkage::Extern) => {
-            Err(format!("BTF VAR [{id}] has {:?} linkage, not extern", t.var_linkage().unwrap_or(VarLinkage::Static)))
-        }
-        Kind::Func if t.func_linkage() != Some(FuncLinkage::Extern) => {
-            Err(format!("BTF FUNC [{id}] has {:?} linkage, not extern", t.func_linkage().unwrap_or(FuncLinkage::Static)))
-        }
+        Kind::Var if t.var_linkage() != Some(VarLinkage::Extern) => Err(ExternError::Declaration(format!(
+            "BTF VAR [{id}] has {:?} linkage, not extern",
+            t.var_linkage().unwrap_or(VarLinkage::Static)
+        ))),
+        Kind::Func if t.func_linkage() != Some(FuncLinkage::Extern) => Err(ExternError::Declaration(format!(
+            "BTF FUNC [{id}] has {:?} linkage, not extern",
+            t.func_linkage().unwrap_or(FuncLinkage::Static)
+        ))),
         _ => Ok(id),
     }
 }
 
 /// The name of the DATASEC listing `id`.
-fn find_extern_section(btf: &Btf, id: u32) -> Result<String, String> {
+fn find_extern_section(btf: &Btf, id: u32) -> Result<String, ExternError> {
     for name in [".kconfig", ".ksyms"] {
         for ds in btf.find_own(name, Some(Kind::Datasec)) {
-            let t = btf.type_by_id(ds).map_err(|e| e.to_string())?;
+            let t = btf.type_by_id(ds)?;
             if t.datasec_vars().any(|v| v.type_id == id) {
                 return Ok(name.to_string());
             }
@@ -235,13 +252,17 @@ fn find_extern_section(btf: &Btf, id: u32) -> Result<String, String> {
             return Ok(t.name().unwrap_or("?").to_string());
         }
     }
-    Err(format!("BTF [{id}] is in no DATASEC (declare it __ksym or __kconfig)"))
+    Err(ExternError::Declaration(format!("BTF [{id}] is in no DATASEC (declare it __ksym or __kconfig)")))
 }
 
 /// libbpf's `find_kcfg_type`.
-fn kconfig_type(btf: &Btf, id: u32) -> Result<(KconfigType, bool), String> {
-    let (_, t) = skip_mods_and_typedefs(btf, id).map_err(|e| e.to_string())?;
-    let unsupported = || Err("the kconfig value's type is unsupported (want bool, char, tristate, char[N] or an integer)".to_string());
+fn kconfig_type(btf: &Btf, id: u32) -> Result<(KconfigType, bool), ExternError> {
+    let (_, t) = skip_mods_and_typedefs(btf, id)?;
+    let unsupported = || {
+        Err(ExternError::UnsupportedDeclaration(
+            "the kconfig value's type is unsupported (want bool, char, tristate, char[N] or an integer)".to_string(),
+        ))
+    };
     let Some(t) = t else { return unsupported() };
     let size = t.size().unwrap_or(0);
     match t.kind() {

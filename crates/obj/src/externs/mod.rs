@@ -3,8 +3,10 @@
 //! against a [`crate::Target`] when the load is planned ([`resolve`]).
 
 pub mod collect;
+pub mod error;
 
 pub use collect::{collect_externs, kconfig_map_size, Extern, ExternKind, ExternSymbol, KconfigSlot, KconfigType};
+pub use error::ExternError;
 pub mod resolve;
 
 pub use resolve::{resolve_externs, ExternOutcome, ExternResolution, RequiredGroups, Resolved, Unresolved};

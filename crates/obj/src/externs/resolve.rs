@@ -22,6 +22,7 @@ use bpfld_btf::resolve::skip_mods_and_typedefs;
 use bpfld_btf::{c_decl, types_are_compat, Btf, Kind};
 
 use super::collect::{Extern, ExternKind, KconfigSlot, KconfigType};
+use super::error::ExternError;
 use crate::target::{BtfOwner, Target};
 
 /// What an extern resolved to.
@@ -83,7 +84,7 @@ pub struct ExternResolution {
     pub kconfig_data: Vec<u8>,
     /// Errors that fail the load (strong externs that did not resolve,
     /// malformed values, unmet required flavor groups), in libbpf's wording.
-    pub errors: Vec<String>,
+    pub errors: Vec<ExternError>,
 }
 
 impl ExternResolution {
@@ -145,13 +146,13 @@ pub fn resolve_externs(
                 out.reason = Some(reason);
             }
             Err(Failure::Weakly(u, reason)) => {
-                res.errors.push(strong_error(ext, &u, &reason));
+                res.errors.push(ExternError::Unresolved { unresolved: u.clone(), message: strong_error(ext, &u, &reason) });
                 out.unresolved = Some(u);
                 out.reason = Some(reason);
             }
-            Err(Failure::Fatal(msg)) => {
-                out.reason = Some(msg.clone());
-                res.errors.push(msg);
+            Err(Failure::Fatal(e)) => {
+                out.reason = Some(e.to_string());
+                res.errors.push(e);
             }
         }
         res.outcomes.push(out);
@@ -174,7 +175,7 @@ enum Failure {
     /// Not resolved; fatal only for a strong extern.
     Weakly(Unresolved, String),
     /// Fails the load whether weak or strong (a malformed value).
-    Fatal(String),
+    Fatal(ExternError),
 }
 
 /// libbpf's message for a strong extern that did not resolve.
@@ -210,7 +211,9 @@ fn resolve_by_btf(btf: &Btf, ext: &Extern, target: &Target) -> Result<Resolved, 
         return Err(Failure::Weakly(Unresolved::NotFound, reason));
     };
     let kbtf = target.btf(owner);
-    let kt = kbtf.type_by_id(id).map_err(|e| Failure::Fatal(format!("extern '{}': kernel BTF: {e}", ext.name)))?;
+    let kt = kbtf
+        .type_by_id(id)
+        .map_err(|source| Failure::Fatal(ExternError::KernelBtf { what: format!("extern '{}': kernel BTF", ext.name), source }))?;
     let kernel_type = if is_func {
         kt.type_ref().unwrap_or(0)
     } else {
@@ -240,49 +243,54 @@ fn resolve_typeless(ext: &Extern, target: &Target) -> Result<Resolved, Failure> 
                 format!("unknown offline: no kallsyms data for target '{}' (0 where the kernel lacks the symbol)", target.name),
             ));
         }
-        return Err(Failure::Fatal(format!(
+        return Err(Failure::Fatal(ExternError::TargetUnknown(format!(
             "extern (ksym) '{}': kernel symbol addresses (kallsyms) are unknown for target '{}'",
             ext.name, target.name
-        )));
+        ))));
     };
     match ks.addresses(&ext.name) {
         [] => Err(Failure::Weakly(Unresolved::Missing, format!("no symbol '{}' in kallsyms", ext.name))),
         [a] => Ok(Resolved::Address(*a)),
-        [a, b, ..] => Err(Failure::Fatal(format!("extern (ksym) '{}': resolution is ambiguous: {a:#x} or {b:#x}", ext.name))),
+        [a, b, ..] => {
+            Err(Failure::Fatal(ExternError::Ambiguous(format!("extern (ksym) '{}': resolution is ambiguous: {a:#x} or {b:#x}", ext.name))))
+        }
     }
 }
 
 /// The value of a kconfig extern, written into `data` at its slot.
 fn resolve_kconfig(ext: &Extern, target: &Target, data: &mut [u8]) -> Result<Resolved, Failure> {
     let slot = ext.kconfig.expect("kconfig externs have a slot");
-    let fatal = |m: String| Failure::Fatal(format!("extern (kcfg) '{}': {m}", ext.name));
+    let fatal = |e: fn(String) -> ExternError, m: String| Failure::Fatal(e(format!("extern (kcfg) '{}': {m}", ext.name)));
     let range = slot.data_off as usize..slot.data_off as usize + slot.size as usize;
     let Some(dst) = data.get_mut(range) else {
-        return Err(fatal(format!("slot [{}, +{}) is outside the {}-byte .kconfig map", slot.data_off, slot.size, data.len())));
+        return Err(fatal(
+            ExternError::BadValue,
+            format!("slot [{}, +{}) is outside the {}-byte .kconfig map", slot.data_off, slot.size, data.len()),
+        ));
     };
     if ext.name.starts_with("CONFIG_") {
         let Some(config) = &target.kconfig else {
-            return Err(fatal(format!("the kernel configuration of target '{}' is unknown", target.name)));
+            return Err(fatal(ExternError::TargetUnknown, format!("the kernel configuration of target '{}' is unknown", target.name)));
         };
         let Some(value) = config.get(&ext.name) else {
             return Err(Failure::Weakly(Unresolved::Missing, format!("'{}' is not set in the kernel configuration", ext.name)));
         };
-        encode_config_value(&slot, value, dst).map_err(fatal)?;
+        encode_config_value(&slot, value, dst).map_err(|BadValue(m)| fatal(ExternError::BadValue, m))?;
         return Ok(Resolved::Kconfig(value.to_string()));
     }
     let value = match ext.name.as_str() {
         "LINUX_KERNEL_VERSION" => match target.overrides.get(&ext.name).copied().or(target.kernel_version.map(u64::from)) {
             Some(v) if v != 0 => v,
-            _ => return Err(fatal(format!("failed to get the kernel version of target '{}'", target.name))),
+            _ => return Err(fatal(ExternError::TargetUnknown, format!("failed to get the kernel version of target '{}'", target.name))),
         },
         "LINUX_HAS_BPF_COOKIE" => target.overrides.get(&ext.name).copied().unwrap_or_else(|| has_bpf_cookie(&target.vmlinux) as u64),
         "LINUX_HAS_SYSCALL_WRAPPER" => {
             target.overrides.get(&ext.name).copied().unwrap_or_else(|| has_syscall_wrapper(&target.vmlinux) as u64)
         }
         _ if ext.name.starts_with("LINUX_") && ext.weak => 0,
-        _ => return Err(fatal("unrecognized virtual extern".into())),
+        _ => return Err(fatal(ExternError::Declaration, "unrecognized virtual extern".into())),
     };
-    encode_number(&slot, value, dst).map_err(fatal)?;
+    encode_number(&slot, value, dst).map_err(|BadValue(m)| fatal(ExternError::BadValue, m))?;
     if ext.name == "LINUX_KERNEL_VERSION" {
         return Ok(Resolved::Kconfig(format!("{value} ({}.{}.{})", value >> 16, (value >> 8) & 0xff, value & 0xff)));
     }
@@ -309,10 +317,14 @@ fn has_syscall_wrapper(vmlinux: &Btf) -> bool {
 
 /// Encodes a `.config` value into a kconfig slot (libbpf's
 /// `bpf_object__process_kconfig_line` rules).
-fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Result<(), String> {
+/// Why a kconfig value cannot be written into its slot.
+#[derive(Debug, PartialEq, Eq)]
+struct BadValue(String);
+
+fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Result<(), BadValue> {
     match value.as_bytes().first() {
         Some(&c @ (b'y' | b'n' | b'm')) if value.len() == 1 => match slot.ty {
-            KconfigType::Bool if c == b'm' => Err(format!("value '{value}' implies tristate or char type")),
+            KconfigType::Bool if c == b'm' => Err(BadValue(format!("value '{value}' implies tristate or char type"))),
             KconfigType::Bool => {
                 dst[0] = (c == b'y') as u8;
                 Ok(())
@@ -331,14 +343,14 @@ fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Resul
                 dst[0] = c;
                 Ok(())
             }
-            _ => Err(format!("value '{value}' implies bool, tristate, or char type")),
+            _ => Err(BadValue(format!("value '{value}' implies bool, tristate, or char type"))),
         },
         Some(b'"') => {
             if slot.ty != KconfigType::CharArray {
-                return Err(format!("value '{value}' implies char array type"));
+                return Err(BadValue(format!("value '{value}' implies char array type")));
             }
             if value.len() < 2 || !value.ends_with('"') {
-                return Err(format!("invalid string config '{value}'"));
+                return Err(BadValue(format!("invalid string config '{value}'")));
             }
             let s = &value.as_bytes()[1..value.len() - 1];
             // libbpf truncates (with a warning) to fit the array and its NUL.
@@ -348,9 +360,9 @@ fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Resul
             Ok(())
         }
         _ => {
-            let num = parse_c_integer(value).ok_or_else(|| format!("value '{value}' isn't a valid integer"))?;
+            let num = parse_c_integer(value).ok_or_else(|| BadValue(format!("value '{value}' isn't a valid integer")))?;
             if !matches!(slot.ty, KconfigType::Int | KconfigType::Char) {
-                return Err(format!("value '{value}' implies integer type"));
+                return Err(BadValue(format!("value '{value}' implies integer type")));
             }
             encode_number(slot, num, dst)
         }
@@ -377,24 +389,24 @@ fn parse_c_integer(value: &str) -> Option<u64> {
 
 /// libbpf's `set_kcfg_value_num`: the value must fit the slot's integer
 /// without loss (signed or unsigned as declared).
-fn encode_number(slot: &KconfigSlot, value: u64, dst: &mut [u8]) -> Result<(), String> {
+fn encode_number(slot: &KconfigSlot, value: u64, dst: &mut [u8]) -> Result<(), BadValue> {
     if !matches!(slot.ty, KconfigType::Int | KconfigType::Char | KconfigType::Bool) {
-        return Err(format!("value '{value}' implies integer, char, or boolean type"));
+        return Err(BadValue(format!("value '{value}' implies integer, char, or boolean type")));
     }
     if slot.ty == KconfigType::Bool && value > 1 {
-        return Err(format!("value '{value}' isn't boolean compatible"));
+        return Err(BadValue(format!("value '{value}' isn't boolean compatible")));
     }
     let bits = slot.size * 8;
     let fits = bits >= 64 || if slot.signed { value.wrapping_add(1u64 << (bits - 1)) < (1u64 << bits) } else { value >> bits == 0 };
     if !fits {
-        return Err(format!("value '{value}' doesn't fit in {} bytes", slot.size));
+        return Err(BadValue(format!("value '{value}' doesn't fit in {} bytes", slot.size)));
     }
     match slot.size {
         1 | 2 | 4 | 8 => {
             dst.copy_from_slice(&value.to_ne_bytes()[..slot.size as usize]);
             Ok(())
         }
-        n => Err(format!("unsupported integer size {n}")),
+        n => Err(BadValue(format!("unsupported integer size {n}"))),
     }
 }
 
@@ -406,7 +418,7 @@ fn check_required_groups(
     outcomes: &[ExternOutcome],
     target: &Target,
     required: &RequiredGroups,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<ExternError>,
 ) {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, e) in externs.iter().enumerate() {
@@ -426,19 +438,21 @@ fn check_required_groups(
             continue;
         }
         if members.is_empty() {
-            errors.push(format!("required flavor group '{group}': the object declares no extern of that essential name"));
+            errors.push(ExternError::RequiredGroup(format!(
+                "required flavor group '{group}': the object declares no extern of that essential name"
+            )));
             continue;
         }
         let why: Vec<String> = members
             .iter()
             .map(|&i| format!("'{}': {}", externs[i].name, outcomes[i].reason.as_deref().unwrap_or("not resolved")))
             .collect();
-        errors.push(format!(
+        errors.push(ExternError::RequiredGroup(format!(
             "required flavor group '{group}': none of its {} flavors resolved on {}: {}",
             members.len(),
             target.name,
             why.join("; ")
-        ));
+        )));
     }
 }
 
@@ -456,7 +470,7 @@ mod tests {
         assert!(encode_number(&slot(KconfigType::Int, 1, false), 255, &mut b).is_ok());
         assert_eq!(b, [255]);
         let e = encode_number(&slot(KconfigType::Int, 1, false), 256, &mut b).unwrap_err();
-        assert_eq!(e, "value '256' doesn't fit in 1 bytes");
+        assert_eq!(e, BadValue("value '256' doesn't fit in 1 bytes".into()));
         assert!(encode_number(&slot(KconfigType::Int, 1, true), (-128i64) as u64, &mut b).is_ok());
         assert!(encode_number(&slot(KconfigType::Int, 1, true), 128, &mut b).is_err());
         assert!(encode_number(&slot(KconfigType::Bool, 1, false), 2, &mut b).is_err());
