@@ -47,10 +47,13 @@ impl Graft<'_> {
         let mut copied = HashMap::new();
         for t in obj.own_types() {
             let name = t.name().map_err(|e| e.to_string())?;
-            match t.kind() {
-                Kind::Struct if name == STRUCT_OPS => drop(self.copy(obj, t.id(), &mut copied)?),
-                Kind::Enum | Kind::Enum64 if name.starts_with("scx_") => drop(self.copy(obj, t.id(), &mut copied)?),
-                _ => {}
+            let sched_ext = match t.kind() {
+                Kind::Struct => name == STRUCT_OPS,
+                Kind::Enum | Kind::Enum64 => name.starts_with("scx_"),
+                _ => false,
+            };
+            if sched_ext {
+                self.copy(obj, t.id(), &mut copied)?;
             }
         }
         for id in kfuncs {
