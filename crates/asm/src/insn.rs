@@ -6,34 +6,60 @@
 
 /// `code` values and fields the loader recognizes.
 pub mod op {
+    /// Bits of `code` that hold the instruction class.
     pub const CLASS_MASK: u8 = 0x07;
+    /// Class: non-standard loads (`ld_imm64`, legacy packet loads).
     pub const LD: u8 = 0x00;
+    /// Class: load from memory into a register.
     pub const LDX: u8 = 0x01;
+    /// Class: store an immediate to memory.
     pub const ST: u8 = 0x02;
+    /// Class: store a register to memory (and atomics).
     pub const STX: u8 = 0x03;
+    /// Class: 32-bit arithmetic.
     pub const ALU: u8 = 0x04;
+    /// Class: 64-bit jumps, calls and exit.
     pub const JMP: u8 = 0x05;
+    /// Class: jumps comparing 32-bit values.
     pub const JMP32: u8 = 0x06;
+    /// Class: 64-bit arithmetic.
     pub const ALU64: u8 = 0x07;
 
+    /// Bits of a load or store `code` that hold the access size.
     pub const SIZE_MASK: u8 = 0x18;
+    /// Size: 4 bytes.
     pub const W: u8 = 0x00;
+    /// Size: 2 bytes.
     pub const H: u8 = 0x08;
+    /// Size: 1 byte.
     pub const B: u8 = 0x10;
+    /// Size: 8 bytes.
     pub const DW: u8 = 0x18;
 
+    /// Bits of a load or store `code` that hold the mode.
     pub const MODE_MASK: u8 = 0xe0;
+    /// Mode: immediate (`ld_imm64`).
     pub const IMM: u8 = 0x00;
+    /// Mode: memory at a register plus `off`.
     pub const MEM: u8 = 0x60;
+    /// Mode: sign-extending memory load (Linux >= 6.6).
     pub const MEMSX: u8 = 0x80;
 
+    /// Bits of an ALU or jump `code` that hold the operation.
     pub const OP_MASK: u8 = 0xf0;
+    /// ALU operation: move.
     pub const MOV: u8 = 0xb0;
+    /// ALU operation: add.
     pub const ADD: u8 = 0x00;
+    /// Source: the immediate.
     pub const K: u8 = 0x00;
+    /// Source: `src_reg`.
     pub const X: u8 = 0x08;
+    /// Jump operation: call (helper, subprogram or kfunc, by `src_reg`).
     pub const CALL: u8 = 0x80;
+    /// Jump operation: return from the program or subprogram.
     pub const EXIT: u8 = 0x90;
+    /// Jump operation: unconditional jump.
     pub const JA: u8 = 0x00;
 
     /// `BPF_LD | BPF_IMM | BPF_DW`: the 16-byte `ld_imm64`.
@@ -85,48 +111,67 @@ pub mod poison {
 pub struct Insn(pub [u8; 8]);
 
 impl Insn {
+    /// An instruction from its fields; `dst` and `src` are 4-bit register
+    /// numbers (higher bits are dropped from `dst`).
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
         let o = off.to_le_bytes();
         let i = imm.to_le_bytes();
         Insn([code, (src << 4) | (dst & 0x0f), o[0], o[1], i[0], i[1], i[2], i[3]])
     }
+    /// The opcode byte (class, size or source, mode or operation).
     pub fn code(&self) -> u8 {
         self.0[0]
     }
+    /// The class bits of the opcode (`op::LD` ... `op::ALU64`).
     pub fn class(&self) -> u8 {
         self.0[0] & op::CLASS_MASK
     }
+    /// The destination register (0-10).
     pub fn dst_reg(&self) -> u8 {
         self.0[1] & 0x0f
     }
+    /// The source register, or for `ld_imm64` and calls the pseudo kind
+    /// ([`pseudo`]).
     pub fn src_reg(&self) -> u8 {
         self.0[1] >> 4
     }
+    /// The signed offset: bytes for memory accesses, instructions for
+    /// jumps.
     pub fn off(&self) -> i16 {
         i16::from_le_bytes([self.0[2], self.0[3]])
     }
+    /// The signed 32-bit immediate (a helper id, a call's relative target,
+    /// half of an `ld_imm64`'s value).
     pub fn imm(&self) -> i32 {
         i32::from_le_bytes([self.0[4], self.0[5], self.0[6], self.0[7]])
     }
+    /// Replaces the opcode byte.
     pub fn set_code(&mut self, code: u8) {
         self.0[0] = code;
     }
+    /// Replaces the destination register (its low 4 bits).
     pub fn set_dst_reg(&mut self, r: u8) {
         self.0[1] = (self.0[1] & 0xf0) | (r & 0x0f);
     }
+    /// Replaces the source register (the field is 4 bits wide).
     pub fn set_src_reg(&mut self, r: u8) {
         self.0[1] = (self.0[1] & 0x0f) | (r << 4);
     }
+    /// Replaces the offset.
     pub fn set_off(&mut self, off: i16) {
         self.0[2..4].copy_from_slice(&off.to_le_bytes());
     }
+    /// Replaces the immediate.
     pub fn set_imm(&mut self, imm: i32) {
         self.0[4..8].copy_from_slice(&imm.to_le_bytes());
     }
 
+    /// The first half of a 16-byte `ld_imm64` (the next instruction holds
+    /// the upper 32 bits of the value).
     pub fn is_ld_imm64(&self) -> bool {
         self.code() == op::LD_IMM64
     }
+    /// A call of any kind (helper, subprogram, kfunc).
     pub fn is_call(&self) -> bool {
         self.code() == op::CALL_INSN
     }

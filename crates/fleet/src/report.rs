@@ -17,28 +17,38 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The whole matrix.
 #[derive(Debug, Clone, Serialize)]
 pub struct MatrixReport {
+    /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// Every object loads on every target.
     pub loads_everywhere: bool,
     /// The targets, in the order given; verdicts and groups refer to them
     /// by index.
     pub targets: Vec<TargetInfo>,
+    /// The objects, in the order given.
     pub objects: Vec<ObjectReport>,
+    /// What offline prediction cannot know ([`OFFLINE_LIMITS`]).
     pub offline_limits: &'static [&'static str],
 }
 
 /// One target (a kernel).
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetInfo {
+    /// The kernel's name: its release where known, else its BTF file's
+    /// path.
     pub name: String,
+    /// The release directory or BTF file, as given.
     pub path: String,
 }
 
 /// One object against every target.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
+    /// The object's name (its file name up to the first `.`, at most 15
+    /// characters).
     pub object: String,
+    /// Its file, as given.
     pub path: String,
+    /// Every autoloaded program plans on every target.
     pub loads_everywhere: bool,
     /// kfunc flavor groups: essential name → the flavored externs.
     pub flavor_groups: BTreeMap<String, Vec<String>>,
@@ -56,6 +66,8 @@ pub struct ObjectReport {
 /// A row of the answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// What the row is about (`kfunc bbr_main: flavor picked`, `would
+    /// load`).
     pub label: String,
     /// Not the same in every group.
     pub differs: bool,
@@ -66,6 +78,7 @@ pub struct Row {
 pub struct AnswerGroup {
     /// Indexes into [`MatrixReport::targets`].
     pub targets: Vec<usize>,
+    /// The object would load on these targets.
     pub loads: bool,
     /// One cell per row of [`ObjectReport::rows`].
     pub cells: Vec<String>,

@@ -18,11 +18,13 @@ use crate::program::{Reloc, RelocKind};
 pub struct LinkedProgram {
     /// Index of the entry program in [`Object::programs`].
     pub prog_idx: usize,
+    /// The entry program's instructions, then each subprogram's.
     pub insns: Vec<Insn>,
     /// Relocations still to apply (maps, externs), at indexes into `insns`.
     pub relocs: Vec<Reloc>,
     /// `func_info` with `insn_off` in instructions, as the kernel wants.
     pub func_info: Vec<FuncInfo>,
+    /// `line_info` with `insn_off` in instructions.
     pub line_info: Vec<LineInfo>,
     /// Where each appended program starts: (program index, offset).
     pub layout: Vec<(usize, usize)>,

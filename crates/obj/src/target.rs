@@ -28,12 +28,14 @@ pub fn kernel_version(a: u32, b: u32, c: u32) -> u32 {
 pub struct ModuleBtf {
     /// The module's name (`nf_conntrack`).
     pub name: String,
+    /// Its BTF, split on the target's vmlinux BTF.
     pub btf: Btf,
 }
 
 /// Where a kernel BTF id lives: vmlinux or one of [`Target::modules`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BtfOwner {
+    /// The kernel's own BTF.
     Vmlinux,
     /// Index into [`Target::modules`].
     Module(usize),
@@ -45,6 +47,7 @@ pub struct Target {
     /// How the target is named in reports (`6.1.0-56-amd64`,
     /// `running kernel 6.18.0`).
     pub name: String,
+    /// The kernel's own BTF (or a targeted view of it).
     pub vmlinux: Btf,
     /// Module BTFs, in the order their fds would be given (for the running
     /// kernel: the order of their kernel BTF ids).
