@@ -30,7 +30,7 @@ cargo fmt --all --check
 # (-D missing-docs).
 cargo clippy --workspace --all-targets --release -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p bpfld -p bpfld-obj -p bpfld-btf -p bpfld-asm -p bpfld-fleet
-RUSTDOCFLAGS="-D warnings -D missing-docs" cargo doc --no-deps -q -p bpfld-sys -p bpfld-btf -p bpfld-gen -p bpfld-build -p bpfld-boot
+RUSTDOCFLAGS="-D warnings -D missing-docs" cargo doc --no-deps -q -p bpfld-sys -p bpfld-btf -p bpfld-fleet -p bpfld-gen -p bpfld-build -p bpfld-boot
 
 if [ -x tests/bpf/build.sh ]; then
   tests/bpf/build.sh --check

@@ -30,6 +30,7 @@ pub const OFFLINE_LIMITS: &[&str] = &[
 /// Options of [`check`].
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
+    /// How each plan is made (required flavor groups, features).
     pub plan: PlanOptions,
     /// Worker threads; 0 means one per available core.
     pub threads: usize,
@@ -42,14 +43,18 @@ pub struct CheckOptions {
 /// The verdict for one program on one kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProgramVerdict {
+    /// The program's name (its ELF symbol).
     pub name: String,
+    /// Its ELF section.
     pub section: String,
     /// Planned without error (the verifier may still reject it).
     pub plannable: bool,
+    /// Why it cannot be planned (or what the kernel lacks for it).
     pub error: Option<String>,
     /// Instructions that will fail verification if reached: what each
     /// stands for (a missing kfunc, a failed CO-RE relocation).
     pub poisoned: Vec<String>,
+    /// Instructions in the plan (subprograms appended).
     pub insns: usize,
 }
 
@@ -57,18 +62,23 @@ pub struct ProgramVerdict {
 /// the JSON schema has it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExternVerdict {
+    /// The extern's name (with its `___flavor`).
     pub name: String,
     /// `kfunc`, `ksym` (typed), `ksym_typeless` or `kconfig`.
     pub kind: &'static str,
+    /// Declared `__weak`: may stay unresolved (0).
     pub weak: bool,
+    /// It resolved on this kernel.
     pub resolved: bool,
     /// `vmlinux` or the module's name (kfuncs, typed ksyms).
     pub target: Option<String>,
+    /// The BTF id it resolved to, in vmlinux's or the module's BTF.
     pub btf_id: Option<u32>,
     /// A kconfig value or a typeless ksym's address.
     pub value: Option<String>,
     /// The module's `fd_array` slot (module kfuncs).
     pub fd_slot: Option<u16>,
+    /// Why it did not resolve.
     pub reason: Option<String>,
     /// Not known offline (a weak typeless ksym without kallsyms data):
     /// planned as 0, the kernel may resolve it.
@@ -105,7 +115,9 @@ pub struct KernelVerdict {
     /// Why not, when the whole object fails (a strong extern, a target that
     /// cannot be read).
     pub error: Option<String>,
+    /// Every extern, in the object's order.
     pub externs: Vec<ExternVerdict>,
+    /// Every program, in the object's order.
     pub programs: Vec<ProgramVerdict>,
     /// kfuncs that resolved to a FUNC the kernel's BTF does not tag as a
     /// kfunc (only known where the BTF has `bpf_kfunc` decl tags).
@@ -123,6 +135,7 @@ pub struct KernelVerdict {
 pub struct MissingVerdict {
     /// The map or program that needs it (one of the two).
     pub map: Option<String>,
+    /// The program that needs it.
     pub program: Option<String>,
     /// `BPF_MAP_TYPE_RINGBUF`, `helper bpf_snprintf()`, ...
     pub needed: String,

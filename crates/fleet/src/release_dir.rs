@@ -63,10 +63,18 @@ impl std::error::Error for TargetPathError {
 /// The files a target was made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetFiles {
+    /// The vmlinux BTF (`vmlinux.btf`, or `NAME.btf`).
     pub vmlinux: PathBuf,
+    /// The kernel's `.config` (`config`, or `NAME.config`), if present.
     pub config: Option<PathBuf>,
+    /// Its symbols in `/proc/kallsyms` format (`kallsyms`, or
+    /// `NAME.kallsyms`), if present.
     pub kallsyms: Option<PathBuf>,
+    /// The directory of module BTFs (`modules/`, or `NAME/modules/`), if
+    /// present.
     pub modules_dir: Option<PathBuf>,
+    /// The kernel's release: the directory's `release` file, else the
+    /// directory's name; for a BTF file `NAME.btf`, `NAME`.
     pub release: Option<String>,
 }
 
@@ -141,13 +149,33 @@ pub enum TargetLoadError {
     /// The path is not a target (see [`TargetFiles::locate`]).
     Path(TargetPathError),
     /// A file or directory could not be read.
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// A BTF file does not parse.
-    Btf { path: PathBuf, source: bpfld_btf::Error },
+    Btf {
+        /// The BTF file (vmlinux or a module's).
+        path: PathBuf,
+        /// Where and why it does not parse.
+        source: bpfld_btf::Error,
+    },
     /// A `.config` or kallsyms file has a line that does not parse.
-    Text { path: PathBuf, source: LineError },
+    Text {
+        /// The `.config` or kallsyms file.
+        path: PathBuf,
+        /// The line and what is wrong with it.
+        source: LineError,
+    },
     /// The minimized BTF could not be built.
-    Minimize { path: PathBuf, source: bpfld_btf::min::MinError },
+    Minimize {
+        /// The vmlinux BTF being minimized.
+        path: PathBuf,
+        /// Why the kept types could not be read or written.
+        source: bpfld_btf::min::MinError,
+    },
 }
 
 impl TargetLoadError {
@@ -224,7 +252,9 @@ pub fn load_files(files: &TargetFiles) -> Result<Target, TargetLoadError> {
 /// in its BTF and the `.config` options read.
 #[derive(Debug, Clone, Default)]
 pub struct TargetNeeds {
+    /// The names plans may look up in the BTF.
     pub btf: WantedNames,
+    /// The `CONFIG_*` options `__kconfig` externs read.
     pub config: Vec<String>,
 }
 
