@@ -17,21 +17,64 @@ use crate::error::{ErrorKind, Kind as ErrorKindOf};
 pub enum BtfFixError {
     /// The BTF does not read; `what` says which BTF ("object BTF", "fixed-up
     /// BTF does not parse"), empty for the object's own.
-    Btf { what: &'static str, source: bpfld_btf::Error },
+    Btf {
+        /// Which BTF (empty: the object's own).
+        what: &'static str,
+        /// Where and why it does not read.
+        source: bpfld_btf::Error,
+    },
     /// The fixed-up BTF cannot be written.
     Write(bpfld_btf::writer::WriteError),
     /// A DATASEC without size whose ELF section is missing.
-    NoSectionSize { id: u32, section: String },
+    NoSectionSize {
+        /// The DATASEC's type id.
+        id: u32,
+        /// Its name.
+        section: String,
+    },
     /// A size or offset does not fit 32 bits; `what` names it.
-    TooLarge { what: String },
+    TooLarge {
+        /// The size or offset, by what it belongs to.
+        what: String,
+    },
     /// A DATASEC entry refers to a type the object does not have.
-    EntryOutside { id: Option<u32>, section: String, entry: usize, type_id: u32 },
+    EntryOutside {
+        /// The DATASEC's type id, where known.
+        id: Option<u32>,
+        /// Its name.
+        section: String,
+        /// The entry's index in the DATASEC.
+        entry: usize,
+        /// The type id it refers to.
+        type_id: u32,
+    },
     /// A DATASEC entry that is not a VAR.
-    EntryNotVar { id: u32, section: String, entry: usize, kind: &'static str },
+    EntryNotVar {
+        /// The DATASEC's type id.
+        id: u32,
+        /// Its name.
+        section: String,
+        /// The entry's index in the DATASEC.
+        entry: usize,
+        /// The kind the entry has instead (`FUNC`, ...).
+        kind: &'static str,
+    },
     /// A global VAR without an ELF symbol.
-    NoSymbol { id: u32, section: String, var: String },
+    NoSymbol {
+        /// The DATASEC's type id.
+        id: u32,
+        /// Its name.
+        section: String,
+        /// The VAR's name.
+        var: String,
+    },
     /// A `.ksyms`/`.kconfig` entry no extern of the object declares.
-    NoExternDefinition { kind: &'static str, name: String },
+    NoExternDefinition {
+        /// The BTF kind of the entry (`VAR`, `FUNC`).
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
 }
 
 impl std::fmt::Display for BtfFixError {

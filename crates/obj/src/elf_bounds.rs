@@ -36,29 +36,46 @@ impl Fields<'_> {
 /// Why a file is not a whole ELF64 object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ElfError {
+    /// 0 bytes.
     Empty,
     /// Does not start with the ELF magic; `head` is its first bytes in hex.
     NotElf {
+        /// The file's first bytes, in hex.
         head: String,
     },
+    /// A 32-bit ELF file (BPF objects are ELF64).
     Elf32,
     /// Shorter than the ELF64 header.
     TruncatedHeader {
+        /// The file's length in bytes.
         len: usize,
     },
+    /// `EI_DATA` is neither little- nor big-endian: its value.
     UnknownByteOrder(u8),
+    /// `e_shoff` is 0: no section header table.
     NoSectionHeaders,
+    /// `e_shentsize` is not 64: its value.
     SectionHeaderSize(u64),
+    /// The section header table runs past the end of the file.
     TruncatedSectionHeaders {
+        /// Its offset in the file (`e_shoff`).
         shoff: u64,
+        /// Its number of entries (`e_shnum`).
         shnum: u64,
+        /// Bytes an entry (`e_shentsize`).
         shentsize: u64,
+        /// The file's length in bytes.
         len: usize,
     },
+    /// A section's contents run past the end of the file.
     TruncatedSection {
+        /// The section's index.
         index: usize,
+        /// Its offset in the file (`sh_offset`).
         offset: u64,
+        /// Its size in bytes (`sh_size`).
         size: u64,
+        /// The file's length in bytes.
         len: usize,
     },
 }

@@ -45,6 +45,7 @@ impl fmt::Display for ErrorKind {
 
 /// An error that knows its [`ErrorKind`]: every cause an [`Error`] wraps.
 pub trait Kind: std::error::Error + Send + Sync + 'static {
+    /// What kind of problem this is, for matching.
     fn kind(&self) -> ErrorKind;
 }
 
@@ -66,13 +67,35 @@ impl Kind for bpfld_btf::writer::WriteError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineError {
     /// A `.config` line that is neither `CONFIG_X=value`, a comment nor blank.
-    NotSetting { line: usize, text: String },
+    NotSetting {
+        /// The line number, from 1.
+        line: usize,
+        /// The line.
+        text: String,
+    },
     /// A `.config` setting whose name is not a `CONFIG_` name.
-    NotConfigName { line: usize, name: String },
+    NotConfigName {
+        /// The line number, from 1.
+        line: usize,
+        /// The name before `=`.
+        name: String,
+    },
     /// A kallsyms line without address, type and name.
-    NotSymbol { line: usize, text: String },
+    NotSymbol {
+        /// The line number, from 1.
+        line: usize,
+        /// The line.
+        text: String,
+    },
     /// A kallsyms address that is not hexadecimal.
-    BadAddress { line: usize, addr: String, source: std::num::ParseIntError },
+    BadAddress {
+        /// The line number, from 1.
+        line: usize,
+        /// The address field as written.
+        addr: String,
+        /// Why it does not parse.
+        source: std::num::ParseIntError,
+    },
 }
 
 impl fmt::Display for LineError {
@@ -112,6 +135,7 @@ type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 /// `source()` are for matching, not for printing again.
 #[derive(Debug, Clone)]
 pub struct Error {
+    /// The object's name (see [`crate::Object::name`]).
     pub object: String,
     /// Context from outermost to innermost: "section 'xdp'", "symbol 'x'",
     /// "insn 12", "offset 0x60".
@@ -122,6 +146,7 @@ pub struct Error {
     source: Option<Source>,
 }
 
+/// `Result` with this crate's [`Error`] as its default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

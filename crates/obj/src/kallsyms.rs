@@ -45,10 +45,12 @@ impl Kallsyms {
         self.addrs.get(name).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Number of distinct symbol names.
     pub fn len(&self) -> usize {
         self.addrs.len()
     }
 
+    /// No symbol at all.
     pub fn is_empty(&self) -> bool {
         self.addrs.is_empty()
     }

@@ -130,6 +130,7 @@ impl Kconfig {
         self.values.len()
     }
 
+    /// No setting at all.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }

@@ -35,7 +35,9 @@ use crate::target::{BtfOwner, Target};
 /// A target type that may correspond to a local type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
+    /// vmlinux or the module whose BTF has it.
     pub owner: BtfOwner,
+    /// Its id in that BTF.
     pub type_id: u32,
 }
 

@@ -13,7 +13,12 @@ pub enum CoreError {
     /// A BTF (the object's or the kernel's) does not read: `what` says
     /// what was being read. The message shows the BTF error's text alone,
     /// as libbpf does; `source` keeps its section, offset and type id.
-    Btf { what: Option<String>, source: bpfld_btf::Error },
+    Btf {
+        /// What was being read, if anything.
+        what: Option<String>,
+        /// The BTF error, with its section, offset and type id.
+        source: bpfld_btf::Error,
+    },
     /// The relocation record, its access string, or the instruction it
     /// patches is malformed.
     Malformed(String),
@@ -22,9 +27,14 @@ pub enum CoreError {
     /// The target's types cannot satisfy it: candidates disagree, a value
     /// does not fit the instruction.
     Incompatible(String),
-    /// A cause under a step of the relocation ("parsing [5] struct x + 0:1
+    /// A cause under a step of the relocation ("parsing \[5\] struct x + 0:1
     /// failed", "error matching candidate #2 ...").
-    During { what: String, cause: Box<CoreError> },
+    During {
+        /// The step.
+        what: String,
+        /// What went wrong in it.
+        cause: Box<CoreError>,
+    },
 }
 
 impl CoreError {

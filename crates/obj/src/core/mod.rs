@@ -47,6 +47,7 @@ pub use spec::log_spec;
 pub struct CoreTarget {
     /// The BTF holding the type: vmlinux or a module.
     pub owner: BtfOwner,
+    /// The type's id in that BTF.
     pub type_id: u32,
     /// The target spec, rendered like the local one
     /// (`<byte_off> [193] struct task_struct.pid (0:134 @ offset 2416)`).
@@ -61,10 +62,18 @@ pub enum CoreFailure {
     /// Candidates exist but none has the field, the enumerator, or a
     /// compatible layout (for type relocations: a compatible or matching
     /// type).
-    NoMatch { candidates: usize },
+    NoMatch {
+        /// How many candidates there were.
+        candidates: usize,
+    },
     /// The field was found but changed size in a way a load or store
     /// cannot follow (not both pointers, not both unsigned integers).
-    IncompatibleSize { local_size: u32, target_size: u32 },
+    IncompatibleSize {
+        /// The field's size in bytes in the object's BTF.
+        local_size: u32,
+        /// Its size in bytes in the target's.
+        target_size: u32,
+    },
 }
 
 impl std::fmt::Display for CoreFailure {
@@ -93,7 +102,9 @@ pub struct CoreRelocation {
     /// ELF section of the function, and the record's index among that
     /// section's CO-RE records (libbpf's `relo #N`).
     pub sec_idx: usize,
+    /// The record's index among its section's CO-RE records.
     pub relo_idx: usize,
+    /// What the relocation computes.
     pub kind: CoreReloKind,
     /// The local (object BTF) type the relocation names.
     pub local_type_id: u32,
@@ -106,12 +117,14 @@ pub struct CoreRelocation {
     pub spec: String,
     /// The first matching candidate, if any.
     pub target: Option<CoreTarget>,
-    /// Candidates the relocation considered, and how many matched.
+    /// How many candidate types the relocation considered.
     pub candidates: usize,
+    /// How many of them matched.
     pub matched: usize,
     /// The value the instruction held (as the local BTF predicts) and the
     /// value written. For a poisoned relocation `new_value` is meaningless.
     pub orig_value: u64,
+    /// The value written into the instruction.
     pub new_value: u64,
     /// Why the relocation was not satisfied, if it was not. Existence and
     /// type relocations are then patched to 0 and not poisoned.
@@ -138,10 +151,13 @@ impl CoreRelocation {
 /// A `.BTF.ext` CO-RE record that was not applied, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedCoreRelo {
+    /// The ELF section of the record.
     pub section: String,
+    /// The record's index among the section's CO-RE records.
     pub relo_idx: usize,
     /// Byte offset in the section, as recorded.
     pub insn_off: u32,
+    /// Why it was skipped.
     pub reason: String,
 }
 

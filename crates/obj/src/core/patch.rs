@@ -15,7 +15,10 @@ pub enum PatchAction {
     AluImm,
     /// `off` of a load or store; `mem_size` is `Some((old, new))` in bytes
     /// when the access width was changed too.
-    MemOff { mem_size: Option<(u32, u32)> },
+    MemOff {
+        /// (old, new) access width in bytes, when it changed.
+        mem_size: Option<(u32, u32)>,
+    },
     /// The 64-bit immediate of an `ld_imm64`.
     LdImm64,
     /// Replaced by a call of the non-existent helper

@@ -41,7 +41,9 @@ impl ExternKind {
 /// How a kconfig value is stored (libbpf's `enum kcfg_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KconfigType {
+    /// `bool`: `y` is 1, `n` 0 (`m` does not fit).
     Bool,
+    /// `char`: the option's first character (`y`, `n`, `m`).
     Char,
     /// `enum libbpf_tristate`.
     Tristate,
@@ -54,9 +56,13 @@ pub enum KconfigType {
 /// Where and how a kconfig extern is stored in the `.kconfig` map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KconfigSlot {
+    /// How the value is stored.
     pub ty: KconfigType,
+    /// Its size in bytes.
     pub size: u32,
+    /// Its alignment in bytes.
     pub align: u32,
+    /// A signed integer.
     pub signed: bool,
     /// Offset of the value in the `.kconfig` map.
     pub data_off: u32,
@@ -70,7 +76,9 @@ pub struct Extern {
     /// The name looked up in kernel BTF for a kfunc: the flavor suffix
     /// (from the last `X___Y`) stripped.
     pub essential_name: String,
+    /// kfunc, ksym or kconfig.
     pub kind: ExternKind,
+    /// Declared `__weak`: may stay unresolved (then 0).
     pub weak: bool,
     /// ELF symbol index (relocations name externs by it).
     pub sym_idx: usize,
@@ -80,6 +88,7 @@ pub struct Extern {
     /// a ksym's type with modifiers and typedefs skipped, 0 when typeless
     /// (`const void`); a kconfig extern's type.
     pub type_id: u32,
+    /// Where a kconfig extern's value goes in the `.kconfig` map.
     pub kconfig: Option<KconfigSlot>,
     /// Names of the required flavor groups the extern belongs to, from
     /// `btf_decl_tag("bpfld:require_one:<group>")` on its declaration.
@@ -99,8 +108,11 @@ pub const REQUIRE_ONE_TAG: &str = "bpfld:require_one:";
 
 /// An extern symbol as the ELF symbol table gives it.
 pub struct ExternSymbol<'a> {
+    /// Its index in the ELF symbol table.
     pub sym_idx: usize,
+    /// Its name.
     pub name: &'a str,
+    /// `STB_WEAK` binding.
     pub weak: bool,
 }
 

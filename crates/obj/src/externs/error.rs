@@ -15,13 +15,28 @@ pub enum ExternError {
     Declaration(String),
     /// The object's BTF does not read at the declaration; `what` says
     /// what was being read, if anything.
-    DeclarationBtf { what: Option<String>, source: bpfld_btf::Error },
+    DeclarationBtf {
+        /// What was being read, if anything.
+        what: Option<String>,
+        /// Where and why the BTF does not read.
+        source: bpfld_btf::Error,
+    },
     /// A declaration libbpf does not support either.
     UnsupportedDeclaration(String),
     /// A strong extern did not resolve: `unresolved` says how.
-    Unresolved { unresolved: Unresolved, message: String },
+    Unresolved {
+        /// Why it did not resolve (not found, incompatible, ...).
+        unresolved: Unresolved,
+        /// libbpf's wording of it.
+        message: String,
+    },
     /// The kernel's BTF does not read at the extern's type.
-    KernelBtf { what: String, source: bpfld_btf::Error },
+    KernelBtf {
+        /// What was being read.
+        what: String,
+        /// Where and why the kernel's BTF does not read.
+        source: bpfld_btf::Error,
+    },
     /// Several kernel symbols of that name.
     Ambiguous(String),
     /// A kconfig value that does not fit the extern's type or slot.

@@ -29,7 +29,12 @@ use crate::target::{BtfOwner, Target};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
     /// A kfunc or typed ksym: its id in kernel BTF.
-    Btf { owner: BtfOwner, btf_id: u32 },
+    Btf {
+        /// vmlinux or the module whose BTF has it.
+        owner: BtfOwner,
+        /// The FUNC's or VAR's id in that BTF.
+        btf_id: u32,
+    },
     /// A typeless ksym's address.
     Address(u64),
     /// A kconfig value, rendered as the `.config` wrote it (or the virtual
@@ -44,10 +49,13 @@ pub enum Unresolved {
     NotFound,
     /// Found, but its type is not compatible with the local declaration.
     Incompatible {
+        /// vmlinux or the module whose BTF has it.
         owner: BtfOwner,
         /// Kernel BTF id of the FUNC's prototype or the VAR's type.
         kernel_type_id: u32,
+        /// The local type, as C (`struct task_struct *(void *)`).
         local: String,
+        /// The kernel's type, as C.
         kernel: String,
     },
     /// A typeless ksym missing from kallsyms, or a kconfig value missing
@@ -63,6 +71,7 @@ pub enum Unresolved {
 pub struct ExternOutcome {
     /// Index in [`crate::Object::externs`].
     pub index: usize,
+    /// What it resolved to, `None` if it did not.
     pub resolved: Option<Resolved>,
     /// Set when `resolved` is `None`.
     pub unresolved: Option<Unresolved>,
@@ -75,6 +84,7 @@ pub struct ExternOutcome {
 /// The externs of an object resolved against one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternResolution {
+    /// One outcome per extern, in the object's order.
     pub outcomes: Vec<ExternOutcome>,
     /// `fd_array`: slot 0 unused, then the modules holding kfuncs (indexes
     /// into `Target::modules`) in the order first needed, then the modules
@@ -100,6 +110,7 @@ impl ExternResolution {
 /// these.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequiredGroups {
+    /// The essential names, one group each.
     pub essential_names: Vec<String>,
 }
 
