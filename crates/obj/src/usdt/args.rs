@@ -16,29 +16,48 @@ use std::fmt;
 pub struct PtRegsOffset(pub u16);
 
 impl PtRegsOffset {
+    /// `%r15`, at byte 0 of `struct pt_regs`.
     pub const R15: PtRegsOffset = PtRegsOffset(0);
+    /// `%r14`, at byte 8 of `struct pt_regs`.
     pub const R14: PtRegsOffset = PtRegsOffset(8);
+    /// `%r13`, at byte 16 of `struct pt_regs`.
     pub const R13: PtRegsOffset = PtRegsOffset(16);
+    /// `%r12`, at byte 24 of `struct pt_regs`.
     pub const R12: PtRegsOffset = PtRegsOffset(24);
+    /// `%rbp`, at byte 32 of `struct pt_regs`.
     pub const RBP: PtRegsOffset = PtRegsOffset(32);
+    /// `%rbx`, at byte 40 of `struct pt_regs`.
     pub const RBX: PtRegsOffset = PtRegsOffset(40);
+    /// `%r11`, at byte 48 of `struct pt_regs`.
     pub const R11: PtRegsOffset = PtRegsOffset(48);
+    /// `%r10`, at byte 56 of `struct pt_regs`.
     pub const R10: PtRegsOffset = PtRegsOffset(56);
+    /// `%r9`, at byte 64 of `struct pt_regs`.
     pub const R9: PtRegsOffset = PtRegsOffset(64);
+    /// `%r8`, at byte 72 of `struct pt_regs`.
     pub const R8: PtRegsOffset = PtRegsOffset(72);
+    /// `%rax`, at byte 80 of `struct pt_regs`.
     pub const RAX: PtRegsOffset = PtRegsOffset(80);
+    /// `%rcx`, at byte 88 of `struct pt_regs`.
     pub const RCX: PtRegsOffset = PtRegsOffset(88);
+    /// `%rdx`, at byte 96 of `struct pt_regs`.
     pub const RDX: PtRegsOffset = PtRegsOffset(96);
+    /// `%rsi`, at byte 104 of `struct pt_regs`.
     pub const RSI: PtRegsOffset = PtRegsOffset(104);
+    /// `%rdi`, at byte 112 of `struct pt_regs`.
     pub const RDI: PtRegsOffset = PtRegsOffset(112);
+    /// `%rip`, at byte 128 of `struct pt_regs`.
     pub const RIP: PtRegsOffset = PtRegsOffset(128);
+    /// `%rsp`, at byte 152 of `struct pt_regs`.
     pub const RSP: PtRegsOffset = PtRegsOffset(152);
 }
 
 /// A register by any of its names (`rax`, `eax`, `ax`, `al`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Register {
+    /// Its 64-, 32-, 16- and 8-bit names (`""` where it has none).
     pub names: [&'static str; 4],
+    /// Where `struct pt_regs` holds it.
     pub offset: PtRegsOffset,
 }
 
@@ -83,17 +102,34 @@ pub enum ArgLocation {
     /// A register's value (`%eax`).
     Reg(PtRegsOffset),
     /// Memory at a register plus `offset` (`-8(%rbp)`).
-    Deref { base: PtRegsOffset, offset: i64 },
+    Deref {
+        /// The base register.
+        base: PtRegsOffset,
+        /// Bytes added to it.
+        offset: i64,
+    },
     /// Memory at `base + (index << scale_shift) + offset`
     /// (`-96(%rbp,%rax,8)`); needs libbpf >= 1.7's `usdt.bpf.h`.
-    Sib { base: PtRegsOffset, index: PtRegsOffset, scale_shift: u8, offset: i64 },
+    Sib {
+        /// The base register.
+        base: PtRegsOffset,
+        /// The index register.
+        index: PtRegsOffset,
+        /// log2 of the scale (0 to 3).
+        scale_shift: u8,
+        /// Bytes added.
+        offset: i64,
+    },
 }
 
 /// One argument: its size in bytes (1, 2, 4 or 8), signedness and place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgSpec {
+    /// Its size in bytes: 1, 2, 4 or 8.
     pub size: u8,
+    /// A negative size in the spec: sign-extended when widened.
     pub signed: bool,
+    /// Where its value is.
     pub location: ArgLocation,
 }
 
@@ -110,6 +146,7 @@ impl ArgSpec {
 pub enum ArgProblem {
     /// None of the forms libbpf knows (a symbolic offset, say).
     Unrecognized,
+    /// A register name not in libbpf's table (`%ah`): the name.
     UnknownRegister(String),
     /// A size other than ±1, ±2, ±4, ±8.
     Size(i64),
@@ -121,8 +158,11 @@ pub enum ArgProblem {
 /// text, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgsError {
+    /// Which argument, from 0.
     pub arg: usize,
+    /// Its spec as written (`-4@%eax`).
     pub spec: String,
+    /// What is wrong with it.
     pub problem: ArgProblem,
 }
 

@@ -55,48 +55,69 @@ pub enum UsdtErrorKind {
     Unsupported(&'static str),
     /// Neither an executable nor a shared library (`e_type`).
     FileType(u16),
+    /// No `.note.stapsdt` section: the binary has no USDT probes.
     NoNoteSection,
     /// `.note.stapsdt` is not `SHT_NOTE`.
     NoteSectionType(u32),
+    /// No `PT_LOAD` program header to place probes with.
     NoLoadSegments,
     /// A malformed note, at `offset` in `.note.stapsdt`.
     Note {
+        /// Byte offset of the note in `.note.stapsdt`.
         offset: u64,
+        /// What is wrong with it.
         problem: NoteProblem,
     },
     /// No note of `provider:name`.
     ProbeNotFound {
+        /// The provider asked for.
         provider: String,
+        /// The probe's name asked for.
         name: String,
     },
     /// The probe's address is in no `PT_LOAD` segment.
     NoSegment {
+        /// The probe, `provider:name`.
         probe: String,
+        /// Byte offset of its note in `.note.stapsdt`.
         note: u64,
+        /// The probe's address (virtual, after `.stapsdt.base` correction).
         addr: u64,
     },
     /// The probe's address is in a segment that is not executable.
     NotExecutable {
+        /// The probe, `provider:name`.
         probe: String,
+        /// Byte offset of its note in `.note.stapsdt`.
         note: u64,
+        /// The probe's address (virtual).
         addr: u64,
     },
     /// The semaphore's address is in no `PT_LOAD` segment.
     SemaphoreNoSegment {
+        /// The probe, `provider:name`.
         probe: String,
+        /// Byte offset of its note in `.note.stapsdt`.
         note: u64,
+        /// The semaphore's address (virtual).
         addr: u64,
     },
     /// The semaphore's address is in an executable segment.
     SemaphoreExecutable {
+        /// The probe, `provider:name`.
         probe: String,
+        /// Byte offset of its note in `.note.stapsdt`.
         note: u64,
+        /// The semaphore's address (virtual).
         addr: u64,
     },
     /// The note's argument string does not parse.
     Args {
+        /// The probe, `provider:name`.
         probe: String,
+        /// Byte offset of its note in `.note.stapsdt`.
         note: u64,
+        /// Which argument and why.
         source: ArgsError,
     },
 }
@@ -104,7 +125,9 @@ pub enum UsdtErrorKind {
 /// An error about the USDT notes of the binary at `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsdtError {
+    /// The executable or library.
     pub path: PathBuf,
+    /// What is wrong.
     pub kind: UsdtErrorKind,
 }
 

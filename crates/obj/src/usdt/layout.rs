@@ -12,7 +12,9 @@ use bpfld_btf::{resolve, Btf, Kind, Type};
 
 use super::args::{ArgLocation, ArgSpec};
 
+/// The spec struct's name in the object's BTF.
 pub const SPEC_STRUCT: &str = "__bpf_usdt_spec";
+/// The per-argument struct's name in the object's BTF.
 pub const ARG_STRUCT: &str = "__bpf_usdt_arg_spec";
 
 /// Why the object's spec layout cannot be read, or a spec not encoded.
@@ -22,20 +24,43 @@ pub enum LayoutError {
     /// include `usdt.bpf.h`, or has no BTF).
     NoSpecStruct,
     /// A member the BPF side reads is missing.
-    MissingMember { strukt: &'static str, member: &'static str },
+    MissingMember {
+        /// The struct.
+        strukt: &'static str,
+        /// The member it lacks.
+        member: &'static str,
+    },
     /// A scalar member wider than 64 bits, or a member outside its struct.
-    BadMember { strukt: &'static str, member: &'static str },
+    BadMember {
+        /// The struct.
+        strukt: &'static str,
+        /// The member.
+        member: &'static str,
+    },
     /// `args` is not an array of `struct __bpf_usdt_arg_spec`.
     BadArgsArray,
     /// `enum __bpf_usdt_arg_type` lacks this enumerator.
     MissingArgType(&'static str),
     /// More arguments than `args` holds.
-    TooManyArgs { count: usize, max: usize },
+    TooManyArgs {
+        /// The probe's argument count.
+        count: usize,
+        /// How many `args` holds.
+        max: usize,
+    },
     /// A scale-index-base argument, which this object's `usdt.bpf.h`
     /// (before libbpf 1.7) cannot read.
-    NoSibSupport { arg: usize },
+    NoSibSupport {
+        /// The argument, from 0.
+        arg: usize,
+    },
     /// A value that does not fit its field (`idx_reg_off` is 12 bits).
-    FieldOverflow { member: &'static str, value: i64 },
+    FieldOverflow {
+        /// The member.
+        member: &'static str,
+        /// The value that does not fit.
+        value: i64,
+    },
 }
 
 impl fmt::Display for LayoutError {
@@ -63,15 +88,20 @@ impl std::error::Error for LayoutError {}
 /// A member's place: bits from the start of its struct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
+    /// Bits from the start of the struct.
     pub bit_offset: u32,
+    /// Its width in bits.
     pub bits: u32,
 }
 
 /// The values of `enum __bpf_usdt_arg_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgTypes {
+    /// `BPF_USDT_ARG_CONST`.
     pub constant: u64,
+    /// `BPF_USDT_ARG_REG`.
     pub reg: u64,
+    /// `BPF_USDT_ARG_REG_DEREF`.
     pub reg_deref: u64,
     /// `BPF_USDT_ARG_SIB` (libbpf >= 1.7).
     pub sib: Option<u64>,
@@ -80,10 +110,15 @@ pub struct ArgTypes {
 /// Fields of `struct __bpf_usdt_arg_spec`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgFields {
+    /// `val_off`: the constant, or the offset added to the address.
     pub val_off: Field,
+    /// `arg_type`: an `enum __bpf_usdt_arg_type` value.
     pub arg_type: Field,
+    /// `reg_off`: the register's offset in `struct pt_regs`.
     pub reg_off: Field,
+    /// `arg_signed`: sign-extend when widening.
     pub arg_signed: Field,
+    /// `arg_bitshift`: 64 minus the argument's width in bits.
     pub arg_bitshift: Field,
     /// `idx_reg_off` and `scale_bitshift` (libbpf >= 1.7).
     pub sib: Option<(Field, Field)>,
@@ -94,13 +129,19 @@ pub struct ArgFields {
 pub struct SpecLayout {
     /// `sizeof(struct __bpf_usdt_spec)`: the specs map's value size.
     pub size: usize,
+    /// Byte offset of the `args` array in it.
     pub args_offset: usize,
+    /// Bytes of one `struct __bpf_usdt_arg_spec`.
     pub arg_size: usize,
     /// How many arguments a spec holds (`BPF_USDT_MAX_ARG_CNT`).
     pub max_args: usize,
+    /// `usdt_cookie`: what `bpf_usdt_cookie()` returns.
     pub usdt_cookie: Field,
+    /// `arg_cnt`: how many arguments the probe has.
     pub arg_cnt: Field,
+    /// The fields of each argument.
     pub arg: ArgFields,
+    /// The values of `enum __bpf_usdt_arg_type`.
     pub arg_types: ArgTypes,
 }
 

@@ -29,12 +29,18 @@ const NOP_COMBO: [u8; 6] = [0x90, 0x0f, 0x1f, 0x44, 0x00, 0x00];
 pub struct UsdtNote<'a> {
     /// Offset of the note in the section.
     pub offset: u64,
+    /// The provider (`<sys/sdt.h>`'s first argument).
     pub provider: &'a str,
+    /// The probe's name in the provider.
     pub name: &'a str,
     /// The argument specs (`-4@%eax 8@-8(%rbp)`), empty without arguments.
     pub args: &'a str,
+    /// The probe's address as the note records it (before the
+    /// `.stapsdt.base` correction).
     pub loc_addr: u64,
+    /// The link-time address of `.stapsdt.base` the note records.
     pub base_addr: u64,
+    /// The semaphore's address as recorded, 0 without one.
     pub sema_addr: u64,
 }
 
@@ -63,6 +69,7 @@ pub struct UsdtBinary<'a> {
     segments: Vec<Segment>,
     /// `sh_addr` of `.stapsdt.base`, 0 without it.
     base_addr: u64,
+    /// Every note, in section order.
     pub notes: Vec<UsdtNote<'a>>,
 }
 
@@ -81,6 +88,7 @@ pub struct UsdtSite {
     pub sema_offset: u64,
     /// The note's argument string (the key libbpf shares spec ids by).
     pub args_text: String,
+    /// The parsed argument specs, in order.
     pub args: Vec<ArgSpec>,
 }
 

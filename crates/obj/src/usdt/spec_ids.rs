@@ -13,6 +13,7 @@ pub struct SpecId(pub u32);
 /// Every id below the specs map's `max_entries` is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpecIdsExhausted {
+    /// The specs map's `max_entries`: how many ids there are.
     pub max_entries: u32,
 }
 
@@ -33,6 +34,7 @@ pub struct SpecIdPool {
 }
 
 impl SpecIdPool {
+    /// A pool of the ids `0..max_entries`, all free.
     pub fn new(max_entries: u32) -> SpecIdPool {
         SpecIdPool { max_entries, next: 0, free: Vec::new() }
     }
