@@ -37,9 +37,11 @@ pub struct ArenaGlobals {
 /// Where the arena variables go, for the loader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArenaPlan {
+    /// Index of the arena map in the plan's maps.
     pub map: usize,
     /// Offset of `.addr_space.1` in the arena mapping.
     pub data_off: u64,
+    /// The variables' initial bytes (the `.addr_space.1` section).
     pub data: Vec<u8>,
 }
 
@@ -47,11 +49,21 @@ pub struct ArenaPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArenaError {
     /// More than one ARENA map (libbpf supports one).
-    TwoArenas { first: String, second: String },
+    TwoArenas {
+        /// The first ARENA map's name.
+        first: String,
+        /// The other one's.
+        second: String,
+    },
     /// `__arena` variables without an ARENA map.
     NoArenaMap,
     /// The variables do not fit the arena.
-    TooSmall { size: u64, data_len: usize },
+    TooSmall {
+        /// The arena's size in bytes (`max_entries` 4 KiB pages).
+        size: u64,
+        /// Bytes of the `__arena` variables.
+        data_len: usize,
+    },
 }
 
 impl std::fmt::Display for ArenaError {

@@ -18,28 +18,38 @@ use bpfld_btf::{Btf, Kind, VarLinkage};
 
 /// `LIBBPF_PIN_NONE` and `LIBBPF_PIN_BY_NAME`.
 pub const PIN_NONE: u32 = 0;
+/// `LIBBPF_PIN_BY_NAME`: pinned at `<pin root>/<map name>`.
 pub const PIN_BY_NAME: u32 = 1;
 
 /// One map definition as the BTF spells it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BtfMapDef {
+    /// The map's VAR name (its symbol).
     pub name: String,
     pub map_type: Option<u32>,
     pub key_size: Option<u32>,
+    /// `__uint(value_size, N)` or the size of `__type(value, T)`, bytes.
     pub value_size: Option<u32>,
+    /// `__uint(max_entries, N)`.
     pub max_entries: Option<u32>,
+    /// `__uint(map_flags, F)`.
     pub map_flags: Option<u32>,
+    /// `__ulong(map_extra, X)`.
     pub map_extra: Option<u64>,
+    /// `__uint(numa_node, N)`.
     pub numa_node: Option<u32>,
+    /// `__uint(pinning, P)`: [`PIN_NONE`] or [`PIN_BY_NAME`].
     pub pinning: Option<u32>,
     /// BTF ids of `__type(key, ...)` and `__type(value, ...)`, 0 if given
     /// by size only.
     pub btf_key_type_id: u32,
+    /// The value type's id in the object's BTF (0: none).
     pub btf_value_type_id: u32,
     /// The `__array(values, struct {...})` inner map of a map-in-map.
     pub inner: Option<Box<BtfMapDef>>,
     /// Offset of the VAR in `.maps`, and its size.
     pub sec_offset: u32,
+    /// The VAR's size in bytes.
     pub sec_size: u32,
     /// Byte offset of the `values` member inside the definition, where
     /// relocations of initial values start.
@@ -50,7 +60,9 @@ pub struct BtfMapDef {
 /// `at` is where ("map 'x'", "field 'key'"), outermost first.
 #[derive(Debug, Clone)]
 pub struct BtfMapError {
+    /// Where, outermost first.
     pub at: Vec<String>,
+    /// What is wrong there.
     pub problem: MapProblem,
 }
 
@@ -307,6 +319,7 @@ fn kind_name(t: Option<bpfld_btf::Type<'_>>) -> &'static str {
 pub struct InitSlotRel {
     /// Index of the outer map in the `defs` given.
     pub map: usize,
+    /// The slot's index in the outer map.
     pub index: u32,
     /// The inner map's or program's symbol name.
     pub target: String,
@@ -316,8 +329,11 @@ pub struct InitSlotRel {
 /// symbol is a map in `.maps` (as opposed to a program).
 #[derive(Debug, Clone)]
 pub struct MapsRel {
+    /// Byte offset of the relocation in `.maps`.
     pub offset: u64,
+    /// The symbol it names.
     pub symbol: String,
+    /// The symbol is a map of `.maps` (else a program).
     pub symbol_in_maps: bool,
 }
 

@@ -35,7 +35,9 @@ use crate::plan::{LoadPlan, ProgramPlan};
 /// Who needs the missing thing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
+    /// A map, by its name in the object.
     Map(String),
+    /// A program, by its name.
     Program(String),
 }
 
@@ -93,7 +95,9 @@ impl fmt::Display for Needed {
 /// kernel is 5.4`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingFeature {
+    /// The map or program that needs it.
     pub subject: Subject,
+    /// What the kernel lacks.
     pub needed: Needed,
     /// The kernel's release, if known.
     pub kernel: Option<LinuxVersion>,
@@ -189,8 +193,11 @@ fn checks_attach_type_at_load(prog_type: u32) -> bool {
 
 /// What a kernel knows, to check a plan against.
 pub struct KernelKnows<'a> {
+    /// The enumerators of its BTF (map, program and attach types, helpers).
     pub enums: &'a KernelEnums,
+    /// Its features, probed or derived.
     pub features: &'a KernelFeatures,
+    /// Its release, if known (for "this kernel is X" in messages).
     pub release: Option<LinuxVersion>,
 }
 

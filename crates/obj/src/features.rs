@@ -23,6 +23,7 @@ macro_rules! features {
         }
 
         impl Feature {
+            /// Every feature, in declaration order.
             pub const ALL: &'static [Feature] = &[$(Feature::$variant),*];
 
             /// The field's name (`btf_float`), as printed by `bpfld features`.

@@ -23,6 +23,8 @@ pub enum MapOrigin {
 }
 
 impl MapOrigin {
+    /// `.data`, `.rodata`, `.bss` or `.kconfig`: a single-entry array
+    /// holding a section.
     pub fn is_global_data(&self) -> bool {
         matches!(self, MapOrigin::Data | MapOrigin::Rodata | MapOrigin::Bss | MapOrigin::Kconfig)
     }
@@ -31,6 +33,7 @@ impl MapOrigin {
 /// A slot of a map-in-map or prog-array filled at load time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitSlot {
+    /// The slot's index (key) in the outer map.
     pub index: u32,
     /// Name of the inner map (map-in-map) or program (prog array).
     pub target: String,
@@ -43,26 +46,37 @@ pub struct MapSpec {
     pub name: String,
     /// The full name: the map's symbol, or the ELF section for global data.
     pub real_name: String,
+    /// Where the definition comes from.
     pub origin: MapOrigin,
     pub map_type: u32,
     pub key_size: u32,
+    /// Bytes of a value.
     pub value_size: u32,
+    /// The number of entries, as the object declares it (0 for a perf
+    /// event array means one per possible CPU at creation).
     pub max_entries: u32,
+    /// `BPF_F_*` creation flags.
     pub map_flags: u32,
+    /// `map_extra` (bloom filter hashes, arena address hint).
     pub map_extra: u64,
+    /// NUMA node, used with `BPF_F_NUMA_NODE`.
     pub numa_node: u32,
+    /// `LIBBPF_PIN_NONE` (0) or `LIBBPF_PIN_BY_NAME` (1).
     pub pinning: u32,
     /// Object-BTF ids of the key and value types (0: none).
     pub btf_key_type_id: u32,
+    /// The value type's id in the object's BTF (0: none).
     pub btf_value_type_id: u32,
     /// Definition of the inner map of a map-in-map.
     pub inner: Option<Box<MapSpec>>,
+    /// Slots of a map-in-map or prog array filled at load.
     pub init_slots: Vec<InitSlot>,
     /// Initial contents of a global data map: `value_size` bytes, or empty
     /// for all zeros (a `.bss` until one of its variables is set).
     pub data: Vec<u8>,
     /// ELF section index and offset of the definition, for relocations.
     pub sec_idx: usize,
+    /// Byte offset of the definition in that section.
     pub sec_offset: u64,
 }
 
@@ -102,6 +116,7 @@ impl MapSpec {
         }
     }
 
+    /// `.rodata` or `.kconfig`: frozen after its value is written.
     pub fn is_rodata(&self) -> bool {
         matches!(self.origin, MapOrigin::Rodata | MapOrigin::Kconfig)
     }

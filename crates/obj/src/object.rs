@@ -27,16 +27,23 @@ pub struct Object {
     /// Object name: the file name up to its first `.`, at most 15
     /// characters (libbpf's rule; it prefixes global data map names).
     pub name: String,
+    /// The `license` section's string (`GPL`), empty without one.
     pub license: String,
+    /// The `version` section's value (`LINUX_KERNEL_VERSION`), 0 without
+    /// one.
     pub kern_version: u32,
     /// The object's BTF after load-independent fixups (DATASEC sizes, VAR
     /// offsets, hidden linkage).
     pub btf: Option<Btf>,
+    /// The decoded `.BTF.ext`, if the object has one.
     pub btf_ext: Option<BtfExt>,
     /// Every function of every executable section, sorted by section index
     /// and offset (libbpf's order, which fixes subprogram append order).
     pub programs: Vec<Program>,
+    /// Every map: `.maps` and legacy definitions, global data sections,
+    /// `.kconfig`, struct_ops variables.
     pub maps: Vec<MapSpec>,
+    /// Every extern, sorted as libbpf sorts them.
     pub externs: Vec<Extern>,
     /// Index of `.text`, where subprograms live.
     pub text_sec_idx: Option<usize>,
@@ -515,6 +522,7 @@ impl Object {
         self.programs.iter().filter(|p| !p.is_subprog)
     }
 
+    /// The index of the map whose kernel name or full name is `name`.
     pub fn map_index(&self, name: &str) -> Option<usize> {
         self.maps.iter().position(|m| m.name == name || m.real_name == name)
     }

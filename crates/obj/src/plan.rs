@@ -23,7 +23,9 @@ use crate::target::{BtfOwner, Target};
 /// index with the map's fd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MapRef {
+    /// The instruction, in the program's final instructions.
     pub insn_idx: usize,
+    /// Index in [`LoadPlan::maps`].
     pub map: usize,
 }
 
@@ -32,6 +34,7 @@ pub struct MapRef {
 /// module BTF's fd. In the plan it holds the module's `fd_array` slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModuleBtfRef {
+    /// The `ld_imm64`, in the program's final instructions.
     pub insn_idx: usize,
     /// Index into [`Target::modules`].
     pub module: usize,
@@ -41,6 +44,7 @@ pub struct ModuleBtfRef {
 /// its slot in `off`; slot 0 stays unused because `off == 0` means vmlinux).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FdSlot {
+    /// Slot 0, never used.
     Unused,
     /// The BTF of [`Target::modules`]`[i]`.
     ModuleBtf(usize),
@@ -55,31 +59,46 @@ pub enum FdSlot {
 pub struct Poisoned {
     /// Index in the final instructions.
     pub insn_idx: usize,
+    /// What could not be resolved.
     pub kind: PoisonKind,
 }
 
+/// Why an instruction was poisoned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoisonKind {
     /// A CO-RE relocation that failed; `spec` is libbpf's rendering of the
     /// local access (`[7] struct task_struct.pid (0:18 @ offset 2312)`).
-    CoreRelo { spec: String },
+    CoreRelo {
+        /// libbpf's rendering of the local access.
+        spec: String,
+    },
     /// A call of a weak kfunc that did not resolve (the full flavored name).
-    KfuncCall { name: String },
+    KfuncCall {
+        /// The kfunc extern's full name.
+        name: String,
+    },
     /// A load of a map that is not created.
-    MapLoad { name: String },
+    MapLoad {
+        /// The map's name.
+        name: String,
+    },
 }
 
 /// The kernel BTF type a program attaches to (fentry, tp_btf, lsm, iter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttachBtf {
+    /// The target's id in its BTF.
     pub btf_id: u32,
+    /// vmlinux or the module whose BTF has it.
     pub owner: BtfOwner,
 }
 
 /// One program, ready to load.
 #[derive(Debug, Clone)]
 pub struct ProgramPlan {
+    /// The program's name (its ELF symbol).
     pub name: String,
+    /// Its ELF section, without a leading `?`.
     pub section: String,
     pub prog_type: u32,
     pub expected_attach_type: u32,
@@ -88,14 +107,19 @@ pub struct ProgramPlan {
     /// Resolved BTF id of the attach target, for programs that attach by
     /// BTF id.
     pub attach_btf: Option<AttachBtf>,
+    /// `BPF_F_*` load flags (sleepable, XDP frags).
     pub prog_flags: u32,
     /// Final instructions, map fds replaced by map indexes (see `map_refs`).
     pub insns: Vec<Insn>,
+    /// Every instruction that names a map, for the loader to put fds in.
     pub map_refs: Vec<MapRef>,
+    /// Every `ld_imm64` of a module BTF id.
     pub module_btf_refs: Vec<ModuleBtfRef>,
     /// Whether the instructions refer to `fd_array` (module kfunc calls).
     pub uses_fd_array: bool,
+    /// `bpf_func_info` records, `insn_off` in instructions.
     pub func_info: Vec<FuncInfo>,
+    /// `bpf_line_info` records, `insn_off` in instructions.
     pub line_info: Vec<LineInfo>,
     /// Instructions poisoned because something did not resolve.
     pub poisoned: Vec<Poisoned>,
@@ -114,15 +138,21 @@ pub struct ProgramPlan {
 /// What to hand the kernel for one object.
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
+    /// The object's name.
     pub object: String,
     /// The target's name, if the plan was made against one.
     pub target: Option<String>,
+    /// The license given to the kernel (GPL-only helpers need `GPL`).
     pub license: String,
+    /// The object's `version` section value, 0 without one (the loader
+    /// then gives the running kernel's `LINUX_KERNEL_VERSION`).
     pub kern_version: u32,
     /// Object BTF to load (after fixups and sanitizing), if the object has
     /// BTF.
     pub btf: Option<Vec<u8>>,
+    /// Every map to create, in the object's order.
     pub maps: Vec<MapSpec>,
+    /// Every program (entry programs only), in the object's order.
     pub programs: Vec<ProgramPlan>,
     /// `fd_array` shared by every program of the object (libbpf's layout).
     pub fd_array: Vec<FdSlot>,
@@ -145,13 +175,17 @@ pub struct LoadPlan {
 /// One extern's outcome, self-contained for reports and JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternReport {
+    /// The extern's full name (with its `___flavor`).
     pub name: String,
     /// `kfunc`, `ksym` (typed), `ksym_typeless` or `kconfig`.
     pub kind: &'static str,
+    /// Declared `__weak`.
     pub weak: bool,
+    /// It resolved on the target.
     pub resolved: bool,
     /// `vmlinux` or the module's name, for kfuncs and typed ksyms.
     pub target: Option<String>,
+    /// The BTF id it resolved to, in vmlinux's or the module's BTF.
     pub btf_id: Option<u32>,
     /// The kconfig value or the typeless ksym's address.
     pub value: Option<String>,
@@ -181,7 +215,9 @@ pub struct PlanOptions {
 /// by extern.
 #[derive(Debug, Clone)]
 pub struct PlanError {
+    /// The first error, naming the others.
     pub error: Error,
+    /// What each extern resolved to, or why not.
     pub externs: Vec<ExternReport>,
 }
 
@@ -522,7 +558,15 @@ pub enum AttachTargetError {
     /// Planned without a target kernel.
     NeedsKernelBtf(String),
     /// Neither vmlinux nor a module has the type.
-    NotFound { name: String, kind: &'static str, full: String },
+    NotFound {
+        /// The name looked up.
+        name: String,
+        /// The BTF kind looked for (`FUNC`, or `TYPEDEF` for raw tracepoints).
+        kind: &'static str,
+        /// The name with its prefix (`btf_trace_`, `bpf_lsm_`, `bpf_iter_`)
+        /// where the program type has one.
+        full: String,
+    },
 }
 
 impl std::fmt::Display for AttachTargetError {

@@ -10,15 +10,21 @@ use bpfld_asm::types::{attach_type as at, prog_type as pt};
 
 /// Section flags (libbpf's `enum sec_def_flags`).
 pub mod flags {
+    /// No flag.
     pub const NONE: u32 = 0;
     /// The expected attach type is dropped on kernels that do not know it.
     pub const EXP_ATTACH_OPT: u32 = 1;
+    /// The expected attach type is given to the kernel at load.
     pub const ATTACHABLE: u32 = 2;
+    /// [`ATTACHABLE`], dropped on kernels that do not know the type.
     pub const ATTACHABLE_OPT: u32 = ATTACHABLE | EXP_ATTACH_OPT;
     /// The attach target is a BTF id found at load time (fentry, lsm, ...).
     pub const ATTACH_BTF: u32 = 4;
+    /// Loaded with `BPF_F_SLEEPABLE` (`.s` sections).
     pub const SLEEPABLE: u32 = 8;
+    /// Loaded with `BPF_F_XDP_HAS_FRAGS` (`xdp.frags*` sections).
     pub const XDP_FRAGS: u32 = 16;
+    /// A USDT program (`usdt`, `usdt.s`).
     pub const USDT: u32 = 32;
 }
 
@@ -27,6 +33,8 @@ use flags::*;
 /// One row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SectionRule {
+    /// The section name it matches: exact (`xdp`), a stem with an optional
+    /// `/target` (`kprobe+`), or a prefix (ending in `/`).
     pub pattern: &'static str,
     pub prog_type: u32,
     pub expected_attach_type: u32,
@@ -165,6 +173,7 @@ impl SectionRule {
 /// What the section name of an entry program says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SectionDef {
+    /// The table's row that matched.
     pub rule: &'static SectionRule,
     /// The part after the rule's stem and `/` (`do_unlinkat` of
     /// `fentry/do_unlinkat`), if any.
@@ -178,12 +187,15 @@ impl SectionDef {
     pub fn expected_attach_type(&self) -> u32 {
         self.rule.expected_attach_type
     }
+    /// The attach target the section names, if any.
     pub fn attach_target(&self) -> Option<&str> {
         self.target.as_deref()
     }
+    /// Loaded sleepable (`BPF_F_SLEEPABLE`).
     pub fn is_sleepable(&self) -> bool {
         self.rule.flags & SLEEPABLE != 0
     }
+    /// Loaded with `BPF_F_XDP_HAS_FRAGS`.
     pub fn is_xdp_frags(&self) -> bool {
         self.rule.flags & XDP_FRAGS != 0
     }

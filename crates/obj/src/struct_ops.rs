@@ -47,6 +47,7 @@ pub const BPF_F_LINK: u32 = 1 << 13;
 
 /// The sections libbpf takes struct_ops variables from.
 pub const STRUCT_OPS_SEC: &str = ".struct_ops";
+/// The section of struct_ops variables registered through a BPF link.
 pub const STRUCT_OPS_LINK_SEC: &str = ".struct_ops.link";
 
 /// The prefix of the kernel's value type (`bpf_struct_ops_<struct>`).
@@ -57,7 +58,12 @@ pub const VALUE_TYPE_PREFIX: &str = "bpf_struct_ops_";
 pub enum StructOpsError {
     /// A BTF (the object's or the kernel's) does not read; `at` names the
     /// member, if any.
-    Btf { at: Option<String>, source: bpfld_btf::Error },
+    Btf {
+        /// The member, if any.
+        at: Option<String>,
+        /// Where and why the BTF does not read.
+        source: bpfld_btf::Error,
+    },
     /// The object's struct_ops variable, type or relocations are malformed,
     /// or a member set through the API does not exist or fit.
     Malformed(String),
@@ -128,6 +134,7 @@ pub struct StructOpsMap {
     /// carry a `___flavor`: the kernel struct is found by the essential
     /// name).
     pub type_id: u32,
+    /// The local struct's name.
     pub type_name: String,
     /// The variable's bytes in the local struct's layout. Function-pointer
     /// slots are zero: what they point to is in [`Self::programs`].
@@ -372,6 +379,7 @@ pub struct FuncSlot {
     /// The member's name and its index in the kernel struct (the program's
     /// `expected_attach_type`).
     pub member: String,
+    /// The member's index in the kernel struct.
     pub member_idx: u32,
     /// Byte offset in [`StructOpsPlan::value`] (8 bytes: an `unsigned long`).
     pub offset: usize,
@@ -388,6 +396,7 @@ pub struct StructOpsPlan {
     pub name: String,
     /// The kernel struct (`tcp_congestion_ops`) and its BTF id.
     pub struct_name: String,
+    /// The kernel struct's BTF id.
     pub kern_type_id: u32,
     /// The kernel's value type (`bpf_struct_ops_tcp_congestion_ops`): the
     /// map's `btf_vmlinux_value_type_id`.
@@ -397,6 +406,7 @@ pub struct StructOpsPlan {
     pub owner: BtfOwner,
     /// The value to write, in the kernel's layout, program slots zero.
     pub value: Vec<u8>,
+    /// Each function-pointer member and the program it gets.
     pub func_slots: Vec<FuncSlot>,
     /// Registered through a BPF link (`.struct_ops.link`).
     pub link: bool,
