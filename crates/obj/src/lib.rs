@@ -23,6 +23,7 @@ pub mod map;
 pub mod object;
 pub mod plan;
 pub mod program;
+mod program_index;
 pub mod section;
 pub mod struct_ops;
 pub mod target;

@@ -12,6 +12,7 @@ use bpfld_btf::ext::{FuncInfo, LineInfo};
 use crate::error::{Ctx, Result};
 use crate::object::Object;
 use crate::program::{Reloc, RelocKind};
+use crate::program_index::ProgramIndex;
 
 /// An entry program with its subprograms appended.
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct LinkedProgram {
 
 struct Linker<'a> {
     obj: &'a Object,
+    /// Where the subprograms calls go to are.
+    programs: &'a ProgramIndex,
     insns: &'a [Vec<Insn>],
     cx: Ctx<'a>,
     out: LinkedProgram,
@@ -47,9 +50,16 @@ struct Linker<'a> {
 /// instructions from `insns` (indexed like [`Object::programs`], already
 /// CO-RE-relocated).
 pub fn link(obj: &Object, prog_idx: usize, insns: &[Vec<Insn>]) -> Result<LinkedProgram> {
+    link_indexed(obj, &ProgramIndex::new(&obj.programs), prog_idx, insns)
+}
+
+/// [`link`] with the object's program index built once for all its
+/// entry programs.
+pub(crate) fn link_indexed(obj: &Object, programs: &ProgramIndex, prog_idx: usize, insns: &[Vec<Insn>]) -> Result<LinkedProgram> {
     let main = &obj.programs[prog_idx];
     let mut l = Linker {
         obj,
+        programs,
         insns,
         cx: Ctx::new(&obj.name).with(format!("program '{}'", main.name)),
         out: LinkedProgram {
@@ -160,10 +170,7 @@ impl Linker<'_> {
                 None if insn.is_pseudo_func() => return Err(icx.err("callback address without a relocation")),
                 None => (p.sec_insn_off + insn_idx) as i64 + insn.imm() as i64 + 1,
             };
-            let text = obj.text_sec_idx;
-            let sub = obj.programs.iter().position(|s| {
-                Some(s.sec_idx) == text && target >= s.sec_insn_off as i64 && target < (s.sec_insn_off + s.insns.len()) as i64
-            });
+            let sub = obj.text_sec_idx.zip(usize::try_from(target).ok()).and_then(|(text, t)| self.programs.find(text, t));
             let Some(sub) = sub else {
                 return Err(icx.err(format!("call target at instruction {target} of .text is not a known subprogram")));
             };

@@ -13,10 +13,11 @@ use crate::core::CoreReport;
 use crate::error::{Ctx, Error, ErrorKind, Result};
 use crate::externs::{resolve_externs, ExternKind, ExternResolution, RequiredGroups, Resolved};
 use crate::features::KernelFeatures;
-use crate::link::link;
+use crate::link::link_indexed;
 use crate::map::{MapOrigin, MapSpec};
 use crate::object::Object;
 use crate::program::RelocKind;
+use crate::program_index::ProgramIndex;
 use crate::target::{BtfOwner, Target};
 
 /// An instruction whose `imm` names a map: the loader replaces the map
@@ -358,12 +359,13 @@ fn plan_programs(
         data: a.data.clone(),
     });
     let mut programs = Vec::new();
+    let index = ProgramIndex::new(&obj.programs);
     for (idx, p) in obj.programs.iter().enumerate() {
         if p.is_subprog {
             continue;
         }
         let pcx = cx.with(format!("program '{}'", p.name));
-        let linked = link(obj, idx, &prog_insns)?;
+        let linked = link_indexed(obj, &index, idx, &prog_insns)?;
         let mut insns = linked.insns;
         let mut map_refs = Vec::new();
         let mut module_btf_refs = Vec::new();
