@@ -10,26 +10,12 @@ use bpfld::link::netfilter::{NetfilterHook, NFPROTO_IPV4, NF_INET_LOCAL_IN};
 use bpfld::link::support::LinkSupport;
 use bpfld::link::tc::{TcDirection, TcFilterOpts, TcMechanism};
 use bpfld::link::xdp::xdp_query;
-use bpfld::LoadedObject;
 use bpfld_testdata::require_kernel;
-use common::*;
 use netenv::*;
-
-fn load_for_port(port: u16) -> LoadedObject {
-    let mut open = open("attach_net");
-    open.set_global("target_port", &port.to_ne_bytes()).unwrap();
-    open.load().unwrap_or_else(|e| panic!("{e}"))
-}
 
 #[test]
 fn xdp_link_counts_every_datagram_and_detaches_on_drop() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let prog = obj.program("xdp_count").unwrap();
         let e = prog.attach().unwrap_err().to_string();
         assert!(e.contains("attach_xdp(ifindex, flags)"), "{e}");
@@ -50,10 +36,7 @@ fn xdp_through_rtnetlink_where_links_are_missing_counts_replaces_and_detaches() 
         return;
     }
     assert_eq!(LinkSupport::probed(), LinkSupport { xdp: true, tcx: true, cgroup: true }, "Linux 6.18 has every link");
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let (a, b) = (obj.program("xdp_count").unwrap(), obj.program("xdp_count_b").unwrap());
         let id = |p: &bpfld::Program<'_>| bpfld_sys::prog_info(p.fd().unwrap()).unwrap().id;
         // Forced as on a kernel before 5.9 (no XDP links).
@@ -87,13 +70,7 @@ fn xdp_through_rtnetlink_where_links_are_missing_counts_replaces_and_detaches() 
 
 #[test]
 fn tc_forced_without_tcx_uses_a_cls_bpf_filter_that_counts() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let prog = obj.program("tc_count").unwrap();
         // Forced as on a kernel before 6.6 (no tcx).
         let link = net.in_b(|| prog.attach_tc_using(net.if_b, TcDirection::Ingress, LinkSupport::NONE)).unwrap_or_else(|e| panic!("{e}"));
@@ -111,13 +88,7 @@ fn tc_forced_without_tcx_uses_a_cls_bpf_filter_that_counts() {
 
 #[test]
 fn xdp_drop_verdict_keeps_datagrams_from_arriving() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let link = net.in_b(|| obj.program("xdp_drop").unwrap().attach_xdp(net.if_b, 0)).unwrap_or_else(|e| panic!("{e}"));
         net.send_a_to_b(port, 10);
         assert_eq!(drain(&rx), 0, "XDP_DROP: nothing arrives");
@@ -134,10 +105,7 @@ fn tc_attaches_through_tcx_here_and_its_drop_verdict_applies() {
         return;
     }
     assert_eq!(bpfld::link::tc::tc_mechanism(), TcMechanism::Tcx, "Linux >= 6.6 has tcx");
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let prog = obj.program("tcx_drop").unwrap();
         let e = prog.attach().unwrap_err().to_string();
         assert!(e.contains("attach_tc(ifindex, direction)"), "{e}");
@@ -156,13 +124,7 @@ fn tc_attaches_through_tcx_here_and_its_drop_verdict_applies() {
 
 #[test]
 fn tcx_egress_counts_what_the_interface_sends() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let _link = obj.program("tcx_egress_count").unwrap().attach_tc(net.if_a, TcDirection::Egress).unwrap_or_else(|e| panic!("{e}"));
         net.send_a_to_b(port, 9);
         assert_eq!(drain(&rx), 9);
@@ -172,13 +134,7 @@ fn tcx_egress_counts_what_the_interface_sends() {
 
 #[test]
 fn classic_tc_filter_through_netlink_counts_and_is_deleted_on_drop() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let prog = obj.program("tc_count").unwrap();
         let link =
             net.in_b(|| prog.attach_tc_filter(net.if_b, TcDirection::Ingress, TcFilterOpts::default())).unwrap_or_else(|e| panic!("{e}"));
@@ -210,13 +166,7 @@ fn classic_tc_filter_through_netlink_counts_and_is_deleted_on_drop() {
 
 #[test]
 fn link_pinned_outlives_its_fd_and_updates_to_another_program() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let pins = PinDir::new("link-pin");
         let path = pins.0.join("xdp_link");
         let link = net.in_b(|| obj.program("xdp_count").unwrap().attach_xdp(net.if_b, 0)).unwrap();
@@ -247,13 +197,7 @@ fn link_pinned_outlives_its_fd_and_updates_to_another_program() {
 
 #[test]
 fn netfilter_link_drops_at_local_in() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load_for_port(port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let prog = obj.program("nf_drop").unwrap();
         let e = prog.attach().unwrap_err().to_string();
         assert!(e.contains("attach_netfilter(hook)"), "{e}");

@@ -33,13 +33,7 @@ fn send_udp_from_child(cg: &TestCgroup, port: u16, n: usize) {
 
 #[test]
 fn cgroup_skb_link_counts_the_packets_of_the_cgroups_processes_only() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load("attach_net", port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { net, port, obj, rx }| {
         let cg = TestCgroup::new("cgroup-skb");
         let prog = obj.program("cgroup_egress_count").unwrap();
         let e = prog.attach().unwrap_err().to_string();
@@ -59,13 +53,7 @@ fn cgroup_skb_link_counts_the_packets_of_the_cgroups_processes_only() {
 
 #[test]
 fn cgroup_prog_attach_where_links_are_missing_counts_and_detaches() {
-    if !require_kernel() {
-        return;
-    }
-    with_veth(|net| {
-        let port = test_port();
-        let obj = load("attach_net", port);
-        let rx = net.receiver_b(port);
+    with_port_test("attach_net", |PortTest { port, obj, rx, .. }| {
         let cg = TestCgroup::new("cgroup-attach");
         let dir = cg.dir();
         let prog = obj.program("cgroup_egress_count").unwrap();

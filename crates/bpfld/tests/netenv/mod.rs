@@ -13,6 +13,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use bpfld::LoadedObject;
+
 /// Two network namespaces, A and B, joined by a veth pair: `va`
 /// (10.77.0.1/24) in A, `vb` (10.77.0.2/24) in B. The thread that made
 /// it is in A; both namespaces and the pair go away with the thread and
@@ -137,6 +139,32 @@ pub fn drain(rx: &UdpSocket) -> usize {
         n += 1;
     }
     n
+}
+
+/// What most network attach tests start from, in namespace A of a fresh
+/// [`VethPair`]: an object loaded with its `target_port` global set to a
+/// port of the test's own, and a UDP socket of B bound to that port.
+pub struct PortTest<'a> {
+    pub net: &'a VethPair,
+    pub port: u16,
+    pub obj: LoadedObject,
+    pub rx: UdpSocket,
+}
+
+/// Runs `f` with a [`PortTest`] of the test object `object`; returns at
+/// once where kernel tests cannot run (see `bpfld_testdata::require_kernel`).
+pub fn with_port_test(object: &str, f: impl FnOnce(PortTest<'_>) + Send) {
+    if !bpfld_testdata::require_kernel() {
+        return;
+    }
+    with_veth(|net| {
+        let port = test_port();
+        let mut open = crate::common::open(object);
+        open.set_global("target_port", &port.to_ne_bytes()).unwrap();
+        let obj = open.load().unwrap_or_else(|e| panic!("{e}"));
+        let rx = net.receiver_b(port);
+        f(PortTest { net, port, obj, rx })
+    })
 }
 
 /// A port for one test (distinct across the tests of a run).
