@@ -40,7 +40,28 @@ impl Loader {
     }
 }
 
-/// What one guest does: insmod the modules, then every loader on every object.
+/// A program `/init` runs once, after the loads (`bpfld features --json`,
+/// a check that needs a kernel the host is not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestCommand {
+    /// Its name in the results.
+    pub name: String,
+    /// The executable on this machine, in the guest as `/bin/<file name>`
+    /// (shared with a loader of the same file name).
+    pub exe: PathBuf,
+    /// Its arguments; `{objs}` stands for the objects' directory in the guest.
+    pub args: Vec<String>,
+}
+
+impl GuestCommand {
+    /// The executable's name in the guest's `/bin`.
+    fn program(&self) -> String {
+        self.exe.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.name.clone())
+    }
+}
+
+/// What one guest does: insmod the modules, every loader on every object,
+/// then each command once.
 #[derive(Debug, Clone, Copy)]
 pub struct GuestPlan<'a> {
     /// The loaders, each run on every object in this order.
@@ -49,6 +70,8 @@ pub struct GuestPlan<'a> {
     pub objects: &'a [PathBuf],
     /// The modules to insert first, in order (see [`crate::modules`]).
     pub modules: &'a [ModuleLoad],
+    /// Programs run once after the loads.
+    pub commands: &'a [GuestCommand],
 }
 
 /// The shared libraries and loader a dynamic executable needs, as `ldd`
@@ -98,8 +121,13 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// The guest's `/init`: `modules` as (name, file, optional), `loaders` as
-/// (name, arguments with `{obj}`).
-fn init_script(modules: &[(String, String, bool)], loaders: &[(String, Vec<String>)], objects: &[String]) -> String {
+/// (name, arguments with `{obj}`), then `commands`.
+fn init_script(
+    modules: &[(String, String, bool)],
+    loaders: &[(String, Vec<String>)],
+    objects: &[String],
+    commands: &[GuestCommand],
+) -> String {
     let mut s = String::from(
         "#!/bin/sh\n\
          export PATH=/bin\n\
@@ -133,6 +161,20 @@ fn init_script(modules: &[(String, String, bool)], loaders: &[(String, Vec<Strin
             ));
         }
     }
+    if !commands.is_empty() {
+        s.push_str("echo \"@@BPFLD commands $(cat /proc/uptime)\"\n");
+    }
+    for c in commands {
+        let argv: Vec<String> = c.args.iter().map(|a| sh_quote(&a.replace("{objs}", "/objs"))).collect();
+        let name = &c.name;
+        s.push_str(&format!(
+            "{} {} >/tmp/out 2>/tmp/err; rc=$?\n\
+             echo \"@@BPFLD cmd-begin {name}\"; cat /tmp/out; echo \"@@BPFLD cmd-stderr {name}\"; cat /tmp/err\n\
+             echo \"@@BPFLD cmd-end {name} $rc\"\n",
+            sh_quote(&c.program()),
+            argv.join(" ")
+        ));
+    }
     s.push_str("echo \"@@BPFLD done $(cat /proc/uptime)\"\npoweroff -f\n");
     s
 }
@@ -154,9 +196,13 @@ pub fn build_initramfs(k: &BootKernel, plan: &GuestPlan, scratch: &Path) -> Resu
         ir.dir(d);
     }
     let mut libs = shared_libraries(&busybox)?;
-    for l in plan.loaders {
-        ir.file(&format!("/bin/{}", l.name), &stripped(&l.exe, scratch)?, true);
-        libs.extend(shared_libraries(&l.exe)?);
+    let mut installed = std::collections::BTreeSet::new();
+    let programs = plan.loaders.iter().map(|l| (l.name.clone(), &l.exe)).chain(plan.commands.iter().map(|c| (c.program(), &c.exe)));
+    for (name, exe) in programs {
+        if installed.insert(name.clone()) {
+            ir.file(&format!("/bin/{name}"), &stripped(exe, scratch)?, true);
+            libs.extend(shared_libraries(exe)?);
+        }
     }
     libs.sort();
     libs.dedup();
@@ -186,7 +232,7 @@ pub fn build_initramfs(k: &BootKernel, plan: &GuestPlan, scratch: &Path) -> Resu
         names.push(name.to_string());
     }
     let loaders: Vec<(String, Vec<String>)> = plan.loaders.iter().map(|l| (l.name.clone(), l.args.clone())).collect();
-    ir.file("/init", init_script(&insmods, &loaders, &names).as_bytes(), true);
+    ir.file("/init", init_script(&insmods, &loaders, &names, plan.commands).as_bytes(), true);
     Ok(ir.finish())
 }
 
@@ -262,6 +308,8 @@ pub struct GuestRun {
     pub done_at: Option<Duration>,
     /// The guest's own uptime in seconds at `/init`'s first marker.
     pub uptime_init: Option<f64>,
+    /// The guest's uptime in seconds before the commands (after the loads).
+    pub uptime_commands: Option<f64>,
     /// The guest's uptime in seconds at its last marker.
     pub uptime_done: Option<f64>,
     /// `uname -r` in the guest.
@@ -272,6 +320,8 @@ pub struct GuestRun {
     pub btf: Vec<String>,
     /// What each loader printed, by loader name, then object file name.
     pub loads: BTreeMap<String, BTreeMap<String, RawLoad>>,
+    /// What each [`GuestCommand`] printed, by its name.
+    pub commands: BTreeMap<String, RawLoad>,
 }
 
 impl GuestRun {
@@ -298,10 +348,10 @@ pub struct RawLoad {
     pub exit_code: Option<i32>,
 }
 
-/// The load in progress while reading the console.
+/// The load (or command: no object) in progress while reading the console.
 struct Current {
     loader: String,
-    object: String,
+    object: Option<String>,
     load: RawLoad,
     in_stderr: bool,
 }
@@ -330,6 +380,7 @@ fn parse_console(run: &mut GuestRun, lines: &[(Duration, String)]) {
                 run.init_at = Some(*at);
                 run.uptime_init = uptime(rest);
             }
+            "commands" => run.uptime_commands = uptime(rest),
             "release" => run.release = Some(rest.trim().to_string()),
             "insmod" => {
                 let mut f = rest.splitn(4, ' ');
@@ -346,17 +397,21 @@ fn parse_console(run: &mut GuestRun, lines: &[(Duration, String)]) {
             "btf" => run.btf = rest.split_whitespace().map(str::to_string).collect(),
             "load-begin" => {
                 let (loader, object) = rest.trim().split_once(' ').unwrap_or(("bpfld", rest.trim()));
-                current = Some(Current { loader: loader.into(), object: object.into(), load: RawLoad::default(), in_stderr: false });
+                current = Some(Current { loader: loader.into(), object: Some(object.into()), load: RawLoad::default(), in_stderr: false });
             }
-            "load-stderr" => {
+            "cmd-begin" => current = Some(Current { loader: rest.trim().into(), object: None, load: RawLoad::default(), in_stderr: false }),
+            "load-stderr" | "cmd-stderr" => {
                 if let Some(c) = current.as_mut() {
                     c.in_stderr = true;
                 }
             }
-            "load-end" => {
+            "load-end" | "cmd-end" => {
                 if let Some(mut c) = current.take() {
                     c.load.exit_code = rest.trim().rsplit_once(' ').and_then(|(_, rc)| rc.parse().ok());
-                    run.loads.entry(c.loader).or_default().insert(c.object, c.load);
+                    match c.object {
+                        Some(object) => _ = run.loads.entry(c.loader).or_default().insert(object, c.load),
+                        None => _ = run.commands.insert(c.loader, c.load),
+                    }
                 }
             }
             "done" => {
@@ -441,7 +496,8 @@ mod tests {
                     @@BPFLD load-begin bpfld a.bpf.o\n{\"object\":\"a\",\"programs\":[\n\
                     {\"name\":\"p\",\"loaded\":true}]}\n@@BPFLD load-stderr bpfld a.bpf.o\nwarning\n\
                     @@BPFLD load-end bpfld a.bpf.o 0\n@@BPFLD load-begin libbpf a.bpf.o\n@@BPFLD load-stderr libbpf a.bpf.o\n\
-                    @@BPFLD load-end libbpf a.bpf.o 1\n@@BPFLD done 3.32 0.06\n[ 3.35] reboot: Power down";
+                    @@BPFLD load-end libbpf a.bpf.o 1\n@@BPFLD commands 3.01 0.05\n@@BPFLD cmd-begin features\n{\"kernels\":[]}\n@@BPFLD cmd-stderr features\n\
+                    @@BPFLD cmd-end features 0\n@@BPFLD done 3.32 0.06\n[ 3.35] reboot: Power down";
         let lines: Vec<(Duration, String)> = text.lines().map(|l| (Duration::ZERO, l.to_string())).collect();
         let mut run = GuestRun::default();
         parse_console(&mut run, &lines);
@@ -459,17 +515,21 @@ mod tests {
         assert_eq!(a.stdout, "{\"object\":\"a\",\"programs\":[\n{\"name\":\"p\",\"loaded\":true}]}\n");
         assert_eq!(a.stderr, "warning\n");
         assert_eq!(run.load("libbpf", "a.bpf.o").unwrap().exit_code, Some(1));
+        assert_eq!(run.uptime_commands, Some(3.01));
+        assert_eq!(run.commands["features"], RawLoad { stdout: "{\"kernels\":[]}\n".into(), stderr: String::new(), exit_code: Some(0) });
     }
 
     #[test]
     fn init_quotes_and_orders() {
         let bpfld = Loader::bpfld(Path::new("/x/bpfld"));
         let loaders = [(bpfld.name, bpfld.args), ("libbpf".to_string(), vec!["{obj}".to_string()])];
-        let s = init_script(&[("nf_conntrack".into(), "01-nf_conntrack.ko".into(), false)], &loaders, &["a'b.bpf.o".into()]);
+        let features = GuestCommand { name: "features".into(), exe: "/x/bpfld".into(), args: vec!["features".into(), "{objs}/x".into()] };
+        let s = init_script(&[("nf_conntrack".into(), "01-nf_conntrack.ko".into(), false)], &loaders, &["a'b.bpf.o".into()], &[features]);
         let insmod = s.find("insmod /lib/modules/01-nf_conntrack.ko").unwrap();
         let load = s.find("bpfld 'load' '/objs/a'\\''b.bpf.o' '--json' >/tmp/out").unwrap();
         let reference = s.find("libbpf '/objs/a'\\''b.bpf.o' >/tmp/out").unwrap();
-        assert!(s.find("echo 1 > /proc/sys/kernel/printk").unwrap() < insmod && insmod < load && load < reference);
+        let command = s.find("'bpfld' 'features' '/objs/x' >/tmp/out").unwrap();
+        assert!(s.find("echo 1 > /proc/sys/kernel/printk").unwrap() < insmod && insmod < load && load < reference && reference < command);
         assert!(s.ends_with("poweroff -f\n"));
     }
 }

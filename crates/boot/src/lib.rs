@@ -25,7 +25,7 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use error::BootError;
-pub use guest::{Accel, GuestPlan, GuestRun, Loader, RawLoad};
+pub use guest::{Accel, GuestCommand, GuestPlan, GuestRun, Loader, RawLoad};
 pub use image::{BootKernel, Step};
 pub use verdict::{LoadVerdict, ProgramLoad};
 

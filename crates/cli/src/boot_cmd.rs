@@ -87,7 +87,7 @@ pub fn run(setup: BootSetup, objects: &[PathBuf], verdicts: &[Vec<KernelVerdict>
     let scratch = std::env::temp_dir().join(format!("bpfld-boot-{}", std::process::id()));
     let mut jobs = Vec::new();
     for r in &setup.kernels {
-        let plan = GuestPlan { loaders: &loaders, objects, modules: &r.modules };
+        let plan = GuestPlan { loaders: &loaders, objects, modules: &r.modules, commands: &[] };
         jobs.push(bpfld_boot::write_initramfs(&r.kernel, &plan, &scratch).map_err(|e| format!("-k {}: {e}", r.arg.display()))?);
     }
     let quiet = check_json.is_some();

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod compare;
+pub mod features;
 pub mod host;
 pub mod kernel;
 pub mod limits;
@@ -29,8 +30,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bpfld_boot::modules::ModuleLoad;
-use bpfld_boot::{Accel, BootError, BootKernel, GuestPlan, GuestRun, Loader, Step};
+use bpfld_boot::{Accel, BootError, BootKernel, GuestCommand, GuestPlan, GuestRun, Loader, Step};
 use compare::{compare, Mismatch, ObjectRow, Verdict};
+use features::{FeatureSet, FeatureTable};
 use kernel::{KernelSpec, GUEST_MODULES};
 use limits::{KernelInfo, KNOWN_LIMITS};
 use outcome::{parse_load, Observed};
@@ -61,6 +63,9 @@ pub struct MatrixConfig {
     pub accel: Accel,
     /// Guests at once (one vCPU each).
     pub parallel: usize,
+    /// Programs each guest runs once after the loads (the runtime feature
+    /// probes are always run), their output in [`GuestRun::commands`].
+    pub commands: Vec<GuestCommand>,
 }
 
 impl MatrixConfig {
@@ -77,6 +82,7 @@ impl MatrixConfig {
             shared_btf: None,
             accel: Accel::detect(),
             parallel: bpfld_boot::default_parallel(),
+            commands: Vec::new(),
         }
     }
 }
@@ -122,6 +128,9 @@ pub struct Column {
     pub libbpf: BTreeMap<String, Observed>,
     /// Where bpfld and libbpf differ, by object file name.
     pub differences: BTreeMap<String, Vec<Mismatch>>,
+    /// The kernel's features as its runtime probes found them and as
+    /// derived offline from its BTF.
+    pub features: Option<FeatureTable>,
 }
 
 impl Column {
@@ -168,6 +177,9 @@ impl MatrixReport {
                         d.kind.describe()
                     ));
                 }
+            }
+            for m in c.features.iter().flat_map(|t| &t.mismatches).filter(|m| m.listed.is_none()) {
+                out.push(format!("{}: feature {}: probed {:?}, derived from BTF {:?}", c.kernel.release, m.feature, m.probed, m.derived));
             }
             for r in c.rows.iter().filter(|r| r.verdict() == Verdict::Unexplained) {
                 for m in r.mismatches.iter().filter(|m| m.limit.is_none()) {
@@ -268,9 +280,11 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
     if let Some(exe) = &cfg.libbpf {
         loaders.push(libbpf_loader(exe));
     }
+    let mut commands = vec![features_command(&cfg.bpfld)];
+    commands.extend(cfg.commands.iter().cloned());
     let mut jobs = Vec::new();
     for r in &kernels {
-        let plan = GuestPlan { loaders: &loaders, objects: &objects, modules: &r.modules };
+        let plan = GuestPlan { loaders: &loaders, objects: &objects, modules: &r.modules, commands: &commands };
         jobs.push(bpfld_boot::write_initramfs(&r.kernel, &plan, &cfg.work).map_err(|e| boot_error(&r.kernel.release, e))?);
     }
     phases.push(("build initramfs", start.elapsed()));
@@ -293,7 +307,8 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
                     );
                 }
                 let dir = host::target_dir(&cfg.work.join("host-target"));
-                Some((loads, dir, host_start.elapsed()))
+                let probed = features::probe_host(&cfg.bpfld);
+                Some((loads, dir, probed, host_start.elapsed()))
             }
             _ => None,
         };
@@ -302,7 +317,7 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
         (runs, host_side)
     });
     phases.push(("guests (parallel)", start.elapsed()));
-    if let Some((_, _, took)) = &host_side {
+    if let Some((_, _, _, took)) = &host_side {
         phases.push(("host loads (during the guests)", *took));
     }
 
@@ -329,6 +344,7 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
             observed: BTreeMap::new(),
             libbpf: BTreeMap::new(),
             differences: BTreeMap::new(),
+            features: None,
         };
         // The modules the guest really had; the planned ones if it never
         // got that far.
@@ -354,7 +370,9 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
         dirs.push(dir);
         columns.push(col);
     }
-    if let Some((mut loads, dir, _)) = host_side {
+    let mut probed: Vec<Result<FeatureSet, String>> = runs.iter().map(guest_features).collect();
+    if let Some((mut loads, dir, host_probed, _)) = host_side {
+        probed.push(host_probed.map_err(|e| e.to_string()));
         let release = host::release();
         let mut col = Column {
             kernel: KernelInfo { release: release.clone(), config: String::new(), host: true, kallsyms: false },
@@ -368,6 +386,7 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
             libbpf: if loads.len() > 1 { loads.remove(1) } else { BTreeMap::new() },
             observed: loads.remove(0),
             differences: BTreeMap::new(),
+            features: None,
         };
         match dir {
             Ok(d) => {
@@ -385,6 +404,7 @@ pub fn run(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
     } else if let Some(Err(e)) = &host_usable {
         eprintln!("kernel-matrix: host column skipped: bpf() not usable: {e}");
     }
+    compare_features(&cfg.bpfld, &mut columns, &dirs, probed);
     let names: Vec<String> = columns.iter().map(|c| c.kernel.release.clone()).collect();
     let all_preds = predict_all(&cfg.bpfld, &objects, &dirs, &names);
     for (obj, preds) in objects.iter().zip(all_preds) {
@@ -478,6 +498,47 @@ fn guest_checks(col: &mut Column, r: &Ready, run: &Result<GuestRun, BootError>, 
             if g.load("bpfld", &file).is_none() {
                 col.failures.push(format!("{file}: no load result in the console"));
             }
+        }
+    }
+}
+
+/// The runtime feature probes in the guest: `bpfld features --json`.
+fn features_command(bpfld: &Path) -> GuestCommand {
+    GuestCommand { name: "features".into(), exe: bpfld.to_path_buf(), args: vec!["features".into(), "--json".into()] }
+}
+
+/// What the guest's probes found.
+fn guest_features(run: &Result<GuestRun, BootError>) -> Result<FeatureSet, String> {
+    let g = run.as_ref().map_err(|e| format!("qemu: {e}"))?;
+    let out = g.commands.get("features").ok_or("no `bpfld features` result in the console")?;
+    if out.exit_code != Some(0) {
+        return Err(format!("bpfld features: exit code {:?}: {}", out.exit_code, out.stderr.trim()));
+    }
+    let mut sets = features::parse(&out.stdout, "bpfld features (guest)").map_err(|e| e.to_string())?;
+    sets.pop().ok_or_else(|| "bpfld features printed no kernel".into())
+}
+
+/// Each column's probed features against the ones derived offline from
+/// its release directory (`dirs`, in the columns' order).
+fn compare_features(bpfld: &Path, columns: &mut [Column], dirs: &[PathBuf], probed: Vec<Result<FeatureSet, String>>) {
+    let derived = features::derive(bpfld, dirs);
+    for ((col, probed), i) in columns.iter_mut().zip(probed).zip(0..) {
+        let derived = match &derived {
+            Ok(d) => d[i].clone(),
+            Err(e) => {
+                col.failures.push(format!("features derived from BTF: {e}"));
+                continue;
+            }
+        };
+        match probed {
+            Ok(p) => {
+                let table = FeatureTable::new(&col.kernel, p, derived);
+                for id in features::stale(&col.kernel, &table) {
+                    col.notes.push(format!("known feature difference {id} did not occur here"));
+                }
+                col.features = Some(table);
+            }
+            Err(e) => col.failures.push(format!("features probed: {e}")),
         }
     }
 }

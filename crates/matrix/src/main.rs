@@ -26,6 +26,11 @@ fn main() -> ExitCode {
     // cargo build --release -p bpfld-reference --example libbpf_load
     let libbpf = target.join("release/examples/libbpf_load");
     cfg.libbpf = libbpf.exists().then_some(libbpf);
+    // cargo build --release -p bpfld --example arena_roundtrip
+    let arena = target.join("release/examples/arena_roundtrip");
+    if arena.exists() {
+        cfg.commands.push(bpfld_boot::GuestCommand { name: "arena".into(), exe: arena, args: vec!["{objs}/arena_globals.bpf.o".into()] });
+    }
     let shared = repo().join("../shared/btf");
     cfg.shared_btf = shared.join("README.md").exists().then_some(shared);
     let mut kernels = Vec::new();

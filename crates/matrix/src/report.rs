@@ -53,6 +53,10 @@ fn column_header(out: &mut String, c: &Column) {
             g.uptime_init.map(|u| format!("{u:.2} s")).unwrap_or_else(|| "-".into()),
             g.uptime_done.map(|u| format!("{u:.2} s")).unwrap_or_else(|| "-".into()),
         );
+        if let (Some(from), Some(to)) = (g.uptime_commands, g.uptime_done) {
+            let names: Vec<&str> = g.commands.keys().map(String::as_str).collect();
+            let _ = write!(out, "; commands ({}) {:.2} s", names.join(", "), to - from);
+        }
     }
     out.push('\n');
     let _ = writeln!(out, "  prediction from: {}", c.prediction_from);
@@ -68,6 +72,42 @@ fn column_header(out: &mut String, c: &Column) {
     }
     if !c.load_reports_externs() {
         let _ = writeln!(out, "  externs: `bpfld load --json` prints no extern report; only the predicted bindings are shown");
+    }
+}
+
+/// Features × kernels: what the runtime probes found ("yes"/"no"), and
+/// "≠btf" where the offline derivation from the kernel's BTF said
+/// otherwise (with the known difference's id if listed).
+fn features(out: &mut String, r: &MatrixReport) {
+    let cols: Vec<&Column> = r.columns.iter().filter(|c| c.features.is_some()).collect();
+    let Some(first) = cols.first().and_then(|c| c.features.as_ref()) else { return };
+    out.push_str("\nkernel features, probed in each kernel (≠btf: the offline derivation from its BTF differs):\n");
+    let mut header = vec!["FEATURE".to_string()];
+    header.extend(cols.iter().map(|c| c.kernel.release.clone()));
+    let rows: Vec<Vec<String>> = first
+        .probed
+        .keys()
+        .map(|name| {
+            let mut row = vec![name.clone()];
+            for t in cols.iter().filter_map(|c| c.features.as_ref()) {
+                let probed = match t.probed.get(name) {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "-",
+                };
+                let cell = match t.mismatches.iter().find(|m| &m.feature == name) {
+                    Some(m) => format!("{probed} ≠btf{}", m.listed.map(|l| format!(" ({})", l.id)).unwrap_or_default()),
+                    None => probed.to_string(),
+                };
+                row.push(cell);
+            }
+            row
+        })
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    table(out, &header, &rows);
+    for l in crate::features::FEATURE_DIFFERENCES {
+        let _ = writeln!(out, "  {} {} (probe says {}), on {}: {}", l.id, l.feature, l.probed, l.when.describe(), l.reason);
     }
 }
 
@@ -166,6 +206,7 @@ pub fn render(r: &MatrixReport) -> String {
             let _ = writeln!(out, "  FAILURE: {f}");
         }
     }
+    features(&mut out, r);
     out.push_str("\nknown limits of offline prediction:\n");
     for l in KNOWN_LIMITS {
         let what: Vec<String> = l.items.iter().map(|(i, k)| format!("{} ({})", i.describe(), k.describe())).collect();

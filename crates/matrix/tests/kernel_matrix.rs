@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bpfld_boot::GuestCommand;
 use bpfld_matrix::compare::Binding;
 use bpfld_matrix::{run, Column, MatrixConfig, MatrixError, MatrixReport};
 
@@ -48,14 +49,116 @@ fn cargo_build(args: &[&str]) {
     assert!(status.success(), "cargo build --release {} failed", args.join(" "));
 }
 
-/// The release `bpfld` and the libbpf reference loader, built into this
-/// test's target directory (no-ops when `cargo test --workspace --release`
-/// built them already).
-fn release_loaders() -> (PathBuf, PathBuf) {
+/// The release `bpfld`, the libbpf reference loader and the arena round
+/// trip, built into this test's target directory (no-ops when `cargo test
+/// --workspace --release` built them already).
+fn release_loaders() -> (PathBuf, PathBuf, PathBuf) {
     cargo_build(&["-p", "bpfld-cli"]);
     cargo_build(&["-p", "bpfld-reference", "--example", "libbpf_load"]);
+    cargo_build(&["-p", "bpfld", "--example", "arena_roundtrip"]);
     let release = target_dir().join("release");
-    (release.join("bpfld"), release.join("examples/libbpf_load"))
+    (release.join("bpfld"), release.join("examples/libbpf_load"), release.join("examples/arena_roundtrip"))
+}
+
+/// What Linux 5.10 lacks of `bpfld features` (each feature's release in
+/// parentheses), and what it has.
+const LACKS_5_10: &[&str] = &[
+    "btf_float",              // 5.13
+    "btf_decl_tag",           // 5.16
+    "btf_type_tag",           // 5.17
+    "btf_enum64",             // 6.0
+    "btf_qmark_datasec",      // 6.9
+    "module_btf",             // 5.11
+    "memcg_account",          // 5.11
+    "perf_link",              // 5.15
+    "bpf_cookie",             // 5.15
+    "kprobe_multi_link",      // 5.18
+    "uprobe_multi_link",      // 6.6
+    "arg_ctx_tag",            // 6.8
+    "uprobe_syscall",         // 6.17
+    "ldimm64_full_range_off", // 6.19
+    "kfunc_call",             // 5.13
+];
+const HAS_5_10: &[&str] = &[
+    "prog_name",
+    "global_data",
+    "btf",
+    "btf_func",
+    "btf_global_func",
+    "btf_datasec",
+    "array_mmap",
+    "exp_attach_type",
+    "probe_read_kernel",
+    "prog_bind_map",
+    "syscall_wrapper",
+];
+
+/// Every column's runtime probes were compared with the offline
+/// derivation (the matrix failed on any unlisted difference); on 5.10
+/// exactly the features 5.10 lacks are reported missing by the probes.
+fn check_features(report: &MatrixReport) {
+    for c in &report.columns {
+        let t = c.features.as_ref().unwrap_or_else(|| panic!("{}: no feature table", c.kernel.release));
+        assert_eq!(t.probed.len(), LACKS_5_10.len() + HAS_5_10.len(), "{}: features probed: {:?}", c.kernel.release, t.probed);
+        println!("{}: features missing by probe: {}", c.kernel.release, t.missing().join(" "));
+    }
+    for k in columns(report, "5.10.") {
+        let t = k.features.as_ref().expect("checked");
+        for f in LACKS_5_10 {
+            assert_eq!(t.probed.get(*f), Some(&false), "{}: the probe reports {f}, which 5.10 lacks", k.kernel.release);
+        }
+        for f in HAS_5_10 {
+            assert_eq!(t.probed.get(*f), Some(&true), "{}: the probe misses {f}, which 5.10 has", k.kernel.release);
+        }
+    }
+}
+
+/// The guest command that runs the arena round trip (crates/bpfld's
+/// example) on tests/bpf/obj/arena_globals.bpf.o.
+fn arena_command(exe: PathBuf) -> GuestCommand {
+    GuestCommand { name: "arena".into(), exe, args: vec!["{objs}/arena_globals.bpf.o".into()] }
+}
+
+/// Arenas for real where the kernel has them (6.9+: the 6.12 guests; this
+/// host refuses arena maps): bpfld copied the `__arena` globals' initial
+/// values into the mapping, the program's writes show through it, user
+/// space's writes reach the program; libbpf loads the object there too.
+/// Before 6.9 both loaders refuse it.
+fn check_arena(report: &MatrixReport) {
+    for k in report.columns.iter().filter(|c| !c.kernel.host) {
+        let g = k.guest.as_ref().expect("a guest column");
+        let out = g.commands.get("arena").unwrap_or_else(|| panic!("{}: no arena round trip in the console", k.kernel.release));
+        let v: serde_json::Value =
+            serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{}: arena_roundtrip: {e}: {out:?}", k.kernel.release));
+        let libbpf_loads = k.libbpf["arena_globals.bpf.o"].loads();
+        if !k.kernel.release.starts_with("6.12.") {
+            assert_eq!(out.exit_code, Some(1), "{}: {v}", k.kernel.release);
+            assert!(v["error"].as_str().is_some_and(|e| e.contains("map 'arena'")), "{}: {v}", k.kernel.release);
+            assert!(!libbpf_loads, "{}: libbpf created an arena before 6.9", k.kernel.release);
+            continue;
+        }
+        assert_eq!(out.exit_code, Some(0), "{}: {v} {}", k.kernel.release, out.stderr);
+        assert!(libbpf_loads && k.observed["arena_globals.bpf.o"].loads(), "{}: arena_globals loads with both", k.kernel.release);
+        assert_eq!(v["arena"]["len"], 4 * 4096, "{}: 4 pages mapped", k.kernel.release);
+        let expect = |at: &str, runs: u64, from_user: u64, doubled: u64, greeting: &str| {
+            let s = &v[at];
+            assert_eq!(
+                (s["runs"].as_u64(), s["from_user"].as_u64(), s["doubled"].as_u64(), s["greeting"].as_str()),
+                (Some(runs), Some(from_user), Some(doubled), Some(greeting)),
+                "{}: {at}: {v}",
+                k.kernel.release
+            );
+        };
+        // Initial values copied in after mmap (from_user set before the load).
+        expect("loaded", 1000, 21, 0, "hello, arena");
+        assert_eq!(v["retval"], 0);
+        // The program's writes, read through the mapping.
+        expect("after_run", 1001, 21, 42, "Hello, arena");
+        // User space wrote from_user through the mapping; the program read it.
+        assert_eq!(v["retval_after_user_write"], 0);
+        expect("after_user_write", 1002, 500, 1000, "Hello, arena");
+        println!("{}: arena round trip: {v}", k.kernel.release);
+    }
 }
 
 fn shared_btf() -> Option<PathBuf> {
@@ -99,9 +202,10 @@ fn kernel_matrix() {
     cfg.shared_btf = shared_btf();
     // The host column needs bpf(); the guests do not.
     cfg.host = bpfld_sys::bpf_usable().is_ok() || bpfld_testdata::require_kernel();
-    let (bpfld, libbpf) = release_loaders();
+    let (bpfld, libbpf, arena) = release_loaders();
     cfg.bpfld = bpfld.clone();
     cfg.libbpf = Some(libbpf);
+    cfg.commands.push(arena_command(arena));
     let report = match run(&cfg) {
         Ok(r) => r,
         Err(MatrixError::Unavailable(why)) => return skip(&why),
@@ -111,6 +215,8 @@ fn kernel_matrix() {
     let failures = report.failures();
     assert!(failures.is_empty(), "prediction and reality disagree:\n{}", failures.join("\n"));
     check_boot_agrees(&bpfld, &report);
+    check_features(&report);
+    check_arena(&report);
 
     assert_eq!(columns(&report, "").len(), 5, "5.10, two 6.1 and two 6.12 guests");
     for k in &report.columns {

@@ -164,6 +164,15 @@ impl KernelFeatures {
             && self.btf_qmark_datasec)
     }
 
+    /// Takes away what the kernel's `.config` rules out although its BTF
+    /// shows it: multi-kprobe links need `CONFIG_FPROBE` (the attach type
+    /// is in every 5.18+ BTF; Debian's 6.1 builds and this project's 6.18
+    /// host lack the option, and their kernels answer EOPNOTSUPP).
+    pub fn limited_by_config(mut self, kconfig: &crate::kconfig::Kconfig) -> KernelFeatures {
+        self.kprobe_multi_link &= kconfig.get("CONFIG_FPROBE") == Some("y");
+        self
+    }
+
     /// Derives the features of the kernel whose vmlinux BTF is `vmlinux`
     /// (offline: no system call). `version` is `LINUX_KERNEL_VERSION` if
     /// known; it decides only what BTF cannot show.
@@ -322,5 +331,15 @@ mod tests {
         assert!(KernelFeatures::all().missing().is_empty());
         assert_eq!(Feature::BtfFloat.name(), "btf_float");
         assert_eq!(Feature::BtfFloat.since().to_string(), "5.13");
+    }
+
+    #[test]
+    fn config_rules_out_kprobe_multi_without_fprobe() {
+        use crate::kconfig::Kconfig;
+        let all = KernelFeatures::all();
+        let without = Kconfig::parse("CONFIG_BPF=y\n# CONFIG_FPROBE is not set\n").unwrap();
+        assert_eq!(all.limited_by_config(&without), KernelFeatures { kprobe_multi_link: false, ..all });
+        let with = Kconfig::parse_for("CONFIG_FPROBE=y\n", &[]).unwrap();
+        assert_eq!(all.limited_by_config(&with), all);
     }
 }

@@ -104,11 +104,15 @@ impl Target {
     }
 
     /// What the kernel supports: [`Target::features`] if set (probed),
-    /// else derived offline from its BTF and version (once).
+    /// else derived offline from its BTF and version, less what its
+    /// `.config` rules out (once).
     pub fn features(&self) -> KernelFeatures {
         match self.features {
             Some(f) => f,
-            None => *self.derived_features.get_or_init(|| KernelFeatures::from_btf_enums(&self.vmlinux, self.enums(), self.kernel_version)),
+            None => *self.derived_features.get_or_init(|| {
+                let f = KernelFeatures::from_btf_enums(&self.vmlinux, self.enums(), self.kernel_version);
+                self.kconfig.as_ref().map_or(f, |k| f.limited_by_config(k))
+            }),
         }
     }
 
