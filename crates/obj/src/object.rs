@@ -17,6 +17,7 @@ use crate::struct_ops::StructOpsMap;
 
 mod elf_read;
 
+/// An opened BPF object.
 #[derive(Debug, Clone)]
 pub struct Object {
     /// Object name: the file name up to its first `.`, at most 15
