@@ -189,7 +189,12 @@ impl OpenObject {
         }
         let t0 = Instant::now();
         let needs = self.target_needs();
-        let kernel = if needs.any() { Some(kernel_target::running_kernel(&needs, &opts.kernel_files)?) } else { None };
+        let mut kernel = if needs.any() { Some(kernel_target::running_kernel(&needs, &opts.kernel_files)?) } else { None };
+        if let (Some(k), Some(f)) = (kernel.as_mut(), opts.plan.features) {
+            // libbpf answers LINUX_HAS_BPF_COOKIE with its feature probe:
+            // features given for the plan answer it too.
+            k.target.overrides.insert("LINUX_HAS_BPF_COOKIE".to_string(), u64::from(f.bpf_cookie));
+        }
         let kernel_version = match &kernel {
             Some(k) => k.target.kernel_version,
             None => kernel_target::running_kernel_version(),

@@ -27,9 +27,17 @@ fn target() -> &'static Path {
     bpfld_testdata::usdt_target()
 }
 
-/// The target, started and waiting for a line on stdin.
+/// The target, started and waiting for a line on stdin, its binary mapped
+/// (spawn returns while the exec may still be mapping it).
 fn spawn_target() -> Child {
-    Command::new(target()).arg(N.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap()
+    let child = Command::new(target()).arg(N.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let (maps, name) = (format!("/proc/{}/maps", child.id()), target().to_string_lossy().into_owned());
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&maps).unwrap_or_default().contains(&name) {
+        assert!(t0.elapsed().as_secs() < 5, "the target did not start");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child
 }
 
 /// Lets the target fire its probes; returns how many times it saw the
@@ -43,10 +51,12 @@ fn run_target(mut child: Child) -> i64 {
 }
 
 fn load(single_uprobes: bool) -> LoadedObject {
-    let mut opts = LoadOptions::default();
-    if single_uprobes {
-        opts.plan = PlanOptions { features: Some(bpfld::link::usdt::single_uprobe_features()), ..Default::default() };
-    }
+    let features = single_uprobes.then(bpfld::link::usdt::single_uprobe_features);
+    load_with_features(features, single_uprobes)
+}
+
+fn load_with_features(features: Option<bpfld_obj::KernelFeatures>, single_uprobes: bool) -> LoadedObject {
+    let opts = LoadOptions { plan: PlanOptions { features, ..Default::default() }, ..Default::default() };
     let obj = open("usdt_probes").load_with(&opts).unwrap_or_else(|e| panic!("{e}"));
     let want = if single_uprobes { 0 } else { bpfld_asm::types::attach_type::TRACE_UPROBE_MULTI };
     assert_eq!(obj.program("on_args").unwrap().expected_attach_type(), want);
@@ -155,29 +165,18 @@ fn usdt_attach_errors() {
     assert!(e.to_string().contains("did you forget to include bpf/usdt.bpf.h"), "{e}");
 }
 
-/// Where `SEC("usdt//tmp/bpfld_usdt_target:bpfld:args")` looks: the
-/// target is copied there and renamed into place (atomic, so that a
-/// concurrent run never executes a half-written file).
-const AUTO_TARGET: &str = "/tmp/bpfld_usdt_target";
-
-fn install_auto_target() {
-    let tmp = format!("{AUTO_TARGET}.{}", std::process::id());
-    std::fs::copy(target(), &tmp).unwrap();
-    std::fs::rename(&tmp, AUTO_TARGET).unwrap();
-}
-
 /// `attach()` of a `usdt/PATH:PROVIDER:NAME` section, in every process.
 #[test]
 fn usdt_attach_by_section() {
     if !require_kernel() {
         return;
     }
-    install_auto_target();
+    let auto_target = bpfld_testdata::install_usdt_section_target();
     for single_uprobes in [false, true] {
         let obj = load(single_uprobes);
         let link = obj.program("on_args_auto").unwrap().attach().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(link.usdt_info().unwrap().uprobe_multi, !single_uprobes);
-        let child = Command::new(AUTO_TARGET).arg(N.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let child = Command::new(auto_target).arg(N.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
         assert_eq!(run_target(child), 0);
         assert_eq!(global(&obj, "auto_hits"), N);
         assert_eq!(global(&obj, "auto_sum"), (1..=N).sum::<i64>());
@@ -201,4 +200,35 @@ fn usdt_sib_needs_libbpf_1_7_header() {
     let source = std::error::Error::source(&e).unwrap();
     assert!(source.to_string().contains("older than libbpf 1.7"), "{source}");
     assert_eq!(obj.usdt_spec_ids_in_use(), 0);
+}
+
+/// As on kernels before BPF cookies (5.15): the object planned without
+/// them (`LINUX_HAS_BPF_COOKIE` is 0, so usdt.bpf.h looks the spec id up by
+/// the probe's address) and single uprobes. The target is a
+/// position-independent executable, so each place's address comes from
+/// the process's mappings, which needs a pid; the ip-to-spec entries go
+/// away with the link.
+#[test]
+fn usdt_without_bpf_cookies_uses_ip_to_spec_map() {
+    if !require_kernel() {
+        return;
+    }
+    let features = bpfld_obj::KernelFeatures { bpf_cookie: false, ..bpfld::link::usdt::single_uprobe_features() };
+    let obj = load_with_features(Some(features), true);
+    let p = obj.program("on_args").unwrap();
+    let e = p.attach_usdt(target(), "bpfld", "args", &UsdtOpts::default()).unwrap_err();
+    assert!(e.to_string().contains("without a specific pid needs BPF cookies"), "{e}");
+    let child = spawn_target();
+    let link = attach(&obj, "on_args", "args", child.id(), 0xc0ffee);
+    let guarded = attach(&obj, "on_guarded", "guarded", child.id(), 0);
+    let ips = obj.map("__bpf_usdt_ip_to_spec_id").unwrap();
+    assert_eq!(ips.keys().count(), 2, "one address per place");
+    assert_eq!(run_target(child), N);
+    let sum: i64 = (1..=N).sum();
+    assert_eq!((global(&obj, "args_hits"), global(&obj, "args_bad")), (N, 0));
+    assert_eq!((global(&obj, "arg0_sum"), global(&obj, "arg1_sum"), global(&obj, "arg3_sum")), (sum, -3 * sum, 5 * N));
+    assert_eq!(global(&obj, "args_cookie"), 0xc0ffee);
+    assert_eq!(global(&obj, "guarded_sum"), 7 * sum);
+    drop((link, guarded));
+    assert_eq!(ips.keys().count(), 0, "detaching removes the addresses");
 }

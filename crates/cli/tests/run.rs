@@ -20,7 +20,12 @@ fn kernel() -> bool {
 
 /// Starts `bpfld run` and returns once it says it is running.
 fn start(extra: &[&str]) -> Child {
-    let obj = bpfld_testdata::test_object("run_demo");
+    start_object("run_demo", extra)
+}
+
+/// [`start`] with test object `name`.
+fn start_object(name: &str, extra: &[&str]) -> Child {
+    let obj = bpfld_testdata::test_object(name);
     let mut child = Command::new(env!("CARGO_BIN_EXE_bpfld"))
         .arg("run")
         .arg(&obj)
@@ -136,4 +141,30 @@ fn run_text_output_and_bad_object() {
     let out = Command::new(env!("CARGO_BIN_EXE_bpfld")).args(["run", "/nonexistent.o"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.o"));
+}
+
+/// USDT sections attach through `bpfld run`, with and without
+/// `--single-uprobes`; the spec of the probe's arguments is in the dump.
+#[test]
+fn run_attaches_usdt_sections() {
+    if !kernel() {
+        return;
+    }
+    let target = bpfld_testdata::install_usdt_section_target();
+    for flag in [None, Some("--single-uprobes")] {
+        let mut extra = vec!["--duration", "2", "--json"];
+        extra.extend(flag);
+        let run = start_object("usdt_probes", &extra);
+        let mut t = Command::new(target).arg("5").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(&mut t.stdin.take().unwrap(), b"go\n").unwrap();
+        assert!(t.wait().unwrap().success());
+        let (v, ok) = lines(run);
+        assert!(ok, "exit status with {flag:?}");
+        let specs = v.iter().find(|l| l["map"] == "__bpf_usdt_specs").expect("specs dumped");
+        let spec = &specs["entries"][0]["formatted"]["value"];
+        // bpfld:args is "-4@%ebx -8@%rax -1@%dl -4@$5".
+        assert_eq!(spec["arg_cnt"], 4, "{spec}");
+        assert_eq!(spec["args"][0]["reg_off"], 40, "rbx's pt_regs offset: {spec}");
+        assert_eq!(spec["args"][3]["val_off"], 5, "{spec}");
+    }
 }

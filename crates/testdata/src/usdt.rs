@@ -42,6 +42,19 @@ pub fn usdt_target() -> &'static Path {
     })
 }
 
+/// Where `usdt_probes`' `SEC("usdt//tmp/bpfld_usdt_target:bpfld:args")`
+/// looks for the target.
+pub const USDT_SECTION_TARGET: &str = "/tmp/bpfld_usdt_target";
+
+/// [`usdt_target`] copied to [`USDT_SECTION_TARGET`] and renamed into place
+/// (atomic: a concurrent test run never executes a half-written file).
+pub fn install_usdt_section_target() -> &'static Path {
+    let tmp = format!("{USDT_SECTION_TARGET}.{}", std::process::id());
+    std::fs::copy(usdt_target(), &tmp).unwrap_or_else(|e| panic!("{tmp}: {e}"));
+    std::fs::rename(&tmp, USDT_SECTION_TARGET).unwrap_or_else(|e| panic!("{USDT_SECTION_TARGET}: {e}"));
+    Path::new(USDT_SECTION_TARGET)
+}
+
 /// The vendored libbpf 1.7 sources of the `libbpf-sys` crate in cargo's
 /// registry (`$CARGO_HOME`, else `~/.cargo`), where `usdt.bpf.h` is.
 pub fn libbpf_1_7_src() -> Option<PathBuf> {
