@@ -18,7 +18,7 @@ use bpfld_obj::plan::{plan, ExternReport, PlanOptions, PoisonKind};
 use bpfld_obj::{MissingFeature, Object, Target};
 use serde::Serialize;
 
-use crate::release_dir::{load_files_for, TargetFiles, TargetLoadError, TargetNeeds};
+use crate::release_dir::{load_files_for, load_modules, load_without_modules, TargetFiles, TargetLoadError, TargetNeeds};
 
 /// What offline prediction cannot know, printed with every check.
 pub const OFFLINE_LIMITS: &[&str] = &[
@@ -323,10 +323,35 @@ fn check_kernel(
     needs: Option<&TargetNeeds>,
     opts: &CheckOptions,
 ) -> Vec<KernelVerdict> {
-    match load_files_for(files, needs) {
-        Ok(t) => objects.iter().map(|obj| check_target(obj, &t, path.to_path_buf(), opts)).collect(),
-        Err(e) => objects.iter().map(|_| unreadable(files, &e)).collect(),
+    let checked = match needs {
+        Some(_) => check_modules_on_demand(objects, files, path, needs, opts),
+        None => load_files_for(files, needs).map(|t| objects.iter().map(|obj| check_target(obj, &t, path.to_path_buf(), opts)).collect()),
+    };
+    checked.unwrap_or_else(|e| objects.iter().map(|_| unreadable(files, &e)).collect())
+}
+
+/// Checks the objects against the target without its module BTFs; only
+/// if a plan searched the modules (a name not in vmlinux, a named module)
+/// are they read and every object checked again. A plan that searched no
+/// module is the same whatever the modules are, so the verdicts are those
+/// of a target read whole, and a release directory's thousands of module
+/// BTFs are read only for objects that need one.
+fn check_modules_on_demand(
+    objects: &[Object],
+    files: &TargetFiles,
+    path: &std::path::Path,
+    needs: Option<&TargetNeeds>,
+    opts: &CheckOptions,
+) -> Result<Vec<KernelVerdict>, TargetLoadError> {
+    let mut t = load_without_modules(files, needs)?;
+    let check_all = |t: &Target| objects.iter().map(|obj| check_target(obj, t, path.to_path_buf(), opts)).collect();
+    let verdicts = check_all(&t);
+    if !t.modules_were_searched() || files.modules_dir.is_none() {
+        return Ok(verdicts);
     }
+    load_modules(&mut t, files, needs)?;
+    t.forget_module_searches();
+    Ok(check_all(&t))
 }
 
 /// Checks every object against every target, in parallel over targets:

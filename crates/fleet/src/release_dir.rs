@@ -263,37 +263,23 @@ pub struct TargetNeeds {
 /// config for those options: what a check of known objects needs, at a
 /// fraction of the cost of a full parse. The plans are the same.
 pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Result<Target, TargetLoadError> {
-    let wanted = needs.map(|n| &n.btf);
+    let mut target = load_without_modules(files, needs)?;
+    load_modules(&mut target, files, needs)?;
+    Ok(target)
+}
+
+/// [`load_files_for`] without the module BTFs: a check adds them
+/// ([`load_modules`]) only if a plan searched them
+/// ([`Target::modules_were_searched`]).
+pub fn load_without_modules(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Result<Target, TargetLoadError> {
     let bytes = map_file(&files.vmlinux)?;
-    let vmlinux = match wanted {
-        Some(w) => Btf::parse_targeted(bytes, w),
+    let vmlinux = match needs {
+        Some(n) => Btf::parse_targeted(bytes, &n.btf),
         None => Btf::parse(bytes),
     }
     .map_err(btf_error(&files.vmlinux))?;
     let name = files.release.clone().unwrap_or_else(|| files.vmlinux.display().to_string());
     let mut target = Target::new(name, vmlinux);
-    if let Some(dir) = &files.modules_dir {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(read_error(dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "btf"))
-            .collect();
-        // The running kernel orders modules by load order, which files do
-        // not record; name order at least makes the result reproducible.
-        paths.sort();
-        for p in paths {
-            let bytes = map_file(&p)?;
-            let btf = match wanted {
-                Some(w) => Btf::parse_split_targeted(bytes, &target.vmlinux, w),
-                None => Btf::parse_split(bytes, &target.vmlinux),
-            }
-            .map_err(btf_error(&p))?;
-            // The kernel names modules with `_` where file names may have
-            // `-` (`nf-conntrack.ko` loads as `nf_conntrack`).
-            let name = p.file_stem().map(|s| s.to_string_lossy().replace('-', "_")).unwrap_or_default();
-            target.modules.push(ModuleBtf { name, btf });
-        }
-    }
     if let Some(p) = &files.config {
         let text = std::fs::read_to_string(p).map_err(read_error(p))?;
         target.kernel_version = kernel_version_from_config(&text).or_else(|| files.release.as_deref().and_then(version_from_release));
@@ -310,6 +296,33 @@ pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Resul
         target.kallsyms = Some(Kallsyms::parse(&text).map_err(text_error(p))?);
     }
     Ok(target)
+}
+
+/// Reads the module BTFs of `files` into `target` (split on its vmlinux;
+/// targeted views with `needs`), in file name order.
+pub fn load_modules(target: &mut Target, files: &TargetFiles, needs: Option<&TargetNeeds>) -> Result<(), TargetLoadError> {
+    let Some(dir) = &files.modules_dir else { return Ok(()) };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_error(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "btf"))
+        .collect();
+    // The running kernel orders modules by load order, which files do
+    // not record; name order at least makes the result reproducible.
+    paths.sort();
+    for p in paths {
+        let bytes = map_file(&p)?;
+        let btf = match needs {
+            Some(n) => Btf::parse_split_targeted(bytes, &target.vmlinux, &n.btf),
+            None => Btf::parse_split(bytes, &target.vmlinux),
+        }
+        .map_err(btf_error(&p))?;
+        // The kernel names modules with `_` where file names may have
+        // `-` (`nf-conntrack.ko` loads as `nf_conntrack`).
+        let name = p.file_stem().map(|s| s.to_string_lossy().replace('-', "_")).unwrap_or_default();
+        target.modules.push(ModuleBtf { name, btf });
+    }
+    Ok(())
 }
 
 /// The version in a `.config` header (`# Linux/x86 6.1.192 Kernel

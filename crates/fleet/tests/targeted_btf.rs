@@ -74,3 +74,39 @@ fn targeted_view_answers_other_names_through_the_full_index() {
     assert_eq!(v.fallback_lookups(), 2);
     assert!(!v.find("task_struct", None).is_empty());
 }
+
+/// What `bpfld check` computes (targeted views, module BTFs read only when
+/// a plan searches them) equals what the full parse of every file gives:
+/// every test object against every shared kernel and Debian 11's 5.10,
+/// whole verdicts compared (the `check --json` matrix is made of them).
+#[test]
+fn check_matrix_fast_path_equals_the_full_path() {
+    use bpfld_fleet::check::check_matrix;
+    let Some(dir) = shared_btf_dir() else { return };
+    let objects: Vec<Object> =
+        test_object_names().iter().filter_map(|n| Object::parse(n, &std::fs::read(bpfld_testdata::test_object(n)).unwrap()).ok()).collect();
+    let mut targets: Vec<(std::path::PathBuf, TargetFiles)> = SHARED_KERNELS
+        .iter()
+        .map(|k| {
+            let p = dir.join(format!("{k}.btf"));
+            (p.clone(), TargetFiles::locate(&p).unwrap())
+        })
+        .collect();
+    let Some(old) = bpfld_testdata::old_kernel_dir(bpfld_testdata::DEBIAN_5_10) else { return };
+    targets.push((old.clone(), TargetFiles::locate(&old).unwrap()));
+    // The host's shared BTF has no modules; the Debian kernels do.
+    assert!(targets.iter().filter(|(_, f)| f.modules_dir.is_some()).count() >= 3, "kernels with module BTF: {targets:?}");
+    let quiet = |_: usize, _: usize, _: &str| {};
+    let fast = check_matrix(&objects, &targets, &CheckOptions { threads: 1, ..Default::default() }, &quiet);
+    let full = check_matrix(&objects, &targets, &CheckOptions { threads: 1, full_btf: true, ..Default::default() }, &quiet);
+    for ((t, fast_row), full_row) in targets.iter().zip(&fast).zip(&full) {
+        for ((obj, a), b) in objects.iter().zip(fast_row).zip(full_row) {
+            assert_eq!(a, b, "{} on {}", obj.name, t.0.display());
+        }
+    }
+    // Some plans did need module BTF (module kfuncs, module CO-RE), and
+    // they agree too.
+    let from_modules =
+        fast.iter().flatten().filter(|v| v.externs.iter().any(|e| e.resolved && e.target.as_deref().is_some_and(|m| m != "vmlinux")));
+    assert!(from_modules.count() > 0);
+}

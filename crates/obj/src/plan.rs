@@ -631,7 +631,7 @@ fn find_attach_btf(def: &crate::section::SectionDef, target: Option<&Target>) ->
             return Ok(AttachBtf { btf_id: id, owner: BtfOwner::Vmlinux });
         }
     }
-    for (i, m) in target.modules.iter().enumerate() {
+    for (i, m) in target.searched_modules().iter().enumerate() {
         if module.is_some_and(|want| want != m.name) {
             continue;
         }

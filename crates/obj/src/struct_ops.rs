@@ -487,7 +487,7 @@ fn find_kern_types(target: &Target, tname_raw: &str) -> std::result::Result<Kern
     let found = match target.vmlinux.find_first(&stname, Kind::Struct) {
         Some(id) => Some((BtfOwner::Vmlinux, id)),
         None => target
-            .modules
+            .searched_modules()
             .iter()
             .enumerate()
             .find_map(|(i, m)| m.btf.find_own(&stname, Some(Kind::Struct)).first().map(|&id| (BtfOwner::Module(i), id))),

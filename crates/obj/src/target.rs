@@ -76,6 +76,9 @@ pub struct Target {
     /// running kernel is asked instead, and its refusals explained.
     pub predict_missing: bool,
     enums: OnceLock<KernelEnums>,
+    /// Set once a lookup went on to [`Target::modules`] (see
+    /// [`Target::searched_modules`]).
+    modules_searched: OnceLock<()>,
     /// BTF that CO-RE relocations use instead of [`Target::vmlinux`]
     /// (libbpf's `btf_custom_path`, e.g. a reduced BTF made by `bpfld btf
     /// min` for a kernel without BTF): candidates come from it alone, never
@@ -100,6 +103,7 @@ impl Target {
             predict_missing: true,
             core_btf: None,
             enums: OnceLock::new(),
+            modules_searched: OnceLock::new(),
         }
     }
 
@@ -133,6 +137,27 @@ impl Target {
         self.kfunc_ldimm64.unwrap_or_else(|| self.kernel_version.is_none_or(|v| v >= kernel_version(6, 4, 0)))
     }
 
+    /// The module BTFs, for a lookup that goes on to them (a name not in
+    /// vmlinux, or a named module), which is recorded: a plan during which
+    /// no lookup called this is the same whatever the modules are, so a
+    /// check of many kernels reads module BTF only where a plan asked for
+    /// it ([`Target::modules_were_searched`]).
+    pub fn searched_modules(&self) -> &[ModuleBtf] {
+        let _ = self.modules_searched.set(());
+        &self.modules
+    }
+
+    /// Whether any lookup since the target was made (or since
+    /// [`Target::forget_module_searches`]) went on to the modules.
+    pub fn modules_were_searched(&self) -> bool {
+        self.modules_searched.get().is_some()
+    }
+
+    /// Clears [`Target::modules_were_searched`].
+    pub fn forget_module_searches(&mut self) {
+        self.modules_searched = OnceLock::new();
+    }
+
     /// The BTF holding ids of `owner`.
     pub fn btf(&self, owner: BtfOwner) -> &Btf {
         match owner {
@@ -162,6 +187,6 @@ impl Target {
     /// searches them.
     pub fn btfs(&self) -> impl Iterator<Item = (BtfOwner, &Btf)> {
         std::iter::once((BtfOwner::Vmlinux, &self.vmlinux))
-            .chain(self.modules.iter().enumerate().map(|(i, m)| (BtfOwner::Module(i), &m.btf)))
+            .chain(self.searched_modules().iter().enumerate().map(|(i, m)| (BtfOwner::Module(i), &m.btf)))
     }
 }

@@ -69,7 +69,7 @@ pub(crate) fn find_candidates(local: &Type<'_>, target: &Target) -> Result<Vec<C
     if !out.is_empty() || target.core_btf.is_some() {
         return Ok(out);
     }
-    for (i, m) in target.modules.iter().enumerate() {
+    for (i, m) in target.searched_modules().iter().enumerate() {
         own_candidates(local, essential, BtfOwner::Module(i), &m.btf, &mut out);
     }
     Ok(out)

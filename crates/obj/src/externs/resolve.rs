@@ -206,7 +206,11 @@ fn find_ksym(target: &Target, name: &str, kind: Kind) -> Option<(BtfOwner, u32)>
     if let Some(id) = target.vmlinux.find_first(name, kind) {
         return Some((BtfOwner::Vmlinux, id));
     }
-    target.modules.iter().enumerate().find_map(|(i, m)| m.btf.find_own(name, Some(kind)).first().map(|&id| (BtfOwner::Module(i), id)))
+    target
+        .searched_modules()
+        .iter()
+        .enumerate()
+        .find_map(|(i, m)| m.btf.find_own(name, Some(kind)).first().map(|&id| (BtfOwner::Module(i), id)))
 }
 
 fn resolve_by_btf(btf: &Btf, ext: &Extern, target: &Target) -> Result<Resolved, Failure> {
