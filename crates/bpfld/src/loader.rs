@@ -181,6 +181,9 @@ fn map_takes_no_btf(map_type: u32) -> bool {
 struct Loader<'a> {
     plan: &'a LoadPlan,
     module_fds: &'a [OwnedFd],
+    /// The target programs of freplace (and fentry/fexit of BPF)
+    /// programs, by program name ([`ProgramPlan::attach_to_program`]).
+    attach_prog_fds: &'a AttachProgramFds,
     kernel_version: u32,
     opts: &'a LoadOptions,
     time: KernelTime,
@@ -196,10 +199,27 @@ struct Loader<'a> {
 /// is passed as `kern_version` when the object has no `version` section,
 /// as libbpf does.
 pub fn load_plan(plan: &LoadPlan, module_fds: &[OwnedFd], kernel_version: Option<u32>, opts: &LoadOptions) -> Result<Loaded> {
+    load_plan_with_targets(plan, module_fds, &AttachProgramFds::new(), kernel_version, opts)
+}
+
+/// The fds of the programs that programs of a plan attach to, by the name
+/// of the attaching program.
+pub type AttachProgramFds = std::collections::BTreeMap<String, std::sync::Arc<OwnedFd>>;
+
+/// [`load_plan`] of a plan with programs that attach to other BPF
+/// programs (freplace): their targets' fds.
+pub fn load_plan_with_targets(
+    plan: &LoadPlan,
+    module_fds: &[OwnedFd],
+    attach_prog_fds: &AttachProgramFds,
+    kernel_version: Option<u32>,
+    opts: &LoadOptions,
+) -> Result<Loaded> {
     let kernel_version = if plan.kern_version != 0 { plan.kern_version } else { kernel_version.unwrap_or(0) };
     let mut l = Loader {
         plan,
         module_fds,
+        attach_prog_fds,
         kernel_version,
         opts,
         time: KernelTime::default(),
@@ -628,6 +648,7 @@ impl Loader<'_> {
             _ => (Vec::new(), Vec::new()),
         };
         let (attach_btf_id, attach_btf_obj_fd) = match p.attach_btf {
+            Some(a) if p.attach_to_program => (a.btf_id, None),
             Some(a) => {
                 let obj_fd = match a.owner {
                     bpfld_obj::BtfOwner::Vmlinux => None,
@@ -636,6 +657,15 @@ impl Loader<'_> {
                 (a.btf_id, obj_fd)
             }
             None => (0, None),
+        };
+        let attach_prog_fd = match p.attach_to_program {
+            true => Some(
+                self.attach_prog_fds
+                    .get(&p.name)
+                    .map(|fd| fd.as_fd())
+                    .ok_or_else(|| self.program_error(p, "planned to attach to a BPF program, but no target program was given".into()))?,
+            ),
+            false => None,
         };
         let attr = ProgLoadAttr {
             prog_type: p.prog_type,
@@ -653,6 +683,7 @@ impl Loader<'_> {
             line_info: &line_info,
             attach_btf_id,
             attach_btf_obj_fd,
+            attach_prog_fd,
             fd_array: &fd_array,
             ..Default::default()
         };

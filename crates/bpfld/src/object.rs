@@ -24,6 +24,10 @@ use crate::program::{Link, Program, ProgramHandle};
 pub struct OpenObject {
     obj: Object,
     globals: Vec<GlobalVar>,
+    /// The BPF programs that programs attach to ([`Self::set_attach_target`]):
+    /// their BTF for the plan, their fds for the load.
+    attach_targets: bpfld_obj::AttachPrograms,
+    attach_prog_fds: loader::AttachProgramFds,
 }
 
 impl OpenObject {
@@ -41,7 +45,7 @@ impl OpenObject {
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<OpenObject> {
         let obj = Object::parse(name, bytes)?;
         let globals = globals::global_vars(obj.btf.as_ref(), &obj.maps, obj.arena.as_ref());
-        Ok(OpenObject { obj, globals })
+        Ok(OpenObject { obj, globals, attach_targets: Default::default(), attach_prog_fds: Default::default() })
     }
 
     /// The parsed object (programs, maps, externs).
@@ -170,7 +174,33 @@ impl OpenObject {
 
     /// [`Self::plan`] with options (required flavor groups).
     pub fn plan_with(&self, target: Option<&Target>, opts: &PlanOptions) -> Result<LoadPlan> {
-        bpfld_obj::plan(&self.obj, target, opts).map_err(Error::from)
+        if self.attach_targets.is_empty() {
+            return bpfld_obj::plan(&self.obj, target, opts).map_err(Error::from);
+        }
+        let mut opts = opts.clone();
+        opts.attach_programs.extend(self.attach_targets.iter().map(|(k, v)| (k.clone(), v.clone())));
+        bpfld_obj::plan(&self.obj, target, &opts).map_err(Error::from)
+    }
+
+    /// Sets the loaded BPF program `target` as the one `program` attaches
+    /// to: the program whose global function an freplace program
+    /// replaces, or which an fentry/fexit program traces. `func` is that
+    /// function; `None`: the one the section names (`freplace/FUNC`).
+    /// libbpf's `bpf_program__set_attach_target(prog, attach_prog_fd,
+    /// func)`. The target's BTF is read from the kernel now; the plan finds
+    /// the function in it, and the load passes `target` as
+    /// `attach_prog_fd` (a duplicate of it is kept until then).
+    pub fn set_attach_target(&mut self, program: &str, target: BorrowedFd<'_>, func: Option<&str>) -> Result<()> {
+        if !self.obj.programs.iter().any(|p| !p.is_subprog && p.name == program) {
+            return Err(Error::Usage(format!("{}: no program '{program}' to set an attach target for", self.obj.name)));
+        }
+        let ctx = format!("program '{program}': attach target");
+        let btf = crate::link::freplace::target_program_btf(target, &ctx)?;
+        let fd = target.try_clone_to_owned().map_err(|e| Error::io(format!("{ctx}: duplicating the target program's fd"), e))?;
+        let func = func.map(str::to_string);
+        self.attach_targets.insert(program.to_string(), bpfld_obj::AttachProgram { btf: std::sync::Arc::new(btf), func });
+        self.attach_prog_fds.insert(program.to_string(), std::sync::Arc::new(fd));
+        Ok(())
     }
 
     /// Loads every program into the running kernel; the first failure
@@ -208,7 +238,7 @@ impl OpenObject {
         let plan_time = t1.elapsed();
         let t2 = Instant::now();
         let module_fds = kernel.as_ref().map(|k: &RunningKernel| k.module_fds.as_slice()).unwrap_or(&[]);
-        let loaded = loader::load_plan(&plan, module_fds, kernel_version, opts)?;
+        let loaded = loader::load_plan_with_targets(&plan, module_fds, &self.attach_prog_fds, kernel_version, opts)?;
         let load_time = t2.elapsed();
         let usdt = UsdtManager::new(&loaded.maps, self.obj.btf.as_ref(), &plan.features)?;
         Ok(LoadedObject {

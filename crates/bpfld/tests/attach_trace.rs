@@ -170,36 +170,48 @@ fn uprobe_multi_attaches_to_every_function_matching_a_pattern() {
 }
 
 #[test]
-fn freplace_target_is_found_in_the_target_programs_btf_and_the_host_policy_checked() {
+fn freplace_loads_against_its_target_program_and_replaces_the_function() {
     if !require_kernel() {
         return;
     }
-    let obj = load("loader_subprogs");
-    let target = obj.program("run_global").unwrap();
+    let target_obj = load("loader_subprogs");
+    let target = target_obj.program("run_global").unwrap();
     let id = bpfld::link::freplace::target_function_btf_id(target.fd().unwrap(), "global_add").unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(id, 0);
     let e = bpfld::link::freplace::target_function_btf_id(target.fd().unwrap(), "no_such_func").unwrap_err().to_string();
     assert!(e.contains("no function 'no_such_func'"), "{e}");
-    // An extension program for it (`r0 = 0; exit`, no BTF of its own).
-    let insns = [0xb7u8, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
-    let attr = bpfld_sys::ProgLoadAttr {
-        prog_type: bpfld_asm::types::prog_type::EXT,
-        insns: &insns,
-        license: c"GPL",
-        prog_name: "ext_probe",
-        attach_btf_id: id,
-        attach_prog_fd: Some(target.fd().unwrap()),
-        log: bpfld_sys::LogOptions { level: 1, ..Default::default() },
-        ..Default::default()
+    let run = || {
+        target.test_run(&Default::default()).unwrap();
+        target_obj.read_global_u64("global_out").unwrap()
     };
-    match bpfld_sys::prog_load(&attr) {
-        // Refused before the verifier ran (empty log), as fentry here.
-        Err(e) if e.errno() == Some(libc::EPERM) && e.log().is_empty() => bpfld_testdata::machine_limit(
-            "freplace_target_is_found_in_the_target_programs_btf_and_the_host_policy_checked",
-            "freplace (BPF_PROG_TYPE_EXT) programs are refused with EPERM by this host's policy, as fentry/fexit",
-        ),
-        // Past the policy: the verifier wants the extension's own BTF.
-        Err(e) => assert_eq!(e.errno(), Some(libc::EINVAL), "{e}"),
-        Ok(p) => panic!("an extension without BTF loaded: {p:?}"),
-    }
+    assert_eq!(run(), 42 + 100, "global_add(40, 2) + static_mul(2, 50)");
+
+    // Without its target an freplace program is refused before the kernel.
+    let e = open("freplace_add").load().unwrap_err().to_string();
+    assert!(e.contains("set_attach_target"), "{e}");
+    let mut ext = open("freplace_add");
+    assert!(ext.set_attach_target("no_such_prog", target.fd().unwrap(), None).is_err());
+    ext.set_attach_target("new_add", target.fd().unwrap(), None).unwrap();
+    ext.set_attach_target("new_add_unnamed", target.fd().unwrap(), Some("global_add")).unwrap();
+    let plan = ext.plan(None).unwrap();
+    assert!(plan.programs.iter().all(|p| p.attach_to_program && p.attach_btf.map(|a| a.btf_id) == Some(id)), "{:?}", plan.programs);
+    let obj = match ext.load() {
+        Ok(obj) => obj,
+        // Refused before the verifier ran (no log), as fentry here.
+        Err(bpfld::Error::Program(p)) if p.errno == Some(libc::EPERM) && p.log.is_empty() => {
+            return bpfld_testdata::machine_limit(
+                "freplace_loads_against_its_target_program_and_replaces_the_function",
+                "freplace (BPF_PROG_TYPE_EXT) programs are refused with EPERM by this host's policy, as fentry/fexit",
+            );
+        }
+        Err(e) => panic!("{e}"),
+    };
+    // Attached from its section (freplace/global_add): a * b + 1000.
+    let link = obj.program("new_add").unwrap().attach().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run(), 40 * 2 + 1000 + 100);
+    drop(link);
+    assert_eq!(run(), 42 + 100, "the original function back");
+    let link = obj.program("new_add_unnamed").unwrap().attach_freplace().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run(), 40 * 2 + 2000 + 100);
+    drop(link);
 }

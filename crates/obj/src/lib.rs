@@ -5,6 +5,7 @@
 
 pub mod arena;
 pub mod arg_ctx;
+pub mod attach_prog;
 pub mod btf_fixup;
 pub mod btf_maps;
 pub mod btf_sanitize;
@@ -30,6 +31,7 @@ pub mod target;
 pub mod target_names;
 pub mod usdt;
 
+pub use attach_prog::{AttachProgram, AttachPrograms};
 pub use compat::MissingFeature;
 pub use elf_bounds::ElfError;
 pub use error::{Error, ErrorKind, Result};

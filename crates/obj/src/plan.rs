@@ -108,6 +108,10 @@ pub struct ProgramPlan {
     /// Resolved BTF id of the attach target, for programs that attach by
     /// BTF id.
     pub attach_btf: Option<AttachBtf>,
+    /// `attach_btf` is an id in the BTF of the BPF program given as this
+    /// program's target ([`PlanOptions::attach_programs`]), not the
+    /// kernel's: the loader passes that program as `attach_prog_fd`.
+    pub attach_to_program: bool,
     /// `BPF_F_*` load flags (sleepable, XDP frags).
     pub prog_flags: u32,
     /// Final instructions, map fds replaced by map indexes (see `map_refs`).
@@ -209,6 +213,9 @@ pub struct PlanOptions {
     /// target, instead of a kernel that has everything): the loader gives
     /// the running kernel's probed ones.
     pub features: Option<KernelFeatures>,
+    /// The BPF programs that programs of the object attach to (freplace;
+    /// fentry/fexit of a BPF program), by program name.
+    pub attach_programs: crate::attach_prog::AttachPrograms,
 }
 
 /// A plan that failed: the errors, and what was learned before failing
@@ -257,6 +264,7 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
         }
         let insns: Vec<Vec<Insn>> = obj.programs.iter().map(|p| p.insns.clone()).collect();
         let mut plan = plan_programs(obj, None, None, insns, &CoreReport::default(), &cx)?;
+        crate::attach_prog::apply(&mut plan, &opts.attach_programs, &cx)?;
         let features = opts.features.unwrap_or_else(KernelFeatures::all);
         crate::compat::adapt(&mut plan, &features).map_err(|e| cx.with("section '.BTF'").wrap(e))?;
         return Ok(plan);
@@ -284,6 +292,7 @@ pub fn plan(obj: &Object, target: Option<&Target>, opts: &PlanOptions) -> std::r
     let mut plan = plan_programs(obj, Some(target), Some(&resolution), insns, &core, &cx)
         .map_err(|error| PlanError { error, externs: externs.clone() })?;
     plan.core = core;
+    crate::attach_prog::apply(&mut plan, &opts.attach_programs, &cx).map_err(|error| PlanError { error, externs: externs.clone() })?;
     if let Some(i) = kconfig_map {
         plan.maps[i].data = resolution.kconfig_data.clone();
     }
@@ -517,6 +526,7 @@ fn plan_programs(
             expected_attach_type,
             attach_target,
             attach_btf,
+            attach_to_program: false,
             prog_flags: flags,
             insns,
             map_refs,
@@ -576,7 +586,10 @@ impl std::fmt::Display for AttachTargetError {
         match self {
             AttachTargetError::NoTarget => f.write_str("no BTF-based attach target is specified in the section name"),
             AttachTargetError::NeedsProgram(name) => {
-                write!(f, "freplace target '{name}' is a function of another BPF program: give that program (attach_prog_fd)")
+                write!(
+                    f,
+                    "freplace target '{name}' is a function of another BPF program: give that program with set_attach_target (libbpf: attach program FD is not set)"
+                )
             }
             AttachTargetError::NeedsKernelBtf(name) => write!(f, "attach target '{name}' needs the target kernel's BTF"),
             AttachTargetError::NotFound { name, kind, full } => {

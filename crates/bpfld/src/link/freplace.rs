@@ -1,15 +1,17 @@
 //! freplace programs (`SEC("freplace/FUNC")`, `BPF_PROG_TYPE_EXT`):
 //! replace a global function of another loaded BPF program. The target
 //! program must be known when the replacement is loaded
-//! (`attach_prog_fd` + the BTF id of the function); attaching is then a
-//! `BPF_LINK_CREATE` on the target program's fd, optionally with
-//! another target of the same function signature (`target_btf_id`).
+//! ([`OpenObject::set_attach_target`](crate::OpenObject::set_attach_target):
+//! `attach_prog_fd` + the BTF id of the function in the target's BTF);
+//! attaching is then a `BPF_LINK_CREATE` ([`Program::attach_freplace`]),
+//! or one to another target of the same function signature
+//! ([`Program::attach_freplace_to`], `target_fd` + `target_btf_id`).
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use bpfld_sys::LinkTarget;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::program::Program;
 
@@ -33,15 +35,21 @@ impl Program<'_> {
 /// `target` was loaded with: the `target_btf_id` of an freplace program
 /// (libbpf's `bpf_program__set_attach_target` looks it up the same way).
 pub fn target_function_btf_id(target: BorrowedFd<'_>, func: &str) -> Result<u32> {
-    use crate::error::Error;
-    let ctx = || format!("freplace target '{func}'");
-    let info = bpfld_sys::prog_info(target).map_err(|e| Error::kernel(ctx(), e))?;
-    if info.btf_id == 0 {
-        return Err(Error::Usage(format!("{}: the target program was loaded without BTF", ctx())));
-    }
-    let fd = bpfld_sys::btf_get_fd_by_id(info.btf_id).map_err(|e| Error::kernel(ctx(), e))?;
-    let raw = bpfld_sys::btf_raw_data(std::os::fd::AsFd::as_fd(&fd)).map_err(|e| Error::kernel(ctx(), e))?;
-    let btf = bpfld_btf::Btf::from_vec(raw).map_err(|e| Error::Usage(format!("{}: the target's BTF does not parse: {e}", ctx())))?;
+    let ctx = format!("freplace target '{func}'");
+    let btf = target_program_btf(target, &ctx)?;
     btf.find_first(func, bpfld_btf::Kind::Func)
-        .ok_or_else(|| Error::Usage(format!("{}: no function '{func}' in the target program's BTF", ctx())))
+        .ok_or_else(|| Error::Usage(format!("{ctx}: no function '{func}' in the target program's BTF")))
+}
+
+/// The BTF the loaded program `target` was loaded with, as the kernel
+/// holds it (`BPF_OBJ_GET_INFO_BY_FD` for its `btf_id`, then
+/// `BPF_BTF_GET_FD_BY_ID` and the raw BTF). `ctx` says what it is for.
+pub fn target_program_btf(target: BorrowedFd<'_>, ctx: &str) -> Result<bpfld_btf::Btf> {
+    let info = bpfld_sys::prog_info(target).map_err(|e| Error::kernel(ctx, e))?;
+    if info.btf_id == 0 {
+        return Err(Error::Usage(format!("{ctx}: the target program was loaded without BTF")));
+    }
+    let fd = bpfld_sys::btf_get_fd_by_id(info.btf_id).map_err(|e| Error::kernel(ctx, e))?;
+    let raw = bpfld_sys::btf_raw_data(fd.as_fd()).map_err(|e| Error::kernel(ctx, e))?;
+    bpfld_btf::Btf::from_vec(raw).map_err(|e| Error::Usage(format!("{ctx}: the target's BTF does not parse: {e}")))
 }
