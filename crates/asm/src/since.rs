@@ -13,11 +13,14 @@ use crate::types::{attach_type as at, map_type as mt, prog_type as pt};
 /// A mainline Linux release, `major.minor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LinuxVersion {
+    /// `6` of 6.1.
     pub major: u8,
+    /// `1` of 6.1.
     pub minor: u8,
 }
 
 impl LinuxVersion {
+    /// `major.minor`.
     pub const fn new(major: u8, minor: u8) -> LinuxVersion {
         LinuxVersion { major, minor }
     }
@@ -179,11 +182,18 @@ pub fn helper_name(id: u32) -> Option<&'static str> {
 
 /// Well-known helper ids the loader rewrites.
 pub mod helper {
+    /// `bpf_probe_read` (kernel or user memory; all that kernels before 5.5
+    /// have).
     pub const PROBE_READ: i32 = 4;
+    /// `bpf_probe_read_str`.
     pub const PROBE_READ_STR: i32 = 45;
+    /// `bpf_probe_read_user` (Linux >= 5.5).
     pub const PROBE_READ_USER: i32 = 112;
+    /// `bpf_probe_read_kernel` (Linux >= 5.5).
     pub const PROBE_READ_KERNEL: i32 = 113;
+    /// `bpf_probe_read_user_str` (Linux >= 5.5).
     pub const PROBE_READ_USER_STR: i32 = 114;
+    /// `bpf_probe_read_kernel_str` (Linux >= 5.5).
     pub const PROBE_READ_KERNEL_STR: i32 = 115;
 }
 

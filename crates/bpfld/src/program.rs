@@ -253,6 +253,7 @@ impl ProgramHandle {
         ProgramHandle { fd, name: name.to_string(), prog_type }
     }
 
+    /// The program's name.
     pub fn name(&self) -> &str {
         &self.name
     }
