@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::types::{attach_type as at, map_type as mt, prog_type as pt};
+use crate::types::{AttachType as at, MapType as mt, ProgType as pt};
 
 /// A mainline Linux release, `major.minor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,7 +48,7 @@ const fn v(major: u8, minor: u8) -> LinuxVersion {
 }
 
 /// The release that introduced program type `t`.
-pub fn prog_type_since(t: u32) -> Option<LinuxVersion> {
+pub fn prog_type_since(t: pt) -> Option<LinuxVersion> {
     Some(match t {
         pt::SOCKET_FILTER => v(3, 19),
         pt::KPROBE | pt::SCHED_CLS | pt::SCHED_ACT => v(4, 1),
@@ -76,7 +76,7 @@ pub fn prog_type_since(t: u32) -> Option<LinuxVersion> {
 }
 
 /// The release that introduced map type `t`.
-pub fn map_type_since(t: u32) -> Option<LinuxVersion> {
+pub fn map_type_since(t: mt) -> Option<LinuxVersion> {
     Some(match t {
         mt::HASH | mt::ARRAY => v(3, 19),
         mt::PROG_ARRAY => v(4, 2),
@@ -107,21 +107,21 @@ pub fn map_type_since(t: u32) -> Option<LinuxVersion> {
 }
 
 /// The release that introduced attach type `t`.
-pub fn attach_type_since(t: u32) -> Option<LinuxVersion> {
+pub fn attach_type_since(t: at) -> Option<LinuxVersion> {
     Some(match t {
         at::CGROUP_INET_INGRESS | at::CGROUP_INET_EGRESS | at::CGROUP_INET_SOCK_CREATE => v(4, 10),
         at::CGROUP_SOCK_OPS => v(4, 13),
         at::SK_SKB_STREAM_PARSER | at::SK_SKB_STREAM_VERDICT => v(4, 14),
         at::CGROUP_DEVICE => v(4, 15),
-        at::SK_MSG_VERDICT..=at::CGROUP_INET6_POST_BIND => v(4, 17),
+        t if (at::SK_MSG_VERDICT..=at::CGROUP_INET6_POST_BIND).contains(&t) => v(4, 17),
         at::CGROUP_UDP4_SENDMSG | at::CGROUP_UDP6_SENDMSG | at::LIRC_MODE2 => v(4, 18),
         at::FLOW_DISSECTOR => v(4, 20),
         at::CGROUP_SYSCTL | at::CGROUP_UDP4_RECVMSG | at::CGROUP_UDP6_RECVMSG => v(5, 2),
         at::CGROUP_GETSOCKOPT | at::CGROUP_SETSOCKOPT => v(5, 3),
         at::TRACE_RAW_TP | at::TRACE_FENTRY | at::TRACE_FEXIT => v(5, 5),
         at::MODIFY_RETURN | at::LSM_MAC => v(5, 7),
-        at::TRACE_ITER..=at::XDP_DEVMAP => v(5, 8),
-        at::CGROUP_INET_SOCK_RELEASE..=at::XDP => v(5, 9),
+        t if (at::TRACE_ITER..=at::XDP_DEVMAP).contains(&t) => v(5, 8),
+        t if (at::CGROUP_INET_SOCK_RELEASE..=at::XDP).contains(&t) => v(5, 9),
         at::SK_SKB_VERDICT => v(5, 13),
         at::SK_REUSEPORT_SELECT | at::SK_REUSEPORT_SELECT_OR_MIGRATE => v(5, 14),
         at::PERF_EVENT => v(5, 15),
@@ -129,7 +129,7 @@ pub fn attach_type_since(t: u32) -> Option<LinuxVersion> {
         at::LSM_CGROUP => v(6, 0),
         at::STRUCT_OPS | at::NETFILTER => v(6, 4),
         at::TCX_INGRESS | at::TCX_EGRESS | at::TRACE_UPROBE_MULTI => v(6, 6),
-        at::CGROUP_UNIX_CONNECT..=at::NETKIT_PEER => v(6, 7),
+        t if (at::CGROUP_UNIX_CONNECT..=at::NETKIT_PEER).contains(&t) => v(6, 7),
         at::TRACE_KPROBE_SESSION => v(6, 10),
         at::TRACE_UPROBE_SESSION => v(6, 13),
         at::TRACE_FSESSION => v(6, 19),

@@ -52,6 +52,7 @@ pub mod program;
 pub mod skel;
 pub mod typed_maps;
 
+pub use bpfld_asm::types::{AttachType, ExpectedAttachType, LinkType, MapType, ProgType};
 pub use bpfld_asm::LinuxVersion;
 pub use bpfld_obj::{Feature, KernelFeatures, MissingFeature};
 pub use bpfld_sys::{ArenaMapping, TestRunOpts, TestRunResult};

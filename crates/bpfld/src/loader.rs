@@ -21,12 +21,13 @@
 //! in between, that one is reused), and every pin the load made is removed
 //! again if the load fails.
 
+use bpfld_asm::types::{MapType, ProgType};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bpfld_asm::types::map_type as mt;
+use bpfld_asm::types::MapType as mt;
 use bpfld_obj::compat::{KernelKnows, Subject};
 use bpfld_obj::log_fixup::fixup_verifier_log;
 use bpfld_obj::plan::{FdSlot, LoadPlan, ProgramPlan};
@@ -158,7 +159,7 @@ pub struct Loaded {
 
 /// Map types whose BTF key/value ids the kernel refuses (libbpf clears
 /// them for the same types).
-fn map_takes_no_btf(map_type: u32) -> bool {
+fn map_takes_no_btf(map_type: MapType) -> bool {
     matches!(
         map_type,
         mt::PERF_EVENT_ARRAY
@@ -368,7 +369,7 @@ impl Loader<'_> {
         // in the object fails there; here it works). A reused map keeps the
         // slots it has.
         for m in &maps {
-            if m.reused || m.spec.init_slots.is_empty() || !bpfld_asm::types::is_map_in_map(m.spec.map_type) {
+            if m.reused || m.spec.init_slots.is_empty() || !m.spec.map_type.is_map_in_map() {
                 continue;
             }
             let outer = MapRef::new(m.fd.as_fd()).map_err(|e| Error::kernel(format!("{}: map '{}'", self.obj(), m.spec.real_name), e))?;
@@ -399,7 +400,7 @@ impl Loader<'_> {
         }
         // The inner map is only a template for the outer map's creation: it
         // is closed right after, as in libbpf.
-        let inner = match (&spec.inner, bpfld_asm::types::is_map_in_map(spec.map_type)) {
+        let inner = match (&spec.inner, spec.map_type.is_map_in_map()) {
             (Some(inner), true) => Some(
                 self.create_map(inner, btf, None)
                     .map_err(|e| Error::kernel(format!("{ctx}: creating its inner map '{}'", inner.name), e))?,
@@ -625,7 +626,7 @@ impl Loader<'_> {
     #[allow(clippy::result_large_err)]
     fn load_program(&mut self, p: &ProgramPlan, btf: Option<BorrowedFd<'_>>, maps: &[LoadedMap]) -> Result<OwnedFd, ProgramLoadError> {
         // libbpf's wording for a section no program type matches.
-        if p.prog_type == 0 {
+        if p.prog_type == ProgType::UNSPEC {
             return Err(self.program_error(p, format!("missing BPF prog type, check ELF section name '{}'", p.section)));
         }
         if let Some(e) = &p.error {

@@ -2,6 +2,7 @@
 //! kernel's own description of the map, and pinning. A map of a loaded
 //! object and a map opened from its pin ([`PinnedMap`]) are used alike.
 
+use bpfld_asm::types::MapType;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -92,7 +93,7 @@ impl<'a> Map<'a> {
         pin::unpin_path(path.as_ref(), &format!("map '{}'", self.real_name))
     }
 
-    pub fn map_type(&self) -> u32 {
+    pub fn map_type(&self) -> MapType {
         self.r.map_type()
     }
 

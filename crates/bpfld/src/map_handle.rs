@@ -4,11 +4,12 @@
 //! reading a whole map: a key walk that survives concurrent deletes, and
 //! batch operations.
 
+use bpfld_asm::types::MapType;
 use std::collections::HashSet;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use bpfld_asm::types::map_type as mt;
+use bpfld_asm::types::MapType as mt;
 use bpfld_sys::{BatchBuffers, MapInfo, MapRef};
 
 use crate::error::{Error, Result};
@@ -57,7 +58,7 @@ impl MapHandle {
     }
 
     /// `BPF_MAP_TYPE_*`.
-    pub fn map_type(&self) -> u32 {
+    pub fn map_type(&self) -> MapType {
         self.info.map_type
     }
 

@@ -65,8 +65,8 @@ impl PerfBuffer {
         let name = map.real_name().to_string();
         let err = |what: &str, e: bpfld_sys::SysError| Error::kernel(format!("perf buffer '{name}': {what}"), e);
         let info = map.info()?;
-        if info.map_type != bpfld_asm::types::map_type::PERF_EVENT_ARRAY {
-            return Err(Error::Usage(format!("map '{name}' is not a perf event array (type {})", info.map_type)));
+        if info.map_type != bpfld_asm::types::MapType::PERF_EVENT_ARRAY {
+            return Err(Error::Usage(format!("map '{name}' is not a perf event array (type {})", info.map_type.raw())));
         }
         let fd = map.fd().try_clone_to_owned().map_err(|e| Error::Usage(format!("map '{name}': duplicating its fd: {e}")))?;
         let mref = MapRef::new(fd.as_fd()).map_err(|e| err("map", e))?;

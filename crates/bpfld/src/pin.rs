@@ -11,7 +11,7 @@
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
-use bpfld_asm::types::{map_flags, map_type as mt};
+use bpfld_asm::types::{map_flags, MapType as mt};
 use bpfld_obj::MapSpec;
 use bpfld_sys::MapInfo;
 
@@ -72,7 +72,7 @@ pub fn reuse_mismatch(spec: &MapSpec, max_entries: u32, info: &MapInfo) -> Optio
         pinned_flags &= !map_flags::RDONLY_PROG;
     }
     let attrs: [(&'static str, u64, u64); 6] = [
-        ("type", info.map_type.into(), spec.map_type.into()),
+        ("type", info.map_type.raw().into(), spec.map_type.raw().into()),
         ("key_size", info.key_size.into(), spec.key_size.into()),
         ("value_size", info.value_size.into(), spec.value_size.into()),
         ("max_entries", info.max_entries.into(), max_entries.into()),
@@ -154,9 +154,10 @@ impl Drop for NewPins {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bpfld_asm::types::MapType;
     use bpfld_obj::MapOrigin;
 
-    fn spec(map_type: u32, max_entries: u32, map_flags: u32) -> MapSpec {
+    fn spec(map_type: MapType, max_entries: u32, map_flags: u32) -> MapSpec {
         MapSpec {
             name: "counts".into(),
             real_name: "counts".into(),
@@ -179,7 +180,7 @@ mod tests {
         }
     }
 
-    fn info(map_type: u32, max_entries: u32, map_flags: u32) -> MapInfo {
+    fn info(map_type: MapType, max_entries: u32, map_flags: u32) -> MapInfo {
         MapInfo {
             map_type,
             id: 1,

@@ -2,12 +2,14 @@
 //! attaching through BPF links or perf events (the attachment lives as long
 //! as the [`Link`]).
 
+use bpfld_asm::types::AttachType;
+use bpfld_asm::types::ProgType;
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
-use bpfld_asm::types::{attach_type as at, prog_type as pt};
+use bpfld_asm::types::{AttachType as at, ProgType as pt};
 use bpfld_asm::Insn;
 use bpfld_sys::{LinkTarget, TestRunOpts, TestRunResult};
 
@@ -45,11 +47,11 @@ impl<'a> Program<'a> {
     }
 
     /// `enum bpf_prog_type` value.
-    pub fn prog_type(&self) -> u32 {
+    pub fn prog_type(&self) -> ProgType {
         self.p.plan.prog_type
     }
 
-    pub fn expected_attach_type(&self) -> u32 {
+    pub fn expected_attach_type(&self) -> AttachType {
         self.p.plan.expected_attach_type
     }
 
@@ -141,7 +143,7 @@ impl<'a> Program<'a> {
         if let Some(usdt) = self.attach_usdt_by_section() {
             return usdt;
         }
-        if matches!((plan.prog_type, plan.expected_attach_type), (pt::KPROBE, 0) | (pt::TRACEPOINT, _)) {
+        if matches!((plan.prog_type, plan.expected_attach_type), (pt::KPROBE, at::UNSET) | (pt::TRACEPOINT, _)) {
             if let Some(a) = perf_attach::section_attach(self.section()) {
                 return self.attach_section(a);
             }
@@ -164,7 +166,7 @@ impl<'a> Program<'a> {
                 Err(Error::Usage(format!(
                     "program '{}': no automatic attach for {} programs (section '{}')",
                     self.name(),
-                    bpfld_asm::types::prog_type_name(t).unwrap_or("unknown"),
+                    t,
                     self.section()
                 )))
             }),
@@ -245,11 +247,11 @@ impl<'a> Program<'a> {
 pub struct ProgramHandle {
     fd: OwnedFd,
     name: String,
-    prog_type: u32,
+    prog_type: ProgType,
 }
 
 impl ProgramHandle {
-    pub(crate) fn new(fd: OwnedFd, name: &str, prog_type: u32) -> ProgramHandle {
+    pub(crate) fn new(fd: OwnedFd, name: &str, prog_type: ProgType) -> ProgramHandle {
         ProgramHandle { fd, name: name.to_string(), prog_type }
     }
 
@@ -259,7 +261,7 @@ impl ProgramHandle {
     }
 
     /// `enum bpf_prog_type` value.
-    pub fn prog_type(&self) -> u32 {
+    pub fn prog_type(&self) -> ProgType {
         self.prog_type
     }
 

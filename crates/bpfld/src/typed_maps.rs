@@ -24,7 +24,7 @@
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
-use bpfld_asm::types::map_type as mt;
+use bpfld_asm::types::{MapType, MapType as mt};
 pub use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
@@ -37,11 +37,10 @@ pub const BPF_NOEXIST: u64 = 1;
 /// `BPF_EXIST`: update only.
 pub const BPF_EXIST: u64 = 2;
 
-fn check(h: &MapHandle, types: &[u32], key: usize, value: Option<usize>) -> Result<()> {
-    let name = |t: u32| bpfld_asm::types::map_type_name(t).unwrap_or("unknown");
+fn check(h: &MapHandle, types: &[MapType], key: usize, value: Option<usize>) -> Result<()> {
     if !types.contains(&h.map_type()) {
-        let want: Vec<&str> = types.iter().map(|&t| name(t)).collect();
-        return Err(Error::Usage(format!("map '{}' is a {} map, not {}", h.name(), name(h.map_type()), want.join(" or "))));
+        let want: Vec<String> = types.iter().map(MapType::to_string).collect();
+        return Err(Error::Usage(format!("map '{}' is a {} map, not {}", h.name(), h.map_type(), want.join(" or "))));
     }
     if h.key_size() != key {
         return Err(Error::Usage(format!("map '{}' has {}-byte keys, the Rust key type has {key}", h.name(), h.key_size())));

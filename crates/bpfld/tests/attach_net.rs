@@ -111,7 +111,7 @@ fn tc_attaches_through_tcx_here_and_its_drop_verdict_applies() {
         assert!(e.contains("attach_tc(ifindex, direction)"), "{e}");
         let link = net.in_b(|| prog.attach_tc(net.if_b, TcDirection::Ingress)).unwrap_or_else(|e| panic!("{e}"));
         assert!(link.is_bpf_link() && link.tc_filter().is_none(), "a tcx link");
-        assert_eq!(link.info().unwrap().link_type, 11, "BPF_LINK_TYPE_TCX");
+        assert_eq!(link.info().unwrap().link_type, bpfld::LinkType::TCX);
         net.send_a_to_b(port, 12);
         assert_eq!(drain(&rx), 0, "TC_ACT_SHOT: nothing arrives");
         assert_eq!(obj.read_global_u64("tc_hits").unwrap(), 12);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bpfld::link::cgroup::CgroupAttachMode;
 use bpfld::link::support::LinkSupport;
 use bpfld::LoadedObject;
-use bpfld_asm::types::attach_type as at;
+use bpfld_asm::types::AttachType as at;
 use bpfld_testdata::require_kernel;
 use common::*;
 use netenv::*;

@@ -5,7 +5,7 @@ mod common;
 
 use std::os::fd::AsFd;
 
-use bpfld::{Error, ProgramState, TestRunOpts};
+use bpfld::{Error, MapType, ProgramState, TestRunOpts};
 use bpfld_testdata::require_kernel;
 use common::*;
 
@@ -106,11 +106,11 @@ fn maps_of_every_kind_are_created_and_used() {
     }
     let obj = load("loader_maps");
     let info = |n: &str| bpfld_sys::map_info(obj.map(n).unwrap().fd()).unwrap();
-    assert_eq!((info("hash").map_type, info("hash").max_entries), (1, 16));
+    assert_eq!((info("hash").map_type, info("hash").max_entries), (MapType::HASH, 16));
     assert_eq!((info("array").key_size, info("array").value_size), (4, 8));
-    assert_eq!((info("ringbuf").map_type, info("ringbuf").max_entries), (27, 4096));
-    assert_eq!(info("outer").map_type, 12);
-    assert_eq!(info("outer_hash").map_type, 13);
+    assert_eq!((info("ringbuf").map_type, info("ringbuf").max_entries), (MapType::RINGBUF, 4096));
+    assert_eq!(info("outer").map_type, MapType::ARRAY_OF_MAPS);
+    assert_eq!(info("outer_hash").map_type, MapType::HASH_OF_MAPS);
     // Map-in-map slots from the object: the kernel returns inner map ids.
     let outer = obj.map("outer").unwrap();
     let id = |n: &str| info(n).id;

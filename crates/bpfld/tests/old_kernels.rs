@@ -176,7 +176,7 @@ fn a_map_type_the_kernel_lacks_is_a_typed_error_at_load() {
     let err = bpfld::loader::load_plan(&plan, &[], None, &Default::default()).unwrap_err();
     match &err {
         bpfld::Error::MissingFeature { missing, .. } => {
-            assert_eq!(missing.needed, bpfld_obj::compat::Needed::MapType(bpfld_asm::types::map_type::RINGBUF));
+            assert_eq!(missing.needed, bpfld_obj::compat::Needed::MapType(bpfld_asm::types::MapType::RINGBUF));
             assert_eq!(missing.needs(), Some(bpfld::LinuxVersion::new(5, 8)));
         }
         e => panic!("{e}"),

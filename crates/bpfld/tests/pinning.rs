@@ -7,6 +7,7 @@
 
 mod common;
 
+use bpfld_asm::types::MapType;
 use std::path::{Path, PathBuf};
 
 use bpfld::{Error, LoadOptions, LoadedObject, PinnedMap};
@@ -100,7 +101,7 @@ fn a_second_load_reuses_the_pinned_maps() {
 }
 
 /// Pins a map made by hand at `dir/<name>`.
-fn pin_by_hand(dir: &Path, name: &str, map_type: u32, max_entries: u32) {
+fn pin_by_hand(dir: &Path, name: &str, map_type: MapType, max_entries: u32) {
     let attr = MapCreateAttr { map_type, key_size: 4, value_size: 8, max_entries, map_name: "by_hand", ..Default::default() };
     let fd = bpfld_sys::map_create(&attr).unwrap();
     bpfld_sys::obj_pin(std::os::fd::AsFd::as_fd(&fd), &dir.join(name)).unwrap();
@@ -115,7 +116,7 @@ fn an_incompatible_pinned_map_fails_the_load_naming_the_attribute() {
     let _cleanup = Cleanup(dir.clone());
     // The second pinned map of the object, with 32 entries instead of 16:
     // the first one is created and pinned before the mismatch is found.
-    pin_by_hand(&dir, "pinned_hash_long_name", bpfld_asm::types::map_type::HASH, 32);
+    pin_by_hand(&dir, "pinned_hash_long_name", bpfld_asm::types::MapType::HASH, 32);
     let e = open("loader_pinned").load_with(&opts(&dir)).unwrap_err();
     let path = dir.join("pinned_hash_long_name");
     match &e {
@@ -139,7 +140,7 @@ fn an_incompatible_pinned_map_fails_the_load_naming_the_attribute() {
     // Another type under the first map's name.
     let dir2 = bpffs_test_dir("mismatch_type");
     let _cleanup2 = Cleanup(dir2.clone());
-    pin_by_hand(&dir2, "pinned_counts", bpfld_asm::types::map_type::HASH, 4);
+    pin_by_hand(&dir2, "pinned_counts", bpfld_asm::types::MapType::HASH, 4);
     let e = open("loader_pinned").load_with(&opts(&dir2)).unwrap_err().to_string();
     assert!(e.contains("map 'pinned_counts'") && e.contains("type is 1 in the pinned map, 2 in the object"), "{e}");
     assert_eq!(pins(&dir2), ["pinned_counts"]);

@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
 use bpfld::{LoadedObject, ProgramState};
-use bpfld_asm::types::{map_type, prog_type};
+use bpfld_asm::types::{MapType, ProgType};
 use bpfld_btf::{Btf, Kind};
 use bpfld_testdata::require_kernel;
 use common::*;
@@ -116,13 +116,13 @@ fn check_kernel_view(obj: &LoadedObject, map: &str) {
     let value_type = btf.find_first("bpf_struct_ops_tcp_congestion_ops", Kind::Struct).unwrap();
     let ops_type = btf.find_first("tcp_congestion_ops", Kind::Struct).unwrap();
     let info = obj.map(map).unwrap().info().unwrap();
-    assert_eq!(info.map_type, map_type::STRUCT_OPS);
+    assert_eq!(info.map_type, MapType::STRUCT_OPS);
     assert_eq!(info.btf_vmlinux_value_type_id, value_type);
     assert_eq!(info.value_size, btf.type_by_id(value_type).unwrap().size().unwrap());
     assert_eq!((info.key_size, info.max_entries), (4, 1));
     for name in ["bpfld_cc_init", "bpfld_cc_ssthresh", "bpfld_cc_cong_avoid", "bpfld_cc_undo_cwnd"] {
         let p = obj.program(name).unwrap();
-        assert_eq!(p.prog_type(), prog_type::STRUCT_OPS);
+        assert_eq!(p.prog_type(), ProgType::STRUCT_OPS);
         let pi = bpfld_sys::prog_info(p.fd().unwrap()).unwrap();
         assert_eq!(pi.attach_btf_id, ops_type, "{name}");
     }
@@ -130,7 +130,7 @@ fn check_kernel_view(obj: &LoadedObject, map: &str) {
     let members: Vec<String> = btf.type_by_id(ops_type).unwrap().members().map(|m| btf.str(m.name_off).unwrap().to_string()).collect();
     for (name, member) in [("bpfld_cc_init", "init"), ("bpfld_cc_ssthresh", "ssthresh"), ("bpfld_cc_undo_cwnd", "undo_cwnd")] {
         let idx = members.iter().position(|m| m == member).unwrap() as u32;
-        assert_eq!(obj.program(name).unwrap().expected_attach_type(), idx, "{name}");
+        assert_eq!(obj.program(name).unwrap().expected_attach_type(), idx.into(), "{name}");
     }
 }
 

@@ -58,7 +58,7 @@ fn load(single_uprobes: bool) -> LoadedObject {
 fn load_with_features(features: Option<bpfld_obj::KernelFeatures>, single_uprobes: bool) -> LoadedObject {
     let opts = LoadOptions { plan: PlanOptions { features, ..Default::default() }, ..Default::default() };
     let obj = open("usdt_probes").load_with(&opts).unwrap_or_else(|e| panic!("{e}"));
-    let want = if single_uprobes { 0 } else { bpfld_asm::types::attach_type::TRACE_UPROBE_MULTI };
+    let want = if single_uprobes { bpfld_asm::types::AttachType::UNSET } else { bpfld_asm::types::AttachType::TRACE_UPROBE_MULTI };
     assert_eq!(obj.program("on_args").unwrap().expected_attach_type(), want);
     obj
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use bpfld_obj::externs::RequiredGroups;
 use bpfld_obj::plan::PlanOptions;
 
-use crate::plan_cmd::{externs_json, map_type_label, print_externs};
+use crate::plan_cmd::{externs_json, print_externs};
 use crate::CliResult;
 
 #[derive(Args)]
@@ -54,10 +54,6 @@ pub struct LoadArgs {
     pub pin_root: Option<PathBuf>,
 }
 
-fn prog_type_label(t: u32) -> String {
-    bpfld_asm::types::prog_type_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
-}
-
 /// Refuses arguments that name files or directories that are not there
 /// (or not what they should be) before anything is loaded or created.
 fn check_paths(a: &LoadArgs) -> Result<(), String> {
@@ -86,8 +82,8 @@ fn check_paths(a: &LoadArgs) -> Result<(), String> {
 
 /// What loading needs, said when the kernel answered EPERM: root, or
 /// CAP_BPF and the capability each program type asks for.
-fn permission_hint(loaded_types: &[u32]) -> String {
-    use bpfld_asm::types::prog_type as pt;
+fn permission_hint(loaded_types: &[bpfld_asm::types::ProgType]) -> String {
+    use bpfld_asm::types::ProgType as pt;
     let mut caps: Vec<&str> = loaded_types
         .iter()
         .map(|&t| match t {
@@ -149,7 +145,8 @@ pub fn run(a: LoadArgs) -> CliResult {
         }
         message
     })?;
-    let prog_types: Vec<u32> = open.object().programs.iter().filter_map(|p| p.def.as_ref().map(|d| d.prog_type())).collect();
+    let prog_types: Vec<bpfld_asm::types::ProgType> =
+        open.object().programs.iter().filter_map(|p| p.def.as_ref().map(|d| d.prog_type())).collect();
     let loaded = match open.load_with(&opts) {
         Ok(l) => l,
         Err(e) => {
@@ -216,7 +213,7 @@ fn print_json(l: &LoadedObject, registered: &[Registration]) {
             json!({
                 "name": m.spec.name,
                 "real_name": m.spec.real_name,
-                "type": map_type_label(m.spec.map_type),
+                "type": m.spec.map_type.to_string(),
                 "key_size": m.spec.key_size,
                 "value_size": m.spec.value_size,
                 "max_entries": crate::plan_cmd::created_max_entries(&m.spec),
@@ -232,7 +229,7 @@ fn print_json(l: &LoadedObject, registered: &[Registration]) {
             json!({
                 "name": p.name(),
                 "section": p.section(),
-                "type": prog_type_label(p.prog_type()),
+                "type": p.prog_type().to_string(),
                 "insns": p.insns().len(),
                 "loaded": p.is_loaded(),
                 "disabled": matches!(p.state(), ProgramState::Disabled),
@@ -286,14 +283,7 @@ fn print_tables(l: &LoadedObject, registered: &[Registration], verbose: bool) {
             if let Some(p) = &m.pin_path {
                 full.push_str(&format!("  {} {}", if m.reused { "reused pin" } else { "pinned at" }, p.display()));
             }
-            println!(
-                "  {:<w$}  {:<14} {:>5} {:>7} {:>11}{full}",
-                s.name,
-                map_type_label(s.map_type),
-                s.key_size,
-                s.value_size,
-                s.max_entries
-            );
+            println!("  {:<w$}  {:<14} {:>5} {:>7} {:>11}{full}", s.name, s.map_type, s.key_size, s.value_size, s.max_entries);
         }
     }
     let progs: Vec<_> = l.programs().collect();
@@ -301,26 +291,20 @@ fn print_tables(l: &LoadedObject, registered: &[Registration], verbose: bool) {
     if !progs.is_empty() {
         let wn = progs.iter().map(|p| p.name().len()).max().unwrap_or(4).max(4);
         let ws = progs.iter().map(|p| p.section().len()).max().unwrap_or(7).max(7);
-        let wt = progs.iter().map(|p| prog_type_label(p.prog_type()).len()).max().unwrap_or(4).max(4);
+        let wt = progs.iter().map(|p| p.prog_type().to_string().len()).max().unwrap_or(4).max(4);
         println!("  {:<wn$}  {:<ws$}  {:<wt$}  {:>5}  RESULT", "NAME", "SECTION", "TYPE", "INSNS");
         for p in &progs {
             let result = match p.state() {
                 ProgramState::Loaded => "verified".to_string(),
                 // libbpf 1.7's rule: a struct_ops program loads with the
                 // struct_ops maps that point to it.
-                ProgramState::Disabled if p.prog_type() == bpfld_asm::types::prog_type::STRUCT_OPS => {
+                ProgramState::Disabled if p.prog_type() == bpfld_asm::types::ProgType::STRUCT_OPS => {
                     "not loaded (no created struct_ops map points to it)".to_string()
                 }
                 ProgramState::Disabled => "not loaded ('?' section; --all loads it)".to_string(),
                 ProgramState::Failed(e) => format!("error: {}", e.short_reason()),
             };
-            println!(
-                "  {:<wn$}  {:<ws$}  {:<wt$}  {:>5}  {result}",
-                p.name(),
-                p.section(),
-                prog_type_label(p.prog_type()),
-                p.insns().len()
-            );
+            println!("  {:<wn$}  {:<ws$}  {:<wt$}  {:>5}  {result}", p.name(), p.section(), p.prog_type(), p.insns().len());
         }
     }
     if !registered.is_empty() {

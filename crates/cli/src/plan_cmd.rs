@@ -1,5 +1,6 @@
 //! `bpfld plan`: the load pipeline up to the system calls.
 
+use bpfld_asm::types::{AttachType, ExpectedAttachType, ProgType};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,55 +39,21 @@ pub fn open_object(path: &PathBuf) -> Result<Object, String> {
     })
 }
 
-/// Whether the kernel reads `expected_attach_type` when it loads a program
-/// of this type (`bpf_prog_load_check_attach` and the types whose attach
-/// flavors it tells apart): elsewhere a 0 is no attach type at all, not
-/// `CGROUP_INET_INGRESS`.
-fn attach_type_matters(prog_type: u32) -> bool {
-    use bpfld_asm::types::prog_type as pt;
-    matches!(
-        prog_type,
-        pt::CGROUP_SKB
-            | pt::CGROUP_SOCK
-            | pt::CGROUP_SOCK_ADDR
-            | pt::CGROUP_SOCKOPT
-            | pt::SK_LOOKUP
-            | pt::SK_REUSEPORT
-            | pt::NETFILTER
-            | pt::TRACING
-            | pt::LSM
-            | pt::EXT
-            | pt::XDP
-            | pt::KPROBE
-    )
-}
-
 /// A program's expected attach type as the plan prints it: `none` where
 /// the kernel ignores the field and it is 0, the member index for a
 /// struct_ops program.
-pub fn attach_type_label(prog_type: u32, attach_type: u32) -> String {
-    if prog_type == bpfld_asm::types::prog_type::STRUCT_OPS {
-        // The kernel reads it as the index of the member implemented.
-        return format!("(member index {attach_type})");
-    }
-    if attach_type == 0 && !attach_type_matters(prog_type) {
-        return "none".into();
-    }
-    bpfld_asm::types::attach_type_name(attach_type).map(str::to_string).unwrap_or_else(|| attach_type.to_string())
+pub fn attach_type_label(prog_type: ProgType, attach_type: AttachType) -> String {
+    ExpectedAttachType { prog_type, attach_type }.to_string()
 }
 
 pub fn insn_hex(insn: &bpfld_asm::Insn) -> String {
     insn.to_hex()
 }
 
-pub fn map_type_label(t: u32) -> String {
-    bpfld_asm::types::map_type_name(t).map(str::to_string).unwrap_or_else(|| t.to_string())
-}
-
 /// The `max_entries` a map is created with (libbpf's rule for perf event
 /// arrays declared with 0: one slot per possible CPU).
 pub fn created_max_entries(m: &bpfld_obj::MapSpec) -> u32 {
-    if m.map_type == bpfld_asm::types::map_type::PERF_EVENT_ARRAY && m.max_entries == 0 {
+    if m.map_type == bpfld_asm::types::MapType::PERF_EVENT_ARRAY && m.max_entries == 0 {
         return bpfld_sys::possible_cpus().map(|n| n as u32).unwrap_or(0);
     }
     m.max_entries
@@ -99,7 +66,7 @@ pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
             json!({
                 "name": m.name,
                 "real_name": m.real_name,
-                "type": map_type_label(m.map_type),
+                "type": m.map_type.to_string(),
                 "key_size": m.key_size,
                 "value_size": m.value_size,
                 // What is created: a perf event array's 0 is one slot per
@@ -216,10 +183,10 @@ pub fn run(a: PlanArgs) -> CliResult {
                 json!({
                     "name": p.name,
                     "section": p.section,
-                    "type": bpfld_asm::types::prog_type_name(p.prog_type).unwrap_or("unknown"),
+                    "type": p.prog_type.to_string(),
                     // struct_ops programs: the index of the kernel struct's member they implement.
-                    "expected_attach_type": if p.prog_type == bpfld_asm::types::prog_type::STRUCT_OPS {
-                        json!(p.expected_attach_type)
+                    "expected_attach_type": if p.prog_type == bpfld_asm::types::ProgType::STRUCT_OPS {
+                        json!(p.expected_attach_type.raw())
                     } else {
                         json!(attach_type_label(p.prog_type, p.expected_attach_type))
                     },
@@ -263,12 +230,7 @@ pub fn run(a: PlanArgs) -> CliResult {
     for (i, m) in plan.maps.iter().enumerate() {
         println!(
             "map {i}: {} type={} key={} value={} max_entries={} flags={:#x}",
-            m.name,
-            map_type_label(m.map_type),
-            m.key_size,
-            m.value_size,
-            m.max_entries,
-            m.map_flags
+            m.name, m.map_type, m.key_size, m.value_size, m.max_entries, m.map_flags
         );
     }
     for st in &plan.struct_ops {
@@ -294,8 +256,8 @@ pub fn run(a: PlanArgs) -> CliResult {
         println!("\nprogram {} (section {}, {} insns)", p.name, p.section, p.insns.len());
         println!(
             "  type {}, expected attach type {}",
-            bpfld_asm::types::prog_type_name(p.prog_type).map(str::to_string).unwrap_or_else(|| p.prog_type.to_string()),
-            attach_type_label(p.prog_type, p.expected_attach_type)
+            p.prog_type,
+            ExpectedAttachType { prog_type: p.prog_type, attach_type: p.expected_attach_type }
         );
         if !p.autoload {
             println!("  not loaded by default");

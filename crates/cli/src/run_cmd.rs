@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bpfld::map_dump::{hex, MapBtf};
 use bpfld::{Error, Link, LoadedObject, MapHandle, OpenObject, PerfBuffer, PerfRecord, RingBuffer};
-use bpfld_asm::types::map_type as mt;
+use bpfld_asm::types::MapType as mt;
 use bpfld_sys::{Epoll, SignalFd};
 use clap::Args;
 use serde::Serialize;
@@ -223,7 +223,7 @@ fn open_sources(obj: &LoadedObject) -> bpfld::Result<Vec<(String, Source)>> {
 }
 
 /// Map types whose contents are not key/value data to print.
-fn is_dumpable(t: u32) -> bool {
+fn is_dumpable(t: bpfld_asm::types::MapType) -> bool {
     !matches!(
         t,
         mt::RINGBUF | mt::USER_RINGBUF | mt::PERF_EVENT_ARRAY | mt::PROG_ARRAY | mt::STRUCT_OPS | mt::QUEUE | mt::STACK | mt::BLOOM_FILTER

@@ -98,7 +98,7 @@ fn tcp_congestion_ops_planned_against_each_shared_kernel() {
             assert_eq!((slot.member_idx, slot.offset), (idx, off), "{release}: member {}", slot.member);
             let pp = p.programs.iter().find(|pp| pp.name == slot.program).unwrap();
             assert_eq!(pp.attach_btf.map(|a| a.btf_id), Some(ops.id), "{release}: {} attach_btf_id", pp.name);
-            assert_eq!(pp.expected_attach_type, idx, "{release}: {} expected_attach_type", pp.name);
+            assert_eq!(pp.expected_attach_type, idx.into(), "{release}: {} expected_attach_type", pp.name);
             assert!(pp.autoload && pp.error.is_none(), "{release}: {}", pp.name);
             // Every byte of the value but the program slots is as planned:
             // slots are zero until the loader writes fds.
@@ -163,7 +163,7 @@ fn bbr_main_flavor_per_kernel() {
         let Some(dump) = bpftool_structs(&dir.join(format!("{release}.btf")), &["tcp_congestion_ops"]) else { return };
         let ops = &dump["tcp_congestion_ops"];
         let idx = ops.members.iter().position(|(n, _)| n == "cong_control").unwrap() as u32;
-        assert_eq!((cc.attach_btf.map(|a| a.btf_id), cc.expected_attach_type), (Some(ops.id), idx), "{release}");
+        assert_eq!((cc.attach_btf.map(|a| a.btf_id), cc.expected_attach_type), (Some(ops.id), idx.into()), "{release}");
     }
 }
 

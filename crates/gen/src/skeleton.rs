@@ -307,7 +307,7 @@ fn write_builder(out: &mut String, skel: &str, object_const: &str, obj_name: &st
 /// (a `bpfld::MapHandle`, to `try_into()` a typed map with the user's own
 /// types).
 fn typed_maps(obj: &Object, types: &mut Types) -> Vec<Option<String>> {
-    use bpfld_asm::types::map_type as mt;
+    use bpfld_asm::types::MapType as mt;
     let mut pod = |id: u32| -> Option<String> {
         if id == 0 {
             return None;

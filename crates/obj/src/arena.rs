@@ -98,7 +98,7 @@ impl crate::error::Kind for ArenaError {
 /// The object's arena map: libbpf allows one. `has_data`: the object has
 /// arena variables, which need one.
 pub fn find_arena_map(maps: &[MapSpec], has_data: bool) -> Result<Option<usize>, ArenaError> {
-    let mut arenas = maps.iter().enumerate().filter(|(_, m)| m.map_type == bpfld_asm::types::map_type::ARENA);
+    let mut arenas = maps.iter().enumerate().filter(|(_, m)| m.map_type == bpfld_asm::types::MapType::ARENA);
     let first = arenas.next();
     if let (Some((_, a)), Some((_, b))) = (first, arenas.next()) {
         return Err(ArenaError::TwoArenas { first: a.real_name.clone(), second: b.real_name.clone() });

@@ -5,7 +5,8 @@
 //! verifier takes as the context: a pointer to the program type's named
 //! context struct (`struct xdp_md *` for XDP).
 
-use bpfld_asm::types::prog_type as pt;
+use bpfld_asm::types::ProgType;
+use bpfld_asm::types::ProgType as pt;
 use bpfld_btf::writer::{OwnedType, TypeData, Writer};
 use bpfld_btf::{Btf, FuncLinkage, Kind};
 
@@ -17,7 +18,7 @@ const ARG_CTX: &str = "arg:ctx";
 
 /// The named context struct of a program type (libbpf's `global_ctx_map`);
 /// other types have none, and are left alone.
-fn ctx_struct(prog_type: u32) -> Option<&'static str> {
+fn ctx_struct(prog_type: ProgType) -> Option<&'static str> {
     Some(match prog_type {
         pt::CGROUP_DEVICE => "bpf_cgroup_dev_ctx",
         pt::CGROUP_SKB
@@ -134,7 +135,7 @@ fn clone_func(w: &mut Writer, func_id: u32) -> u32 {
 /// as the context (libbpf's `need_func_arg_type_fixup`): `void *`, or
 /// `struct pt_regs *` for kprobes and perf events, `u64 *` for raw
 /// tracepoints; a pointer to the context struct itself is left as is.
-fn needs_fixup(btf: &Btf, prog_type: u32, arg_type: u32, ctx_name: &str) -> bool {
+fn needs_fixup(btf: &Btf, prog_type: ProgType, arg_type: u32, ctx_name: &str) -> bool {
     let Some(ptr) = skip_mods_and_typedefs(btf, arg_type) else { return false };
     if ptr.kind() != Kind::Ptr {
         return false;

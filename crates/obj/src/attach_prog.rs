@@ -40,7 +40,7 @@ pub(crate) fn apply(plan: &mut LoadPlan, targets: &AttachPrograms, cx: &Ctx<'_>)
         let Some(p) = plan.programs.iter_mut().find(|p| &p.name == name) else {
             return Err(cx.with(format!("program '{name}'")).err("no such program to set an attach target for"));
         };
-        if p.prog_type == 0 {
+        if p.prog_type == bpfld_asm::types::ProgType::UNSPEC {
             continue; // its section is unknown: that error stays
         }
         match resolve(p, target) {

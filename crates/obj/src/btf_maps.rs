@@ -12,7 +12,7 @@
 //! Parsing follows libbpf's `parse_btf_map_def`, in strict mode: an unknown
 //! member is an error rather than silently ignored.
 
-use bpfld_asm::types::{is_map_in_map, map_type};
+use bpfld_asm::types::MapType;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs};
 use bpfld_btf::{Btf, Kind, VarLinkage};
 
@@ -26,7 +26,7 @@ pub const PIN_BY_NAME: u32 = 1;
 pub struct BtfMapDef {
     /// The map's VAR name (its symbol).
     pub name: String,
-    pub map_type: Option<u32>,
+    pub map_type: Option<MapType>,
     pub key_size: Option<u32>,
     /// `__uint(value_size, N)` or the size of `__type(value, T)`, bytes.
     pub value_size: Option<u32>,
@@ -183,7 +183,7 @@ fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<B
         let fname = def.str(m.name_off).map_err(|e| err(BtfMapError::from(e).within(format!("field #{i}"))))?;
         let ferr = |e: BtfMapError| err(e.within(format!("field '{fname}'")));
         match fname {
-            "type" => d.map_type = Some(field_uint(btf, m.type_id).map_err(ferr)?),
+            "type" => d.map_type = Some(field_uint(btf, m.type_id).map_err(ferr)?.into()),
             "max_entries" => d.max_entries = Some(field_uint(btf, m.type_id).map_err(ferr)?),
             "map_flags" => d.map_flags = Some(field_uint(btf, m.type_id).map_err(ferr)?),
             "numa_node" => d.numa_node = Some(field_uint(btf, m.type_id).map_err(ferr)?),
@@ -217,9 +217,9 @@ fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<B
                 if i != members.len() - 1 {
                     return Err(bad("'values' must be the last field".into()));
                 }
-                let ty = d.map_type.unwrap_or(0);
-                let prog_array = ty == map_type::PROG_ARRAY;
-                if !is_map_in_map(ty) && !prog_array {
+                let ty = d.map_type.unwrap_or_default();
+                let prog_array = ty == MapType::PROG_ARRAY;
+                if !ty.is_map_in_map() && !prog_array {
                     return Err(bad("'values' needs a map-in-map or prog-array type, declared before it".into()));
                 }
                 set_size(&mut d.value_size, 4, "value").map_err(err)?;
@@ -251,7 +251,7 @@ fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<B
             other => return Err(bad(format!("unknown field '{other}'"))),
         }
     }
-    if d.map_type.unwrap_or(0) == map_type::UNSPEC {
+    if d.map_type.unwrap_or_default() == MapType::UNSPEC {
         return Err(bad("map type is not specified".into()));
     }
     Ok(d)
@@ -349,12 +349,12 @@ pub fn collect_init_slots(defs: &[BtfMapDef], rels: &[MapsRel]) -> Result<Vec<In
             return Err(malformed("no map definition there").within(format!("relocation #{n} ('{}') at offset {:#x}", r.symbol, r.offset)));
         };
         let d = &defs[mi];
-        let ty = d.map_type.unwrap_or(0);
-        if is_map_in_map(ty) {
+        let ty = d.map_type.unwrap_or_default();
+        if ty.is_map_in_map() {
             if !r.symbol_in_maps {
                 return Err(malformed(format!("initial value '{}' is not a BTF-defined map", r.symbol)).within(format!("map '{}'", d.name)));
             }
-            if ty == map_type::HASH_OF_MAPS && d.key_size != Some(4) {
+            if ty == MapType::HASH_OF_MAPS && d.key_size != Some(4) {
                 return Err(malformed("a hash of maps with initial values needs a 4-byte key").within(format!("map '{}'", d.name)));
             }
             if !defs.iter().any(|x| x.name == r.symbol) {
@@ -362,7 +362,7 @@ pub fn collect_init_slots(defs: &[BtfMapDef], rels: &[MapsRel]) -> Result<Vec<In
                     malformed(format!("initial value '{}' is not a map of this object", r.symbol)).within(format!("map '{}'", d.name))
                 );
             }
-        } else if ty == map_type::PROG_ARRAY {
+        } else if ty == MapType::PROG_ARRAY {
             if r.symbol_in_maps {
                 return Err(malformed(format!("initial value '{}' is not a program", r.symbol)).within(format!("map '{}'", d.name)));
             }

@@ -23,7 +23,7 @@
 use std::fmt;
 
 use bpfld_asm::since::{attach_type_since, helper, helper_name, helper_since, map_type_since, prog_type_since};
-use bpfld_asm::types::{attach_type_name, map_flags, map_type_name, prog_flags, prog_type as pt, prog_type_name};
+use bpfld_asm::types::{map_flags, prog_flags, AttachType, MapType, ProgType, ProgType as pt};
 use bpfld_asm::{insn::pseudo, LinuxVersion};
 use bpfld_btf::Btf;
 
@@ -44,9 +44,9 @@ pub enum Subject {
 /// What the kernel lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needed {
-    MapType(u32),
-    ProgType(u32),
-    AttachType(u32),
+    MapType(MapType),
+    ProgType(ProgType),
+    AttachType(AttachType),
     Helper(u32),
     /// Calls of kernel functions (`BPF_PSEUDO_KFUNC_CALL`).
     KfuncCalls,
@@ -73,9 +73,9 @@ impl Needed {
 impl fmt::Display for Needed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (prefix, name, what, v) = match *self {
-            Needed::MapType(t) => ("BPF_MAP_TYPE_", map_type_name(t), "map type", t),
-            Needed::ProgType(t) => ("BPF_PROG_TYPE_", prog_type_name(t), "program type", t),
-            Needed::AttachType(t) => ("attach type BPF_", attach_type_name(t), "attach type", t),
+            Needed::MapType(t) => ("BPF_MAP_TYPE_", t.name(), "map type", t.raw()),
+            Needed::ProgType(t) => ("BPF_PROG_TYPE_", t.name(), "program type", t.raw()),
+            Needed::AttachType(t) => ("attach type BPF_", t.name(), "attach type", t.raw()),
             Needed::Helper(id) => ("helper bpf_", helper_name(id), "helper", id),
             Needed::KfuncCalls => return f.write_str("calling kernel functions (kfuncs)"),
             Needed::ProgFlag(prog_flags::SLEEPABLE) => return f.write_str("BPF_F_SLEEPABLE (a sleepable program)"),
@@ -156,7 +156,7 @@ pub fn adapt(plan: &mut LoadPlan, features: &KernelFeatures) -> Result<(), BtfFi
         }
     }
     if !features.exp_attach_type {
-        plan.programs.iter_mut().for_each(|p| p.expected_attach_type = 0);
+        plan.programs.iter_mut().for_each(|p| p.expected_attach_type = AttachType::UNSET);
     }
     Ok(())
 }
@@ -177,7 +177,7 @@ fn use_old_probe_read(p: &mut ProgramPlan) {
 /// others take any value then and fail only when attached (an XDP program
 /// with `BPF_XDP` loads on 5.4, a kprobe with `BPF_TRACE_UPROBE_MULTI` on
 /// 5.10).
-fn checks_attach_type_at_load(prog_type: u32) -> bool {
+fn checks_attach_type_at_load(prog_type: ProgType) -> bool {
     matches!(
         prog_type,
         pt::CGROUP_SOCK
@@ -210,9 +210,9 @@ impl KernelKnows<'_> {
     /// it may be newer than this table, and the kernel will say).
     fn knows(&self, needed: Needed) -> bool {
         let (prefix, name) = match needed {
-            Needed::MapType(t) => ("BPF_MAP_TYPE_", map_type_name(t)),
-            Needed::ProgType(t) => ("BPF_PROG_TYPE_", prog_type_name(t)),
-            Needed::AttachType(t) => ("BPF_", attach_type_name(t)),
+            Needed::MapType(t) => ("BPF_MAP_TYPE_", t.name()),
+            Needed::ProgType(t) => ("BPF_PROG_TYPE_", t.name()),
+            Needed::AttachType(t) => ("BPF_", t.name()),
             Needed::Helper(id) => ("BPF_FUNC_", helper_name(id)),
             Needed::KfuncCalls => return self.features.kfunc_call,
             // Flags are no enum: the release tells.
@@ -238,7 +238,7 @@ impl KernelKnows<'_> {
     /// type, a helper it calls, kfunc calls.
     pub fn program(&self, p: &ProgramPlan) -> Option<MissingFeature> {
         let subject = || Subject::Program(p.name.clone());
-        if p.prog_type != 0 && !self.knows(Needed::ProgType(p.prog_type)) {
+        if p.prog_type != ProgType::UNSPEC && !self.knows(Needed::ProgType(p.prog_type)) {
             return Some(self.missing(subject(), Needed::ProgType(p.prog_type)));
         }
         if checks_attach_type_at_load(p.prog_type) && !self.knows(Needed::AttachType(p.expected_attach_type)) {
@@ -279,7 +279,7 @@ mod tests {
     fn messages() {
         let m = MissingFeature {
             subject: Subject::Map("events".into()),
-            needed: Needed::MapType(bpfld_asm::types::map_type::RINGBUF),
+            needed: Needed::MapType(bpfld_asm::types::MapType::RINGBUF),
             kernel: Some(LinuxVersion::new(5, 4)),
         };
         assert_eq!(m.to_string(), "map 'events': BPF_MAP_TYPE_RINGBUF needs Linux 5.8; this kernel is 5.4");

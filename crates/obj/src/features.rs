@@ -263,13 +263,13 @@ impl KernelEnums {
 /// for a release whose BTF is not at hand, to predict what it lacks.
 pub fn uapi_btf_of_release(v: LinuxVersion) -> Vec<u8> {
     use bpfld_asm::since::{attach_type_since, helper_name, helper_since, map_type_since, prog_type_since};
-    use bpfld_asm::types::{attach_type_name, map_type_name, prog_type_name};
+    use bpfld_asm::types::{AttachType, MapType, ProgType};
     use bpfld_btf::writer::{OwnedType, TypeData, Writer};
     type Table = (fn(u32) -> Option<&'static str>, fn(u32) -> Option<LinuxVersion>, &'static str, &'static str);
     let tables: [Table; 4] = [
-        (map_type_name, map_type_since, "bpf_map_type", "BPF_MAP_TYPE_"),
-        (prog_type_name, prog_type_since, "bpf_prog_type", "BPF_PROG_TYPE_"),
-        (attach_type_name, attach_type_since, "bpf_attach_type", "BPF_"),
+        (|n| MapType::from(n).name(), |n| map_type_since(n.into()), "bpf_map_type", "BPF_MAP_TYPE_"),
+        (|n| ProgType::from(n).name(), |n| prog_type_since(n.into()), "bpf_prog_type", "BPF_PROG_TYPE_"),
+        (|n| AttachType::from(n).name(), |n| attach_type_since(n.into()), "bpf_attach_type", "BPF_"),
         (helper_name, helper_since, "bpf_func_id", "BPF_FUNC_"),
     ];
     let mut w = Writer::new();

@@ -32,6 +32,7 @@ pub mod target_names;
 pub mod usdt;
 
 pub use attach_prog::{AttachProgram, AttachPrograms};
+pub use bpfld_asm::types::{AttachType, ExpectedAttachType, LinkType, MapType, ProgType};
 pub use compat::MissingFeature;
 pub use elf_bounds::ElfError;
 pub use error::{Error, ErrorKind, Result};

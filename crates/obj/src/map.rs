@@ -1,5 +1,7 @@
 //! Map specifications: what the loader creates, before any fd exists.
 
+use bpfld_asm::types::MapType;
+
 /// Where a map comes from; decides naming, relocation and load-time steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MapOrigin {
@@ -48,7 +50,7 @@ pub struct MapSpec {
     pub real_name: String,
     /// Where the definition comes from.
     pub origin: MapOrigin,
-    pub map_type: u32,
+    pub map_type: MapType,
     pub key_size: u32,
     /// Bytes of a value.
     pub value_size: u32,
@@ -98,7 +100,7 @@ impl MapSpec {
             name: internal_map_name(obj_name, section),
             real_name: section.to_string(),
             origin,
-            map_type: bpfld_asm::types::map_type::ARRAY,
+            map_type: bpfld_asm::types::MapType::ARRAY,
             key_size: 4,
             value_size,
             max_entries: 1,

@@ -143,8 +143,8 @@ fn datasec_has_non_static_var(btf: &Btf, id: u32) -> bool {
 /// others'; libbpf asks the machine it runs on).
 const RINGBUF_PAGE_SIZE: u32 = 4096;
 
-fn is_ringbuf(map_type: u32) -> bool {
-    map_type == bpfld_asm::types::map_type::RINGBUF || map_type == bpfld_asm::types::map_type::USER_RINGBUF
+fn is_ringbuf(map_type: bpfld_asm::types::MapType) -> bool {
+    map_type == bpfld_asm::types::MapType::RINGBUF || map_type == bpfld_asm::types::MapType::USER_RINGBUF
 }
 
 /// A ring buffer's size as the kernel takes it: a power-of-two number of
@@ -220,7 +220,7 @@ fn legacy_maps(data: &[u8], sec_idx: usize, syms: &HashMap<usize, SymInfo>, orde
             name: s.name.chars().take(15).collect(),
             real_name: s.name.clone(),
             origin: MapOrigin::Legacy,
-            map_type: f(0),
+            map_type: f(0).into(),
             key_size: f(1),
             value_size: f(2),
             max_entries: f(3),

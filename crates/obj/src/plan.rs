@@ -4,7 +4,7 @@
 //! real fds.
 
 use bpfld_asm::insn::{poison, pseudo};
-use bpfld_asm::types::prog_flags;
+use bpfld_asm::types::{prog_flags, AttachType, ProgType};
 use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
 
@@ -101,8 +101,8 @@ pub struct ProgramPlan {
     pub name: String,
     /// Its ELF section, without a leading `?`.
     pub section: String,
-    pub prog_type: u32,
-    pub expected_attach_type: u32,
+    pub prog_type: ProgType,
+    pub expected_attach_type: AttachType,
     /// The attach target from the section name (`fentry/<func>`, ...).
     pub attach_target: Option<String>,
     /// Resolved BTF id of the attach target, for programs that attach by
@@ -504,13 +504,13 @@ fn plan_programs(
                     flags |= prog_flags::XDP_HAS_FRAGS;
                 }
                 let attach_type = if d.is_usdt() && target.is_some_and(crate::usdt::uprobe_multi_link) {
-                    bpfld_asm::types::attach_type::TRACE_UPROBE_MULTI
+                    bpfld_asm::types::AttachType::TRACE_UPROBE_MULTI
                 } else {
                     d.expected_attach_type()
                 };
                 (d.prog_type(), attach_type, d.attach_target().map(str::to_string), flags, None)
             }
-            None => (0, 0, None, 0, Some(format!("section '{}' matches no known program type", p.section))),
+            None => (ProgType::UNSPEC, AttachType::UNSET, None, 0, Some(format!("section '{}' matches no known program type", p.section))),
         };
         let mut attach_btf = None;
         if let Some(d) = p.def.as_ref().filter(|d| d.attaches_by_btf()) {
@@ -617,7 +617,7 @@ impl crate::error::Kind for AttachTargetError {
 /// FUNC itself otherwise; vmlinux first, then modules; `module:func` picks
 /// the module.
 fn find_attach_btf(def: &crate::section::SectionDef, target: Option<&Target>) -> std::result::Result<AttachBtf, AttachTargetError> {
-    use bpfld_asm::types::{attach_type as at, prog_type as pt};
+    use bpfld_asm::types::{AttachType as at, ProgType as pt};
     use bpfld_btf::Kind;
     let Some(name) = def.attach_target() else {
         return Err(AttachTargetError::NoTarget);

@@ -6,7 +6,7 @@
 //! `/` needs the `/extra` part; any other pattern matches exactly. The first
 //! matching row wins, so more specific rows come first, as in libbpf.
 
-use bpfld_asm::types::{attach_type as at, prog_type as pt};
+use bpfld_asm::types::{AttachType, AttachType as at, ProgType, ProgType as pt};
 
 /// Section flags (libbpf's `enum sec_def_flags`).
 pub mod flags {
@@ -36,26 +36,26 @@ pub struct SectionRule {
     /// The section name it matches: exact (`xdp`), a stem with an optional
     /// `/target` (`kprobe+`), or a prefix (ending in `/`).
     pub pattern: &'static str,
-    pub prog_type: u32,
-    pub expected_attach_type: u32,
+    pub prog_type: ProgType,
+    pub expected_attach_type: AttachType,
     pub flags: u32,
 }
 
-const fn r(pattern: &'static str, prog_type: u32, expected_attach_type: u32, flags: u32) -> SectionRule {
+const fn r(pattern: &'static str, prog_type: ProgType, expected_attach_type: AttachType, flags: u32) -> SectionRule {
     SectionRule { pattern, prog_type, expected_attach_type, flags }
 }
 
 /// libbpf 1.7's `section_defs`, in its order.
 pub static SECTION_RULES: &[SectionRule] = &[
-    r("socket", pt::SOCKET_FILTER, 0, NONE),
+    r("socket", pt::SOCKET_FILTER, at::UNSET, NONE),
     r("sk_reuseport/migrate", pt::SK_REUSEPORT, at::SK_REUSEPORT_SELECT_OR_MIGRATE, ATTACHABLE),
     r("sk_reuseport", pt::SK_REUSEPORT, at::SK_REUSEPORT_SELECT, ATTACHABLE),
-    r("kprobe+", pt::KPROBE, 0, NONE),
-    r("uprobe+", pt::KPROBE, 0, NONE),
-    r("uprobe.s+", pt::KPROBE, 0, SLEEPABLE),
-    r("kretprobe+", pt::KPROBE, 0, NONE),
-    r("uretprobe+", pt::KPROBE, 0, NONE),
-    r("uretprobe.s+", pt::KPROBE, 0, SLEEPABLE),
+    r("kprobe+", pt::KPROBE, at::UNSET, NONE),
+    r("uprobe+", pt::KPROBE, at::UNSET, NONE),
+    r("uprobe.s+", pt::KPROBE, at::UNSET, SLEEPABLE),
+    r("kretprobe+", pt::KPROBE, at::UNSET, NONE),
+    r("uretprobe+", pt::KPROBE, at::UNSET, NONE),
+    r("uretprobe.s+", pt::KPROBE, at::UNSET, SLEEPABLE),
     r("kprobe.multi+", pt::KPROBE, at::TRACE_KPROBE_MULTI, NONE),
     r("kretprobe.multi+", pt::KPROBE, at::TRACE_KPROBE_MULTI, NONE),
     r("kprobe.session+", pt::KPROBE, at::TRACE_KPROBE_SESSION, NONE),
@@ -65,25 +65,25 @@ pub static SECTION_RULES: &[SectionRule] = &[
     r("uprobe.multi.s+", pt::KPROBE, at::TRACE_UPROBE_MULTI, SLEEPABLE),
     r("uretprobe.multi.s+", pt::KPROBE, at::TRACE_UPROBE_MULTI, SLEEPABLE),
     r("uprobe.session.s+", pt::KPROBE, at::TRACE_UPROBE_SESSION, SLEEPABLE),
-    r("ksyscall+", pt::KPROBE, 0, NONE),
-    r("kretsyscall+", pt::KPROBE, 0, NONE),
-    r("usdt+", pt::KPROBE, 0, USDT),
-    r("usdt.s+", pt::KPROBE, 0, USDT | SLEEPABLE),
+    r("ksyscall+", pt::KPROBE, at::UNSET, NONE),
+    r("kretsyscall+", pt::KPROBE, at::UNSET, NONE),
+    r("usdt+", pt::KPROBE, at::UNSET, USDT),
+    r("usdt.s+", pt::KPROBE, at::UNSET, USDT | SLEEPABLE),
     r("tc/ingress", pt::SCHED_CLS, at::TCX_INGRESS, NONE),
     r("tc/egress", pt::SCHED_CLS, at::TCX_EGRESS, NONE),
     r("tcx/ingress", pt::SCHED_CLS, at::TCX_INGRESS, NONE),
     r("tcx/egress", pt::SCHED_CLS, at::TCX_EGRESS, NONE),
-    r("tc", pt::SCHED_CLS, 0, NONE),
-    r("classifier", pt::SCHED_CLS, 0, NONE),
-    r("action", pt::SCHED_ACT, 0, NONE),
+    r("tc", pt::SCHED_CLS, at::UNSET, NONE),
+    r("classifier", pt::SCHED_CLS, at::UNSET, NONE),
+    r("action", pt::SCHED_ACT, at::UNSET, NONE),
     r("netkit/primary", pt::SCHED_CLS, at::NETKIT_PRIMARY, NONE),
     r("netkit/peer", pt::SCHED_CLS, at::NETKIT_PEER, NONE),
-    r("tracepoint+", pt::TRACEPOINT, 0, NONE),
-    r("tp+", pt::TRACEPOINT, 0, NONE),
-    r("raw_tracepoint+", pt::RAW_TRACEPOINT, 0, NONE),
-    r("raw_tp+", pt::RAW_TRACEPOINT, 0, NONE),
-    r("raw_tracepoint.w+", pt::RAW_TRACEPOINT_WRITABLE, 0, NONE),
-    r("raw_tp.w+", pt::RAW_TRACEPOINT_WRITABLE, 0, NONE),
+    r("tracepoint+", pt::TRACEPOINT, at::UNSET, NONE),
+    r("tp+", pt::TRACEPOINT, at::UNSET, NONE),
+    r("raw_tracepoint+", pt::RAW_TRACEPOINT, at::UNSET, NONE),
+    r("raw_tp+", pt::RAW_TRACEPOINT, at::UNSET, NONE),
+    r("raw_tracepoint.w+", pt::RAW_TRACEPOINT_WRITABLE, at::UNSET, NONE),
+    r("raw_tp.w+", pt::RAW_TRACEPOINT_WRITABLE, at::UNSET, NONE),
     r("tp_btf+", pt::TRACING, at::TRACE_RAW_TP, ATTACH_BTF),
     r("fentry+", pt::TRACING, at::TRACE_FENTRY, ATTACH_BTF),
     r("fmod_ret+", pt::TRACING, at::MODIFY_RETURN, ATTACH_BTF),
@@ -93,35 +93,35 @@ pub static SECTION_RULES: &[SectionRule] = &[
     r("fexit.s+", pt::TRACING, at::TRACE_FEXIT, ATTACH_BTF | SLEEPABLE),
     r("fsession+", pt::TRACING, at::TRACE_FSESSION, ATTACH_BTF),
     r("fsession.s+", pt::TRACING, at::TRACE_FSESSION, ATTACH_BTF | SLEEPABLE),
-    r("freplace+", pt::EXT, 0, ATTACH_BTF),
+    r("freplace+", pt::EXT, at::UNSET, ATTACH_BTF),
     r("lsm+", pt::LSM, at::LSM_MAC, ATTACH_BTF),
     r("lsm.s+", pt::LSM, at::LSM_MAC, ATTACH_BTF | SLEEPABLE),
     r("lsm_cgroup+", pt::LSM, at::LSM_CGROUP, ATTACH_BTF),
     r("iter+", pt::TRACING, at::TRACE_ITER, ATTACH_BTF),
     r("iter.s+", pt::TRACING, at::TRACE_ITER, ATTACH_BTF | SLEEPABLE),
-    r("syscall", pt::SYSCALL, 0, SLEEPABLE),
+    r("syscall", pt::SYSCALL, at::UNSET, SLEEPABLE),
     r("xdp.frags/devmap", pt::XDP, at::XDP_DEVMAP, XDP_FRAGS),
     r("xdp/devmap", pt::XDP, at::XDP_DEVMAP, ATTACHABLE),
     r("xdp.frags/cpumap", pt::XDP, at::XDP_CPUMAP, XDP_FRAGS),
     r("xdp/cpumap", pt::XDP, at::XDP_CPUMAP, ATTACHABLE),
     r("xdp.frags", pt::XDP, at::XDP, XDP_FRAGS),
     r("xdp", pt::XDP, at::XDP, ATTACHABLE_OPT),
-    r("perf_event", pt::PERF_EVENT, 0, NONE),
-    r("lwt_in", pt::LWT_IN, 0, NONE),
-    r("lwt_out", pt::LWT_OUT, 0, NONE),
-    r("lwt_xmit", pt::LWT_XMIT, 0, NONE),
-    r("lwt_seg6local", pt::LWT_SEG6LOCAL, 0, NONE),
+    r("perf_event", pt::PERF_EVENT, at::UNSET, NONE),
+    r("lwt_in", pt::LWT_IN, at::UNSET, NONE),
+    r("lwt_out", pt::LWT_OUT, at::UNSET, NONE),
+    r("lwt_xmit", pt::LWT_XMIT, at::UNSET, NONE),
+    r("lwt_seg6local", pt::LWT_SEG6LOCAL, at::UNSET, NONE),
     r("sockops", pt::SOCK_OPS, at::CGROUP_SOCK_OPS, ATTACHABLE_OPT),
     r("sk_skb/stream_parser", pt::SK_SKB, at::SK_SKB_STREAM_PARSER, ATTACHABLE_OPT),
     r("sk_skb/stream_verdict", pt::SK_SKB, at::SK_SKB_STREAM_VERDICT, ATTACHABLE_OPT),
     r("sk_skb/verdict", pt::SK_SKB, at::SK_SKB_VERDICT, ATTACHABLE_OPT),
-    r("sk_skb", pt::SK_SKB, 0, NONE),
+    r("sk_skb", pt::SK_SKB, at::UNSET, NONE),
     r("sk_msg", pt::SK_MSG, at::SK_MSG_VERDICT, ATTACHABLE_OPT),
     r("lirc_mode2", pt::LIRC_MODE2, at::LIRC_MODE2, ATTACHABLE_OPT),
     r("flow_dissector", pt::FLOW_DISSECTOR, at::FLOW_DISSECTOR, ATTACHABLE_OPT),
     r("cgroup_skb/ingress", pt::CGROUP_SKB, at::CGROUP_INET_INGRESS, ATTACHABLE_OPT),
     r("cgroup_skb/egress", pt::CGROUP_SKB, at::CGROUP_INET_EGRESS, ATTACHABLE_OPT),
-    r("cgroup/skb", pt::CGROUP_SKB, 0, NONE),
+    r("cgroup/skb", pt::CGROUP_SKB, at::UNSET, NONE),
     r("cgroup/sock_create", pt::CGROUP_SOCK, at::CGROUP_INET_SOCK_CREATE, ATTACHABLE),
     r("cgroup/sock_release", pt::CGROUP_SOCK, at::CGROUP_INET_SOCK_RELEASE, ATTACHABLE),
     r("cgroup/sock", pt::CGROUP_SOCK, at::CGROUP_INET_SOCK_CREATE, ATTACHABLE_OPT),
@@ -148,8 +148,8 @@ pub static SECTION_RULES: &[SectionRule] = &[
     r("cgroup/getsockopt", pt::CGROUP_SOCKOPT, at::CGROUP_GETSOCKOPT, ATTACHABLE),
     r("cgroup/setsockopt", pt::CGROUP_SOCKOPT, at::CGROUP_SETSOCKOPT, ATTACHABLE),
     r("cgroup/dev", pt::CGROUP_DEVICE, at::CGROUP_DEVICE, ATTACHABLE_OPT),
-    r("struct_ops+", pt::STRUCT_OPS, 0, NONE),
-    r("struct_ops.s+", pt::STRUCT_OPS, 0, SLEEPABLE),
+    r("struct_ops+", pt::STRUCT_OPS, at::UNSET, NONE),
+    r("struct_ops.s+", pt::STRUCT_OPS, at::UNSET, SLEEPABLE),
     r("sk_lookup", pt::SK_LOOKUP, at::SK_LOOKUP, ATTACHABLE),
     r("netfilter", pt::NETFILTER, at::NETFILTER, NONE),
 ];
@@ -181,10 +181,10 @@ pub struct SectionDef {
 }
 
 impl SectionDef {
-    pub fn prog_type(&self) -> u32 {
+    pub fn prog_type(&self) -> ProgType {
         self.rule.prog_type
     }
-    pub fn expected_attach_type(&self) -> u32 {
+    pub fn expected_attach_type(&self) -> AttachType {
         self.rule.expected_attach_type
     }
     /// The attach target the section names, if any.
@@ -229,7 +229,7 @@ pub fn classify(sec: &str) -> Option<SectionDef> {
 mod tests {
     use super::*;
 
-    fn kind(sec: &str) -> Option<(u32, u32, Option<String>)> {
+    fn kind(sec: &str) -> Option<(ProgType, AttachType, Option<String>)> {
         classify(sec).map(|d| (d.prog_type(), d.expected_attach_type(), d.target))
     }
 
@@ -241,23 +241,23 @@ mod tests {
         assert_eq!(kind("xdp/devmap"), Some((pt::XDP, at::XDP_DEVMAP, None)));
         // "xdp" is exact: "xdp/foo" is not an XDP program.
         assert_eq!(kind("xdp/foo"), None);
-        assert_eq!(kind("kprobe/do_unlinkat"), Some((pt::KPROBE, 0, Some("do_unlinkat".into()))));
-        assert_eq!(kind("kprobe"), Some((pt::KPROBE, 0, None)));
+        assert_eq!(kind("kprobe/do_unlinkat"), Some((pt::KPROBE, at::UNSET, Some("do_unlinkat".into()))));
+        assert_eq!(kind("kprobe"), Some((pt::KPROBE, at::UNSET, None)));
         assert_eq!(kind("kprobex"), None);
         assert_eq!(kind("kprobe.multi/x*"), Some((pt::KPROBE, at::TRACE_KPROBE_MULTI, Some("x*".into()))));
         assert_eq!(kind("fentry.s/do_sys_open"), Some((pt::TRACING, at::TRACE_FENTRY, Some("do_sys_open".into()))));
         assert!(classify("fentry.s/do_sys_open").unwrap().is_sleepable());
         assert!(classify("fentry/x").unwrap().attaches_by_btf());
-        assert_eq!(kind("tp/syscalls/sys_enter_open"), Some((pt::TRACEPOINT, 0, Some("syscalls/sys_enter_open".into()))));
+        assert_eq!(kind("tp/syscalls/sys_enter_open"), Some((pt::TRACEPOINT, at::UNSET, Some("syscalls/sys_enter_open".into()))));
         assert_eq!(kind("tc/ingress"), Some((pt::SCHED_CLS, at::TCX_INGRESS, None)));
-        assert_eq!(kind("tc"), Some((pt::SCHED_CLS, 0, None)));
+        assert_eq!(kind("tc"), Some((pt::SCHED_CLS, at::UNSET, None)));
         assert_eq!(kind("cgroup/sock"), Some((pt::CGROUP_SOCK, at::CGROUP_INET_SOCK_CREATE, None)));
         assert_eq!(kind("cgroup_skb/egress"), Some((pt::CGROUP_SKB, at::CGROUP_INET_EGRESS, None)));
-        assert_eq!(kind("struct_ops/init"), Some((pt::STRUCT_OPS, 0, Some("init".into()))));
-        assert_eq!(kind("syscall"), Some((pt::SYSCALL, 0, None)));
+        assert_eq!(kind("struct_ops/init"), Some((pt::STRUCT_OPS, at::UNSET, Some("init".into()))));
+        assert_eq!(kind("syscall"), Some((pt::SYSCALL, at::UNSET, None)));
         assert_eq!(kind("lsm.s/file_open"), Some((pt::LSM, at::LSM_MAC, Some("file_open".into()))));
         assert_eq!(kind("iter/task"), Some((pt::TRACING, at::TRACE_ITER, Some("task".into()))));
-        assert_eq!(kind("freplace/handler"), Some((pt::EXT, 0, Some("handler".into()))));
+        assert_eq!(kind("freplace/handler"), Some((pt::EXT, at::UNSET, Some("handler".into()))));
         assert_eq!(kind("netfilter"), Some((pt::NETFILTER, at::NETFILTER, None)));
         assert_eq!(kind("unknown_section"), None);
     }

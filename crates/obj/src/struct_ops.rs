@@ -31,7 +31,7 @@
 //! ([`StructOpsMap::set_program`], [`StructOpsMap::set_member_bytes`]), and
 //! the plan reads them as libbpf reads `st_ops->data`.
 
-use bpfld_asm::types::{map_type, prog_type};
+use bpfld_asm::types::{MapType, ProgType};
 use bpfld_btf::resolve::{resolve_size, resolve_type, skip_mods_and_typedefs};
 use bpfld_btf::{essential_name, Btf, Kind};
 
@@ -266,7 +266,7 @@ pub(crate) fn open_struct_ops_maps(
             name: var_name.chars().take(15).collect(),
             real_name: var_name.clone(),
             origin: MapOrigin::StructOps,
-            map_type: map_type::STRUCT_OPS,
+            map_type: MapType::STRUCT_OPS,
             key_size: 4,
             value_size: size,
             max_entries: 1,
@@ -368,7 +368,7 @@ pub(crate) fn bind_members(
 }
 
 fn is_struct_ops_program(p: &Program) -> bool {
-    !p.is_subprog && p.def.as_ref().is_some_and(|d| d.prog_type() == prog_type::STRUCT_OPS)
+    !p.is_subprog && p.def.as_ref().is_some_and(|d| d.prog_type() == ProgType::STRUCT_OPS)
 }
 
 // --- Plan ------------------------------------------------------------------
@@ -604,7 +604,7 @@ fn init_kern(
             }
             let want = (AttachBtf { btf_id: kt.type_id, owner: kt.owner }, kidx as u32);
             let (have, member_idx) = *attach[prog].get_or_insert(want);
-            let ty = prog_type::STRUCT_OPS;
+            let ty = ProgType::STRUCT_OPS.raw();
             if have.btf_id != kt.type_id {
                 return Err(StructOpsError::Malformed(format!(
                     "func ptr {mname}: invalid reuse of prog {} in sec {} with type {ty}: attach_btf_id {} != kern_type_id {}",
@@ -739,13 +739,13 @@ impl Prepared {
             if let Some(&(_, a)) = self.autoload.iter().find(|(i, _)| *i == entry) {
                 pp.autoload = a;
             }
-            if pp.prog_type != prog_type::STRUCT_OPS {
+            if pp.prog_type != ProgType::STRUCT_OPS {
                 continue;
             }
             match self.attach.iter().find(|(i, _, _)| *i == entry) {
                 Some(&(_, btf, member_idx)) => {
                     pp.attach_btf = Some(btf);
-                    pp.expected_attach_type = member_idx;
+                    pp.expected_attach_type = member_idx.into();
                 }
                 // libbpf refuses it when loading it; one that does not load
                 // is no error.

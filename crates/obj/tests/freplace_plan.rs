@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use bpfld_asm::types::prog_type;
+use bpfld_asm::types::{AttachType, ProgType};
 use bpfld_btf::{Btf, Kind};
 use bpfld_obj::plan::{plan, LoadPlan, PlanOptions, ProgramPlan};
 use bpfld_obj::{AttachProgram, Object};
@@ -39,7 +39,7 @@ fn with_targets(targets: &[(&str, Option<&str>)]) -> PlanOptions {
 fn freplace_without_its_target_program_says_how_to_give_it() {
     let p = plan(&object("freplace_add"), None, &PlanOptions::default()).unwrap();
     let named = program(&p, "new_add");
-    assert_eq!(named.prog_type, prog_type::EXT);
+    assert_eq!(named.prog_type, ProgType::EXT);
     let e = named.error.as_deref().unwrap();
     assert!(e.contains("'global_add'") && e.contains("set_attach_target"), "{e}");
     assert!(!named.attach_to_program && named.attach_btf.is_none());
@@ -57,7 +57,7 @@ fn freplace_function_resolves_in_the_target_programs_btf() {
         assert_eq!(pp.error, None, "{name}");
         assert_eq!(pp.attach_btf.map(|a| a.btf_id), Some(want), "{name}: global_add's FUNC in the target's BTF");
         assert!(pp.attach_to_program, "{name}: loaded with attach_prog_fd");
-        assert_eq!(pp.expected_attach_type, 0);
+        assert_eq!(pp.expected_attach_type, AttachType::UNSET);
     }
 }
 

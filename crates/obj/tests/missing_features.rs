@@ -45,7 +45,7 @@ fn ring_buffer_map_and_syscall_programs_on_5_4() {
     // On 5.8 the map exists; the syscall program still does not.
     let m = missing("loader_maps", &target(5, 8));
     assert_eq!(m.len(), 1);
-    assert_eq!(m[0].needed, Needed::ProgType(bpfld_asm::types::prog_type::SYSCALL));
+    assert_eq!(m[0].needed, Needed::ProgType(bpfld_asm::types::ProgType::SYSCALL));
     assert!(missing("loader_maps", &target(5, 14)).is_empty());
 }
 

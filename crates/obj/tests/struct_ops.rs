@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use bpfld_asm::types::{map_type, prog_type};
+use bpfld_asm::types::{MapType, ProgType};
 use bpfld_btf::writer::{OwnedMember, OwnedType, TypeData, Writer};
 use bpfld_btf::{Btf, Kind};
 use bpfld_obj::plan::{plan, PlanOptions};
@@ -43,7 +43,7 @@ fn open_finds_each_variable_and_what_its_members_point_to() {
     // The maps come last, after global data, as in libbpf.
     let m = &obj.maps[main.map];
     assert_eq!(main.map, obj.maps.len() - 2);
-    assert_eq!((m.real_name.as_str(), m.origin.clone(), m.map_type), ("bpfld_cc_map", MapOrigin::StructOps, map_type::STRUCT_OPS));
+    assert_eq!((m.real_name.as_str(), m.origin.clone(), m.map_type), ("bpfld_cc_map", MapOrigin::StructOps, MapType::STRUCT_OPS));
     // Before a target is known, the value is the local struct (4 pointers
     // and a 16-byte name).
     assert_eq!((m.key_size, m.value_size, m.max_entries, m.map_flags), (4, 48, 1, 0));
@@ -186,8 +186,8 @@ fn plan_maps_local_members_to_kernel_members_by_name() {
         [("bpfld_cc_init", 1, 24), ("bpfld_cc_ssthresh", 2, 32), ("bpfld_cc_cong_avoid", 3, 40), ("bpfld_cc_undo_cwnd", 4, 48)]
     {
         let pp = p.programs.iter().find(|pp| pp.name == prog).unwrap();
-        assert_eq!(pp.prog_type, prog_type::STRUCT_OPS);
-        assert_eq!((pp.attach_btf.map(|a| a.btf_id), pp.expected_attach_type), (Some(OPS_ID), idx), "{prog}");
+        assert_eq!(pp.prog_type, ProgType::STRUCT_OPS);
+        assert_eq!((pp.attach_btf.map(|a| a.btf_id), pp.expected_attach_type), (Some(OPS_ID), idx.into()), "{prog}");
         let slot = st.func_slots.iter().find(|s| s.program == prog).unwrap();
         assert_eq!((slot.member_idx, slot.offset), (idx, off), "{prog}");
     }

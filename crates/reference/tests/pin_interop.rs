@@ -124,8 +124,14 @@ fn bpfld_and_libbpf_share_pinned_maps_and_refuse_alike() {
     // A pin with other attributes: both refuse with EINVAL, libbpf saying
     // "parameter mismatch" as bpfld does, and both remove the pin of the
     // map they created before finding it.
-    let attr =
-        bpfld_sys::MapCreateAttr { map_type: 1, key_size: 4, value_size: 8, max_entries: 32, map_name: "by_hand", ..Default::default() };
+    let attr = bpfld_sys::MapCreateAttr {
+        map_type: bpfld::MapType::HASH,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 32,
+        map_name: "by_hand",
+        ..Default::default()
+    };
     let fd = bpfld_sys::map_create(&attr).unwrap();
     bpfld_sys::obj_pin(std::os::fd::AsFd::as_fd(&fd), &dirs[2].join("pinned_hash_long_name")).unwrap();
     LIBBPF_LOG.lock().unwrap().clear();

@@ -1,7 +1,6 @@
 //! The few kernel constants this crate itself needs, plus the flag bits its
-//! callers pass through it. Program, map and attach *type* enums belong to
-//! `bpfld-asm`; only the map types whose element size or mmap layout this
-//! crate must know are listed here.
+//! callers pass through it. Program, map, attach and link *types* are the
+//! newtypes of `bpfld-asm` (`bpfld_asm::types::MapType`).
 
 /// `BPF_OBJ_NAME_LEN`: object names hold 15 bytes plus a NUL.
 pub const BPF_OBJ_NAME_LEN: usize = 16;
@@ -57,35 +56,3 @@ pub const BPF_LOG_STATS: u32 = 4;
 pub const BPF_F_TEST_RUN_ON_CPU: u32 = 1 << 0;
 /// XDP: send the resulting frames for real.
 pub const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
-
-// Map types whose layout this crate needs to know.
-/// `BPF_MAP_TYPE_ARRAY` (the only map type [`MmapedMap`](crate::MmapedMap) maps).
-pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
-/// `BPF_MAP_TYPE_PROG_ARRAY` (fd map: 4-byte values through the syscall).
-pub const BPF_MAP_TYPE_PROG_ARRAY: u32 = 3;
-/// `BPF_MAP_TYPE_PERF_EVENT_ARRAY` (fd map).
-pub const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
-/// `BPF_MAP_TYPE_PERCPU_HASH` (one value per possible CPU).
-pub const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
-/// `BPF_MAP_TYPE_PERCPU_ARRAY` (one value per possible CPU).
-pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
-/// `BPF_MAP_TYPE_CGROUP_ARRAY` (fd map).
-pub const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
-/// `BPF_MAP_TYPE_LRU_PERCPU_HASH` (one value per possible CPU).
-pub const BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
-/// `BPF_MAP_TYPE_ARRAY_OF_MAPS` (fd map).
-pub const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
-/// `BPF_MAP_TYPE_HASH_OF_MAPS` (fd map).
-pub const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
-/// `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE` (one value per possible CPU).
-pub const BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: u32 = 21;
-
-/// `BPF_MAP_TYPE_RINGBUF` (mapped by [`RingBufConsumer`](crate::RingBufConsumer)).
-pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
-/// `BPF_MAP_TYPE_USER_RINGBUF` (mapped by [`UserRingBufProducer`](crate::UserRingBufProducer)).
-pub const BPF_MAP_TYPE_USER_RINGBUF: u32 = 31;
-
-/// `BPF_PROG_TYPE_SOCKET_FILTER`, used by [`bpf_usable`](crate::bpf_usable).
-pub(crate) const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
-/// `BPF_PROG_TYPE_TRACEPOINT`, used by [`perf_link_supported`](crate::perf_link_supported).
-pub(crate) const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;

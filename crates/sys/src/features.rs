@@ -7,6 +7,8 @@
 
 use std::os::fd::AsFd;
 
+use bpfld_asm::types::{AttachType, MapType, ProgType};
+
 use crate::attr;
 use crate::btf::{btf_info, btf_load};
 use crate::log::LogOptions;
@@ -14,16 +16,16 @@ use crate::map::{map_create, MapCreateAttr};
 use crate::prog::{prog_bind_map, prog_load, ProgLoadAttr};
 use crate::syscall::{bpf_fd, fd_u32, ptr, Cmd};
 
-// Program, map and attach types the probes use (their numbers belong to
-// bpfld-asm, which this crate does not depend on).
-const SOCKET_FILTER: u32 = 1;
-const KPROBE: u32 = 2;
-const TRACEPOINT: u32 = 5;
-const CGROUP_SOCK: u32 = 9;
-const ARRAY: u32 = 2;
-const CGROUP_INET_SOCK_CREATE: u32 = 2;
-const TRACE_KPROBE_MULTI: u32 = 42;
-const TRACE_UPROBE_MULTI: u32 = 48;
+// Program, map and attach types the probes use.
+const SOCKET_FILTER: ProgType = ProgType::SOCKET_FILTER;
+const KPROBE: ProgType = ProgType::KPROBE;
+const TRACEPOINT: ProgType = ProgType::TRACEPOINT;
+const CGROUP_SOCK: ProgType = ProgType::CGROUP_SOCK;
+const ARRAY: MapType = MapType::ARRAY;
+const CGROUP_INET_SOCK_CREATE: AttachType = AttachType::CGROUP_INET_SOCK_CREATE;
+const TRACE_KPROBE_MULTI: AttachType = AttachType::TRACE_KPROBE_MULTI;
+const TRACE_UPROBE_MULTI: AttachType = AttachType::TRACE_UPROBE_MULTI;
+const NO_ATTACH: AttachType = AttachType::UNSET;
 const MMAPABLE: u32 = 1 << 10;
 
 // Helpers.
@@ -83,11 +85,11 @@ fn btf_loads(types: &[u32], strings: &[u8]) -> bool {
     btf_load(&raw_btf(types, strings), LogOptions::none()).is_ok()
 }
 
-fn prog_loads(prog_type: u32, expected_attach_type: u32, insns: &[[u8; 8]]) -> bool {
+fn prog_loads(prog_type: ProgType, expected_attach_type: AttachType, insns: &[[u8; 8]]) -> bool {
     load(prog_type, expected_attach_type, insns).is_some()
 }
 
-fn load(prog_type: u32, expected_attach_type: u32, insns: &[[u8; 8]]) -> Option<std::os::fd::OwnedFd> {
+fn load(prog_type: ProgType, expected_attach_type: AttachType, insns: &[[u8; 8]]) -> Option<std::os::fd::OwnedFd> {
     let code = program(insns);
     let attr =
         ProgLoadAttr { prog_type, expected_attach_type, insns: &code, license: c"GPL", log: LogOptions::none(), ..Default::default() };
@@ -120,7 +122,7 @@ pub fn global_data() -> bool {
     let fd = fd_u32(map.as_fd()) as i32;
     // r1 = map_value(map) + 16; *(u64 *)(r1 + 0) = 42; r0 = 0; exit
     let insns = [insn(0x18, 1, 2, 0, fd), insn(0, 0, 0, 0, 16), insn(0x7a, 1, 0, 0, 42), MOV64_R0_0, EXIT];
-    prog_loads(SOCKET_FILTER, 0, &insns)
+    prog_loads(SOCKET_FILTER, NO_ATTACH, &insns)
 }
 
 /// `BPF_BTF_LOAD` of one INT.
@@ -217,12 +219,12 @@ pub fn probe_read_kernel() -> bool {
     // r1 = fp - 8; r2 = 8; r3 = 0; call probe_read_kernel; exit
     let insns =
         [insn(0xbf, 1, 10, 0, 0), insn(0x07, 1, 0, 0, -8), insn(0xb7, 2, 0, 0, 8), insn(0xb7, 3, 0, 0, 0), call(PROBE_READ_KERNEL), EXIT];
-    prog_loads(TRACEPOINT, 0, &insns)
+    prog_loads(TRACEPOINT, NO_ATTACH, &insns)
 }
 
 /// `BPF_PROG_BIND_MAP`.
 pub fn prog_bind_map_supported() -> bool {
-    let (Some(map), Some(prog)) = (array_map(32, 0, ""), load(SOCKET_FILTER, 0, &[MOV64_R0_0, EXIT])) else { return false };
+    let (Some(map), Some(prog)) = (array_map(32, 0, ""), load(SOCKET_FILTER, NO_ATTACH, &[MOV64_R0_0, EXIT])) else { return false };
     prog_bind_map(prog.as_fd(), map.as_fd()).is_ok()
 }
 
@@ -243,12 +245,12 @@ pub fn perf_link() -> bool {
 /// as libbpf tells it: by `bpf_ktime_get_coarse_ns()`, from the same
 /// release.
 pub fn memcg_account() -> bool {
-    prog_loads(SOCKET_FILTER, 0, &[call(KTIME_GET_COARSE_NS), EXIT])
+    prog_loads(SOCKET_FILTER, NO_ATTACH, &[call(KTIME_GET_COARSE_NS), EXIT])
 }
 
 /// `bpf_get_attach_cookie()`.
 pub fn bpf_cookie() -> bool {
-    prog_loads(TRACEPOINT, 0, &[call(GET_ATTACH_COOKIE), EXIT])
+    prog_loads(TRACEPOINT, NO_ATTACH, &[call(GET_ATTACH_COOKIE), EXIT])
 }
 
 /// Syscalls behind `__<arch>_sys_*` wrappers. libbpf opens a kprobe on
@@ -268,7 +270,7 @@ pub fn uprobe_multi_link() -> bool {
     let attempt = |pid: u32| {
         let mut a = attr::LinkCreateUprobeMulti {
             prog_fd: fd_u32(prog.as_fd()),
-            attach_type: TRACE_UPROBE_MULTI,
+            attach_type: TRACE_UPROBE_MULTI.raw(),
             path: c"/".as_ptr() as u64,
             offsets: ptr(&offset.to_ne_bytes()),
             cnt: 1,
@@ -292,7 +294,7 @@ pub fn kprobe_multi_link() -> bool {
     let syms = [sym.as_ptr() as u64];
     let mut a = attr::LinkCreateKprobeMulti {
         prog_fd: fd_u32(prog.as_fd()),
-        attach_type: TRACE_KPROBE_MULTI,
+        attach_type: TRACE_KPROBE_MULTI.raw(),
         cnt: 1,
         syms: syms.as_ptr() as u64,
         ..Default::default()

@@ -7,15 +7,17 @@ use std::ffi::CStr;
 use std::mem::size_of;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
+use bpfld_asm::types::{AttachType, LinkType, ProgType};
+
 use crate::attr::{self, Attr};
 use crate::error::{Result, SysError};
 use crate::syscall::{bpf, bpf_fd, fd_u32, len_u32, Cmd};
 
-// Attach types this module sets itself (the enum belongs to bpfld-asm).
-const BPF_TRACE_ITER: u32 = 28;
-const BPF_TRACE_KPROBE_MULTI: u32 = 42;
-const BPF_NETFILTER: u32 = 45;
-const BPF_TRACE_UPROBE_MULTI: u32 = 48;
+// Attach types this module sets itself.
+const BPF_TRACE_ITER: u32 = AttachType::TRACE_ITER.raw();
+const BPF_TRACE_KPROBE_MULTI: u32 = AttachType::TRACE_KPROBE_MULTI.raw();
+const BPF_NETFILTER: u32 = AttachType::NETFILTER.raw();
+const BPF_TRACE_UPROBE_MULTI: u32 = AttachType::TRACE_UPROBE_MULTI.raw();
 
 /// `BPF_F_REPLACE` of `BPF_LINK_UPDATE`/`BPF_PROG_ATTACH`: replace only if
 /// the current program is the given old one.
@@ -80,11 +82,11 @@ pub struct MprogPosition {
 
 /// Creates a tcx link (`BPF_LINK_CREATE` with `BPF_TCX_INGRESS` or
 /// `BPF_TCX_EGRESS`) on interface `ifindex` (Linux >= 6.6).
-pub fn link_create_tcx(prog: BorrowedFd<'_>, ifindex: u32, attach_type: u32, pos: MprogPosition) -> Result<OwnedFd> {
+pub fn link_create_tcx(prog: BorrowedFd<'_>, ifindex: u32, attach_type: AttachType, pos: MprogPosition) -> Result<OwnedFd> {
     let mut a = attr::LinkCreateTcx {
         prog_fd: fd_u32(prog),
         target_ifindex: ifindex,
-        attach_type,
+        attach_type: attach_type.raw(),
         flags: pos.flags,
         relative: pos.relative,
         expected_revision: pos.expected_revision,
@@ -204,7 +206,7 @@ pub fn link_update(link: BorrowedFd<'_>, new_prog: BorrowedFd<'_>, old: Option<B
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkInfo {
     /// `enum bpf_link_type`.
-    pub link_type: u32,
+    pub link_type: LinkType,
     /// The link's id.
     pub id: u32,
     /// The id of the program attached through it.
@@ -216,7 +218,7 @@ pub fn link_info(link: BorrowedFd<'_>) -> Result<LinkInfo> {
     let mut info = attr::BpfLinkInfo::default();
     // SAFETY: the union is read as plain words; no pointer field is set.
     unsafe { crate::obj::obj_info(link, &mut info) }?;
-    Ok(LinkInfo { link_type: info.link_type, id: info.id, prog_id: info.prog_id })
+    Ok(LinkInfo { link_type: info.link_type.into(), id: info.id, prog_id: info.prog_id })
 }
 
 /// What a `BPF_PROG_ATTACH` attaches to: an fd (cgroup, sockmap, netns)
@@ -244,14 +246,14 @@ impl AttachTarget<'_> {
 pub fn prog_attach(
     prog: BorrowedFd<'_>,
     target: AttachTarget<'_>,
-    attach_type: u32,
+    attach_type: AttachType,
     flags: u32,
     replace: Option<BorrowedFd<'_>>,
 ) -> Result<()> {
     let mut a = attr::ProgAttach {
         target: target.raw(),
         attach_bpf_fd: fd_u32(prog),
-        attach_type,
+        attach_type: attach_type.raw(),
         attach_flags: flags,
         replace_bpf_fd: replace.map_or(0, fd_u32),
         ..Default::default()
@@ -262,8 +264,13 @@ pub fn prog_attach(
 
 /// Detaches what [`prog_attach`] attached (`BPF_PROG_DETACH`). `prog` is
 /// required where several programs share the hook (cgroup multi, sockmap).
-pub fn prog_detach(prog: Option<BorrowedFd<'_>>, target: AttachTarget<'_>, attach_type: u32) -> Result<()> {
-    let mut a = attr::ProgAttach { target: target.raw(), attach_bpf_fd: prog.map_or(0, fd_u32), attach_type, ..Default::default() };
+pub fn prog_detach(prog: Option<BorrowedFd<'_>>, target: AttachTarget<'_>, attach_type: AttachType) -> Result<()> {
+    let mut a = attr::ProgAttach {
+        target: target.raw(),
+        attach_bpf_fd: prog.map_or(0, fd_u32),
+        attach_type: attach_type.raw(),
+        ..Default::default()
+    };
     // SAFETY: ProgAttach holds no pointers.
     unsafe { bpf(Cmd::ProgDetach, &mut a) }.map(drop).map_err(|e| SysError::bpf(Cmd::ProgDetach, e))
 }
@@ -273,9 +280,13 @@ pub fn prog_detach(prog: Option<BorrowedFd<'_>>, target: AttachTarget<'_>, attac
 /// `ENODEV`/`EINVAL` on a bad ifindex) only after the attach type was
 /// accepted; an unknown one fails with `EINVAL` first. `target` is what
 /// to try: an fd of -1 or ifindex 0.
-pub(crate) fn link_type_known(prog: BorrowedFd<'_>, attach_type: u32, by_ifindex: bool) -> bool {
-    let mut a =
-        attr::LinkCreate { prog_fd: fd_u32(prog), target: if by_ifindex { 0 } else { u32::MAX }, attach_type, ..Default::default() };
+pub(crate) fn link_type_known(prog: BorrowedFd<'_>, attach_type: AttachType, by_ifindex: bool) -> bool {
+    let mut a = attr::LinkCreate {
+        prog_fd: fd_u32(prog),
+        target: if by_ifindex { 0 } else { u32::MAX },
+        attach_type: attach_type.raw(),
+        ..Default::default()
+    };
     // SAFETY: LinkCreate holds no pointers; an fd returned against
     // expectations is owned and closed.
     match unsafe { bpf_fd(Cmd::LinkCreate, &mut a) } {
@@ -291,10 +302,8 @@ pub(crate) fn link_type_known(prog: BorrowedFd<'_>, attach_type: u32, by_ifindex
 pub fn tcx_supported() -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SUPPORTED.get_or_init(|| {
-        const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
-        const BPF_TCX_INGRESS: u32 = 46;
-        let Ok(prog) = crate::probe::trivial_prog(BPF_PROG_TYPE_SCHED_CLS) else { return false };
-        link_type_known(std::os::fd::AsFd::as_fd(&prog), BPF_TCX_INGRESS, true)
+        let Ok(prog) = crate::probe::trivial_prog(ProgType::SCHED_CLS) else { return false };
+        link_type_known(std::os::fd::AsFd::as_fd(&prog), AttachType::TCX_INGRESS, true)
     })
 }
 
@@ -308,14 +317,12 @@ pub fn tcx_supported() -> bool {
 pub fn xdp_link_supported() -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SUPPORTED.get_or_init(|| {
-        const BPF_PROG_TYPE_XDP: u32 = 6;
-        const BPF_XDP: u32 = 37;
         const LOOPBACK_IFINDEX: u32 = 1;
-        let Ok(prog) = crate::probe::trivial_prog(BPF_PROG_TYPE_XDP) else { return false };
+        let Ok(prog) = crate::probe::trivial_prog(ProgType::XDP) else { return false };
         let mut a = attr::LinkCreate {
             prog_fd: fd_u32(std::os::fd::AsFd::as_fd(&prog)),
             target: LOOPBACK_IFINDEX,
-            attach_type: BPF_XDP,
+            attach_type: AttachType::XDP.raw(),
             flags: crate::XdpFlags::DRV_MODE.0,
             ..Default::default()
         };
@@ -333,10 +340,8 @@ pub fn xdp_link_supported() -> bool {
 pub fn cgroup_link_supported() -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SUPPORTED.get_or_init(|| {
-        const BPF_PROG_TYPE_CGROUP_SKB: u32 = 8;
-        const BPF_CGROUP_INET_INGRESS: u32 = 0;
-        let Ok(prog) = crate::probe::trivial_prog(BPF_PROG_TYPE_CGROUP_SKB) else { return false };
-        link_type_known(std::os::fd::AsFd::as_fd(&prog), BPF_CGROUP_INET_INGRESS, false)
+        let Ok(prog) = crate::probe::trivial_prog(ProgType::CGROUP_SKB) else { return false };
+        link_type_known(std::os::fd::AsFd::as_fd(&prog), AttachType::CGROUP_INET_INGRESS, false)
     })
 }
 

@@ -2,12 +2,10 @@
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
+use bpfld_asm::types::MapType;
+
 use crate::attr;
-use crate::consts::{
-    BPF_F_VTYPE_BTF_OBJ_FD, BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_CGROUP_ARRAY, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_LRU_PERCPU_HASH,
-    BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERF_EVENT_ARRAY,
-    BPF_MAP_TYPE_PROG_ARRAY,
-};
+use crate::consts::BPF_F_VTYPE_BTF_OBJ_FD;
 use crate::error::{Result, SysError};
 use crate::obj::{get_fd_by_id, get_next_id, obj_info};
 use crate::probe::possible_cpus;
@@ -17,7 +15,7 @@ use crate::syscall::{bpf, bpf_fd, c_buf_to_string, fd_u32, obj_name, opt_fd, ptr
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MapCreateAttr<'a> {
     /// `enum bpf_map_type` value.
-    pub map_type: u32,
+    pub map_type: MapType,
     /// Key size in bytes.
     pub key_size: u32,
     /// Value size in bytes.
@@ -53,7 +51,7 @@ pub struct MapCreateAttr<'a> {
 /// Creates a map (`BPF_MAP_CREATE`).
 pub fn map_create(attr: &MapCreateAttr<'_>) -> Result<OwnedFd> {
     let mut a = attr::MapCreate {
-        map_type: attr.map_type,
+        map_type: attr.map_type.raw(),
         key_size: attr.key_size,
         value_size: attr.value_size,
         max_entries: attr.max_entries,
@@ -81,7 +79,7 @@ pub fn map_create(attr: &MapCreateAttr<'_>) -> Result<OwnedFd> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapInfo {
     /// `enum bpf_map_type` value.
-    pub map_type: u32,
+    pub map_type: MapType,
     /// Kernel-wide map id.
     pub id: u32,
     /// Key size in bytes.
@@ -114,7 +112,7 @@ pub fn map_info(fd: BorrowedFd<'_>) -> Result<MapInfo> {
     // SAFETY: BpfMapInfo holds no pointers.
     unsafe { obj_info(fd, &mut info) }?;
     Ok(MapInfo {
-        map_type: info.map_type,
+        map_type: info.map_type.into(),
         id: info.id,
         key_size: info.key_size,
         value_size: info.value_size,
@@ -142,7 +140,7 @@ pub fn map_info(fd: BorrowedFd<'_>) -> Result<MapInfo> {
 #[derive(Clone, Copy, Debug)]
 pub struct MapRef<'a> {
     fd: BorrowedFd<'a>,
-    map_type: u32,
+    map_type: MapType,
     key_size: usize,
     value_size: usize,
     name: [u8; attr::OBJ_NAME_LEN],
@@ -170,7 +168,7 @@ impl<'a> MapRef<'a> {
     }
 
     /// The `enum bpf_map_type` value.
-    pub fn map_type(&self) -> u32 {
+    pub fn map_type(&self) -> MapType {
         self.map_type
     }
 
@@ -380,18 +378,14 @@ pub struct BatchBuffers<'b> {
 }
 
 /// Bytes the kernel copies per element for `map_type` (`bpf_map_value_size`).
-fn syscall_value_size(map_type: u32, value_size: u32) -> Result<usize> {
+fn syscall_value_size(map_type: MapType, value_size: u32) -> Result<usize> {
     let value_size = value_size as usize;
     match map_type {
-        BPF_MAP_TYPE_PERCPU_HASH | BPF_MAP_TYPE_PERCPU_ARRAY | BPF_MAP_TYPE_LRU_PERCPU_HASH | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE => {
+        MapType::PERCPU_HASH | MapType::PERCPU_ARRAY | MapType::LRU_PERCPU_HASH | MapType::PERCPU_CGROUP_STORAGE => {
             let cpus = possible_cpus()?;
             Ok(value_size.next_multiple_of(8).saturating_mul(cpus))
         }
-        BPF_MAP_TYPE_PROG_ARRAY
-        | BPF_MAP_TYPE_PERF_EVENT_ARRAY
-        | BPF_MAP_TYPE_CGROUP_ARRAY
-        | BPF_MAP_TYPE_ARRAY_OF_MAPS
-        | BPF_MAP_TYPE_HASH_OF_MAPS => Ok(4),
+        MapType::PROG_ARRAY | MapType::PERF_EVENT_ARRAY | MapType::CGROUP_ARRAY | MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => Ok(4),
         _ => Ok(value_size),
     }
 }

@@ -4,7 +4,9 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 
-use crate::consts::{BPF_F_MMAPABLE, BPF_F_RDONLY, BPF_MAP_TYPE_ARRAY};
+use bpfld_asm::types::MapType;
+
+use crate::consts::{BPF_F_MMAPABLE, BPF_F_RDONLY};
 use crate::error::{Operation, Result, SysError};
 use crate::map::map_info;
 use crate::probe::page_size;
@@ -48,7 +50,7 @@ impl MmapedMap {
         let invalid = |msg: &str| {
             SysError::new(Operation::Mmap, io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())).with_object(info.name.clone())
         };
-        if info.map_type != BPF_MAP_TYPE_ARRAY || info.map_flags & BPF_F_MMAPABLE == 0 {
+        if info.map_type != MapType::ARRAY || info.map_flags & BPF_F_MMAPABLE == 0 {
             return Err(invalid("only BPF_F_MMAPABLE array maps can be mmap()ed"));
         }
         if writable && info.map_flags & BPF_F_RDONLY != 0 {

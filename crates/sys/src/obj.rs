@@ -1,5 +1,7 @@
 //! Commands common to all object kinds: ids, fds by id, info, pinning, links.
 
+use bpfld_asm::types::{AttachType, ProgType};
+
 use std::ffi::CStr;
 use std::mem::size_of;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -86,7 +88,7 @@ pub enum LinkTarget<'a> {
 pub fn link_create(
     prog: BorrowedFd<'_>,
     target: LinkTarget<'_>,
-    attach_type: u32,
+    attach_type: AttachType,
     flags: u32,
     target_btf_id: Option<u32>,
 ) -> Result<OwnedFd> {
@@ -98,7 +100,7 @@ pub fn link_create(
     let mut a = attr::LinkCreate {
         prog_fd: fd_u32(prog),
         target,
-        attach_type,
+        attach_type: attach_type.raw(),
         flags,
         target_btf_id: target_btf_id.unwrap_or(0),
         ..Default::default()
@@ -107,11 +109,11 @@ pub fn link_create(
     unsafe { bpf_fd(Cmd::LinkCreate, &mut a) }.map_err(|e| SysError::bpf(Cmd::LinkCreate, e))
 }
 
-/// `BPF_PERF_EVENT`: the attach type of a link to a perf event.
-const BPF_PERF_EVENT: u32 = 41;
+/// The attach type of a link to a perf event.
+const BPF_PERF_EVENT: u32 = AttachType::PERF_EVENT.raw();
 
-/// `BPF_STRUCT_OPS`: the attach type of a link registering a struct_ops map.
-const BPF_STRUCT_OPS: u32 = 44;
+/// The attach type of a link registering a struct_ops map.
+const BPF_STRUCT_OPS: u32 = AttachType::STRUCT_OPS.raw();
 
 /// Registers the struct_ops map `map` (created with `BPF_F_LINK`, its
 /// value already written) with a BPF link (`BPF_LINK_CREATE`,
@@ -147,7 +149,7 @@ pub fn link_create_perf_event(prog: BorrowedFd<'_>, event: BorrowedFd<'_>, cooki
 pub fn perf_link_supported() -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SUPPORTED.get_or_init(|| {
-        let Ok(prog) = crate::probe::trivial_prog(crate::consts::BPF_PROG_TYPE_TRACEPOINT) else { return false };
+        let Ok(prog) = crate::probe::trivial_prog(ProgType::TRACEPOINT) else { return false };
         let mut a = attr::LinkCreatePerfEvent {
             prog_fd: fd_u32(std::os::fd::AsFd::as_fd(&prog)),
             target_fd: u32::MAX, // -1

@@ -3,7 +3,8 @@
 use std::io;
 use std::sync::OnceLock;
 
-use crate::consts::BPF_PROG_TYPE_SOCKET_FILTER;
+use bpfld_asm::types::ProgType;
+
 use crate::error::{Operation, SysError};
 use crate::log::LogOptions;
 use crate::prog::{prog_load, ProgLoadAttr};
@@ -23,11 +24,11 @@ const TRIVIAL_PROG: [u8; 16] = [
 /// `bpfld_testdata::require_kernel`.
 /// The error says why (`ENOSYS`, `EPERM`...).
 pub fn bpf_usable() -> io::Result<()> {
-    trivial_prog(BPF_PROG_TYPE_SOCKET_FILTER).map(drop).map_err(io::Error::from)
+    trivial_prog(ProgType::SOCKET_FILTER).map(drop).map_err(io::Error::from)
 }
 
 /// Loads `r0 = 0; exit` as a program of `prog_type`, for feature probes.
-pub(crate) fn trivial_prog(prog_type: u32) -> Result<std::os::fd::OwnedFd, crate::LoadError> {
+pub(crate) fn trivial_prog(prog_type: ProgType) -> Result<std::os::fd::OwnedFd, crate::LoadError> {
     let attr = ProgLoadAttr {
         prog_type,
         insns: &TRIVIAL_PROG,

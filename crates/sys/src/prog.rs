@@ -7,6 +7,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use crate::attr;
 use crate::error::{LoadError, Result, SysError};
 use crate::log::{load_with_log, LogOptions};
+use bpfld_asm::types::{AttachType, ProgType};
+
 use crate::obj::{get_fd_by_id, get_next_id, obj_info};
 use crate::syscall::{bpf, bpf_fd, c_buf_to_string, fd_u32, len_u32, obj_name, opt_fd, ptr, ptr_mut, Cmd};
 
@@ -17,10 +19,10 @@ const INSN_SIZE: usize = 8;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProgLoadAttr<'a> {
     /// `enum bpf_prog_type` value.
-    pub prog_type: u32,
+    pub prog_type: ProgType,
     /// `enum bpf_attach_type` value the program will be attached with; some
     /// program types need it at load time to check context accesses.
-    pub expected_attach_type: u32,
+    pub expected_attach_type: AttachType,
     /// The instructions as raw bytes in host byte order, 8 bytes per
     /// `struct bpf_insn` (a `ld_imm64` takes two). Bytes rather than `u64`s
     /// because that is how ELF sections and instruction encoders hold them;
@@ -97,7 +99,7 @@ pub fn prog_load(attr: &ProgLoadAttr<'_>) -> Result<ProgLoaded, LoadError> {
     let fd_array_len = len_u32(attr.fd_array.len(), "fd_array").map_err(|e| err(e, String::new(), false))?;
 
     let base = attr::ProgLoad {
-        prog_type: attr.prog_type,
+        prog_type: attr.prog_type.raw(),
         insn_cnt,
         insns: ptr(attr.insns),
         license: attr.license.as_ptr() as u64,
@@ -105,7 +107,7 @@ pub fn prog_load(attr: &ProgLoadAttr<'_>) -> Result<ProgLoaded, LoadError> {
         prog_flags: attr.prog_flags,
         prog_name: obj_name(attr.prog_name),
         prog_ifindex: attr.prog_ifindex,
-        expected_attach_type: attr.expected_attach_type,
+        expected_attach_type: attr.expected_attach_type.raw(),
         prog_btf_fd: opt_fd(attr.prog_btf_fd),
         func_info_rec_size: if func_info_cnt > 0 { attr.func_info_rec_size } else { 0 },
         func_info: ptr(attr.func_info),
@@ -151,7 +153,7 @@ fn record_count(data: &[u8], rec_size: u32, what: &str) -> std::result::Result<u
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgInfo {
     /// `enum bpf_prog_type` value.
-    pub prog_type: u32,
+    pub prog_type: ProgType,
     /// Kernel-wide program id.
     pub id: u32,
     /// Program tag (hash of the instructions).
@@ -224,7 +226,7 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
 
     let info = second;
     Ok(ProgInfo {
-        prog_type: info.prog_type,
+        prog_type: info.prog_type.into(),
         id: info.id,
         tag: info.tag,
         name: c_buf_to_string(&info.name),

@@ -19,11 +19,11 @@ use std::ops::{ControlFlow, Deref, DerefMut};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
-use crate::consts::{BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF};
 use crate::error::{Operation, Result, SysError};
 use crate::map::map_info;
 use crate::mapping::Mapping;
 use crate::probe::page_size;
+use bpfld_asm::types::MapType;
 
 /// `BPF_RINGBUF_BUSY_BIT`: the record is still being written.
 const BUSY_BIT: u32 = 1 << 31;
@@ -37,10 +37,10 @@ fn invalid(name: &str, msg: String) -> SysError {
 }
 
 /// Checks the map's type and returns (name, data size).
-fn ring_geometry(map: BorrowedFd<'_>, want_type: u32, what: &str) -> Result<(String, u64)> {
+fn ring_geometry(map: BorrowedFd<'_>, want_type: MapType) -> Result<(String, u64)> {
     let info = map_info(map)?;
     if info.map_type != want_type {
-        return Err(invalid(&info.name, format!("map type {} is not {what}", info.map_type)));
+        return Err(invalid(&info.name, format!("map type {} is not BPF_MAP_TYPE_{want_type}", info.map_type.raw())));
     }
     let size = u64::from(info.max_entries);
     if !size.is_power_of_two() || size < page_size() as u64 {
@@ -94,7 +94,7 @@ pub struct RingBufConsumer {
 impl RingBufConsumer {
     /// Maps the ring buffer map behind `map`.
     pub fn new(map: BorrowedFd<'_>) -> Result<RingBufConsumer> {
-        let (name, size) = ring_geometry(map, BPF_MAP_TYPE_RINGBUF, "BPF_MAP_TYPE_RINGBUF")?;
+        let (name, size) = ring_geometry(map, MapType::RINGBUF)?;
         let page = page_size();
         let consumer = Mapping::new(map, page, 0, true, &name)?;
         let len =
@@ -412,7 +412,7 @@ pub struct UserRingBufProducer {
 impl UserRingBufProducer {
     /// Maps the user ring buffer map behind `map`.
     pub fn new(map: BorrowedFd<'_>) -> Result<UserRingBufProducer> {
-        let (name, size) = ring_geometry(map, BPF_MAP_TYPE_USER_RINGBUF, "BPF_MAP_TYPE_USER_RINGBUF")?;
+        let (name, size) = ring_geometry(map, MapType::USER_RINGBUF)?;
         let page = page_size();
         let consumer = Mapping::new(map, page, 0, false, &name)?;
         let len =

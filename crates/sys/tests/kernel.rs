@@ -5,19 +5,11 @@ use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+use bpfld_asm::types::{AttachType, MapType, ProgType};
 use bpfld_sys::consts::*;
 use bpfld_sys::*;
 use bpfld_testdata::require_kernel;
 
-const PROG_TYPE_SOCKET_FILTER: u32 = 1;
-const PROG_TYPE_XDP: u32 = 6;
-const PROG_TYPE_CGROUP_SKB: u32 = 8;
-const PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
-const PROG_TYPE_SYSCALL: u32 = 31;
-const MAP_TYPE_HASH: u32 = 1;
-const MAP_TYPE_ARRAY: u32 = 2;
-const MAP_TYPE_QUEUE: u32 = 22;
-const ATTACH_CGROUP_INET_INGRESS: u32 = 0;
 const XDP_PASS: i32 = 2;
 
 // --- A tiny instruction encoder -------------------------------------------
@@ -53,18 +45,18 @@ fn code(insns: &[[u8; 8]]) -> Vec<u8> {
     insns.concat()
 }
 
-fn load_with(prog_type: u32, insns: &[u8], name: &str, log: LogOptions) -> Result<ProgLoaded, LoadError> {
+fn load_with(prog_type: ProgType, insns: &[u8], name: &str, log: LogOptions) -> Result<ProgLoaded, LoadError> {
     prog_load(&ProgLoadAttr { prog_type, insns, license: c"GPL", prog_name: name, log, ..Default::default() })
 }
 
-fn load(prog_type: u32, insns: &[u8], name: &str) -> OwnedFd {
+fn load(prog_type: ProgType, insns: &[u8], name: &str) -> OwnedFd {
     match load_with(prog_type, insns, name, LogOptions::default()) {
         Ok(p) => p.fd,
         Err(e) => panic!("{e}"),
     }
 }
 
-fn create(map_type: u32, key_size: u32, value_size: u32, max_entries: u32, flags: u32, name: &str) -> OwnedFd {
+fn create(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32, flags: u32, name: &str) -> OwnedFd {
     map_create(&MapCreateAttr { map_type, key_size, value_size, max_entries, map_flags: flags, map_name: name, ..Default::default() })
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -80,9 +72,9 @@ fn hash_map_element_ops() {
     if !require_kernel() {
         return;
     }
-    let fd = create(MAP_TYPE_HASH, 4, 8, 16, 0, "test_hash");
+    let fd = create(MapType::HASH, 4, 8, 16, 0, "test_hash");
     let m = MapRef::new(fd.as_fd()).unwrap();
-    assert_eq!((m.key_size(), m.value_size(), m.map_type()), (4, 8, MAP_TYPE_HASH));
+    assert_eq!((m.key_size(), m.value_size(), m.map_type()), (4, 8, MapType::HASH));
 
     for k in 0..5u32 {
         m.update(&k.to_ne_bytes(), &(u64::from(k) * 100).to_ne_bytes(), BPF_ANY).unwrap();
@@ -132,9 +124,9 @@ fn map_info_and_ids() {
     if !require_kernel() {
         return;
     }
-    let fd = create(MAP_TYPE_HASH, 8, 16, 32, BPF_F_NO_PREALLOC, "a_long_map_name_truncated");
+    let fd = create(MapType::HASH, 8, 16, 32, BPF_F_NO_PREALLOC, "a_long_map_name_truncated");
     let info = map_info(fd.as_fd()).unwrap();
-    assert_eq!(info.map_type, MAP_TYPE_HASH);
+    assert_eq!(info.map_type, MapType::HASH);
     assert_eq!((info.key_size, info.value_size, info.max_entries), (8, 16, 32));
     assert_eq!(info.map_flags, BPF_F_NO_PREALLOC);
     assert_eq!(info.name, "a_long_map_name");
@@ -158,7 +150,7 @@ fn array_map_element_ops() {
     if !require_kernel() {
         return;
     }
-    let fd = create(MAP_TYPE_ARRAY, 4, 4, 4, 0, "test_array");
+    let fd = create(MapType::ARRAY, 4, 4, 4, 0, "test_array");
     let m = MapRef::new(fd.as_fd()).unwrap();
     let mut v = [0xffu8; 4];
     assert!(m.lookup(&2u32.to_ne_bytes(), &mut v, 0).unwrap());
@@ -176,7 +168,7 @@ fn frozen_map_rejects_user_updates() {
     if !require_kernel() {
         return;
     }
-    let fd = create(MAP_TYPE_ARRAY, 4, 8, 1, 0, "test_frozen");
+    let fd = create(MapType::ARRAY, 4, 8, 1, 0, "test_frozen");
     let m = MapRef::new(fd.as_fd()).unwrap();
     m.update(&0u32.to_ne_bytes(), &5u64.to_ne_bytes(), BPF_ANY).unwrap();
     m.freeze().unwrap();
@@ -193,7 +185,7 @@ fn queue_lookup_and_delete_pops() {
     if !require_kernel() {
         return;
     }
-    let fd = create(MAP_TYPE_QUEUE, 0, 4, 4, 0, "test_queue");
+    let fd = create(MapType::QUEUE, 0, 4, 4, 0, "test_queue");
     let m = MapRef::new(fd.as_fd()).unwrap();
     assert_eq!(m.key_size(), 0);
     m.update(&[], &1u32.to_ne_bytes(), BPF_ANY).unwrap();
@@ -211,7 +203,7 @@ fn percpu_values_have_one_slot_per_possible_cpu() {
     if !require_kernel() {
         return;
     }
-    let fd = create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, 0, "test_percpu");
+    let fd = create(MapType::PERCPU_ARRAY, 4, 4, 1, 0, "test_percpu");
     let m = MapRef::new(fd.as_fd()).unwrap();
     let cpus = possible_cpus().unwrap();
     assert_eq!(m.value_size(), 8 * cpus);
@@ -230,7 +222,7 @@ fn mmap_array_map() {
     if !require_kernel() {
         return;
     }
-    let fd = create(MAP_TYPE_ARRAY, 4, 8, 4, BPF_F_MMAPABLE, "test_mmap");
+    let fd = create(MapType::ARRAY, 4, 8, 4, BPF_F_MMAPABLE, "test_mmap");
     let m = MapRef::new(fd.as_fd()).unwrap();
     let mut mm = MmapedMap::new(fd.as_fd(), true).unwrap();
     assert_eq!(mm.len(), 32);
@@ -258,14 +250,14 @@ fn mmap_array_map() {
     assert_eq!(&mm.as_slice()[0..8], &1u64.to_ne_bytes());
 
     // Frozen maps can only be mapped read-only.
-    let frozen = create(MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_MMAPABLE, "test_mmap_ro");
+    let frozen = create(MapType::ARRAY, 4, 4, 1, BPF_F_MMAPABLE, "test_mmap_ro");
     map_freeze(frozen.as_fd()).unwrap();
     let e = MmapedMap::new(frozen.as_fd(), true).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EPERM), "{e}");
     assert_eq!(e.operation(), Operation::Mmap);
     MmapedMap::new(frozen.as_fd(), false).unwrap();
 
-    let plain = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "test_no_mmap");
+    let plain = create(MapType::ARRAY, 4, 4, 1, 0, "test_no_mmap");
     let e = MmapedMap::new(plain.as_fd(), false).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
 }
@@ -277,7 +269,7 @@ fn socket_filter_test_run() {
     if !require_kernel() {
         return;
     }
-    let prog = load(PROG_TYPE_SOCKET_FILTER, &code(&[mov_imm(0, 42), exit()]), "sf_42");
+    let prog = load(ProgType::SOCKET_FILTER, &code(&[mov_imm(0, 42), exit()]), "sf_42");
     let packet = [0u8; 64];
     let r = prog_test_run(prog.as_fd(), &TestRunOpts { data_in: &packet, ..Default::default() }).unwrap();
     assert_eq!(r.retval, 42);
@@ -288,7 +280,7 @@ fn xdp_test_run_returns_packet() {
     if !require_kernel() {
         return;
     }
-    let prog = load(PROG_TYPE_XDP, &code(&[mov_imm(0, XDP_PASS), exit()]), "xdp_pass");
+    let prog = load(ProgType::XDP, &code(&[mov_imm(0, XDP_PASS), exit()]), "xdp_pass");
     let packet: Vec<u8> = (0..64u8).collect();
     let r = prog_test_run(prog.as_fd(), &TestRunOpts { data_in: &packet, data_out_size: 256, repeat: 3, ..Default::default() }).unwrap();
     assert_eq!(r.retval, XDP_PASS as u32);
@@ -306,7 +298,7 @@ fn syscall_program_writes_its_context() {
     }
     let insns = code(&[st_w(1, 0, 7), mov_imm(0, 42), exit()]);
     let prog = prog_load(&ProgLoadAttr {
-        prog_type: PROG_TYPE_SYSCALL,
+        prog_type: ProgType::SYSCALL,
         prog_flags: BPF_F_SLEEPABLE,
         insns: &insns,
         license: c"GPL",
@@ -327,7 +319,7 @@ fn invalid_program_error_carries_log() {
         return;
     }
     let insns = code(&[mov_reg(0, 2), exit()]);
-    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "bad_prog", LogOptions::with_level(1)).unwrap_err();
+    let e = load_with(ProgType::SOCKET_FILTER, &insns, "bad_prog", LogOptions::with_level(1)).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EACCES), "{e}");
     assert!(e.log().contains("R2 !read_ok"), "{}", e.log());
     assert!(!e.log_truncated());
@@ -336,17 +328,17 @@ fn invalid_program_error_carries_log() {
     assert!(s.contains("R2 !read_ok"), "{s}");
 
     // Default options: load without a log, retry with one on failure.
-    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "bad_prog", LogOptions::default()).unwrap_err();
+    let e = load_with(ProgType::SOCKET_FILTER, &insns, "bad_prog", LogOptions::default()).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EACCES));
     assert!(e.log().contains("R2 !read_ok"), "{}", e.log());
 
     // No log at all.
-    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "bad_prog", LogOptions::none()).unwrap_err();
+    let e = load_with(ProgType::SOCKET_FILTER, &insns, "bad_prog", LogOptions::none()).unwrap_err();
     assert_eq!(e.errno(), Some(libc::EACCES));
     assert!(e.log().is_empty());
 
     // Malformed input never reaches the kernel.
-    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns[..12], "bad_len", LogOptions::none()).unwrap_err();
+    let e = load_with(ProgType::SOCKET_FILTER, &insns[..12], "bad_len", LogOptions::none()).unwrap_err();
     assert_eq!(e.errno(), None);
     assert_eq!(e.sys_error().kind(), io::ErrorKind::InvalidInput);
 }
@@ -369,16 +361,16 @@ fn log_grows_until_complete() {
 
     // Successful load, level 2: the log comes back with the program.
     let insns = long_program(300, false);
-    let reference = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_ok", big(BPF_LOG_LEVEL2)).unwrap();
-    let grown = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_ok", tiny(BPF_LOG_LEVEL2)).unwrap();
+    let reference = load_with(ProgType::SOCKET_FILTER, &insns, "long_ok", big(BPF_LOG_LEVEL2)).unwrap();
+    let grown = load_with(ProgType::SOCKET_FILTER, &insns, "long_ok", tiny(BPF_LOG_LEVEL2)).unwrap();
     assert!(reference.log.len() > 4 * 128, "log is only {} bytes", reference.log.len());
     assert_eq!(grown.log, reference.log);
     assert!(grown.log.contains("processed"), "{}", grown.log);
 
     // Failed load, level 1: the error is the verifier's, not ENOSPC.
     let insns = long_program(300, true);
-    let reference = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_bad", big(BPF_LOG_LEVEL1)).unwrap_err();
-    let grown = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_bad", tiny(BPF_LOG_LEVEL1)).unwrap_err();
+    let reference = load_with(ProgType::SOCKET_FILTER, &insns, "long_bad", big(BPF_LOG_LEVEL1)).unwrap_err();
+    let grown = load_with(ProgType::SOCKET_FILTER, &insns, "long_bad", tiny(BPF_LOG_LEVEL1)).unwrap_err();
     assert_eq!(grown.errno(), Some(libc::EACCES));
     assert!(reference.log().len() > 128);
     assert_eq!(grown.log(), reference.log());
@@ -387,7 +379,7 @@ fn log_grows_until_complete() {
 
     // A log that does not fit the maximum is reported as truncated.
     let capped = LogOptions { max_size: 256, ..tiny(BPF_LOG_LEVEL1) };
-    let e = load_with(PROG_TYPE_SOCKET_FILTER, &insns, "long_bad", capped).unwrap_err();
+    let e = load_with(ProgType::SOCKET_FILTER, &insns, "long_bad", capped).unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOSPC));
     assert!(e.log_truncated());
     assert!(e.log().len() < 256);
@@ -399,9 +391,9 @@ fn prog_info_returns_xlated_instructions() {
         return;
     }
     let insns = code(&[mov_imm(0, 42), exit()]);
-    let fd = load(PROG_TYPE_SOCKET_FILTER, &insns, "a_very_long_program_name");
+    let fd = load(ProgType::SOCKET_FILTER, &insns, "a_very_long_program_name");
     let info = prog_info(fd.as_fd()).unwrap();
-    assert_eq!(info.prog_type, PROG_TYPE_SOCKET_FILTER);
+    assert_eq!(info.prog_type, ProgType::SOCKET_FILTER);
     assert_eq!(info.name, "a_very_long_pro");
     assert_eq!(info.xlated_prog_insns, insns);
     assert!(info.map_ids.is_empty());
@@ -424,22 +416,22 @@ fn prog_info_map_ids_and_fd_array() {
     if !require_kernel() {
         return;
     }
-    let map = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "used_map");
+    let map = create(MapType::ARRAY, 4, 4, 1, 0, "used_map");
     let map_id = map_info(map.as_fd()).unwrap().id;
 
     // ld_imm64 with a map fd.
     let [a, b] = ld_map(1, 1, map.as_raw_fd());
-    let fd = load(PROG_TYPE_SOCKET_FILTER, &code(&[a, b, mov_imm(0, 0), exit()]), "uses_map");
+    let fd = load(ProgType::SOCKET_FILTER, &code(&[a, b, mov_imm(0, 0), exit()]), "uses_map");
     assert_eq!(prog_info(fd.as_fd()).unwrap().map_ids, vec![map_id]);
 
     // ld_imm64 with an index into fd_array; bind an otherwise unused map.
-    let unused = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "bound_map");
+    let unused = create(MapType::ARRAY, 4, 4, 1, 0, "bound_map");
     let unused_id = map_info(unused.as_fd()).unwrap().id;
     let fds = [map.as_raw_fd(), unused.as_raw_fd()];
     let [a, b] = ld_map(1, 5, 0);
     let insns = code(&[a, b, mov_imm(0, 0), exit()]);
     let p = prog_load(&ProgLoadAttr {
-        prog_type: PROG_TYPE_SOCKET_FILTER,
+        prog_type: ProgType::SOCKET_FILTER,
         insns: &insns,
         license: c"GPL",
         prog_name: "fd_array",
@@ -452,7 +444,7 @@ fn prog_info_map_ids_and_fd_array() {
     assert_eq!(ids, [map_id, unused_id].into_iter().collect());
 
     // prog_bind_map.
-    let other = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "late_bound");
+    let other = create(MapType::ARRAY, 4, 4, 1, 0, "late_bound");
     let other_id = map_info(other.as_fd()).unwrap().id;
     prog_bind_map(fd.as_fd(), other.as_fd()).unwrap();
     let ids: BTreeSet<u32> = prog_info(fd.as_fd()).unwrap().map_ids.into_iter().collect();
@@ -495,7 +487,7 @@ fn btf_load_and_info() {
 
     // A map described by the BTF.
     let map = map_create(&MapCreateAttr {
-        map_type: MAP_TYPE_ARRAY,
+        map_type: MapType::ARRAY,
         key_size: 4,
         value_size: 4,
         max_entries: 1,
@@ -557,7 +549,7 @@ fn raw_tracepoint_link() {
     if !require_kernel() {
         return;
     }
-    let prog = load(PROG_TYPE_RAW_TRACEPOINT, &code(&[mov_imm(0, 0), exit()]), "raw_tp");
+    let prog = load(ProgType::RAW_TRACEPOINT, &code(&[mov_imm(0, 0), exit()]), "raw_tp");
     let link = raw_tracepoint_open(Some(c"sys_enter"), prog.as_fd()).unwrap_or_else(|e| panic!("{e}"));
     let mut n = 0;
     let mut id = 0;
@@ -598,16 +590,16 @@ fn cgroup_link_create_and_detach() {
     let result = std::panic::catch_unwind(|| {
         let cg = std::fs::File::open(&dir).unwrap();
         let prog = prog_load(&ProgLoadAttr {
-            prog_type: PROG_TYPE_CGROUP_SKB,
-            expected_attach_type: ATTACH_CGROUP_INET_INGRESS,
+            prog_type: ProgType::CGROUP_SKB,
+            expected_attach_type: AttachType::CGROUP_INET_INGRESS,
             insns: &code(&[mov_imm(0, 1), exit()]),
             license: c"GPL",
             prog_name: "cg_allow",
             ..Default::default()
         })
         .unwrap_or_else(|e| panic!("{e}"));
-        let link =
-            link_create(prog.fd.as_fd(), LinkTarget::Fd(cg.as_fd()), ATTACH_CGROUP_INET_INGRESS, 0, None).unwrap_or_else(|e| panic!("{e}"));
+        let link = link_create(prog.fd.as_fd(), LinkTarget::Fd(cg.as_fd()), AttachType::CGROUP_INET_INGRESS, 0, None)
+            .unwrap_or_else(|e| panic!("{e}"));
         link_detach(link.as_fd()).unwrap();
     });
     let _ = std::fs::remove_dir(&dir);
@@ -634,7 +626,7 @@ fn pin_and_get() {
         bpfld_testdata::skip::<()>("no bpffs mounted");
         return;
     };
-    let map = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "pinned");
+    let map = create(MapType::ARRAY, 4, 4, 1, 0, "pinned");
     let id = map_info(map.as_fd()).unwrap().id;
     let path = std::path::PathBuf::from(format!("{bpffs}/bpfld_sys_test_{}", std::process::id()));
     obj_pin(map.as_fd(), &path).unwrap();
@@ -650,7 +642,7 @@ fn pin_outside_bpffs_fails_with_context() {
     if !require_kernel() {
         return;
     }
-    let map = create(MAP_TYPE_ARRAY, 4, 4, 1, 0, "not_pinned");
+    let map = create(MapType::ARRAY, 4, 4, 1, 0, "not_pinned");
     let e = obj_pin(map.as_fd(), std::path::Path::new("/tmp/bpfld_not_bpffs")).unwrap_err();
     assert!(e.errno().is_some());
     assert!(e.to_string().starts_with("bpf(BPF_OBJ_PIN) of '/tmp/bpfld_not_bpffs': "), "{e}");

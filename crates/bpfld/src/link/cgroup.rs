@@ -5,6 +5,7 @@
 //! `BPF_PROG_DETACH` when the [`Link`] drops. The target must be given:
 //! a cgroup v2 directory, by fd or path.
 
+use bpfld_asm::types::AttachType;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
@@ -53,7 +54,7 @@ impl Program<'_> {
 
     /// Attaches to a cgroup with an explicit attach type (needed for
     /// sections that leave it open, such as `cgroup/skb`) and mode.
-    pub fn attach_cgroup_with(&self, cgroup: BorrowedFd<'_>, attach_type: u32, mode: CgroupAttachMode) -> Result<Link> {
+    pub fn attach_cgroup_with(&self, cgroup: BorrowedFd<'_>, attach_type: AttachType, mode: CgroupAttachMode) -> Result<Link> {
         match mode {
             CgroupAttachMode::Auto => self.attach_cgroup_using(cgroup, attach_type, LinkSupport::probed()),
             CgroupAttachMode::ProgAttach(flags) => self.prog_attach_to(cgroup, attach_type, flags),
@@ -63,20 +64,20 @@ impl Program<'_> {
     /// Attaches with a cgroup link if `support` says the kernel has them,
     /// else with `BPF_PROG_ATTACH` and `BPF_F_ALLOW_MULTI`
     /// (`LinkSupport::NONE` forces the latter).
-    pub fn attach_cgroup_using(&self, cgroup: BorrowedFd<'_>, attach_type: u32, support: LinkSupport) -> Result<Link> {
+    pub fn attach_cgroup_using(&self, cgroup: BorrowedFd<'_>, attach_type: AttachType, support: LinkSupport) -> Result<Link> {
         if !support.cgroup {
             return self.prog_attach_to(cgroup, attach_type, bpfld_sys::BPF_F_ALLOW_MULTI);
         }
-        let what = || format!("attaching to cgroup as {}", bpfld_asm::types::attach_type_name(attach_type).unwrap_or("?"));
+        let what = || format!("attaching to cgroup as {attach_type}");
         let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::Fd(cgroup), attach_type, 0, None).map_err(|e| self.err(&what(), e))?;
         Ok(Link::bpf(fd))
     }
 
     /// `BPF_PROG_ATTACH` of this program to `target` (a cgroup, sockmap,
     /// netns), undone by `BPF_PROG_DETACH` when the link drops.
-    pub(crate) fn prog_attach_to(&self, target: BorrowedFd<'_>, attach_type: u32, flags: u32) -> Result<Link> {
+    pub(crate) fn prog_attach_to(&self, target: BorrowedFd<'_>, attach_type: AttachType, flags: u32) -> Result<Link> {
         let prog = self.fd()?;
-        let name = bpfld_asm::types::attach_type_name(attach_type).unwrap_or("?");
+        let name = attach_type;
         let target = dup(target, "the attach target")?;
         let prog_dup = dup(prog, self.name())?;
         bpfld_sys::prog_attach(prog, AttachTarget::Fd(target.as_fd()), attach_type, flags, None)

@@ -7,6 +7,7 @@
 //! or one to another target of the same function signature
 //! ([`Program::attach_freplace_to`], `target_fd` + `target_btf_id`).
 
+use bpfld_asm::types::AttachType;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use bpfld_sys::LinkTarget;
@@ -18,14 +19,15 @@ use crate::program::Program;
 impl Program<'_> {
     /// Attaches an freplace program to the target it was loaded for.
     pub fn attach_freplace(&self) -> Result<Link> {
-        let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::None, 0, 0, None).map_err(|e| self.err("attaching freplace", e))?;
+        let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::None, AttachType::UNSET, 0, None)
+            .map_err(|e| self.err("attaching freplace", e))?;
         Ok(Link::bpf(fd))
     }
 
     /// Attaches an freplace program in place of function `btf_id` (the BTF
     /// id of a global function in the target's BTF) of program `target`.
     pub fn attach_freplace_to(&self, target: BorrowedFd<'_>, btf_id: u32) -> Result<Link> {
-        let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::Fd(target), 0, 0, Some(btf_id))
+        let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::Fd(target), AttachType::UNSET, 0, Some(btf_id))
             .map_err(|e| self.err(&format!("attaching freplace to BTF id {btf_id}"), e))?;
         Ok(Link::bpf(fd))
     }

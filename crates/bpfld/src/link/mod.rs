@@ -34,6 +34,7 @@ pub mod uprobe_multi;
 pub mod usdt;
 pub mod xdp;
 
+use bpfld_asm::types::AttachType;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -73,7 +74,7 @@ enum LinkKind {
     /// map's); unregistered by deleting it.
     StructOpsMap,
     /// Attached with `BPF_PROG_ATTACH` to `target` (`fd` is the program's).
-    ProgAttach { target: OwnedFd, attach_type: u32 },
+    ProgAttach { target: OwnedFd, attach_type: AttachType },
     /// A cls_bpf filter created through rtnetlink (`fd` is the program's).
     TcFilter(TcFilter),
     /// An XDP program attached through rtnetlink (`fd` is the program's).
@@ -102,7 +103,7 @@ impl Link {
         Link { fd: map, perf_event: None, kind: LinkKind::StructOpsMap }
     }
 
-    pub(crate) fn prog_attach(prog: OwnedFd, target: OwnedFd, attach_type: u32) -> Link {
+    pub(crate) fn prog_attach(prog: OwnedFd, target: OwnedFd, attach_type: AttachType) -> Link {
         Link { fd: prog, perf_event: None, kind: LinkKind::ProgAttach { target, attach_type } }
     }
 

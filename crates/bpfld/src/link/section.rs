@@ -5,7 +5,9 @@
 //! only the caller knows (an interface, a cgroup, a namespace, a map, a
 //! hook), which method to call instead.
 
-use bpfld_asm::types::{attach_type as at, prog_type as pt};
+use bpfld_asm::types::AttachType;
+use bpfld_asm::types::ProgType;
+use bpfld_asm::types::{AttachType as at, ProgType as pt};
 
 use crate::error::{Error, Result};
 use crate::link::uprobe_multi::UprobeMultiOpts;
@@ -42,7 +44,7 @@ pub enum ImpliedTarget {
 /// The target `section` implies for a program of `prog_type` and
 /// `attach_type`, `Ok(None)` if it implies none, an error message if the
 /// section is malformed.
-pub fn implied_target(section: &str, prog_type: u32, attach_type: u32) -> Result<Option<ImpliedTarget>, String> {
+pub fn implied_target(section: &str, prog_type: ProgType, attach_type: AttachType) -> Result<Option<ImpliedTarget>, String> {
     let after = |prefixes: &[&str]| prefixes.iter().find_map(|p| section.strip_prefix(p)).filter(|s| !s.is_empty());
     Ok(match (prog_type, attach_type) {
         (pt::KPROBE, at::TRACE_KPROBE_MULTI) => {
@@ -70,7 +72,7 @@ pub fn implied_target(section: &str, prog_type: u32, attach_type: u32) -> Result
 }
 
 /// For a program whose target the caller must give, the method to use.
-pub fn explicit_method(prog_type: u32, attach_type: u32) -> Option<&'static str> {
+pub fn explicit_method(prog_type: ProgType, attach_type: AttachType) -> Option<&'static str> {
     Some(match prog_type {
         pt::XDP => "attach_xdp(ifindex, flags)",
         pt::SCHED_CLS if attach_type == at::NETKIT_PRIMARY || attach_type == at::NETKIT_PEER => return None,
@@ -114,7 +116,7 @@ impl Program<'_> {
                     "program '{}': section '{}' ({} program) names no target: use {method}",
                     self.name(),
                     self.section(),
-                    bpfld_asm::types::prog_type_name(t).unwrap_or("unknown").to_uppercase()
+                    t
                 )))
             }
         })

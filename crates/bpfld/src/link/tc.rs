@@ -8,7 +8,7 @@
 
 use std::os::fd::AsFd;
 
-use bpfld_asm::types::attach_type as at;
+use bpfld_asm::types::{AttachType, AttachType as at};
 use bpfld_sys::{MprogPosition, TcHook};
 
 use crate::error::{Error, Result};
@@ -26,7 +26,7 @@ pub enum TcDirection {
 }
 
 impl TcDirection {
-    fn tcx_attach_type(self) -> u32 {
+    fn tcx_attach_type(self) -> AttachType {
         match self {
             TcDirection::Ingress => at::TCX_INGRESS,
             TcDirection::Egress => at::TCX_EGRESS,
@@ -41,7 +41,7 @@ impl TcDirection {
     }
 
     /// The direction of a tcx attach type (from `tc/ingress`, `tcx/egress`...).
-    pub fn of_attach_type(t: u32) -> Option<TcDirection> {
+    pub fn of_attach_type(t: AttachType) -> Option<TcDirection> {
         match t {
             at::TCX_INGRESS => Some(TcDirection::Ingress),
             at::TCX_EGRESS => Some(TcDirection::Egress),

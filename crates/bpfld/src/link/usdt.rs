@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bpfld_asm::types::attach_type as at;
+use bpfld_asm::types::AttachType as at;
 use bpfld_obj::usdt::{LayoutError, SpecId, SpecIdPool, SpecIdsExhausted, SpecLayout, UsdtBinary, UsdtError, UsdtSite};
 use bpfld_obj::KernelFeatures;
 

@@ -9,7 +9,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 
-use bpfld_asm::types::attach_type as at;
+use bpfld_asm::types::AttachType as at;
 use bpfld_sys::{LinkTarget, XdpFlags};
 
 use crate::error::{Error, Result};

@@ -41,10 +41,10 @@ pub fn uprobe_multi_link(target: &Target) -> bool {
 /// (the plan's features may differ from the target's: a loader forcing
 /// single uprobes plans without uprobe_multi links).
 pub fn fit_attach_types(plan: &mut LoadPlan, features: &KernelFeatures) {
-    let multi = bpfld_asm::types::attach_type::TRACE_UPROBE_MULTI;
+    let multi = bpfld_asm::types::AttachType::TRACE_UPROBE_MULTI;
     for p in &mut plan.programs {
         if crate::section::classify(&p.section).is_some_and(|d| d.is_usdt()) {
-            p.expected_attach_type = if features.uprobe_multi_link { multi } else { 0 };
+            p.expected_attach_type = if features.uprobe_multi_link { multi } else { bpfld_asm::types::AttachType::UNSET };
         }
     }
 }
