@@ -28,14 +28,16 @@ pub fn offline_target(k: &BootKernel, modules: &[ModuleLoad]) -> Result<PathBuf,
             let options = DebOptions { modules: Some(wanted), replace: true, threads: 0 };
             extract_deb(deb, &dir, &options)?;
         }
-        None => from_image(k, &dir)?,
+        None => from_image(k, modules, &dir)?,
     }
     std::fs::write(&stamp, &asked).map_err(|e| BootError::io(&stamp, e))?;
     Ok(dir)
 }
 
-/// A release directory from a `vmlinux`/`bzImage` and its config.
-fn from_image(k: &BootKernel, dir: &Path) -> Result<(), BootError> {
+/// A release directory from a `vmlinux`/`bzImage`, its config and the
+/// split BTF of the modules the guest inserts (from their files beside
+/// the image or in `/lib/modules`), as a package's is made.
+fn from_image(k: &BootKernel, modules: &[ModuleLoad], dir: &Path) -> Result<(), BootError> {
     let bytes = std::fs::read(&k.boot_image).map_err(|e| BootError::io(&k.boot_image, e))?;
     let name = k.boot_image.display().to_string();
     let btf = bpfld_extract::extract_btf(&name, &bytes)?.btf.ok_or_else(|| BootError::NotBootable {
@@ -48,6 +50,18 @@ fn from_image(k: &BootKernel, dir: &Path) -> Result<(), BootError> {
         w.write_config(&std::fs::read(c).map_err(|e| BootError::io(c, e))?)?;
     }
     w.write_release(&k.release)?;
+    for m in modules {
+        if let Some(btf) = module_btf(m)? {
+            w.write_module_btf(&m.file_name, &btf)?;
+        }
+    }
     w.finish()?;
     Ok(())
+}
+
+/// The `.BTF` of a module file (`.ko`, `.ko.xz`, `.ko.zst`), `None` if it
+/// has none.
+fn module_btf(m: &ModuleLoad) -> Result<Option<Vec<u8>>, BootError> {
+    let bytes = std::fs::read(&m.path).map_err(|e| BootError::io(&m.path, e))?;
+    Ok(bpfld_extract::extract_btf(&m.path.display().to_string(), &bytes)?.btf)
 }
