@@ -25,12 +25,11 @@ fi
 cargo fmt --all --check
 
 # Lints on every target (tests and benchmarks included), and documentation
-# of the public library crates without warnings (broken or private links);
-# in the crates of the second line every public item must be documented
-# (-D missing-docs).
+# of the public library crates without warnings (broken or private links)
+# and with every public item documented (-D missing-docs).
 cargo clippy --workspace --all-targets --release -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p bpfld -p bpfld-obj -p bpfld-btf -p bpfld-asm -p bpfld-fleet
-RUSTDOCFLAGS="-D warnings -D missing-docs" cargo doc --no-deps -q -p bpfld-sys -p bpfld-btf -p bpfld-fleet -p bpfld-gen -p bpfld-build -p bpfld-boot
+RUSTDOCFLAGS="-D warnings -D missing-docs" cargo doc --no-deps -q -p bpfld-sys -p bpfld -p bpfld-obj -p bpfld-btf -p bpfld-asm \
+  -p bpfld-fleet -p bpfld-gen -p bpfld-build -p bpfld-boot
 
 if [ -x tests/bpf/build.sh ]; then
   tests/bpf/build.sh --check

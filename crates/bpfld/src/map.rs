@@ -93,6 +93,7 @@ impl<'a> Map<'a> {
         pin::unpin_path(path.as_ref(), &format!("map '{}'", self.real_name))
     }
 
+    /// The map's type (`BPF_MAP_TYPE_*`).
     pub fn map_type(&self) -> MapType {
         self.r.map_type()
     }

@@ -51,6 +51,8 @@ impl<'a> Program<'a> {
         self.p.plan.prog_type
     }
 
+    /// The expected attach type given to the kernel at load
+    /// (`AttachType::UNSET`, 0, where the program type takes none).
     pub fn expected_attach_type(&self) -> AttachType {
         self.p.plan.expected_attach_type
     }

@@ -26,7 +26,9 @@ pub const PIN_BY_NAME: u32 = 1;
 pub struct BtfMapDef {
     /// The map's VAR name (its symbol).
     pub name: String,
+    /// `__uint(type, T)`.
     pub map_type: Option<MapType>,
+    /// `__uint(key_size, N)` or the size of `__type(key, T)`, bytes.
     pub key_size: Option<u32>,
     /// `__uint(value_size, N)` or the size of `__type(value, T)`, bytes.
     pub value_size: Option<u32>,

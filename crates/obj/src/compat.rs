@@ -44,9 +44,13 @@ pub enum Subject {
 /// What the kernel lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needed {
+    /// A map type.
     MapType(MapType),
+    /// A program type.
     ProgType(ProgType),
+    /// An attach type.
     AttachType(AttachType),
+    /// A helper, by its `enum bpf_func_id` value.
     Helper(u32),
     /// Calls of kernel functions (`BPF_PSEUDO_KFUNC_CALL`).
     KfuncCalls,

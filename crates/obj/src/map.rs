@@ -50,7 +50,9 @@ pub struct MapSpec {
     pub real_name: String,
     /// Where the definition comes from.
     pub origin: MapOrigin,
+    /// The map's type.
     pub map_type: MapType,
+    /// Bytes of a key.
     pub key_size: u32,
     /// Bytes of a value.
     pub value_size: u32,

@@ -101,7 +101,9 @@ pub struct ProgramPlan {
     pub name: String,
     /// Its ELF section, without a leading `?`.
     pub section: String,
+    /// The program type.
     pub prog_type: ProgType,
+    /// The expected attach type given at load (`UNSET` where none).
     pub expected_attach_type: AttachType,
     /// The attach target from the section name (`fentry/<func>`, ...).
     pub attach_target: Option<String>,

@@ -36,8 +36,11 @@ pub struct SectionRule {
     /// The section name it matches: exact (`xdp`), a stem with an optional
     /// `/target` (`kprobe+`), or a prefix (ending in `/`).
     pub pattern: &'static str,
+    /// The program type of matching sections.
     pub prog_type: ProgType,
+    /// Their expected attach type.
     pub expected_attach_type: AttachType,
+    /// [`flags`] bits.
     pub flags: u32,
 }
 
@@ -181,9 +184,11 @@ pub struct SectionDef {
 }
 
 impl SectionDef {
+    /// The program type the section gives.
     pub fn prog_type(&self) -> ProgType {
         self.rule.prog_type
     }
+    /// The expected attach type the section gives.
     pub fn expected_attach_type(&self) -> AttachType {
         self.rule.expected_attach_type
     }

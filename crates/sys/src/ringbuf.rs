@@ -165,7 +165,7 @@ impl RingBufConsumer {
     /// `f` saw.
     ///
     /// The position of the next record is predicted to follow a record of
-    /// the same size as the last one (see [`Stride`]), so that the CPU
+    /// the same size as the last one (see `Stride`), so that the CPU
     /// reads ahead instead of waiting for each header in turn. Records are released to the kernel in batches (every
     /// [`Self::release_every`] bytes, and before returning) rather than
     /// after each record as libbpf does: the consumer position shares a
