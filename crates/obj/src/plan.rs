@@ -3,10 +3,11 @@
 //! and module BTF references an `fd_array` slot until the loader swaps in
 //! real fds.
 
-use bpfld_asm::insn::{poison, pseudo};
 use bpfld_asm::types::{prog_flags, AttachType, ProgType};
 use bpfld_asm::Insn;
 use bpfld_btf::ext::{FuncInfo, LineInfo};
+
+mod apply;
 
 use crate::compat::{KernelKnows, MissingFeature, Subject};
 use crate::core::CoreReport;
@@ -16,7 +17,6 @@ use crate::features::KernelFeatures;
 use crate::link::link_indexed;
 use crate::map::{MapOrigin, MapSpec};
 use crate::object::Object;
-use crate::program::RelocKind;
 use crate::program_index::ProgramIndex;
 use crate::target::{BtfOwner, Target};
 
@@ -369,178 +369,11 @@ fn plan_programs(
         data_off: crate::arena::data_offset(&obj.maps[a.map], a.data.len(), target),
         data: a.data.clone(),
     });
-    let mut programs = Vec::new();
     let index = ProgramIndex::new(&obj.programs);
-    for (idx, p) in obj.programs.iter().enumerate() {
-        if p.is_subprog {
-            continue;
-        }
-        let pcx = cx.with(format!("program '{}'", p.name));
-        let linked = link_indexed(obj, &index, idx, &prog_insns)?;
-        let mut insns = linked.insns;
-        let mut map_refs = Vec::new();
-        let mut module_btf_refs = Vec::new();
-        let mut poisoned: Vec<Poisoned> = Vec::new();
-        let mut uses_fd_array = false;
-        for r in core.relocations.iter().filter(|r| r.poisoned()) {
-            for &(fi, start) in &linked.layout {
-                if fi == r.program {
-                    poisoned.push(Poisoned {
-                        insn_idx: start + r.insn_idx,
-                        kind: PoisonKind::CoreRelo { spec: crate::core::log_spec(&r.spec) },
-                    });
-                }
-            }
-        }
-        for r in &linked.relocs {
-            let i = r.insn_idx;
-            match r.kind {
-                RelocKind::Map { map } => {
-                    insns[i].set_src_reg(pseudo::MAP_FD);
-                    insns[i].set_imm(map as i32);
-                    map_refs.push(MapRef { insn_idx: i, map });
-                }
-                RelocKind::MapValue { map, sym_off } => {
-                    if i + 1 >= insns.len() {
-                        return Err(pcx.err(format!("insn {i}: ld_imm64 truncated")));
-                    }
-                    let off = i64::from(insns[i].imm()) + sym_off as i64;
-                    let off = i32::try_from(off).map_err(|_| pcx.err(format!("insn {i}: offset {off} out of range")))?;
-                    insns[i + 1].set_imm(off);
-                    insns[i].set_src_reg(pseudo::MAP_VALUE);
-                    insns[i].set_imm(map as i32);
-                    map_refs.push(MapRef { insn_idx: i, map });
-                }
-                RelocKind::ArenaValue { map, sym_off } => {
-                    if i + 1 >= insns.len() {
-                        return Err(pcx.err(format!("insn {i}: ld_imm64 truncated")));
-                    }
-                    let data_off = arena.as_ref().map_or(0, |a| a.data_off);
-                    let off = i64::from(insns[i].imm()) + sym_off as i64 + data_off as i64;
-                    // The kernel reads the offset as a u32 (arenas reach 4 GiB).
-                    let off = u32::try_from(off).map_err(|_| pcx.err(format!("insn {i}: arena offset {off} out of range")))?;
-                    insns[i + 1].set_imm(off as i32);
-                    insns[i].set_src_reg(pseudo::MAP_VALUE);
-                    insns[i].set_imm(map as i32);
-                    map_refs.push(MapRef { insn_idx: i, map });
-                }
-                RelocKind::ExternCall { ext } | RelocKind::ExternLd64 { ext } => {
-                    let Some(res) = externs else {
-                        return Err(pcx.err(format!("insn {i}: extern relocation without a target")));
-                    };
-                    let e = &obj.externs[ext];
-                    let outcome = &res.outcomes[ext];
-                    let icx = pcx.with(format!("insn {i}")).with(format!("extern '{}'", e.name));
-                    if matches!(r.kind, RelocKind::ExternCall { .. }) {
-                        if e.kind != ExternKind::Kfunc {
-                            return Err(icx.err("called, but it is not a function"));
-                        }
-                        match &outcome.resolved {
-                            Some(Resolved::Btf { btf_id, .. }) => {
-                                insns[i].set_src_reg(pseudo::KFUNC_CALL);
-                                insns[i].set_imm(*btf_id as i32);
-                                insns[i].set_off(outcome.fd_slot.unwrap_or(0) as i16);
-                                uses_fd_array |= outcome.fd_slot.is_some();
-                            }
-                            _ => {
-                                insns[i] = Insn::call_helper(poison::KFUNC_CALL_BASE + ext as i32);
-                                poisoned.push(Poisoned { insn_idx: i, kind: PoisonKind::KfuncCall { name: e.name.clone() } });
-                            }
-                        }
-                        continue;
-                    }
-                    if i + 1 >= insns.len() || !insns[i].is_ld_imm64() {
-                        return Err(icx.err("relocation is not on a complete ld_imm64"));
-                    }
-                    match (&outcome.resolved, e.kind) {
-                        (_, ExternKind::Kconfig) => {
-                            let map =
-                                obj.maps.iter().position(|m| m.origin == MapOrigin::Kconfig).ok_or_else(|| icx.err("no .kconfig map"))?;
-                            insns[i].set_src_reg(pseudo::MAP_VALUE);
-                            insns[i].set_imm(map as i32);
-                            insns[i + 1].set_imm(e.kconfig.map(|k| k.data_off).unwrap_or(0) as i32);
-                            map_refs.push(MapRef { insn_idx: i, map });
-                        }
-                        (Some(Resolved::Btf { .. }), ExternKind::Kfunc) if !target.is_some_and(|t| t.accepts_kfunc_ldimm64()) => {
-                            // Deliberately unlike libbpf: kernels before 6.4
-                            // refuse a kfunc's BTF id in an ld_imm64, which
-                            // makes every `bpf_ksym_exists(kfunc)` fail the
-                            // load there. The only use of that value is its
-                            // truth, and the plan knows it: load 1.
-                            insns[i].set_src_reg(0);
-                            insns[i].set_imm(1);
-                            insns[i + 1].set_imm(0);
-                        }
-                        (Some(Resolved::Btf { owner, btf_id }), _) => {
-                            insns[i].set_src_reg(pseudo::BTF_ID);
-                            insns[i].set_imm(*btf_id as i32);
-                            let slot = match owner {
-                                BtfOwner::Vmlinux => 0,
-                                BtfOwner::Module(m) => {
-                                    module_btf_refs.push(ModuleBtfRef { insn_idx: i, module: *m });
-                                    res.slot_of(*m).unwrap_or(0) as i32
-                                }
-                            };
-                            insns[i + 1].set_imm(slot);
-                        }
-                        (resolved, _) => {
-                            let addr = match resolved {
-                                Some(Resolved::Address(a)) => *a,
-                                _ => 0,
-                            };
-                            insns[i].set_imm(addr as u32 as i32);
-                            insns[i + 1].set_imm((addr >> 32) as u32 as i32);
-                        }
-                    }
-                }
-                RelocKind::Call { .. } | RelocKind::SubprogAddr { .. } => {}
-            }
-        }
-        let (prog_type, expected_attach_type, attach_target, flags, mut error) = match &p.def {
-            Some(d) => {
-                let mut flags = 0;
-                if d.is_sleepable() {
-                    flags |= prog_flags::SLEEPABLE;
-                }
-                if d.is_xdp_frags() {
-                    flags |= prog_flags::XDP_HAS_FRAGS;
-                }
-                let attach_type = if d.is_usdt() && target.is_some_and(crate::usdt::uprobe_multi_link) {
-                    bpfld_asm::types::AttachType::TRACE_UPROBE_MULTI
-                } else {
-                    d.expected_attach_type()
-                };
-                (d.prog_type(), attach_type, d.attach_target().map(str::to_string), flags, None)
-            }
-            None => (ProgType::UNSPEC, AttachType::UNSET, None, 0, Some(format!("section '{}' matches no known program type", p.section))),
-        };
-        let mut attach_btf = None;
-        if let Some(d) = p.def.as_ref().filter(|d| d.attaches_by_btf()) {
-            match find_attach_btf(d, target) {
-                Ok(a) => attach_btf = Some(a),
-                Err(e) => error = error.or(Some(e.to_string())),
-            }
-        }
-        programs.push(ProgramPlan {
-            name: p.name.clone(),
-            section: p.section.clone(),
-            prog_type,
-            expected_attach_type,
-            attach_target,
-            attach_btf,
-            attach_to_program: false,
-            prog_flags: flags,
-            insns,
-            map_refs,
-            module_btf_refs,
-            uses_fd_array,
-            func_info: linked.func_info,
-            line_info: linked.line_info,
-            poisoned,
-            layout: linked.layout,
-            autoload: p.autoload,
-            error,
-        });
+    let planner = Planner { obj, target, externs, arena: arena.as_ref(), core, index: &index, prog_insns: &prog_insns };
+    let mut programs = Vec::new();
+    for (idx, p) in obj.programs.iter().enumerate().filter(|(_, p)| !p.is_subprog) {
+        programs.push(planner.program(idx, &cx.with(format!("program '{}'", p.name)))?);
     }
     let btf = obj.btf.as_ref().map(|b| b.raw_bytes().to_vec());
     Ok(LoadPlan {
@@ -559,6 +392,107 @@ fn plan_programs(
         missing: Vec::new(),
         arena,
     })
+}
+
+/// What planning each entry program reads: the object, the target and
+/// what was resolved for it, and the functions' CO-RE-relocated
+/// instructions.
+struct Planner<'a> {
+    obj: &'a Object,
+    target: Option<&'a Target>,
+    externs: Option<&'a ExternResolution>,
+    arena: Option<&'a crate::arena::ArenaPlan>,
+    core: &'a CoreReport,
+    index: &'a ProgramIndex,
+    prog_insns: &'a [Vec<Insn>],
+}
+
+impl Planner<'_> {
+    /// Entry program `idx`: linked, CO-RE poison recorded, map and extern
+    /// relocations applied, its type and attach target decided.
+    fn program(&self, idx: usize, pcx: &Ctx<'_>) -> Result<ProgramPlan> {
+        let p = &self.obj.programs[idx];
+        let linked = link_indexed(self.obj, self.index, idx, self.prog_insns)?;
+        let mut applied = apply::Applied { insns: linked.insns, poisoned: core_poisoned(self.core, &linked.layout), ..Default::default() };
+        for r in &linked.relocs {
+            self.apply(r, &mut applied, pcx)?;
+        }
+        let kind = program_kind(p, self.target);
+        Ok(ProgramPlan {
+            name: p.name.clone(),
+            section: p.section.clone(),
+            prog_type: kind.prog_type,
+            expected_attach_type: kind.expected_attach_type,
+            attach_target: kind.attach_target,
+            attach_btf: kind.attach_btf,
+            attach_to_program: false,
+            prog_flags: kind.flags,
+            insns: applied.insns,
+            map_refs: applied.map_refs,
+            module_btf_refs: applied.module_btf_refs,
+            uses_fd_array: applied.uses_fd_array,
+            func_info: linked.func_info,
+            line_info: linked.line_info,
+            poisoned: applied.poisoned,
+            layout: linked.layout,
+            autoload: p.autoload,
+            error: kind.error,
+        })
+    }
+}
+
+/// The instructions CO-RE poisoned, where the linker placed them.
+fn core_poisoned(core: &CoreReport, layout: &[(usize, usize)]) -> Vec<Poisoned> {
+    let mut poisoned = Vec::new();
+    for r in core.relocations.iter().filter(|r| r.poisoned()) {
+        for &(fi, start) in layout {
+            if fi == r.program {
+                poisoned
+                    .push(Poisoned { insn_idx: start + r.insn_idx, kind: PoisonKind::CoreRelo { spec: crate::core::log_spec(&r.spec) } });
+            }
+        }
+    }
+    poisoned
+}
+
+/// A program's type, flags and attach target from its section, and why it
+/// cannot load if that is known now.
+struct ProgramKind {
+    prog_type: ProgType,
+    expected_attach_type: AttachType,
+    attach_target: Option<String>,
+    attach_btf: Option<AttachBtf>,
+    flags: u32,
+    error: Option<String>,
+}
+
+fn program_kind(p: &crate::program::Program, target: Option<&Target>) -> ProgramKind {
+    let (prog_type, expected_attach_type, attach_target, flags, mut error) = match &p.def {
+        Some(d) => {
+            let mut flags = 0;
+            if d.is_sleepable() {
+                flags |= prog_flags::SLEEPABLE;
+            }
+            if d.is_xdp_frags() {
+                flags |= prog_flags::XDP_HAS_FRAGS;
+            }
+            let attach_type = if d.is_usdt() && target.is_some_and(crate::usdt::uprobe_multi_link) {
+                bpfld_asm::types::AttachType::TRACE_UPROBE_MULTI
+            } else {
+                d.expected_attach_type()
+            };
+            (d.prog_type(), attach_type, d.attach_target().map(str::to_string), flags, None)
+        }
+        None => (ProgType::UNSPEC, AttachType::UNSET, None, 0, Some(format!("section '{}' matches no known program type", p.section))),
+    };
+    let mut attach_btf = None;
+    if let Some(d) = p.def.as_ref().filter(|d| d.attaches_by_btf()) {
+        match find_attach_btf(d, target) {
+            Ok(a) => attach_btf = Some(a),
+            Err(e) => error = error.or(Some(e.to_string())),
+        }
+    }
+    ProgramKind { prog_type, expected_attach_type, attach_target, attach_btf, flags, error }
 }
 
 /// Why a program's BTF attach target (`fentry/x`, `lsm/x`, `tp_btf/x`...)
