@@ -165,6 +165,14 @@ fn uprobe_multi_attaches_to_every_function_matching_a_pattern() {
     drop(link);
     bpfld_umulti_target_one(0);
     assert_eq!(obj.read_global_u64("umulti_hits").unwrap(), 7, "counted after the link was dropped");
+    // The kernel has no BPF_LINK_DETACH for uprobe_multi links: detach()
+    // closes the link instead, and it ends.
+    let link = prog.attach_uprobe_multi(&exe, "bpfld_umulti_target_*", &opts).unwrap_or_else(|e| panic!("{e}"));
+    bpfld_umulti_target_two(1);
+    assert_eq!(obj.read_global_u64("umulti_hits").unwrap(), 8);
+    link.detach().unwrap_or_else(|e| panic!("detach of a uprobe_multi link: {e}"));
+    bpfld_umulti_target_two(1);
+    assert_eq!(obj.read_global_u64("umulti_hits").unwrap(), 8, "counted after detach()");
     let e = prog.attach_uprobe_multi(&exe, "bpfld_no_such_*", &opts).unwrap_err().to_string();
     assert!(e.contains("matches 'bpfld_no_such_*'"), "{e}");
 }

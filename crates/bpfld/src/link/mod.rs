@@ -231,7 +231,9 @@ impl Link {
 
     /// Detaches now, even if the link fd is shared or pinned elsewhere. A
     /// perf event attachment is disabled (the kernel has no detach for
-    /// perf links), then closed.
+    /// perf links), then closed. Link types the kernel cannot detach
+    /// (uprobe_multi, kprobe_multi) are closed: they end now unless pinned
+    /// or shared.
     pub fn detach(mut self) -> Result<()> {
         let kind = std::mem::replace(&mut self.kind, LinkKind::Detached);
         if let LinkKind::Usdt(a) = kind {
@@ -247,10 +249,21 @@ impl Link {
                 bpfld_sys::perf_event_disable(ev).map_err(|e| Error::kernel("detaching perf event", e))
             }
             LinkKind::PerfIoctl => bpfld_sys::perf_event_disable(fd).map_err(|e| Error::kernel("detaching perf event", e)),
-            LinkKind::Bpf => bpfld_sys::link_detach(fd).map_err(|e| Error::kernel("detaching link", e)),
+            LinkKind::Bpf => detach_bpf_link(fd),
             LinkKind::ProgAttach { .. } | LinkKind::TcFilter(_) | LinkKind::XdpNetlink { .. } => detach_unlinked(fd, &kind),
             LinkKind::Usdt(_) | LinkKind::Detached => Ok(()),
         }
+    }
+}
+
+/// `BPF_LINK_DETACH`, where the link type has it. Some link types
+/// (uprobe_multi, kprobe_multi) have no detach in the kernel (EOPNOTSUPP):
+/// they end when their last reference goes, which closing this fd is
+/// unless the link is pinned or its fd was shared.
+fn detach_bpf_link(fd: BorrowedFd<'_>) -> Result<()> {
+    match bpfld_sys::link_detach(fd) {
+        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => Ok(()),
+        r => r.map_err(|e| Error::kernel("detaching link", e)),
     }
 }
 
