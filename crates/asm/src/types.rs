@@ -65,6 +65,15 @@ macro_rules! kernel_number {
             }
         }
 
+        /// Serialized as [`Display`](fmt::Display) prints it: the name,
+        /// or the number (as a string) when unknown.
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self.name() {

@@ -7,14 +7,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bpfld::{KernelFiles, Link, LoadOptions, LoadedObject, OpenObject, ProgramState};
+use bpfld::loader::LoadedMap;
+use bpfld::{KernelFiles, Link, LoadOptions, LoadedObject, OpenObject, Program, ProgramState};
 use clap::Args;
-use serde_json::{json, Value};
 
 use bpfld_obj::externs::RequiredGroups;
 use bpfld_obj::plan::PlanOptions;
 
-use crate::plan_cmd::{externs_json, print_externs};
+use crate::plan_cmd::print_externs;
+use crate::report::{print_document, ErrorReport, LoadReport, LoadedMapReport, LoadedProgramReport, MapReport, RegistrationReport};
 use crate::CliResult;
 
 #[derive(Args)]
@@ -140,8 +141,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         let message = crate::name_by_path(&e.to_string(), &a.obj);
         if a.json {
             // Scripts read every outcome on stdout: a JSON error object too.
-            let v = json!({ "object": a.obj.display().to_string(), "error": message });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            print_document("load", &ErrorReport { object: a.obj.display().to_string(), error: message.clone(), externs: None });
         }
         message
     })?;
@@ -155,8 +155,8 @@ pub fn run(a: LoadArgs) -> CliResult {
                 message = format!("{message}\n{}", permission_hint(&prog_types));
             }
             if a.json {
-                let v = json!({ "object": a.obj.display().to_string(), "error": e.to_string(), "externs": externs_json(e.externs()) });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                let report = ErrorReport { object: a.obj.display().to_string(), error: e.to_string(), externs: Some(e.externs()) };
+                print_document("load", &report);
             } else {
                 print_externs(e.externs());
             }
@@ -205,61 +205,44 @@ fn register_struct_ops(l: &LoadedObject) -> (Vec<Registration>, Vec<Link>) {
     (out, links)
 }
 
+fn map_report(m: &LoadedMap) -> LoadedMapReport {
+    LoadedMapReport { map: MapReport::of(&m.spec), pin_path: m.pin_path.as_ref().map(|p| p.display().to_string()), reused: m.reused }
+}
+
+fn program_report(p: &Program<'_>) -> LoadedProgramReport {
+    LoadedProgramReport {
+        name: p.name().to_string(),
+        section: p.section().to_string(),
+        prog_type: p.prog_type(),
+        insns: p.insns().len(),
+        loaded: p.is_loaded(),
+        disabled: matches!(p.state(), ProgramState::Disabled),
+        error: p.error().map(|e| e.to_string()),
+        verifier_log: p.error().map(|e| e.log.clone()),
+    }
+}
+
+fn registration_report(r: &Registration) -> RegistrationReport {
+    RegistrationReport {
+        map: r.map.clone(),
+        kernel_struct: r.kernel_struct.clone(),
+        link: r.link,
+        registered: r.error.is_none(),
+        error: r.error.clone(),
+    }
+}
+
 fn print_json(l: &LoadedObject, registered: &[Registration]) {
-    let maps: Vec<Value> = l
-        .loaded_maps()
-        .iter()
-        .map(|m| {
-            json!({
-                "name": m.spec.name,
-                "real_name": m.spec.real_name,
-                "type": m.spec.map_type.to_string(),
-                "key_size": m.spec.key_size,
-                "value_size": m.spec.value_size,
-                "max_entries": crate::plan_cmd::created_max_entries(&m.spec),
-                "flags": m.spec.map_flags,
-                "pin_path": m.pin_path.as_ref().map(|p| p.display().to_string()),
-                "reused": m.reused,
-            })
-        })
-        .collect();
-    let programs: Vec<Value> = l
-        .programs()
-        .map(|p| {
-            json!({
-                "name": p.name(),
-                "section": p.section(),
-                "type": p.prog_type().to_string(),
-                "insns": p.insns().len(),
-                "loaded": p.is_loaded(),
-                "disabled": matches!(p.state(), ProgramState::Disabled),
-                "error": p.error().map(|e| e.to_string()),
-                "verifier_log": p.error().map(|e| e.log.clone()),
-            })
-        })
-        .collect();
-    let struct_ops: Vec<Value> = registered
-        .iter()
-        .map(|r| {
-            json!({
-                "map": r.map,
-                "struct": r.kernel_struct,
-                "link": r.link,
-                "registered": r.error.is_none(),
-                "error": r.error,
-            })
-        })
-        .collect();
-    let v = json!({
-        "object": l.name(),
-        "target": l.target(),
-        "maps": maps,
-        "programs": programs,
-        "struct_ops": struct_ops,
-        "externs": externs_json(l.externs()),
-        "warnings": l.warnings(),
-    });
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    let report = LoadReport {
+        object: l.name().to_string(),
+        target: l.target().map(str::to_string),
+        maps: l.loaded_maps().iter().map(map_report).collect(),
+        programs: l.programs().map(|p| program_report(&p)).collect(),
+        struct_ops: registered.iter().map(registration_report).collect(),
+        externs: l.externs(),
+        warnings: l.warnings().to_vec(),
+    };
+    print_document("load", &report);
 }
 
 fn print_tables(l: &LoadedObject, registered: &[Registration], verbose: bool) {

@@ -8,6 +8,7 @@ mod features_cmd;
 mod gen_cmd;
 mod load_cmd;
 mod plan_cmd;
+mod report;
 mod run_cmd;
 
 use std::process::ExitCode;

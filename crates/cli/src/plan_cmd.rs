@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bpfld_obj::externs::RequiredGroups;
-use bpfld_obj::plan::{plan, ExternReport, FdSlot, LoadPlan, PlanOptions};
+use bpfld_obj::plan::{plan, ExternReport, FdSlot, LoadPlan, PlanOptions, ProgramPlan};
 use bpfld_obj::{Object, Target};
 use clap::Args;
-use serde_json::{json, Value};
 
+use crate::report::{
+    print_document, AttachTypeReport, ErrorReport, MapReport, ModuleBtfRefReport, PlanReport, PlannedProgramReport, PoisonReport,
+    StructOpsMemberReport, StructOpsPlanReport,
+};
 use crate::CliResult;
 
 #[derive(Args)]
@@ -59,40 +62,25 @@ pub fn created_max_entries(m: &bpfld_obj::MapSpec) -> u32 {
     m.max_entries
 }
 
-pub fn maps_json(plan: &LoadPlan) -> Vec<Value> {
-    plan.maps
-        .iter()
-        .map(|m| {
-            json!({
-                "name": m.name,
-                "real_name": m.real_name,
-                "type": m.map_type.to_string(),
-                "key_size": m.key_size,
-                "value_size": m.value_size,
-                // What is created: a perf event array's 0 is one slot per
-                // possible CPU (of this machine).
-                "max_entries": created_max_entries(m),
-                "flags": m.map_flags,
-            })
-        })
-        .collect()
-}
-
 /// The struct_ops maps of a plan, for JSON.
-pub fn struct_ops_json(plan: &LoadPlan, target: Option<&Target>) -> Vec<Value> {
+fn struct_ops_reports(plan: &LoadPlan, target: Option<&Target>) -> Vec<StructOpsPlanReport> {
+    let members = |st: &bpfld_obj::struct_ops::StructOpsPlan| {
+        st.func_slots
+            .iter()
+            .map(|f| StructOpsMemberReport { member: f.member.clone(), index: f.member_idx, offset: f.offset, program: f.program.clone() })
+            .collect()
+    };
     plan.struct_ops
         .iter()
-        .map(|st| {
-            json!({
-                "map": st.name,
-                "struct": st.struct_name,
-                "kern_type_id": st.kern_type_id,
-                "kern_value_type_id": st.kern_value_type_id,
-                "btf": target.map(|t| t.owner_name(st.owner).to_string()),
-                "link": st.link,
-                "members": st.func_slots.iter().map(|f| json!({"member": f.member, "index": f.member_idx, "offset": f.offset, "program": f.program})).collect::<Vec<_>>(),
-                "skipped_members": st.skipped_members,
-            })
+        .map(|st| StructOpsPlanReport {
+            map: st.name.clone(),
+            struct_name: st.struct_name.clone(),
+            kern_type_id: st.kern_type_id,
+            kern_value_type_id: st.kern_value_type_id,
+            btf: target.map(|t| t.owner_name(st.owner).to_string()),
+            link: st.link,
+            members: members(st),
+            skipped_members: st.skipped_members.clone(),
         })
         .collect()
 }
@@ -109,26 +97,6 @@ pub fn plan_target(obj: &Object, path: Option<&PathBuf>) -> Result<Option<Target
     }
     let needs = bpfld::kernel_target::TargetNeeds::of(obj);
     bpfld::kernel_target::running_kernel(&needs, &Default::default()).map(|k| Some(k.target)).map_err(|e| e.to_string())
-}
-
-pub fn externs_json(externs: &[ExternReport]) -> Vec<Value> {
-    externs
-        .iter()
-        .map(|e| {
-            json!({
-                "name": e.name,
-                "kind": e.kind,
-                "weak": e.weak,
-                "resolved": e.resolved,
-                "target": e.target,
-                "btf_id": e.btf_id,
-                "value": e.value,
-                "fd_slot": e.fd_slot,
-                "reason": e.reason,
-                "unknown_offline": e.unknown_offline,
-            })
-        })
-        .collect()
 }
 
 /// One line per extern: what it resolved to, or why not.
@@ -152,11 +120,54 @@ pub fn print_externs(externs: &[ExternReport]) {
     }
 }
 
+/// A planned program, for JSON.
+fn program_report(p: &ProgramPlan, target: Option<&Target>) -> PlannedProgramReport {
+    let module = |m: usize| target.map(|t| t.modules[m].name.clone());
+    PlannedProgramReport {
+        name: p.name.clone(),
+        section: p.section.clone(),
+        prog_type: p.prog_type,
+        expected_attach_type: if p.prog_type == ProgType::STRUCT_OPS {
+            AttachTypeReport::MemberIndex(p.expected_attach_type.raw())
+        } else {
+            AttachTypeReport::Name(attach_type_label(p.prog_type, p.expected_attach_type))
+        },
+        attach_target: p.attach_target.clone(),
+        attach_btf_id: p.attach_btf.map(|a| a.btf_id),
+        module_btf_refs: p.module_btf_refs.iter().map(|r| ModuleBtfRefReport { insn: r.insn_idx, module: module(r.module) }).collect(),
+        poisoned: p.poisoned.iter().map(|x| PoisonReport { insn: x.insn_idx, what: format!("{:?}", x.kind) }).collect(),
+        insns: p.insns.iter().map(insn_hex).collect(),
+        error: p.error.clone(),
+    }
+}
+
+/// The whole plan, for JSON.
+fn plan_report<'a>(plan: &'a LoadPlan, target: Option<&Target>) -> PlanReport<'a> {
+    let fd_array = plan
+        .fd_array
+        .iter()
+        .map(|s| match s {
+            FdSlot::Unused => None,
+            FdSlot::ModuleBtf(m) => target.map(|t| t.modules[*m].name.clone()),
+        })
+        .collect();
+    PlanReport {
+        object: plan.object.clone(),
+        target: plan.target.clone(),
+        license: plan.license.clone(),
+        maps: plan.maps.iter().map(MapReport::of).collect(),
+        programs: plan.programs.iter().map(|p| program_report(p, target)).collect(),
+        externs: &plan.externs,
+        fd_array,
+        struct_ops: struct_ops_reports(plan, target),
+    }
+}
+
 pub fn run(a: PlanArgs) -> CliResult {
     // Scripts read every outcome on stdout: a JSON error object too.
     let json_error = |e: String| {
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&json!({ "object": a.obj.display().to_string(), "error": e })).unwrap_or_default());
+            print_document("plan", &ErrorReport { object: a.obj.display().to_string(), error: e.clone(), externs: None });
         }
         e
     };
@@ -167,8 +178,8 @@ pub fn run(a: PlanArgs) -> CliResult {
         Ok(p) => p,
         Err(e) => {
             if a.json {
-                let v = json!({ "object": obj.name, "error": e.error.to_string(), "externs": externs_json(&e.externs) });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                let report = ErrorReport { object: obj.name.clone(), error: e.error.to_string(), externs: Some(&e.externs) };
+                print_document("plan", &report);
             } else {
                 print_externs(&e.externs);
             }
@@ -176,48 +187,7 @@ pub fn run(a: PlanArgs) -> CliResult {
         }
     };
     if a.json {
-        let progs: Vec<Value> = plan
-            .programs
-            .iter()
-            .map(|p| {
-                json!({
-                    "name": p.name,
-                    "section": p.section,
-                    "type": p.prog_type.to_string(),
-                    // struct_ops programs: the index of the kernel struct's member they implement.
-                    "expected_attach_type": if p.prog_type == bpfld_asm::types::ProgType::STRUCT_OPS {
-                        json!(p.expected_attach_type.raw())
-                    } else {
-                        json!(attach_type_label(p.prog_type, p.expected_attach_type))
-                    },
-                    "attach_target": p.attach_target,
-                    "attach_btf_id": p.attach_btf.map(|a| a.btf_id),
-                    "module_btf_refs": p.module_btf_refs.iter().map(|r| json!({"insn": r.insn_idx, "module": target.as_ref().map(|t| t.modules[r.module].name.clone())})).collect::<Vec<_>>(),
-                    "poisoned": p.poisoned.iter().map(|x| json!({"insn": x.insn_idx, "what": format!("{:?}", x.kind)})).collect::<Vec<_>>(),
-                    "insns": p.insns.iter().map(insn_hex).collect::<Vec<_>>(),
-                    "error": p.error,
-                })
-            })
-            .collect();
-        let fd_array: Vec<Value> = plan
-            .fd_array
-            .iter()
-            .map(|s| match s {
-                FdSlot::Unused => Value::Null,
-                FdSlot::ModuleBtf(m) => json!(target.as_ref().map(|t| t.modules[*m].name.clone())),
-            })
-            .collect();
-        let v = json!({
-            "object": plan.object,
-            "target": plan.target,
-            "license": plan.license,
-            "maps": maps_json(&plan),
-            "programs": progs,
-            "externs": externs_json(&plan.externs),
-            "fd_array": fd_array,
-            "struct_ops": struct_ops_json(&plan, target.as_ref()),
-        });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        print_document("plan", &plan_report(&plan, target.as_ref()));
         return Ok(ExitCode::SUCCESS);
     }
     println!(

@@ -58,50 +58,6 @@ pub struct ProgramVerdict {
     pub insns: usize,
 }
 
-/// One extern's outcome on one kernel (the plan's [`ExternReport`], as
-/// the JSON schema has it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExternVerdict {
-    /// The extern's name (with its `___flavor`).
-    pub name: String,
-    /// `kfunc`, `ksym` (typed), `ksym_typeless` or `kconfig`.
-    pub kind: &'static str,
-    /// Declared `__weak`: may stay unresolved (0).
-    pub weak: bool,
-    /// It resolved on this kernel.
-    pub resolved: bool,
-    /// `vmlinux` or the module's name (kfuncs, typed ksyms).
-    pub target: Option<String>,
-    /// The BTF id it resolved to, in vmlinux's or the module's BTF.
-    pub btf_id: Option<u32>,
-    /// A kconfig value or a typeless ksym's address.
-    pub value: Option<String>,
-    /// The module's `fd_array` slot (module kfuncs).
-    pub fd_slot: Option<u16>,
-    /// Why it did not resolve.
-    pub reason: Option<String>,
-    /// Not known offline (a weak typeless ksym without kallsyms data):
-    /// planned as 0, the kernel may resolve it.
-    pub unknown_offline: bool,
-}
-
-impl From<&ExternReport> for ExternVerdict {
-    fn from(e: &ExternReport) -> ExternVerdict {
-        ExternVerdict {
-            name: e.name.clone(),
-            kind: e.kind,
-            weak: e.weak,
-            resolved: e.resolved,
-            target: e.target.clone(),
-            btf_id: e.btf_id,
-            value: e.value.clone(),
-            fd_slot: e.fd_slot,
-            reason: e.reason.clone(),
-            unknown_offline: e.unknown_offline,
-        }
-    }
-}
-
 /// The verdict for one object on one kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KernelVerdict {
@@ -116,7 +72,8 @@ pub struct KernelVerdict {
     /// cannot be read).
     pub error: Option<String>,
     /// Every extern, in the object's order.
-    pub externs: Vec<ExternVerdict>,
+    /// Each extern's outcome (the plan's report, serialized as is).
+    pub externs: Vec<ExternReport>,
     /// Every program, in the object's order.
     pub programs: Vec<ProgramVerdict>,
     /// kfuncs that resolved to a FUNC the kernel's BTF does not tag as a
@@ -216,7 +173,7 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
             }
             v.missing = p.missing.iter().map(MissingVerdict::from).collect();
             v.unregistered_kfuncs = unregistered_kfuncs(&p.externs, target);
-            v.externs = p.externs.iter().map(ExternVerdict::from).collect();
+            v.externs = p.externs.clone();
             v.core = p
                 .core
                 .relocations
@@ -231,7 +188,7 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
         }
         Err(e) => {
             v.error = Some(e.error.to_string());
-            v.externs = e.externs.iter().map(ExternVerdict::from).collect();
+            v.externs = e.externs.clone();
         }
     }
     v

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::check::{ExternVerdict, KernelVerdict, OFFLINE_LIMITS};
+use bpfld_obj::plan::ExternReport;
+
+use crate::check::{KernelVerdict, OFFLINE_LIMITS};
 
 /// Version of the JSON layout; bumped when a field changes meaning or is
 /// removed (adding fields does not bump it).
@@ -171,7 +173,7 @@ pub fn picked(v: &KernelVerdict, ess: &str, names: &[String]) -> String {
 
 /// An extern's outcome in one cell; BTF ids are left out (they differ
 /// between any two kernels and say nothing about the answer).
-pub fn extern_cell(e: Option<&ExternVerdict>) -> String {
+pub fn extern_cell(e: Option<&ExternReport>) -> String {
     let Some(e) = e else { return "?".into() };
     if e.unknown_offline {
         return "unknown offline (0)".into();

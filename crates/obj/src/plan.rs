@@ -181,6 +181,7 @@ pub struct LoadPlan {
 
 /// One extern's outcome, self-contained for reports and JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ExternReport {
     /// The extern's full name (with its `___flavor`).
     pub name: String,
