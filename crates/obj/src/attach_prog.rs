@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bpfld_btf::{Btf, Kind};
 
-use crate::error::Ctx;
+use crate::error::{Ctx, ErrorKind};
 use crate::plan::{AttachBtf, LoadPlan, ProgramPlan};
 use crate::target::BtfOwner;
 use crate::Error;
@@ -38,7 +38,7 @@ pub type AttachPrograms = BTreeMap<String, AttachProgram>;
 pub(crate) fn apply(plan: &mut LoadPlan, targets: &AttachPrograms, cx: &Ctx<'_>) -> Result<(), Error> {
     for (name, target) in targets {
         let Some(p) = plan.programs.iter_mut().find(|p| &p.name == name) else {
-            return Err(cx.with(format!("program '{name}'")).err("no such program to set an attach target for"));
+            return Err(cx.with(format!("program '{name}'")).err_kind(ErrorKind::NotFound, "no such program to set an attach target for"));
         };
         if p.prog_type == bpfld_asm::types::ProgType::UNSPEC {
             continue; // its section is unknown: that error stays
@@ -50,19 +50,50 @@ pub(crate) fn apply(plan: &mut LoadPlan, targets: &AttachPrograms, cx: &Ctx<'_>)
                 p.attach_to_program = true;
                 p.error = None;
             }
-            Err(m) => p.error = Some(m),
+            Err(e) => p.error = Some(e.to_string()),
         }
     }
     Ok(())
 }
 
+/// Why a program's function was not found in its target program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachProgramError {
+    /// Neither the section nor the caller names the function.
+    NoFunction,
+    /// The target program's BTF has no `FUNC` of that name.
+    NotFound {
+        /// The function looked for.
+        func: String,
+    },
+}
+
+impl std::fmt::Display for AttachProgramError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttachProgramError::NoFunction => {
+                f.write_str("no function to attach to: the section names none (freplace/FUNC) and none was given with the target program")
+            }
+            AttachProgramError::NotFound { func } => {
+                write!(f, "failed to find BPF program BTF ID for '{func}': the target program's BTF has no FUNC '{func}'")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AttachProgramError {}
+
+impl crate::error::Kind for AttachProgramError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            AttachProgramError::NoFunction => crate::error::ErrorKind::InvalidInput,
+            AttachProgramError::NotFound { .. } => crate::error::ErrorKind::NotFound,
+        }
+    }
+}
+
 /// The BTF id of the program's function in its target's BTF.
-fn resolve(p: &ProgramPlan, target: &AttachProgram) -> Result<u32, String> {
-    let func = target.func.as_deref().or(p.attach_target.as_deref()).ok_or_else(|| {
-        "no function to attach to: the section names none (freplace/FUNC) and none was given with the target program".to_string()
-    })?;
-    target
-        .btf
-        .find_first(func, Kind::Func)
-        .ok_or_else(|| format!("failed to find BPF program BTF ID for '{func}': the target program's BTF has no FUNC '{func}'"))
+fn resolve(p: &ProgramPlan, target: &AttachProgram) -> Result<u32, AttachProgramError> {
+    let func = target.func.as_deref().or(p.attach_target.as_deref()).ok_or(AttachProgramError::NoFunction)?;
+    target.btf.find_first(func, Kind::Func).ok_or_else(|| AttachProgramError::NotFound { func: func.to_string() })
 }
