@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::report::{print_document, BtfDumpReport, BtfFindReport, BtfTypeReport};
 use bpfld_btf::{dump, essential_name, Btf, Kind};
 use clap::Subcommand;
-use serde_json::json;
 
 use crate::CliResult;
 
@@ -139,14 +139,10 @@ pub fn run(cmd: BtfCmd) -> CliResult {
                 for t in btf.own_types() {
                     let mut line = String::new();
                     dump::dump_type(&t, &mut line).map_err(|e| e.to_string())?;
-                    types.push(json!({
-                        "id": t.id(),
-                        "kind": t.kind().name(),
-                        "name": t.name().map_err(|e| e.to_string())?,
-                        "raw": line.trim_end(),
-                    }));
+                    let name = t.name().map_err(|e| e.to_string())?.to_string();
+                    types.push(BtfTypeReport { id: t.id(), kind: t.kind().name(), name, raw: line.trim_end().to_string() });
                 }
-                println!("{}", serde_json::to_string_pretty(&json!({ "types": types })).unwrap_or_default());
+                print_document("btf-dump", &BtfDumpReport { types });
             } else {
                 print!("{}", dump::dump(&btf).map_err(|e| format!("{}: {e}", file.display()))?);
             }
@@ -174,15 +170,17 @@ pub fn run(cmd: BtfCmd) -> CliResult {
                 out.push((t, line));
             }
             if json {
-                let v: Vec<_> = out
+                let types = out
                     .iter()
-                    .map(|(t, line)| json!({"id": t.id(), "kind": t.kind().name(), "name": t.name().unwrap_or(""), "raw": line.trim_end()}))
+                    .map(|(t, line)| BtfTypeReport {
+                        id: t.id(),
+                        kind: t.kind().name(),
+                        name: t.name().unwrap_or("").to_string(),
+                        raw: line.trim_end().to_string(),
+                    })
                     .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json!({ "query": name, "essential_name": essential_name(&name), "types": v }))
-                        .unwrap_or_default()
-                );
+                let essential_name = essential_name(&name).to_string();
+                print_document("btf-find", &BtfFindReport { query: name.clone(), essential_name, types });
             } else {
                 for (_, line) in &out {
                     print!("{line}");

@@ -74,13 +74,13 @@ fn print_table(columns: &[Column]) {
 }
 
 fn print_json(columns: &[Column]) {
-    let kernels: Vec<serde_json::Value> = columns
+    let kernels = columns
         .iter()
-        .map(|c| {
-            let features: serde_json::Map<String, serde_json::Value> =
-                Feature::ALL.iter().map(|&f| (f.name().to_string(), serde_json::Value::Bool(c.features.has(f)))).collect();
-            serde_json::json!({ "kernel": c.kernel, "source": c.source, "features": features })
+        .map(|c| crate::report::KernelFeaturesReport {
+            kernel: c.kernel.to_string(),
+            source: c.source.to_string(),
+            features: Feature::ALL.iter().map(|&f| (f.name(), c.features.has(f))).collect(),
         })
         .collect();
-    println!("{}", serde_json::json!({ "kernels": kernels }));
+    crate::report::print_document_line("features", &crate::report::FeaturesReport { kernels });
 }

@@ -26,6 +26,51 @@ pub fn print_document<T: Serialize>(schema: &'static str, body: &T) {
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }
 
+/// Prints `body` as the document of `schema` on one line.
+pub fn print_document_line<T: Serialize>(schema: &'static str, body: &T) {
+    let doc = Document { schema, schema_version: SCHEMA_VERSION, body };
+    println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+}
+
+/// One kernel's features, by name (in name order).
+#[derive(Serialize)]
+pub struct KernelFeaturesReport {
+    pub kernel: String,
+    /// `probed` (the running kernel) or `btf` (derived from its BTF).
+    pub source: String,
+    pub features: std::collections::BTreeMap<&'static str, bool>,
+}
+
+/// `bpfld features --json`.
+#[derive(Serialize)]
+pub struct FeaturesReport {
+    pub kernels: Vec<KernelFeaturesReport>,
+}
+
+/// One BTF type as `btf dump`/`btf find` print it.
+#[derive(Serialize)]
+pub struct BtfTypeReport {
+    pub id: u32,
+    pub kind: &'static str,
+    pub name: String,
+    /// The `bpftool btf dump` line.
+    pub raw: String,
+}
+
+/// `bpfld btf dump --json`.
+#[derive(Serialize)]
+pub struct BtfDumpReport {
+    pub types: Vec<BtfTypeReport>,
+}
+
+/// `bpfld btf find --json`.
+#[derive(Serialize)]
+pub struct BtfFindReport {
+    pub query: String,
+    pub essential_name: String,
+    pub types: Vec<BtfTypeReport>,
+}
+
 /// What a command prints on stdout with `--json` when it fails: scripts
 /// read every outcome there.
 #[derive(Serialize)]
