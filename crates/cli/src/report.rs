@@ -71,6 +71,29 @@ pub struct BtfFindReport {
     pub types: Vec<BtfTypeReport>,
 }
 
+/// `bpfld btf min --json` (on one line).
+#[derive(Serialize)]
+pub struct BtfMinReport<'a> {
+    pub output: String,
+    pub kernel: String,
+    pub bytes: usize,
+    pub types: usize,
+    pub kernel_bytes: u64,
+    /// The kernel type id of each type kept, in the new numbering's order.
+    pub original_ids: &'a [u32],
+}
+
+/// `bpfld btf extract --json` of one kernel image or module.
+#[derive(Serialize)]
+pub struct BtfExtractReport {
+    pub input: String,
+    pub output: String,
+    pub kind: &'static str,
+    pub source: String,
+    pub release: Option<String>,
+    pub btf_bytes: usize,
+}
+
 /// What a command prints on stdout with `--json` when it fails: scripts
 /// read every outcome there.
 #[derive(Serialize)]

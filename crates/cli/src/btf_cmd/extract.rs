@@ -68,15 +68,15 @@ pub fn run(args: ExtractArgs) -> CliResult {
         _ => None,
     };
     if args.json {
-        let v = json!({
-            "input": input,
-            "output": args.output.display().to_string(),
-            "kind": ex.kind.name(),
-            "source": ex.source.describe(),
-            "release": release,
-            "btf_bytes": btf.len(),
-        });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let report = crate::report::BtfExtractReport {
+            input: input.to_string(),
+            output: args.output.display().to_string(),
+            kind: ex.kind.name(),
+            source: ex.source.describe(),
+            release,
+            btf_bytes: btf.len(),
+        };
+        crate::report::print_document("btf-extract", &report);
     } else {
         let what = match ex.kind {
             bpfld_extract::ElfKind::Vmlinux => "vmlinux BTF",

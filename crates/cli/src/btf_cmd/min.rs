@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use bpfld_fleet::min_btf::min_btf;
 use bpfld_fleet::TargetFiles;
 use clap::Args;
-use serde_json::json;
 
 use crate::plan_cmd::open_object;
 use crate::CliResult;
@@ -38,17 +37,15 @@ pub fn run(a: MinArgs) -> CliResult {
     std::fs::write(&a.output, &min.bytes).map_err(|e| format!("{}: {e}", a.output.display()))?;
     let full = std::fs::metadata(&files.vmlinux).map(|m| m.len()).unwrap_or(0);
     if a.json {
-        println!(
-            "{}",
-            json!({
-                "output": a.output.display().to_string(),
-                "kernel": files.vmlinux.display().to_string(),
-                "bytes": min.bytes.len(),
-                "types": min.original_ids.len(),
-                "kernel_bytes": full,
-                "original_ids": min.original_ids,
-            })
-        );
+        let report = crate::report::BtfMinReport {
+            output: a.output.display().to_string(),
+            kernel: files.vmlinux.display().to_string(),
+            bytes: min.bytes.len(),
+            types: min.original_ids.len(),
+            kernel_bytes: full,
+            original_ids: &min.original_ids,
+        };
+        crate::report::print_document_line("btf-min", &report);
     } else {
         println!(
             "{}: {} bytes, {} types (from {}: {full} bytes)",
