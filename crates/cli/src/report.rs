@@ -94,6 +94,33 @@ pub struct BtfExtractReport {
     pub btf_bytes: usize,
 }
 
+/// A module's split BTF written by `btf extract` of a package.
+#[derive(Serialize)]
+pub struct ExtractedModuleReport {
+    pub name: String,
+    /// Where it was written, under the output directory.
+    pub path: String,
+    pub btf_bytes: usize,
+}
+
+/// `bpfld btf extract --json` of a Debian kernel package.
+#[derive(Serialize)]
+pub struct DebExtractReport<'a> {
+    pub input: String,
+    pub output: String,
+    pub release: &'a str,
+    pub data_tar: &'a str,
+    /// Where the vmlinux BTF came from.
+    pub kernel: String,
+    pub vmlinux_btf_bytes: usize,
+    /// A `config` file was written.
+    pub config: bool,
+    pub modules: Vec<ExtractedModuleReport>,
+    pub modules_without_btf: &'a [String],
+    pub duplicate_modules: &'a [String],
+    pub seconds: f64,
+}
+
 /// What a command prints on stdout with `--json` when it fails: scripts
 /// read every outcome there.
 #[derive(Serialize)]

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::report::{DebExtractReport, ExtractedModuleReport};
 use bpfld_extract::{extract_btf, extract_deb, is_deb, DebOptions};
 use clap::Args;
-use serde_json::json;
 
 use crate::CliResult;
 
@@ -99,21 +99,25 @@ fn run_deb(args: &ExtractArgs) -> CliResult {
     let secs = start.elapsed().as_secs_f64();
     let out = args.output.display();
     if args.json {
-        let modules: Vec<_> = report.modules.iter().map(|m| json!({"name": m.name, "path": m.path, "btf_bytes": m.btf_len})).collect();
-        let v = json!({
-            "input": args.input.display().to_string(),
-            "output": out.to_string(),
-            "release": report.release,
-            "data_tar": report.data_tar,
-            "kernel": report.kernel_source.describe(),
-            "vmlinux_btf_bytes": report.vmlinux_btf_len,
-            "config": report.config,
-            "modules": modules,
-            "modules_without_btf": report.modules_without_btf,
-            "duplicate_modules": report.duplicate_modules,
-            "seconds": secs,
-        });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let modules = report
+            .modules
+            .iter()
+            .map(|m| ExtractedModuleReport { name: m.name.clone(), path: m.path.clone(), btf_bytes: m.btf_len })
+            .collect();
+        let doc = DebExtractReport {
+            input: args.input.display().to_string(),
+            output: out.to_string(),
+            release: &report.release,
+            data_tar: &report.data_tar,
+            kernel: report.kernel_source.describe(),
+            vmlinux_btf_bytes: report.vmlinux_btf_len,
+            config: report.config,
+            modules,
+            modules_without_btf: &report.modules_without_btf,
+            duplicate_modules: &report.duplicate_modules,
+            seconds: secs,
+        };
+        crate::report::print_document("btf-extract", &doc);
     } else {
         println!("{}: release {} ({})", args.input.display(), report.release, report.data_tar);
         println!("  {out}/vmlinux.btf: {} bytes ({})", report.vmlinux_btf_len, report.kernel_source.describe());
