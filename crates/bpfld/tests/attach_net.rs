@@ -24,10 +24,23 @@ fn xdp_link_counts_every_datagram_and_detaches_on_drop() {
         assert_eq!(drain(&rx), 25, "XDP_PASS lets every datagram through");
         assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 25);
         drop(link);
+        wait_until_no_xdp(&net);
         net.send_a_to_b(port, 5);
         assert_eq!(drain(&rx), 5);
         assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 25, "counted after the link was dropped");
     });
+}
+
+/// Waits (at most 2 s) until the XDP link is gone from B. Closing the last
+/// fd detaches at once, unless a child that another test is spawning at
+/// that moment still holds a copy of the fd table (between its fork and
+/// its exec, when close-on-exec fds are closed).
+fn wait_until_no_xdp(net: &VethPair) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while net.in_b(|| xdp_query(net.if_b)).unwrap().prog_id != 0 {
+        assert!(std::time::Instant::now() < deadline, "XDP still attached 2 s after its link was dropped");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 #[test]
