@@ -24,7 +24,7 @@ fn xdp_link_counts_every_datagram_and_detaches_on_drop() {
         assert_eq!(drain(&rx), 25, "XDP_PASS lets every datagram through");
         assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 25);
         drop(link);
-        wait_until_no_xdp(&net);
+        wait_until_no_xdp(net);
         net.send_a_to_b(port, 5);
         assert_eq!(drain(&rx), 5);
         assert_eq!(obj.read_global_u64("xdp_hits").unwrap(), 25, "counted after the link was dropped");
