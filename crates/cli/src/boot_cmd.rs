@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use bpfld_boot::modules::{plan_modules, ModuleLoad};
 use bpfld_boot::{Accel, BootError, BootKernel, GuestPlan, GuestRun, LoadVerdict, Loader};
 use bpfld_fleet::check::KernelVerdict;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 /// The kernels to boot, made ready before the offline check runs.
 pub struct BootSetup {
@@ -103,8 +104,8 @@ pub fn run(setup: BootSetup, objects: &[PathBuf], verdicts: &[Vec<KernelVerdict>
         && objects.iter().all(|o| booted.iter().all(|b| b.verdict(o).is_some_and(|v| v.loads())));
     match check_json {
         Some(check) => {
-            let out = json!({ "schema_version": 1, "check": check, "boot": boot_json(&booted, objects, verdicts, &setup.accel) });
-            println!("{}", serde_json::to_string_pretty(&out).map_err(|e| format!("JSON: {e}"))?);
+            let boot = boot_report(&booted, objects, verdicts, &setup.accel);
+            crate::report::print_document("check-boot", &CheckBootReport { check, boot });
         }
         None => print_text(&booted, objects, verdicts, &setup.accel),
     }
@@ -183,42 +184,83 @@ fn print_text(booted: &[Booted], objects: &[PathBuf], verdicts: &[Vec<KernelVerd
     println!("\n'*': the verifier's verdict differs from the offline prediction (see docs/kernel-matrix.md for what a check cannot know)");
 }
 
-fn boot_json(booted: &[Booted], objects: &[PathBuf], verdicts: &[Vec<KernelVerdict>], accel: &Accel) -> Value {
-    let kernels: Vec<Value> = booted
+/// `bpfld check --boot --json`: the check report and what each booted
+/// kernel's verifier said (docs/check-json.md).
+#[derive(Serialize)]
+struct CheckBootReport {
+    check: Value,
+    boot: BootReport,
+}
+
+#[derive(Serialize)]
+struct BootReport {
+    kernels: Vec<BootKernelReport>,
+}
+
+/// One booted kernel.
+#[derive(Serialize)]
+struct BootKernelReport {
+    /// The `-k` argument.
+    kernel: String,
+    /// `uname -r` of the guest.
+    release: String,
+    accel: &'static str,
+    /// Wall time of the guest (none if qemu did not start).
+    guest_seconds: Option<f64>,
+    /// Why this kernel has no verdicts.
+    error: Option<String>,
+    objects: Vec<BootObjectReport>,
+}
+
+/// One object in one guest.
+#[derive(Serialize)]
+struct BootObjectReport {
+    object: String,
+    /// The loader's error when the whole object was refused.
+    refused: Option<String>,
+    loads: bool,
+    programs: Vec<BootProgramReport>,
+}
+
+/// One program's prediction beside the guest's verifier.
+#[derive(Serialize)]
+struct BootProgramReport {
+    name: String,
+    predicted: String,
+    loaded: bool,
+    verifier: String,
+    log_tail: Vec<String>,
+}
+
+fn boot_report(booted: &[Booted], objects: &[PathBuf], verdicts: &[Vec<KernelVerdict>], accel: &Accel) -> BootReport {
+    let kernels = booted
         .iter()
         .enumerate()
-        .map(|(i, b)| {
-            let objs: Vec<Value> = objects
-                .iter()
-                .enumerate()
-                .map(|(j, o)| {
-                    let pred = verdicts.get(i).and_then(|k| k.get(j));
-                    let load = b.verdict(o);
-                    let programs: Vec<Value> = program_names(load.as_ref(), pred)
-                        .iter()
-                        .map(|p| {
-                            let (real, log) = real_cell(load.as_ref(), p);
-                            let loaded = real == "loaded";
-                            json!({ "name": p, "predicted": predicted(pred, p), "loaded": loaded, "verifier": real, "log_tail": log })
-                        })
-                        .collect();
-                    json!({
-                        "object": o.display().to_string(),
-                        "refused": load.as_ref().and_then(|l| l.refused.clone()),
-                        "loads": load.as_ref().is_some_and(LoadVerdict::loads),
-                        "programs": programs,
-                    })
-                })
-                .collect();
-            json!({
-                "kernel": b.ready.arg.display().to_string(),
-                "release": b.ready.kernel.release,
-                "accel": accel.name(),
-                "guest_seconds": b.run.as_ref().ok().map(|g| g.wall.as_secs_f64()),
-                "error": b.failure(),
-                "objects": objs,
-            })
+        .map(|(i, b)| BootKernelReport {
+            kernel: b.ready.arg.display().to_string(),
+            release: b.ready.kernel.release.clone(),
+            accel: accel.name(),
+            guest_seconds: b.run.as_ref().ok().map(|g| g.wall.as_secs_f64()),
+            error: b.failure(),
+            objects: objects.iter().enumerate().map(|(j, o)| object_report(b, o, verdicts.get(i).and_then(|k| k.get(j)))).collect(),
         })
         .collect();
-    json!({ "kernels": kernels })
+    BootReport { kernels }
+}
+
+fn object_report(b: &Booted, object: &Path, pred: Option<&KernelVerdict>) -> BootObjectReport {
+    let load = b.verdict(object);
+    let programs = program_names(load.as_ref(), pred)
+        .into_iter()
+        .map(|name| {
+            let (verifier, log_tail) = real_cell(load.as_ref(), &name);
+            BootProgramReport { predicted: predicted(pred, &name), loaded: verifier == "loaded", verifier, log_tail, name }
+        })
+        .collect();
+    BootObjectReport {
+        object: object.display().to_string(),
+        refused: load.as_ref().and_then(|l| l.refused.clone()),
+        loads: load.as_ref().is_some_and(LoadVerdict::loads),
+        programs,
+    }
 }

@@ -44,6 +44,7 @@ fn check_boot_of_a_vmlinux_with_its_modules() {
     let _ = std::fs::remove_dir_all(&dir);
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("check --boot --json: {e}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!((v["schema"].as_str(), v["schema_version"].as_u64()), (Some("check-boot"), Some(1)), "{v}");
     let kernels = v["boot"]["kernels"].as_array().expect("boot.kernels");
     assert_eq!(kernels.len(), 1);
     let g = &kernels[0];
