@@ -29,7 +29,7 @@ cargo fmt --all --check
 # and with every public item documented (-D missing-docs).
 cargo clippy --workspace --all-targets --release -- -D warnings
 RUSTDOCFLAGS="-D warnings -D missing-docs" cargo doc --no-deps -q -p bpfld-sys -p bpfld -p bpfld-obj -p bpfld-btf -p bpfld-asm \
-  -p bpfld-fleet -p bpfld-gen -p bpfld-build -p bpfld-boot
+  -p bpfld-fleet -p bpfld-gen -p bpfld-build -p bpfld-boot -p bpfld-extract
 
 if [ -x tests/bpf/build.sh ]; then
   tests/bpf/build.sh --check

@@ -28,6 +28,7 @@ pub struct BzImage<'a> {
     /// The compressed payload, without the decompressed size the kernel
     /// build appends (gzip keeps its trailer: that size is part of it).
     pub payload: &'a [u8],
+    /// The payload's format, from its magic bytes.
     pub compression: Compression,
     /// The size the payload decompresses to, as the build recorded it
     /// (the last 4 bytes of the payload).

@@ -10,17 +10,22 @@
 use std::cell::Cell;
 use std::io::{self, Read};
 
+/// A compression format this crate decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
+    /// gzip (deflate), as `.gz` and CONFIG_KERNEL_GZIP write it.
     Gzip,
     /// `.xz`, with any filter chain xz-embedded reads (the kernel's payload
     /// runs the x86 BCJ filter before LZMA2).
     Xz,
+    /// A zstd frame; its content checksum, when the frame has one, is
+    /// verified.
     Zstd,
     /// The legacy lz4 frame: the kernel's `lz4 -l` payload.
     Lz4Legacy,
     /// The current lz4 frame format.
     Lz4Frame,
+    /// bzip2 (`BZh1` to `BZh9`).
     Bzip2,
     /// The legacy `.lzma` format (`lzma -9`, CONFIG_KERNEL_LZMA).
     Lzma,
@@ -55,6 +60,7 @@ impl Compression {
         }
     }
 
+    /// The format's name for messages (`"gzip"`, `"lz4 (legacy frame)"`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Compression::Gzip => "gzip",
@@ -79,7 +85,11 @@ impl Compression {
 /// data, the caller adds where that data sits in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
+    /// Where in the compressed data, in bytes, decoding failed; for the
+    /// streaming decoders, how far they had read (they read ahead, so the
+    /// bad spot is at or before it).
     pub offset: u64,
+    /// What is wrong, naming the format.
     pub message: String,
 }
 

@@ -39,20 +39,25 @@ pub struct DebOptions {
 /// One module's split BTF as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleBtf {
+    /// The module name (`release_dir::module_name` of its file name), also
+    /// the stem of `modules/<name>.btf`.
     pub name: String,
     /// Its path in the package.
     pub path: String,
+    /// Size of its `.BTF` section, in bytes.
     pub btf_len: usize,
 }
 
 /// What `extract_deb` wrote.
 #[derive(Debug, Clone)]
 pub struct ReleaseReport {
+    /// The release (`uname -r`), from the name of `boot/vmlinuz-<release>`.
     pub release: String,
     /// The package member holding the files (`data.tar.xz`, ...).
     pub data_tar: String,
     /// How the kernel image was stored (bzImage and its compression).
     pub kernel_source: Source,
+    /// Size of the vmlinux `.BTF` written as `vmlinux.btf`, in bytes.
     pub vmlinux_btf_len: usize,
     /// Whether `boot/config-<rel>` was there (and written as `config`).
     pub config: bool,

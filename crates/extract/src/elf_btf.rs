@@ -21,6 +21,7 @@ pub enum ElfKind {
 }
 
 impl ElfKind {
+    /// `"vmlinux"` or `"module"`, for messages.
     pub fn name(self) -> &'static str {
         match self {
             ElfKind::Vmlinux => "vmlinux",
@@ -32,6 +33,7 @@ impl ElfKind {
 /// The `.BTF` section of an ELF file.
 #[derive(Debug)]
 pub struct ElfBtf<'a> {
+    /// The ELF file's type, which says whether its BTF is base or split.
     pub kind: ElfKind,
     /// The section and its file offset; `None` when the file has no `.BTF`
     /// (a kernel or module built without CONFIG_DEBUG_INFO_BTF).

@@ -12,14 +12,19 @@ pub struct Error {
     /// Offset in `file` (in the bytes as stored, before any decompression
     /// of that file) where the problem was found.
     pub offset: Option<u64>,
+    /// What is wrong, without the file and offset (`Display` puts them
+    /// in front).
     pub message: String,
 }
 
 impl Error {
+    /// A failure not tied to a byte offset in the file (e.g. an I/O error
+    /// or a missing package member).
     pub fn new(file: impl Into<String>, message: impl Into<String>) -> Error {
         Error { file: file.into(), offset: None, message: message.into() }
     }
 
+    /// A failure at byte `offset` of `file`.
     pub fn at(file: impl Into<String>, offset: u64, message: impl Into<String>) -> Error {
         Error { file: file.into(), offset: Some(offset), message: message.into() }
     }
@@ -36,4 +41,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A result whose error is this crate's [`Error`] (the decoders of
+/// `compression` return a `DecodeError` or `io::Error` instead).
 pub type Result<T> = std::result::Result<T, Error>;

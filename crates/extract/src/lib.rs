@@ -30,7 +30,15 @@ pub const MAX_DECOMPRESSED: u64 = 2 << 30;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// The payload of a bzImage.
-    BzImage { compression: Compression, payload_offset: u64, version: Option<String> },
+    BzImage {
+        /// The payload's format, from its magic bytes.
+        compression: Compression,
+        /// File offset of the compressed payload in the bzImage, in bytes.
+        payload_offset: u64,
+        /// The kernel version string the setup header points to; `None`
+        /// when it points to none or past the end of the file.
+        version: Option<String>,
+    },
     /// A whole compressed file (`.ko.xz`, `vmlinux.gz`, ...).
     Compressed(Compression),
     /// An ELF file as it was.
@@ -38,6 +46,8 @@ pub enum Source {
 }
 
 impl Source {
+    /// One line for messages and reports, e.g. `bzImage, xz payload at
+    /// 0x4a4f00`, `zstd-compressed ELF` or `ELF`.
     pub fn describe(&self) -> String {
         match self {
             Source::BzImage { compression, payload_offset, .. } => {
@@ -52,7 +62,9 @@ impl Source {
 /// The BTF of one kernel image or module.
 #[derive(Debug, Clone)]
 pub struct Extracted {
+    /// How the ELF file was stored in the input.
     pub source: Source,
+    /// Whether the ELF file is a vmlinux (base BTF) or a module (split BTF).
     pub kind: ElfKind,
     /// The `.BTF` section, `None` if the ELF file has none.
     pub btf: Option<Vec<u8>>,

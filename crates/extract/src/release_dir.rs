@@ -17,9 +17,13 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The file holding the release (`uname -r`), one line.
 pub const RELEASE: &str = "release";
+/// The file holding the vmlinux `.BTF` section as it was in the ELF file.
 pub const VMLINUX_BTF: &str = "vmlinux.btf";
+/// The file holding the kernel's `.config`.
 pub const CONFIG: &str = "config";
+/// The subdirectory holding `<module>.btf`, each module's split BTF.
 pub const MODULES: &str = "modules";
 /// The absolute path of the package the directory was extracted from:
 /// what `bpfld check --boot` boots (the kernel itself is not copied).
@@ -77,6 +81,8 @@ impl ReleaseDirWriter {
         fs::write(&p, bytes).map_err(|e| io_err(&p, "write", e))
     }
 
+    /// Writes `release` followed by a newline as the `release` file.
+    /// Fails on a write error, naming the file.
     pub fn write_release(&self, release: &str) -> Result<()> {
         self.write(RELEASE, format!("{release}\n").as_bytes())
     }
@@ -87,14 +93,20 @@ impl ReleaseDirWriter {
         self.write(SOURCE, format!("{}\n", abs.display()).as_bytes())
     }
 
+    /// Writes `btf`, the vmlinux `.BTF` section, as `vmlinux.btf`. Fails
+    /// on a write error, naming the file.
     pub fn write_vmlinux_btf(&self, btf: &[u8]) -> Result<()> {
         self.write(VMLINUX_BTF, btf)
     }
 
+    /// Writes the kernel's `.config` as `config`. Fails on a write error,
+    /// naming the file.
     pub fn write_config(&self, config: &[u8]) -> Result<()> {
         self.write(CONFIG, config)
     }
 
+    /// Writes `btf`, the split BTF of `module`, as `modules/<module>.btf`.
+    /// Fails on a write error, naming the file.
     pub fn write_module_btf(&self, module: &str, btf: &[u8]) -> Result<()> {
         self.write(&format!("{MODULES}/{module}.btf"), btf)
     }
