@@ -88,7 +88,7 @@ fn every_object_against_every_kernel_in_one_matrix() {
     }
     let (code, v) = check_json(&args);
     assert_eq!(code, 1, "kfunc_strong_missing loads nowhere");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!((v["schema"].as_str(), v["schema_version"].as_u64()), (Some("check"), Some(1)), "{v}");
     assert_eq!(v["loads_everywhere"], false);
     let targets: Vec<&str> = v["targets"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(targets, kernels);

@@ -19,6 +19,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The whole matrix.
 #[derive(Debug, Clone, Serialize)]
 pub struct MatrixReport {
+    /// `"check"`: which document of the JSON family (docs/json.md) this is.
+    pub schema: &'static str,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// Every object loads on every target.
@@ -109,6 +111,7 @@ pub fn matrix_report(objects: &[(String, &Path)], verdicts: &[Vec<KernelVerdict>
         })
         .collect();
     MatrixReport {
+        schema: "check",
         schema_version: SCHEMA_VERSION,
         loads_everywhere: objects.iter().all(|o| o.loads_everywhere),
         targets,
