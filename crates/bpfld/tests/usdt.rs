@@ -10,9 +10,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use bpfld::{Link, LoadOptions, LoadedObject, UsdtOpts};
 use bpfld_obj::plan::PlanOptions;
@@ -27,27 +26,12 @@ fn target() -> &'static Path {
     bpfld_testdata::usdt_target()
 }
 
-/// The target, started and waiting for a line on stdin, its binary mapped
-/// (spawn returns while the exec may still be mapping it).
 fn spawn_target() -> Child {
-    let child = Command::new(target()).arg(N.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    let (maps, name) = (format!("/proc/{}/maps", child.id()), target().to_string_lossy().into_owned());
-    let t0 = std::time::Instant::now();
-    while !std::fs::read_to_string(&maps).unwrap_or_default().contains(&name) {
-        assert!(t0.elapsed().as_secs() < 5, "the target did not start");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    child
+    bpfld_testdata::spawn_usdt_target(target(), N)
 }
 
-/// Lets the target fire its probes; returns how many times it saw the
-/// guarded probe's semaphore set.
-fn run_target(mut child: Child) -> i64 {
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(child.wait().unwrap().success());
-    line.trim().parse().unwrap()
+fn run_target(child: Child) -> i64 {
+    bpfld_testdata::run_usdt_target(child)
 }
 
 fn load(single_uprobes: bool) -> LoadedObject {
@@ -176,7 +160,7 @@ fn usdt_attach_by_section() {
         let obj = load(single_uprobes);
         let link = obj.program("on_args_auto").unwrap().attach().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(link.usdt_info().unwrap().uprobe_multi, !single_uprobes);
-        let child = Command::new(auto_target).arg(N.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let child = bpfld_testdata::spawn_usdt_target(auto_target, N);
         assert_eq!(run_target(child), 0);
         assert_eq!(global(&obj, "auto_hits"), N);
         assert_eq!(global(&obj, "auto_sum"), (1..=N).sum::<i64>());

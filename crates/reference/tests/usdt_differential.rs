@@ -13,10 +13,9 @@
 //!   is the same as bpfld's).
 
 use std::ffi::CString;
-use std::io::{BufRead, BufReader, Write};
 use std::os::fd::BorrowedFd;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use bpfld::{LoadedObject, OpenObject, UsdtOpts};
 use bpfld_obj::usdt::{ArgLocation, UsdtBinary};
@@ -25,16 +24,11 @@ use bpfld_testdata::{require_kernel, usdt_target};
 const N: i64 = 20;
 
 fn spawn_target() -> Child {
-    Command::new(usdt_target()).arg(N.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap()
+    bpfld_testdata::spawn_usdt_target(usdt_target(), N)
 }
 
-/// Fires the probes; how often the target saw the guarded semaphore set.
-fn run_target(mut child: Child) -> i64 {
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(child.wait().unwrap().success());
-    line.trim().parse().unwrap()
+fn run_target(child: Child) -> i64 {
+    bpfld_testdata::run_usdt_target(child)
 }
 
 /// The globals the programs count in, in one run.

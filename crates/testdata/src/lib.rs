@@ -30,7 +30,10 @@ pub use corpus_scx::BpfLinker;
 pub use kernel_btf::{digest, expected_digest, kernel_btf_dir, shared_btf_only, NO_SHARED_ENV};
 pub use old_kernels::{old_kernel_dir, DEBIAN_5_10};
 pub use skips::{machine_limit, SKIP_LOG_ENV};
-pub use usdt::{install_usdt_section_target, libbpf_1_7_src, usdt_probes_libbpf_1_7, usdt_target, USDT_SECTION_TARGET};
+pub use usdt::{
+    install_usdt_section_target, libbpf_1_7_src, run_usdt_target, spawn_usdt_target, usdt_probes_libbpf_1_7, usdt_target,
+    USDT_SECTION_TARGET,
+};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -6,8 +6,9 @@
 //! (Debian's libbpf 1.1 headers).
 
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use crate::repo_root;
@@ -40,6 +41,30 @@ pub fn usdt_target() -> &'static Path {
         run("cc", &[t.as_os_str(), g.as_os_str(), "-o".as_ref(), out.as_os_str()], why);
         out
     })
+}
+
+/// A USDT target (`path`, built by [`usdt_target`]) started to fire each
+/// probe `calls` times, waiting for a line on stdin, its binary mapped
+/// (spawn returns while the exec may still be mapping it).
+pub fn spawn_usdt_target(path: &Path, calls: i64) -> Child {
+    let child = Command::new(path).arg(calls.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let (maps, name) = (format!("/proc/{}/maps", child.id()), path.to_string_lossy().into_owned());
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&maps).unwrap_or_default().contains(&name) {
+        assert!(t0.elapsed().as_secs() < 5, "the target did not start");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child
+}
+
+/// Lets a target from [`spawn_usdt_target`] fire its probes and waits for
+/// it; returns how many times it saw the guarded probe's semaphore set.
+pub fn run_usdt_target(mut child: Child) -> i64 {
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(child.wait().unwrap().success());
+    line.trim().parse().unwrap()
 }
 
 /// Where `usdt_probes`' `SEC("usdt//tmp/bpfld_usdt_target:bpfld:args")`
