@@ -6,11 +6,14 @@
 //! program must count the same events for the same trigger (getpgid calls
 //! of this thread, calls of a function of this binary).
 
-use std::ffi::CString;
+#[path = "common/libbpf_object.rs"]
+mod libbpf_object;
+
 use std::os::fd::BorrowedFd;
 
 use bpfld::{LoadOptions, OpenObject};
 use bpfld_testdata::{ensure_tracefs, require_kernel};
+use libbpf_object::{cstr, LibObj};
 
 /// The function the uprobe sections name (through /proc/self/exe).
 #[no_mangle]
@@ -55,19 +58,6 @@ fn trigger_of(prog: &str) -> (&'static str, fn()) {
         "count_explicit_uprobe" => ("explicit_uprobe_hits", calls),
         other => panic!("no trigger for {other}"),
     }
-}
-
-struct LibObj(*mut libbpf_sys::bpf_object);
-
-impl Drop for LibObj {
-    fn drop(&mut self) {
-        // SAFETY: a pointer from bpf_object__open_file, closed once.
-        unsafe { libbpf_sys::bpf_object__close(self.0) }
-    }
-}
-
-fn cstr(s: &str) -> CString {
-    CString::new(s).unwrap()
 }
 
 /// The u64 at `offset` of libbpf's `.bss`.

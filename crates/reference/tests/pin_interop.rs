@@ -3,13 +3,16 @@
 //! refuse the same incompatible pin and clean up alike after a failed load
 //! (libbpf unpins what it pinned, keeps what it reused).
 
-use std::ffi::CString;
+#[path = "common/libbpf_object.rs"]
+mod libbpf_object;
+
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bpfld::{LoadOptions, OpenObject};
 use bpfld_testdata::{bpffs_test_dir, require_kernel};
+use libbpf_object::{cstr, LibObj};
 
 const PINNED: [&str; 3] = ["pinned_counts", "pinned_hash_long_name", "pinned_outer"];
 
@@ -22,21 +25,11 @@ fn capture(_level: libbpf_rs::PrintLevel, msg: String) {
     LIBBPF_LOG.lock().unwrap().push_str(&msg);
 }
 
-/// A libbpf object, closed on drop.
-struct LibObj(*mut libbpf_sys::bpf_object);
-
-impl Drop for LibObj {
-    fn drop(&mut self) {
-        // SAFETY: a pointer from bpf_object__open_file, closed once.
-        unsafe { libbpf_sys::bpf_object__close(self.0) }
-    }
-}
-
 /// libbpf loads `loader_pinned` with `pin_root`, with its `?` program on
 /// or off; the errno if the load fails.
 fn libbpf_load(pin_root: &Path, with_refused: bool) -> Result<LibObj, i32> {
-    let path = CString::new(bpfld_testdata::test_object("loader_pinned").to_str().unwrap()).unwrap();
-    let root = CString::new(pin_root.to_str().unwrap()).unwrap();
+    let path = cstr(bpfld_testdata::test_object("loader_pinned").to_str().unwrap());
+    let root = cstr(pin_root.to_str().unwrap());
     let opts = libbpf_sys::bpf_object_open_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
         pin_root_path: root.as_ptr(),
@@ -46,7 +39,7 @@ fn libbpf_load(pin_root: &Path, with_refused: bool) -> Result<LibObj, i32> {
     let obj = LibObj(unsafe { libbpf_sys::bpf_object__open_file(path.as_ptr(), &opts) });
     assert!(!obj.0.is_null());
     if with_refused {
-        let name = CString::new("refused").unwrap();
+        let name = cstr("refused");
         // SAFETY: obj is open and not loaded; the program exists.
         unsafe {
             let p = libbpf_sys::bpf_object__find_program_by_name(obj.0, name.as_ptr());
@@ -63,7 +56,7 @@ fn libbpf_load(pin_root: &Path, with_refused: bool) -> Result<LibObj, i32> {
 
 /// The kernel id of libbpf's map `name`.
 fn libbpf_map_id(obj: &LibObj, name: &str) -> u32 {
-    let c = CString::new(name).unwrap();
+    let c = cstr(name);
     // SAFETY: obj is loaded; the fd belongs to it and is alive here.
     let fd = unsafe { libbpf_sys::bpf_map__fd(libbpf_sys::bpf_object__find_map_by_name(obj.0, c.as_ptr())) };
     assert!(fd >= 0, "{name}");

@@ -12,7 +12,9 @@
 //!   (a listed difference: the spec it means, decoded with 1.7's layout,
 //!   is the same as bpfld's).
 
-use std::ffi::CString;
+#[path = "common/libbpf_object.rs"]
+mod libbpf_object;
+
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::process::Child;
@@ -20,6 +22,7 @@ use std::process::Child;
 use bpfld::{LoadedObject, OpenObject, UsdtOpts};
 use bpfld_obj::usdt::{ArgLocation, UsdtBinary};
 use bpfld_testdata::{require_kernel, usdt_target};
+use libbpf_object::{cstr, LibObj};
 
 const N: i64 = 20;
 
@@ -78,19 +81,6 @@ fn with_bpfld(path: &Path, with_sib: bool) -> Outcome {
     let specs = map_values(obj.map("__bpf_usdt_specs").unwrap().fd(), obj.usdt_spec_ids_in_use());
     drop(links);
     Outcome { values, semaphore_seen, specs }
-}
-
-struct LibObj(*mut libbpf_sys::bpf_object);
-
-impl Drop for LibObj {
-    fn drop(&mut self) {
-        // SAFETY: a pointer from bpf_object__open_file, closed once.
-        unsafe { libbpf_sys::bpf_object__close(self.0) }
-    }
-}
-
-fn cstr(s: &str) -> CString {
-    CString::new(s).unwrap()
 }
 
 fn lib_map_fd<'a>(obj: &'a LibObj, name: &str) -> BorrowedFd<'a> {

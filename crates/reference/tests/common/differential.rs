@@ -62,6 +62,8 @@ use bpfld::{LoadOptions, OpenObject, ProgramState};
 use bpfld_obj::plan::LoadPlan;
 use bpfld_testdata::bpffs_test_dir;
 
+use super::libbpf_object::{cstr, LibObj};
+
 // --- libbpf's log ------------------------------------------------------------
 
 static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
@@ -202,18 +204,9 @@ fn kernel_map(fd: BorrowedFd<'_>) -> String {
     )
 }
 
-struct LibObj(*mut libbpf_sys::bpf_object);
-
-impl Drop for LibObj {
-    fn drop(&mut self) {
-        // SAFETY: a pointer from bpf_object__open_file, closed once.
-        unsafe { libbpf_sys::bpf_object__close(self.0) }
-    }
-}
-
 fn lib_open(path: &Path, pin_root: &Path) -> Result<LibObj, String> {
-    let c = CString::new(path.to_str().unwrap()).unwrap();
-    let root = CString::new(pin_root.to_str().unwrap()).unwrap();
+    let c = cstr(path.to_str().unwrap());
+    let root = cstr(pin_root.to_str().unwrap());
     let opts = libbpf_sys::bpf_object_open_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
         pin_root_path: root.as_ptr(),

@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod differential;
+pub mod libbpf_object;
 pub mod sched_ext_btf;
