@@ -258,11 +258,15 @@ fn unreadable(files: &TargetFiles, error: &TargetLoadError) -> KernelVerdict {
 
 /// What checking `objects` reads from a target: the names their plans look
 /// up and the `bpf_kfunc` decl tags in its BTF; their `CONFIG_*` externs
-/// and `CONFIG_KALLSYMS_ALL` in its config.
+/// `CONFIG_KALLSYMS_ALL` and the options the feature derivation reads
+/// ([`KernelFeatures::CONFIG_OPTIONS`]) in its config.
+///
+/// [`KernelFeatures::CONFIG_OPTIONS`]: bpfld_obj::features::KernelFeatures::CONFIG_OPTIONS
 pub fn target_needs(objects: &[Object]) -> TargetNeeds {
     let mut btf = WantedNames::new();
     btf.add("bpf_kfunc");
     let mut config = vec!["CONFIG_KALLSYMS_ALL".to_string()];
+    config.extend(bpfld_obj::features::KernelFeatures::CONFIG_OPTIONS.map(String::from));
     for obj in objects {
         btf.union(&bpfld_obj::target_names(obj));
         config.extend(bpfld_obj::config_names(obj));

@@ -284,7 +284,7 @@ pub fn load_without_modules(files: &TargetFiles, needs: Option<&TargetNeeds>) ->
         let text = std::fs::read_to_string(p).map_err(read_error(p))?;
         target.kernel_version = kernel_version_from_config(&text).or_else(|| files.release.as_deref().and_then(version_from_release));
         let config = match needs {
-            Some(n) => Kconfig::parse_for(&text, &n.config),
+            Some(n) => Kconfig::parse_owned_for(text, &n.config),
             None => Kconfig::parse(&text),
         };
         target.kconfig = Some(config.map_err(text_error(p))?);

@@ -2,7 +2,7 @@
 //! the names the objects look up, no full index) predicts exactly what the
 //! full parse predicts: every test object against every shared kernel, the
 //! whole plan and the whole verdict compared, and no lookup fell outside
-//! the names the view was parsed for.
+//! the names the view (and the partial parse of the config) was made for.
 
 mod common;
 
@@ -41,6 +41,7 @@ fn targeted_view_plans_exactly_as_the_full_index() {
                 assert_eq!(check_target(obj, &full, files.vmlinux.clone(), &opts), check_target(obj, &view, files.vmlinux.clone(), &opts));
                 let fallbacks: Vec<(String, usize)> = std::iter::once(("vmlinux".to_string(), view.vmlinux.fallback_lookups()))
                     .chain(view.modules.iter().map(|m| (m.name.clone(), m.btf.fallback_lookups())))
+                    .chain(view.kconfig.as_ref().map(|c| (".config".to_string(), c.fallback_lookups())))
                     .filter(|(_, n)| *n > 0)
                     .collect();
                 assert!(fallbacks.is_empty(), "{} on {k}: lookups outside the wanted names: {fallbacks:?}", obj.name);

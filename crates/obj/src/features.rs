@@ -164,12 +164,16 @@ impl KernelFeatures {
             && self.btf_qmark_datasec)
     }
 
+    /// The `.config` options [`KernelFeatures::limited_by_config`] reads.
+    pub const CONFIG_OPTIONS: [&'static str; 1] = ["CONFIG_FPROBE"];
+
     /// Takes away what the kernel's `.config` rules out although its BTF
     /// shows it: multi-kprobe links need `CONFIG_FPROBE` (the attach type
     /// is in every 5.18+ BTF; Debian's 6.1 builds and this project's 6.18
     /// host lack the option, and their kernels answer EOPNOTSUPP).
     pub fn limited_by_config(mut self, kconfig: &crate::kconfig::Kconfig) -> KernelFeatures {
-        self.kprobe_multi_link &= kconfig.get("CONFIG_FPROBE") == Some("y");
+        let [fprobe] = Self::CONFIG_OPTIONS;
+        self.kprobe_multi_link &= kconfig.get(fprobe) == Some("y");
         self
     }
 

@@ -5,18 +5,29 @@
 //! job. Reading `/proc/config.gz` is the loader's.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::LineError;
 
 /// The `CONFIG_*` values of one kernel, as written in its `.config`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Kconfig {
     values: HashMap<String, String>,
     /// A config parsed for some names only ([`Kconfig::parse_for`]): its
     /// text and those names; other names are looked up in the text.
-    partial: Option<(Arc<str>, Vec<String>)>,
+    partial: Option<(Arc<String>, Vec<String>)>,
+    /// Lookups a partial parse answered from its text (shared by clones).
+    fallbacks: Arc<AtomicUsize>,
 }
+
+impl PartialEq for Kconfig {
+    fn eq(&self, other: &Kconfig) -> bool {
+        self.values == other.values && self.partial == other.partial
+    }
+}
+
+impl Eq for Kconfig {}
 
 /// One line of a `.config`: `Some((name, value))` for a setting, `None` for
 /// a comment or a blank line, an error for anything else.
@@ -37,12 +48,14 @@ fn parse_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, LineError> {
 /// Calls `f(name, value)` for every setting of `text`, in order, failing as
 /// [`parse_line`] does on the first bad line. The lines a `.config` is
 /// made of (comments, `CONFIG_X=value` with an ASCII name) are told apart
-/// by their first bytes; any other line goes through [`parse_line`].
+/// by their first bytes; any other line goes through [`parse_line`]. Line
+/// ends come from one scan of the whole text: a `.config` has thousands of
+/// short lines, and a search per line costs more than the line.
 fn for_each_setting<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Result<(), LineError> {
     let bytes = text.as_bytes();
-    let (mut start, mut n) = (0, 0);
-    while start < bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    let ends = memchr::memchr_iter(b'\n', bytes).chain((!bytes.ends_with(b"\n") && !bytes.is_empty()).then_some(bytes.len()));
+    let mut start = 0;
+    for (n, end) in ends.enumerate() {
         let line = text[start..end].trim_end_matches('\r');
         match fast_setting(line) {
             FastLine::Comment => {}
@@ -53,7 +66,7 @@ fn for_each_setting<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> R
                 }
             }
         }
-        (start, n) = (end + 1, n + 1);
+        start = end + 1;
     }
     Ok(())
 }
@@ -65,19 +78,25 @@ enum FastLine<'a> {
     Other,
 }
 
-/// A comment or a well-formed setting with an ASCII name, without
-/// [`parse_line`]'s general checks (the same answer on those lines).
+/// A comment or a well-formed setting whose name is printable ASCII,
+/// without [`parse_line`]'s general checks (the same answer on those
+/// lines; a name with any other byte goes the general way).
 fn fast_setting(line: &str) -> FastLine<'_> {
     let b = line.as_bytes();
     if b.first() == Some(&b'#') {
         return FastLine::Comment;
     }
-    // `char::is_whitespace` on ASCII: space, \t, \n, \x0b, \x0c, \r.
-    let plain = |c: &u8| c.is_ascii() && !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
-    match memchr::memchr(b'=', b) {
-        Some(eq) if b.starts_with(b"CONFIG_") && b[..eq].iter().all(plain) => FastLine::Setting(&line[..eq], &line[eq + 1..]),
-        _ => FastLine::Other,
+    if !b.starts_with(b"CONFIG_") {
+        return FastLine::Other;
     }
+    for (i, &c) in b.iter().enumerate().skip(7) {
+        match c {
+            b'=' => return FastLine::Setting(&line[..i], &line[i + 1..]),
+            b'!'..=b'~' => {}
+            _ => break,
+        }
+    }
+    FastLine::Other
 }
 
 impl Kconfig {
@@ -86,13 +105,18 @@ impl Kconfig {
     /// known objects against many kernels needs, without a map of every
     /// option per kernel. Other names still answer, from the text.
     pub fn parse_for(text: &str, names: &[String]) -> Result<Kconfig, LineError> {
+        Self::parse_owned_for(text.to_string(), names)
+    }
+
+    /// [`Kconfig::parse_for`] of a text it keeps without copying it.
+    pub fn parse_owned_for(text: String, names: &[String]) -> Result<Kconfig, LineError> {
         let mut values = HashMap::new();
-        for_each_setting(text, |name, value| {
+        for_each_setting(&text, |name, value| {
             if names.iter().any(|w| w == name) {
                 values.insert(name.to_string(), value.to_string());
             }
         })?;
-        Ok(Kconfig { values, partial: Some((text.into(), names.to_vec())) })
+        Ok(Kconfig { values, partial: Some((Arc::new(text), names.to_vec())), fallbacks: Arc::default() })
     }
 
     /// Parses a `.config`: `CONFIG_X=value` lines; comments (including
@@ -105,13 +129,14 @@ impl Kconfig {
         for_each_setting(text, |name, value| {
             values.insert(name.to_string(), value.to_string());
         })?;
-        Ok(Kconfig { values, partial: None })
+        Ok(Kconfig { values, partial: None, fallbacks: Arc::default() })
     }
 
     /// The raw value of `name` (`y`, `m`, `"text"`, `0x10`, `42`).
     pub fn get(&self, name: &str) -> Option<&str> {
         match &self.partial {
             Some((text, names)) if !names.iter().any(|w| w == name) => {
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
                 // The last setting wins, as in `parse`; lines were checked.
                 let mut last = None;
                 let _ = for_each_setting(text, |k, v| {
@@ -123,6 +148,12 @@ impl Kconfig {
             }
             _ => self.values.get(name).map(String::as_str),
         }
+    }
+
+    /// Lookups of names a partial parse did not keep (each answered by a
+    /// scan of the text); 0 for a full parse.
+    pub fn fallback_lookups(&self) -> usize {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// Number of settings (of a partial parse: that were kept).
@@ -159,6 +190,7 @@ mod tests {
             assert_eq!(full.get(n), part.get(n), "{n}");
         }
         assert_eq!(part.len(), 1);
+        assert_eq!(part.fallback_lookups(), 3);
         assert_eq!(Kconfig::parse_for("CONFIG_A=y\nbad\n", &[]).unwrap_err(), Kconfig::parse("CONFIG_A=y\nbad\n").unwrap_err());
     }
 
@@ -188,6 +220,9 @@ mod tests {
             "CONFIG_A",
             "x=CONFIG_A",
             "CONFIG_A=\"a b\"",
+            "CONFIG_\x01A=y",
+            "CONFIG_\x7fA=y",
+            "CONFIG_A~!=y",
         ];
         for line in lines {
             for end in ["\n", "\r\n", "\r\r\n", ""] {
