@@ -722,18 +722,8 @@ fn scan_types(r: Reader<'_>, first_id: u32, total_str: u32) -> Result<(Vec<u32>,
             }
         };
         let body = off + 12;
-        match kind {
-            Kind::Ptr
-            | Kind::Typedef
-            | Kind::Volatile
-            | Kind::Const
-            | Kind::Restrict
-            | Kind::Func
-            | Kind::FuncProto
-            | Kind::Var
-            | Kind::TypeTag
-            | Kind::DeclTag => note_ref(size_or_type),
-            _ => {}
+        if kind.refers_by_size_or_type() {
+            note_ref(size_or_type);
         }
         match kind {
             Kind::Array => {

@@ -125,6 +125,26 @@ impl Kind {
         }
     }
 
+    /// Kinds whose header word `size_or_type` is the id of the type they
+    /// refer to (pointers, modifiers, typedefs, functions and their
+    /// prototypes' return type, variables, tags); for the other kinds it is
+    /// a size or unused.
+    pub fn refers_by_size_or_type(self) -> bool {
+        matches!(
+            self,
+            Kind::Ptr
+                | Kind::Typedef
+                | Kind::Volatile
+                | Kind::Const
+                | Kind::Restrict
+                | Kind::Func
+                | Kind::FuncProto
+                | Kind::Var
+                | Kind::DeclTag
+                | Kind::TypeTag
+        )
+    }
+
     /// Modifiers that CO-RE and the compatibility checks look through.
     pub fn is_modifier(self) -> bool {
         matches!(self, Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag)

@@ -173,19 +173,7 @@ impl<'a> Type<'a> {
     /// The referenced type of PTR, TYPEDEF, modifiers, FUNC, VAR, DECL_TAG,
     /// TYPE_TAG, and the return type of FUNC_PROTO.
     pub fn type_ref(&self) -> Option<u32> {
-        match self.kind() {
-            Kind::Ptr
-            | Kind::Typedef
-            | Kind::Volatile
-            | Kind::Const
-            | Kind::Restrict
-            | Kind::Func
-            | Kind::FuncProto
-            | Kind::Var
-            | Kind::DeclTag
-            | Kind::TypeTag => Some(self.raw_size_or_type()),
-            _ => None,
-        }
+        self.kind().refers_by_size_or_type().then(|| self.raw_size_or_type())
     }
 
     fn body(&self) -> usize {

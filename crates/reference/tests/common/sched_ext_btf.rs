@@ -126,7 +126,7 @@ impl Graft<'_> {
 
     /// Rewrites the type ids `t` refers to into writer ids.
     fn remap(&mut self, obj: &Btf, t: &mut OwnedType, copied: &mut HashMap<u32, u32>) -> Result<(), String> {
-        if refers_by_size_or_type(t.kind) {
+        if t.kind.refers_by_size_or_type() {
             t.size_or_type = self.copy(obj, t.size_or_type, copied)?;
         }
         match &mut t.data {
@@ -167,23 +167,6 @@ impl Graft<'_> {
         self.writer.push(value);
         Ok(())
     }
-}
-
-/// Kinds whose `size_or_type` word is a type id.
-fn refers_by_size_or_type(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Ptr
-            | Kind::Typedef
-            | Kind::Volatile
-            | Kind::Const
-            | Kind::Restrict
-            | Kind::Func
-            | Kind::FuncProto
-            | Kind::Var
-            | Kind::TypeTag
-            | Kind::DeclTag
-    )
 }
 
 /// The stand-in BTF for `objects`: written into `dir` (one file per
