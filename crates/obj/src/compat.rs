@@ -224,7 +224,7 @@ impl KernelKnows<'_> {
         };
         // Kernels number these in order: a BTF without the enum (none at
         // all) is no evidence.
-        name.is_none_or(|n| self.enums.enumerators.is_empty() || self.enums.knows(prefix, n))
+        name.is_none_or(|n| self.enums.is_empty() || self.enums.knows(prefix, n))
     }
 
     /// What map `spec` (or its inner map) needs that the kernel lacks.

@@ -9,8 +9,6 @@
 //! bpf_cmd`, `BTF_KIND_*`, a struct or member the same change added, or
 //! else the kernel version.
 
-use std::collections::HashMap;
-
 use bpfld_asm::LinuxVersion;
 use bpfld_btf::{Btf, Kind};
 
@@ -188,7 +186,7 @@ impl KernelFeatures {
     /// already read (a target reads them once for both uses).
     pub fn from_btf_enums(vmlinux: &Btf, e: &KernelEnums, version: Option<u32>) -> KernelFeatures {
         let by_version = |f: Feature| version.is_none_or(|v| v >= f.since().code());
-        let has = |name: &str| e.enumerators.contains_key(name);
+        let has = |name: &str| e.has(name);
         let has_struct = |name: &str| vmlinux.find_first(name, Kind::Struct).is_some();
         let has_member = |st: &str, m: &str| has_member(vmlinux, st, m);
         // A kind is supported if vmlinux itself uses it, or the kernel's
@@ -229,11 +227,33 @@ impl KernelFeatures {
 
 /// The numbers a kernel knows, from the enumerators of its BTF: program,
 /// map and attach types, helpers, commands, BTF kinds.
+///
+/// Read for every kernel a check plans against, so it is built without an
+/// allocation per enumerator: the names one after another in one string,
+/// found through a table sorted by a hash of the name.
 #[derive(Debug, Clone, Default)]
 pub struct KernelEnums {
-    /// `BPF_PROG_TYPE_*`, `BPF_MAP_TYPE_*`, `BPF_FUNC_*`, attach types and
-    /// commands (`BPF_*`), `BTF_KIND_*`, by name.
-    pub enumerators: HashMap<String, u64>,
+    names: String,
+    /// Sorted by hash; equal hashes keep the order they were read in.
+    entries: Vec<EnumeratorEntry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EnumeratorEntry {
+    hash: u64,
+    start: u32,
+    len: u32,
+    value: u64,
+}
+
+/// FNV-1a over `parts` one after another: the hash of their
+/// concatenation, without making it.
+fn name_hash(parts: &[&str]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in parts.iter().flat_map(|p| p.bytes()) {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// The enums whose enumerators [`KernelEnums`] keeps.
@@ -243,22 +263,76 @@ impl KernelEnums {
     /// Reads the uapi enums of `vmlinux` (and the anonymous `BTF_KIND_*`
     /// one).
     pub fn from_btf(vmlinux: &Btf) -> KernelEnums {
-        let mut enumerators = HashMap::new();
+        let mut enums = KernelEnums::default();
         for &name in KEPT_ENUMS {
             for id in vmlinux.find(name, Some(Kind::Enum)) {
-                collect_enumerators(vmlinux, id, |_| true, &mut enumerators);
+                enums.collect(vmlinux, id, |_| true);
             }
         }
         // The BTF_KIND_* enum is anonymous: found by its first enumerator.
         if let Some(id) = vmlinux.find_anonymous_enum("BTF_KIND_UNKN") {
-            collect_enumerators(vmlinux, id, |n| n.starts_with("BTF_KIND_"), &mut enumerators);
+            enums.collect(vmlinux, id, |n| n.starts_with("BTF_KIND_"));
         }
-        KernelEnums { enumerators }
+        // Stable: of two enumerators with one name, the later stays later.
+        enums.entries.sort_by_key(|e| e.hash);
+        enums
+    }
+
+    fn collect(&mut self, btf: &Btf, id: u32, keep: impl Fn(&str) -> bool) {
+        let Ok(t) = btf.type_by_id(id) else { return };
+        for e in t.enumerators() {
+            let Ok(n) = t.str(e.name_off) else { continue };
+            if keep(n) {
+                let (start, len) = (self.names.len() as u32, n.len() as u32);
+                self.names.push_str(n);
+                self.entries.push(EnumeratorEntry { hash: name_hash(&[n]), start, len, value: e.value });
+            }
+        }
+    }
+
+    /// The value of the enumerator named by `parts` one after another (of
+    /// two with that name, the one read last).
+    fn lookup(&self, parts: &[&str]) -> Option<u64> {
+        let hash = name_hash(parts);
+        let from = self.entries.partition_point(|e| e.hash < hash);
+        let to = from + self.entries[from..].partition_point(|e| e.hash == hash);
+        self.entries[from..to].iter().rev().find(|e| self.is_named(e, parts)).map(|e| e.value)
+    }
+
+    fn is_named(&self, e: &EnumeratorEntry, parts: &[&str]) -> bool {
+        let mut rest = &self.names.as_bytes()[e.start as usize..(e.start + e.len) as usize];
+        for p in parts {
+            match rest.strip_prefix(p.as_bytes()) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// The value of the enumerator `name` (`BPF_MAP_TYPE_RINGBUF`).
+    pub fn value(&self, name: &str) -> Option<u64> {
+        self.lookup(&[name])
+    }
+
+    /// Whether the kernel has the enumerator `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.lookup(&[name]).is_some()
     }
 
     /// Whether the kernel knows `BPF_<prefix><name>` (`BPF_MAP_TYPE_`, `RINGBUF`).
     pub fn knows(&self, prefix: &str, name: &str) -> bool {
-        self.enumerators.contains_key(&format!("{prefix}{name}"))
+        self.lookup(&[prefix, name]).is_some()
+    }
+
+    /// How many enumerators were read.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No enumerator at all (a BTF without the uapi enums).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
@@ -283,17 +357,6 @@ pub fn uapi_btf_of_release(v: LinuxVersion) -> Vec<u8> {
         w.push(OwnedType { name: enum_name.into(), kind: Kind::Enum, kflag: false, size_or_type: 4, data: TypeData::Enum(values) });
     }
     w.write().expect("a few enums always fit")
-}
-
-fn collect_enumerators(btf: &Btf, id: u32, keep: impl Fn(&str) -> bool, out: &mut HashMap<String, u64>) {
-    let Ok(t) = btf.type_by_id(id) else { return };
-    for e in t.enumerators() {
-        if let Ok(n) = t.str(e.name_off) {
-            if keep(n) {
-                out.insert(n.to_string(), e.value);
-            }
-        }
-    }
 }
 
 /// Whether `vmlinux` has a type of kind `k` (a scan: only for the kinds
@@ -335,6 +398,21 @@ mod tests {
         assert!(KernelFeatures::all().missing().is_empty());
         assert_eq!(Feature::BtfFloat.name(), "btf_float");
         assert_eq!(Feature::BtfFloat.since().to_string(), "5.13");
+    }
+
+    #[test]
+    fn kernel_enums_answer_by_whole_name() {
+        use bpfld_asm::since::LinuxVersion;
+        let btf = Btf::from_vec(uapi_btf_of_release(LinuxVersion::new(6, 1))).unwrap();
+        let e = KernelEnums::from_btf(&btf);
+        assert!(e.len() > 300, "{}", e.len());
+        assert!(e.knows("BPF_MAP_TYPE_", "RINGBUF") && e.knows("BPF_MAP_TYPE_RING", "BUF") && e.has("BPF_MAP_TYPE_RINGBUF"));
+        assert_eq!(e.value("BPF_MAP_TYPE_HASH"), Some(1));
+        assert_eq!(e.value("BPF_FUNC_map_lookup_elem"), Some(1));
+        // Arena maps came in 6.9; a prefix or a longer name is no name.
+        assert!(!e.knows("BPF_MAP_TYPE_", "ARENA"));
+        assert!(!e.has("BPF_MAP_TYPE_") && !e.has("BPF_MAP_TYPE_HASHX") && !e.has(""));
+        assert!(KernelEnums::default().is_empty() && !KernelEnums::default().has("BPF_MAP_TYPE_HASH"));
     }
 
     #[test]

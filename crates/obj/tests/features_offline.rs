@@ -31,10 +31,10 @@ fn debian_6_1() {
     );
     assert!(f.btf_needs_sanitizing());
     let e = KernelEnums::from_btf(&btf);
-    assert_eq!(e.enumerators.get("BPF_FUNC_user_ringbuf_drain"), Some(&209));
+    assert_eq!(e.value("BPF_FUNC_user_ringbuf_drain"), Some(209));
     assert!(e.knows("BPF_MAP_TYPE_", "USER_RINGBUF") && !e.knows("BPF_MAP_TYPE_", "CGRP_STORAGE"));
     assert!(e.knows("BPF_PROG_TYPE_", "SYSCALL") && !e.knows("BPF_PROG_TYPE_", "NETFILTER"));
-    assert_eq!(e.enumerators.get("BTF_KIND_ENUM64"), Some(&19));
+    assert_eq!(e.value("BTF_KIND_ENUM64"), Some(19));
 }
 
 #[test]
