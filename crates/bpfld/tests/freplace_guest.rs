@@ -103,28 +103,20 @@ fn freplace_replaces_the_function_in_a_6_12_guest() {
         exe: std::env::current_exe().unwrap(),
         args: ["--ignored", "--exact", test, "--nocapture", "--test-threads=1"].map(String::from).to_vec(),
     };
-    let commands = [command("freplace", "guest_side_freplace"), command("kmulti", "guest_side_kprobe_multi")];
+    // (guest command, the test it runs, the line it must print)
+    let checks = [
+        ("freplace", "guest_side_freplace", "FREPLACE before=142 during=1180 after=142 unnamed=2180"),
+        ("kmulti", "guest_side_kprobe_multi", "KMULTI funcs=__x64_sys_getpgid linked=9 dropped=9 section=4"),
+    ];
+    let commands = checks.map(|(name, test, _)| command(name, test));
     let plan = GuestPlan { loaders: &[], objects: &objects, modules: &[], commands: &commands };
     let scratch = std::env::temp_dir().join(format!("bpfld-freplace-guest-{}", std::process::id()));
     let job = bpfld_boot::write_initramfs(&kernel, &plan, &scratch).unwrap_or_else(|e| panic!("{e}"));
     let run = boot(&job.kernel, &job.initrd, &Accel::detect(), Duration::from_secs(240));
     let _ = std::fs::remove_dir_all(&scratch);
     let run = run.unwrap_or_else(|e| panic!("{e}"));
-    let out = run.commands.get("freplace").unwrap_or_else(|| panic!("the guest did not run the test:\n{}", run.console_tail(40)));
-    assert!(
-        out.stdout.contains("FREPLACE before=142 during=1180 after=142 unnamed=2180"),
-        "guest {}:\n{}\n{}",
-        kernel.release,
-        out.stdout,
-        out.stderr
-    );
-    let out =
-        run.commands.get("kmulti").unwrap_or_else(|| panic!("the guest did not run the kprobe_multi test:\n{}", run.console_tail(40)));
-    assert!(
-        out.stdout.contains("KMULTI funcs=__x64_sys_getpgid linked=9 dropped=9 section=4"),
-        "guest {}:\n{}\n{}",
-        kernel.release,
-        out.stdout,
-        out.stderr
-    );
+    for (name, _, line) in checks {
+        let out = run.commands.get(name).unwrap_or_else(|| panic!("the guest did not run its {name} command:\n{}", run.console_tail(40)));
+        assert!(out.stdout.contains(line), "guest {} ({name}):\n{}\n{}", kernel.release, out.stdout, out.stderr);
+    }
 }
