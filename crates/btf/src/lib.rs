@@ -18,6 +18,8 @@ mod index;
 mod kind;
 pub mod min;
 pub mod name;
+#[doc(hidden)]
+pub mod raw_fields;
 pub mod relate;
 pub mod resolve;
 mod targeted;

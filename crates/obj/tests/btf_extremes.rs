@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use bpfld_btf::raw_fields::{self, Field};
 use bpfld_btf::Btf;
 use bpfld_obj::{plan, Object, PlanOptions, Target};
 use object::{Object as _, ObjectSection};
@@ -14,50 +15,6 @@ use object::{Object as _, ObjectSection};
 const EXTREMES: [u32; 7] = [0, 1, 0x7fff, 0xffff, 0x1000_0000, 0x7fff_ffff, 0xffff_ffff];
 /// Values for the 16-bit vlen of a record's info word.
 const EXTREME_VLENS: [u32; 4] = [0, 1, 0x8000, 0xffff];
-
-/// A field of the `.BTF` section, by its offset in the object file.
-#[derive(Clone, Copy, Debug)]
-enum Field {
-    /// A whole 32-bit word (header lengths, sizes, type ids, nelems, offsets).
-    Word(usize),
-    /// The low 16 bits (vlen) of a record's info word.
-    Vlen(usize),
-}
-
-/// The count and size fields of a little-endian BTF blob at `base` in the
-/// file: header offsets and lengths, each record's vlen and size/type word,
-/// and the words of its trailing data (INT encoding, ARRAY, members,
-/// parameters, DATASEC entries, tag components).
-fn btf_fields(btf: &[u8], base: usize) -> Vec<Field> {
-    let word = |off: usize| u32::from_le_bytes(btf[off..off + 4].try_into().unwrap()) as usize;
-    let mut fields: Vec<Field> = (4..24).step_by(4).map(|o| Field::Word(base + o)).collect();
-    let hdr_len = word(4);
-    let start = hdr_len + word(8);
-    let end = start + word(12);
-    let mut off = start;
-    while off < end {
-        let info = word(off + 4);
-        let (kind, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
-        let extra = match kind {
-            1 | 14 | 17 => 4,
-            3 => 12,
-            4 | 5 | 15 | 19 => 12 * vlen,
-            6 | 13 => 8 * vlen,
-            _ => 0,
-        };
-        fields.push(Field::Vlen(base + off + 4));
-        fields.push(Field::Word(base + off + 8));
-        // Enumerator values are neither counts nor sizes; every other
-        // trailing word is a type id, a count, an offset or a size.
-        let trailing_words = match kind {
-            6 | 19 => 0,
-            _ => extra / 4,
-        };
-        fields.extend((0..trailing_words).map(|i| Field::Word(base + off + 12 + 4 * i)));
-        off += 12 + extra;
-    }
-    fields
-}
 
 /// The count and size fields of a little-endian `.BTF.ext` blob at `base`:
 /// its header's offsets and lengths, and each info subsection's record
@@ -124,7 +81,7 @@ fn extreme_btf_counts_and_sizes_fail_cleanly() {
         let path = bpfld_testdata::test_object(&name);
         let pristine = std::fs::read(&path).unwrap();
         let (btf_at, btf_len) = section_range(&pristine, ".BTF").unwrap_or_else(|| panic!("{name} has a .BTF"));
-        let mut fields = btf_fields(&pristine[btf_at..btf_at + btf_len], btf_at);
+        let mut fields = raw_fields::find(&pristine[btf_at..btf_at + btf_len], btf_at).all;
         if let Some((at, len)) = section_range(&pristine, ".BTF.ext") {
             fields.extend(btf_ext_fields(&pristine[at..at + len], at));
         }
@@ -171,7 +128,8 @@ fn a_huge_kconfig_array_is_refused_at_open() {
     let pristine = std::fs::read(bpfld_testdata::test_object("kconfig_values")).unwrap();
     let (at, len) = section_range(&pristine, ".BTF").unwrap();
     let btf = Btf::parse(Arc::new(pristine[at..at + len].to_vec())).unwrap();
-    let kconfig_arrays: Vec<Field> = btf_fields(&pristine[at..at + len], at)
+    let kconfig_arrays: Vec<Field> = raw_fields::find(&pristine[at..at + len], at)
+        .all
         .into_iter()
         .filter_map(|f| match f {
             // An ARRAY record's nelems is the third word after its header.
