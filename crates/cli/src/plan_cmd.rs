@@ -135,7 +135,11 @@ fn program_report(p: &ProgramPlan, target: Option<&Target>) -> PlannedProgramRep
         attach_target: p.attach_target.clone(),
         attach_btf_id: p.attach_btf.map(|a| a.btf_id),
         module_btf_refs: p.module_btf_refs.iter().map(|r| ModuleBtfRefReport { insn: r.insn_idx, module: module(r.module) }).collect(),
-        poisoned: p.poisoned.iter().map(|x| PoisonReport { insn: x.insn_idx, what: format!("{:?}", x.kind) }).collect(),
+        poisoned: p
+            .poisoned
+            .iter()
+            .map(|x| PoisonReport { insn: x.insn_idx, kind: x.kind.tag(), subject: x.kind.subject().to_string(), what: x.kind.to_string() })
+            .collect(),
         insns: p.insns.iter().map(insn_hex).collect(),
         error: p.error.clone(),
     }

@@ -183,6 +183,11 @@ pub struct ModuleBtfRefReport {
 #[derive(Serialize)]
 pub struct PoisonReport {
     pub insn: usize,
+    /// `core_relo`, `kfunc_call` or `map_load`.
+    pub kind: &'static str,
+    /// The relocation's local access, the kfunc's or the map's name.
+    pub subject: String,
+    /// The same in words.
     pub what: String,
 }
 

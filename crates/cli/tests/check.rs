@@ -212,3 +212,18 @@ fn btf_min_writes_a_small_btf_that_plans_as_the_whole() {
     assert!(err.contains("--btf /nonexistent.btf"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `plan --json` names each poisoned instruction's kind and subject (a
+/// weak kfunc no kernel has), and says it in words.
+#[test]
+fn plan_json_reports_poisoned_calls_by_kind() {
+    let Some(shared) = bpfld_testdata::shared_btf_dir() else { return };
+    let (code, out, err) = bpfld(&["plan", "--json", "--btf", &kernel(&shared, K612), &obj("kfunc_weak_missing")]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let poisoned: Vec<&Value> = v["programs"].as_array().unwrap().iter().flat_map(|p| p["poisoned"].as_array().unwrap()).collect();
+    let missing = poisoned.iter().find(|p| p["subject"] == "bpfld_missing_kfunc").expect("the missing kfunc's call is poisoned");
+    assert_eq!(missing["kind"], "kfunc_call", "{missing}");
+    assert_eq!(missing["what"], "call of unresolved kfunc 'bpfld_missing_kfunc'", "{missing}");
+    assert!(missing["insn"].as_u64().is_some(), "{missing}");
+}

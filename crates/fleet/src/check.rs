@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use bpfld_btf::WantedNames;
 use bpfld_obj::compat::Subject;
-use bpfld_obj::plan::{plan, ExternReport, PlanOptions, PoisonKind};
+use bpfld_obj::plan::{plan, ExternReport, PlanOptions};
 use bpfld_obj::{MissingFeature, Object, Target};
 use serde::Serialize;
 
@@ -151,15 +151,7 @@ pub fn check_target(obj: &Object, target: &Target, path: PathBuf, opts: &CheckOp
                     section: pp.section.clone(),
                     plannable: pp.error.is_none(),
                     error: pp.error.clone(),
-                    poisoned: pp
-                        .poisoned
-                        .iter()
-                        .map(|x| match &x.kind {
-                            PoisonKind::KfuncCall { name } => format!("insn {}: call of unresolved kfunc '{name}'", x.insn_idx),
-                            PoisonKind::CoreRelo { spec } => format!("insn {}: failed CO-RE relocation {spec}", x.insn_idx),
-                            PoisonKind::MapLoad { name } => format!("insn {}: map '{name}' not created", x.insn_idx),
-                        })
-                        .collect(),
+                    poisoned: pp.poisoned.iter().map(|x| format!("insn {}: {}", x.insn_idx, x.kind)).collect(),
                     insns: pp.insns.len(),
                 })
                 .collect();

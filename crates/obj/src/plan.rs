@@ -85,6 +85,36 @@ pub enum PoisonKind {
     },
 }
 
+impl PoisonKind {
+    /// A short tag for reports: `core_relo`, `kfunc_call`, `map_load`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            PoisonKind::CoreRelo { .. } => "core_relo",
+            PoisonKind::KfuncCall { .. } => "kfunc_call",
+            PoisonKind::MapLoad { .. } => "map_load",
+        }
+    }
+
+    /// What was not resolved: the local access of a CO-RE relocation, the
+    /// kfunc's or the map's name.
+    pub fn subject(&self) -> &str {
+        match self {
+            PoisonKind::CoreRelo { spec } => spec,
+            PoisonKind::KfuncCall { name } | PoisonKind::MapLoad { name } => name,
+        }
+    }
+}
+
+impl std::fmt::Display for PoisonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoisonKind::KfuncCall { name } => write!(f, "call of unresolved kfunc '{name}'"),
+            PoisonKind::CoreRelo { spec } => write!(f, "failed CO-RE relocation {spec}"),
+            PoisonKind::MapLoad { name } => write!(f, "map '{name}' not created"),
+        }
+    }
+}
+
 /// The kernel BTF type a program attaches to (fentry, tp_btf, lsm, iter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttachBtf {
