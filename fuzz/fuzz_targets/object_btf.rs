@@ -69,7 +69,7 @@ fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
         let value = match next(&mut rng) % 6 {
             0..=3 => EXTREMES[next(&mut rng) as usize % EXTREMES.len()],
             // Off by a little: lengths and counts one past what is there.
-            2 => old.wrapping_add(next(&mut rng) % 9).wrapping_sub(4),
+            4 => old.wrapping_add(next(&mut rng) % 9).wrapping_sub(4),
             // A type id among the object's (its records number about
             // fields / 3) or just past them.
             _ => next(&mut rng) % (all.len() as u32 / 3 + 4),
