@@ -89,14 +89,36 @@ fn fast_setting(line: &str) -> FastLine<'_> {
     if !b.starts_with(b"CONFIG_") {
         return FastLine::Other;
     }
-    for (i, &c) in b.iter().enumerate().skip(7) {
-        match c {
-            b'=' => return FastLine::Setting(&line[..i], &line[i + 1..]),
-            b'!'..=b'~' => {}
-            _ => break,
-        }
+    match first_eq_or_unprintable(b, 7) {
+        Some(i) if b[i] == b'=' => FastLine::Setting(&line[..i], &line[i + 1..]),
+        _ => FastLine::Other,
     }
-    FastLine::Other
+}
+
+/// The index of the first byte from `from` on that is `=` or not
+/// printable ASCII (`!`..=`~`), eight bytes at a time: the names of a
+/// `.config` are most of its bytes.
+fn first_eq_or_unprintable(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // Flags (exact for the lowest flagged byte, which is all that is
+        // read): bytes below '!', bytes from DEL up, and '=' bytes.
+        let below = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        let above = (((x & !HIGH) + ONES) | x) & HIGH;
+        let eq = {
+            let y = x ^ (ONES * u64::from(b'='));
+            y.wrapping_sub(ONES) & !y & HIGH
+        };
+        let flags = below | above | eq;
+        if flags != 0 {
+            return Some(i + (flags.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i.min(b.len())..].iter().position(|&c| c == b'=' || !(b'!'..=b'~').contains(&c)).map(|p| i + p)
 }
 
 impl Kconfig {
@@ -199,6 +221,23 @@ mod tests {
         let e = Kconfig::parse("CONFIG_A=y\nnot a config line\n").unwrap_err();
         assert_eq!(e, LineError::NotSetting { line: 2, text: "not a config line".into() });
         assert_eq!(e.to_string(), "line 2: expected CONFIG_NAME=value, got \"not a config line\"");
+    }
+
+    #[test]
+    fn the_word_scan_finds_what_a_byte_loop_finds() {
+        let slow = |b: &[u8], from: usize| b[from..].iter().position(|&c| c == b'=' || !(b'!'..=b'~').contains(&c)).map(|p| from + p);
+        let mut samples: Vec<Vec<u8>> = vec![b"CONFIG_ABC=y".to_vec(), b"CONFIG_".to_vec(), b"CONFIG_A_VERY_LONG_NAME_INDEED_X=1".to_vec()];
+        // Every byte value at every position of a 20-byte name.
+        for at in 7..20 {
+            for c in 0..=255u8 {
+                let mut line = b"CONFIG_ABCDEFGHIJKLMNOP=y".to_vec();
+                line[at] = c;
+                samples.push(line);
+            }
+        }
+        for s in &samples {
+            assert_eq!(first_eq_or_unprintable(s, 7), slow(s, 7), "{s:?}");
+        }
     }
 
     #[test]
