@@ -9,8 +9,10 @@
 //! - check: `bpfld_fleet::check_matrix` with targeted BTF views (what
 //!   `bpfld check` does), and with the full parse + index for comparison.
 //!
-//! Prints the check/floor ratio (goal: at most 2 for 1,000 targets) and the
-//! process's peak memory after each size (flat: targets are dropped).
+//! Prints the check/floor ratio (goal: at most 2 for 1,000 targets), the
+//! same for the check on every core against `cat` and against reading
+//! with as many threads, and the process's peak memory after each size
+//! (flat: targets are dropped).
 
 #[path = "common/timing.rs"]
 mod timing;
@@ -65,6 +67,16 @@ fn read_all(targets: &[(PathBuf, TargetFiles)], buf: &mut [u8]) -> usize {
         }
     }
     total
+}
+
+/// [`read_all`] with the targets shared out among `threads` threads, each
+/// with its own buffer: the floor for a check that uses every core.
+fn read_all_parallel(targets: &[(PathBuf, TargetFiles)], threads: usize) -> usize {
+    let chunk = targets.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = targets.chunks(chunk).map(|part| s.spawn(move || read_all(part, &mut vec![0u8; 128 * 1024]))).collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    })
 }
 
 fn cat_all(targets: &[(PathBuf, TargetFiles)]) {
@@ -197,8 +209,11 @@ fn main() {
     let all_cores = CheckOptions::default();
     let full = CheckOptions { threads: 1, full_btf: true, ..Default::default() };
     println!("object {name}; targets cycle through {}", SHARED_KERNELS.join(", "));
-    println!("| targets | MB read | floor: read() | floor: cat | check, targeted | ratio to read() | ratio to cat | check, {} cores | check, full index | peak RSS |", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!(
+        "| targets | MB read | floor: read() | floor: cat | check, targeted | ratio to read() | ratio to cat | check, {cores} cores | ratio to cat | floor: read(), {cores} threads | ratio, {cores} on {cores} | check, full index | peak RSS |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for n in [1usize, 10, 100, 1000] {
         let targets = make_targets(&shared, &dir, n);
         let iters = if n >= 1000 { 3 } else { 7 };
@@ -216,11 +231,14 @@ fn main() {
         let check_mt = timing::time(iters, || {
             std::hint::black_box(check_matrix(&objects, &targets, &all_cores, &quiet));
         });
+        let floor_mt = timing::time(iters, || {
+            std::hint::black_box(read_all_parallel(&targets, cores));
+        });
         let check_full = timing::time(if n >= 1000 { 1 } else { iters.min(3) }, || {
             std::hint::black_box(check_matrix(&objects, &targets, &full, &quiet));
         });
         println!(
-            "| {n} | {:.0} | {} | {} | {} | **{:.2}** | {:.2} | {} | {} | {} MiB |",
+            "| {n} | {:.0} | {} | {} | {} | **{:.2}** | {:.2} | {} | **{:.2}** | {} | {:.2} | {} | {} MiB |",
             bytes as f64 / 1e6,
             ms(floor),
             ms(cat),
@@ -228,6 +246,9 @@ fn main() {
             check.as_secs_f64() / floor.as_secs_f64(),
             check.as_secs_f64() / cat.as_secs_f64(),
             ms(check_mt),
+            check_mt.as_secs_f64() / cat.as_secs_f64(),
+            ms(floor_mt),
+            check_mt.as_secs_f64() / floor_mt.as_secs_f64(),
             ms(check_full),
             peak_rss_kib() / 1024,
         );
