@@ -7,7 +7,7 @@
 //! inside the payload itself).
 
 use crate::compression::Compression;
-use crate::error::{Error, Result};
+use crate::error::{BzImageError, Error, Result};
 
 /// Offsets in the setup header (Documentation/arch/x86/boot.rst).
 const SETUP_SECTS: usize = 0x1f1;
@@ -60,26 +60,15 @@ pub fn is_bzimage(data: &[u8]) -> bool {
 /// Reads the setup header of `data` (file name `file` for errors).
 pub fn parse<'a>(file: &str, data: &'a [u8]) -> Result<BzImage<'a>> {
     if !is_bzimage(data) {
-        return Err(Error::at(file, HEADER_MAGIC as u64, "not a bzImage: no 'HdrS' setup header magic"));
+        return Err(Error::at(file, HEADER_MAGIC as u64, BzImageError::NoMagic));
     }
     if data.len() < HEADER_END {
-        return Err(Error::at(
-            file,
-            data.len() as u64,
-            format!("truncated bzImage: file ends at {:#x}, inside the setup header (ends at {HEADER_END:#x})", data.len()),
-        ));
+        let len = data.len() as u64;
+        return Err(Error::at(file, len, BzImageError::Truncated { len, header_end: HEADER_END as u64 }));
     }
     let protocol = le16(data, VERSION);
     if protocol < 0x208 {
-        return Err(Error::at(
-            file,
-            VERSION as u64,
-            format!(
-                "boot protocol {}.{:02} has no payload_offset/payload_length (needs 2.08, kernel 2.6.26)",
-                protocol >> 8,
-                protocol & 0xff
-            ),
-        ));
+        return Err(Error::at(file, VERSION as u64, BzImageError::OldProtocol { protocol }));
     }
     let setup_sects = match data[SETUP_SECTS] {
         0 => 4,
@@ -93,26 +82,17 @@ pub fn parse<'a>(file: &str, data: &'a [u8]) -> Result<BzImage<'a>> {
     let start = pm_start + rel;
     let end = start + len;
     if end > data.len() as u64 {
-        return Err(Error::at(
-            file,
-            PAYLOAD_OFFSET as u64,
-            format!(
-                "payload at {start:#x} ({setup_sects} setup sectors, payload_offset {rel:#x}) of {len} bytes ends at {end:#x}, past the end of the file ({:#x}): truncated bzImage",
-                data.len()
-            ),
-        ));
+        let file_len = data.len() as u64;
+        let cause = BzImageError::PayloadPastEnd { start, setup_sects, payload_offset: rel, len, end, file_len };
+        return Err(Error::at(file, PAYLOAD_OFFSET as u64, cause));
     }
     let raw = &data[start as usize..end as usize];
     let Some(compression) = Compression::detect(raw) else {
         let head: String = raw.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        return Err(Error::at(
-            file,
-            start,
-            format!("payload starts with {head}: not a compression format bpfld reads (gzip, xz, zstd, lz4, bzip2, lzma)"),
-        ));
+        return Err(Error::at(file, start, BzImageError::UnknownCompression { head }));
     };
     if raw.len() < 8 {
-        return Err(Error::at(file, start, format!("payload of {len} bytes is too short to hold a {} stream", compression.name())));
+        return Err(Error::at(file, start, BzImageError::PayloadTooShort { len, compression }));
     }
     let decompressed_size = le32(raw, raw.len() - 4);
     let payload = if compression.kernel_appends_size() { &raw[..raw.len() - 4] } else { raw };

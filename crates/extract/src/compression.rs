@@ -8,6 +8,7 @@
 //! block decoder.
 
 use std::cell::Cell;
+use std::fmt;
 use std::io::{self, Read};
 
 /// A compression format this crate decodes.
@@ -83,14 +84,95 @@ impl Compression {
 
 /// A decoding failure; `offset` is relative to the start of the compressed
 /// data, the caller adds where that data sits in its file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct DecodeError {
     /// Where in the compressed data, in bytes, decoding failed; for the
     /// streaming decoders, how far they had read (they read ahead, so the
     /// bad spot is at or before it).
     pub offset: u64,
-    /// What is wrong, naming the format.
-    pub message: String,
+    /// The format being decoded.
+    pub format: Compression,
+    /// What is wrong.
+    pub kind: DecodeErrorKind,
+}
+
+/// What is wrong with compressed data.
+#[derive(Debug)]
+pub enum DecodeErrorKind {
+    /// The input ends (at `end`) before the end of the stream.
+    Truncated {
+        /// The input's length.
+        end: u64,
+        /// The decoder's error.
+        source: io::Error,
+    },
+    /// The decoder refused the data.
+    Corrupt {
+        /// How far the decoder had read.
+        read: u64,
+        /// The decoder's error.
+        source: io::Error,
+    },
+    /// The data decompresses to more than `limit` bytes.
+    TooLarge {
+        /// The most it may decompress to.
+        limit: u64,
+    },
+    /// A legacy lz4 frame without its magic.
+    Lz4BadMagic,
+    /// A legacy lz4 block size cut short by the end of the input.
+    Lz4SizeCut,
+    /// A legacy lz4 block claims more bytes than a block compresses to.
+    Lz4BlockTooLarge {
+        /// The bytes it claims.
+        size: usize,
+    },
+    /// A legacy lz4 block runs past the end of the input.
+    Lz4BlockCut {
+        /// Where the block's size is.
+        block: u64,
+        /// The bytes it claims.
+        size: usize,
+    },
+    /// A legacy lz4 block does not decode.
+    Lz4Block(lz4_flex::block::DecompressError),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, at) = (self.format.name(), self.offset);
+        match &self.kind {
+            DecodeErrorKind::Truncated { end, source } => {
+                write!(f, "truncated {name} data: input ends at offset {end:#x} before the end of the stream ({source})")
+            }
+            DecodeErrorKind::Corrupt { read, source } => {
+                write!(f, "corrupt {name} data (decoder had read up to offset {read:#x}): {source}")
+            }
+            DecodeErrorKind::TooLarge { limit } if self.format == Compression::Lz4Legacy => {
+                write!(f, "lz4 data decompresses to more than the {limit} bytes expected")
+            }
+            DecodeErrorKind::TooLarge { limit } => write!(f, "{name} data decompresses to more than the {limit} bytes expected"),
+            DecodeErrorKind::Lz4BadMagic => f.write_str("not a legacy lz4 frame (bad magic)"),
+            DecodeErrorKind::Lz4SizeCut => write!(f, "truncated lz4 data: block size at offset {at:#x} cut short"),
+            DecodeErrorKind::Lz4BlockTooLarge { size } => {
+                write!(f, "corrupt lz4 data: block at offset {at:#x} claims {size} bytes, more than an 8 MiB block compresses to")
+            }
+            DecodeErrorKind::Lz4BlockCut { block, size } => {
+                write!(f, "truncated lz4 data: block at offset {block:#x} needs {size} bytes, input ends at offset {at:#x}")
+            }
+            DecodeErrorKind::Lz4Block(e) => write!(f, "corrupt lz4 data: block at offset {at:#x}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            DecodeErrorKind::Truncated { source, .. } | DecodeErrorKind::Corrupt { source, .. } => Some(source),
+            DecodeErrorKind::Lz4Block(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Counts how far the decoder has read, to say where decoding failed.
@@ -167,40 +249,28 @@ pub fn decompress(format: Compression, data: &[u8], limit: u64) -> Result<Vec<u8
     let input = CountingSlice { data, pos: &pos };
     let mut out = Vec::new();
     let res = reader(format, input).and_then(|r| r.take(limit.saturating_add(1)).read_to_end(&mut out));
-    if let Err(e) = res {
+    if let Err(source) = res {
         let read = pos.get();
         // Decoders report running out of input as UnexpectedEof (ruzstd
         // only inside its message); anything else is bad data.
-        let eof = e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("UnexpectedEof");
+        let eof = source.kind() == io::ErrorKind::UnexpectedEof || source.to_string().contains("UnexpectedEof");
         return Err(if read >= data.len() && eof {
-            DecodeError {
-                offset: data.len() as u64,
-                message: format!(
-                    "truncated {} data: input ends at offset {:#x} before the end of the stream ({e})",
-                    format.name(),
-                    data.len()
-                ),
-            }
+            let end = data.len() as u64;
+            DecodeError { offset: end, format, kind: DecodeErrorKind::Truncated { end, source } }
         } else {
-            DecodeError {
-                offset: read as u64,
-                message: format!("corrupt {} data (decoder had read up to offset {read:#x}): {e}", format.name()),
-            }
+            DecodeError { offset: read as u64, format, kind: DecodeErrorKind::Corrupt { read: read as u64, source } }
         });
     }
     if out.len() as u64 > limit {
-        return Err(DecodeError {
-            offset: pos.get() as u64,
-            message: format!("{} data decompresses to more than the {limit} bytes expected", format.name()),
-        });
+        return Err(DecodeError { offset: pos.get() as u64, format, kind: DecodeErrorKind::TooLarge { limit } });
     }
     Ok(out)
 }
 
 fn lz4_legacy(data: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
-    let err = |offset: usize, message: String| DecodeError { offset: offset as u64, message };
+    let err = |offset: usize, kind: DecodeErrorKind| DecodeError { offset: offset as u64, format: Compression::Lz4Legacy, kind };
     if !data.starts_with(&LZ4_LEGACY_MAGIC.to_le_bytes()) {
-        return Err(err(0, "not a legacy lz4 frame (bad magic)".into()));
+        return Err(err(0, DecodeErrorKind::Lz4BadMagic));
     }
     let max_block = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 16;
     let mut out = Vec::new();
@@ -208,7 +278,7 @@ fn lz4_legacy(data: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
     let mut pos = 4;
     while pos < data.len() {
         let Some(size) = data.get(pos..pos + 4) else {
-            return Err(err(pos, format!("truncated lz4 data: block size at offset {pos:#x} cut short")));
+            return Err(err(pos, DecodeErrorKind::Lz4SizeCut));
         };
         let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]);
         if size == LZ4_LEGACY_MAGIC {
@@ -218,23 +288,16 @@ fn lz4_legacy(data: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
         }
         let size = size as usize;
         if size > max_block {
-            return Err(err(
-                pos,
-                format!("corrupt lz4 data: block at offset {pos:#x} claims {size} bytes, more than an 8 MiB block compresses to"),
-            ));
+            return Err(err(pos, DecodeErrorKind::Lz4BlockTooLarge { size }));
         }
         let start = pos + 4;
         let Some(input) = data.get(start..start + size) else {
-            return Err(err(
-                data.len(),
-                format!("truncated lz4 data: block at offset {pos:#x} needs {size} bytes, input ends at offset {:#x}", data.len()),
-            ));
+            return Err(err(data.len(), DecodeErrorKind::Lz4BlockCut { block: pos as u64, size }));
         };
-        let n = lz4_flex::block::decompress_into(input, &mut block)
-            .map_err(|e| err(pos, format!("corrupt lz4 data: block at offset {pos:#x}: {e}")))?;
+        let n = lz4_flex::block::decompress_into(input, &mut block).map_err(|e| err(pos, DecodeErrorKind::Lz4Block(e)))?;
         out.extend_from_slice(&block[..n]);
         if out.len() as u64 > limit {
-            return Err(err(pos, format!("lz4 data decompresses to more than the {limit} bytes expected")));
+            return Err(err(pos, DecodeErrorKind::TooLarge { limit }));
         }
         pos = start + size;
     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use crate::compression::{self, Compression};
-use crate::error::{Error, Result};
+use crate::error::{ElfError, Error, PackageError, Result, StreamEnd, StreamStep};
 use crate::release_dir::{self, ReleaseDirWriter};
 use crate::{extract_btf, ElfKind, Source};
 
@@ -135,10 +135,9 @@ fn worker(deb: &str, job: Job, out: &ReleaseDirWriter) -> Result<Done> {
             let file = format!("{deb}: {path}");
             let ex = extract_btf(&file, &data)?;
             if ex.kind != ElfKind::Vmlinux {
-                return Err(Error::new(file, "holds a relocatable ELF file, not a vmlinux"));
+                return Err(Error::new(file, ElfError::NotVmlinux));
             }
-            let btf =
-                ex.btf.ok_or_else(|| Error::new(&file, "the vmlinux has no .BTF section (kernel built without CONFIG_DEBUG_INFO_BTF)"))?;
+            let btf = ex.btf.ok_or_else(|| Error::new(&file, ElfError::NoVmlinuxBtf))?;
             out.write_vmlinux_btf(&btf)?;
             Ok(Done::Kernel { source: ex.source, btf_len: btf.len() })
         }
@@ -146,7 +145,7 @@ fn worker(deb: &str, job: Job, out: &ReleaseDirWriter) -> Result<Done> {
             let file = format!("{deb}: {path}");
             let ex = extract_btf(&file, &data)?;
             if ex.kind != ElfKind::Module {
-                return Err(Error::new(file, "is not a relocatable ELF file (not a module)"));
+                return Err(Error::new(file, ElfError::NotModule));
             }
             let btf_len = match ex.btf {
                 Some(btf) => {
@@ -164,14 +163,14 @@ fn worker(deb: &str, job: Job, out: &ReleaseDirWriter) -> Result<Done> {
 pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<ReleaseReport> {
     let deb = path.display().to_string();
     let deb = deb.as_str();
-    let file = File::open(path).map_err(|e| Error::new(deb, format!("open: {e}")))?;
+    let file = File::open(path).map_err(|e| Error::io(deb, "open", e))?;
     let mut archive = ar::Archive::new(file);
     let entry = loop {
         match archive.next_entry() {
             Some(Ok(e)) if e.header().identifier().starts_with(b"data.tar") => break e,
             Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(Error::new(deb, format!("not a Debian package (bad ar archive): {e}"))),
-            None => return Err(Error::new(deb, "no data.tar.* member: not a Debian binary package")),
+            Some(Err(e)) => return Err(Error::new(deb, PackageError::NotAr(e))),
+            None => return Err(Error::new(deb, PackageError::NoDataTar)),
         }
     };
     let data_tar = String::from_utf8_lossy(entry.header().identifier()).into_owned();
@@ -185,25 +184,27 @@ pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<Rele
         ".gz" => Some(Compression::Gzip),
         ".bz2" => Some(Compression::Bzip2),
         ".lzma" => Some(Compression::Lzma),
-        other => return Err(Error::new(&member_name, format!("unknown compression '{other}'"))),
+        other => return Err(Error::new(&member_name, PackageError::UnknownCompression { suffix: other.to_string() })),
     };
     let pos = Rc::new(Cell::new(0u64));
     let eof = Rc::new(Cell::new(false));
     let counted = CountingRead { inner: BufReader::with_capacity(1 << 20, entry), pos: pos.clone(), eof: eof.clone() };
     let stream: Box<dyn Read> = match format {
         None => Box::new(counted),
-        Some(c) => compression::reader(c, counted).map_err(|e| Error::at(&member_name, 0, format!("{}: {e}", c.name())))?,
+        Some(c) => {
+            compression::reader(c, counted).map_err(|source| Error::at(&member_name, 0, PackageError::Decoder { format: c, source }))?
+        }
     };
-    let stream_err = |what: String, e: &io::Error| -> Error {
+    let stream_err = |step: StreamStep, source: io::Error| -> Error {
         let at = pos.get();
-        let cause = if eof.get() && at < member_size {
-            format!("the package ends {at} bytes into this member, which should have {member_size}: truncated package ({e})")
+        let end = if eof.get() && at < member_size {
+            StreamEnd::Truncated { at, member_size }
         } else if eof.get() {
-            format!("the compressed stream ends before its end marker ({e})")
+            StreamEnd::NoEndMarker
         } else {
-            e.to_string()
+            StreamEnd::Inside
         };
-        Error::at(&member_name, at, format!("{what}: {cause}"))
+        Error::at(&member_name, at, PackageError::Stream { step, end, source })
     };
 
     let writer = ReleaseDirWriter::create(out, options.replace)?;
@@ -247,28 +248,28 @@ pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<Rele
         drop(job_rx);
         drop(done_tx);
         let mut tar = tar::Archive::new(stream);
-        let entries = tar.entries().map_err(|e| stream_err("reading the tar stream".into(), &e))?;
+        let entries = tar.entries().map_err(|e| stream_err(StreamStep::Entries, e))?;
         for entry in entries {
             if failed.load(Ordering::Relaxed) {
                 break;
             }
-            let mut entry = entry.map_err(|e| stream_err("reading the tar stream".into(), &e))?;
+            let mut entry = entry.map_err(|e| stream_err(StreamStep::Entries, e))?;
             if !entry.header().entry_type().is_file() {
                 continue;
             }
             let path = match entry.path() {
                 Ok(p) => p.to_string_lossy().trim_start_matches("./").to_string(),
-                Err(e) => return Err(stream_err("tar entry name".into(), &e)),
+                Err(e) => return Err(stream_err(StreamStep::EntryName, e)),
             };
             let read_body = |entry: &mut tar::Entry<'_, _>| -> Result<Vec<u8>> {
                 let mut data = Vec::with_capacity(entry.size().min(64 << 20) as usize);
-                entry.read_to_end(&mut data).map_err(|e| stream_err(format!("reading {path}"), &e))?;
+                entry.read_to_end(&mut data).map_err(|e| stream_err(StreamStep::Body(path.clone()), e))?;
                 Ok(data)
             };
             let job = match classify(&path) {
                 Member::Kernel { release } => {
                     if let Some(prev) = &kernel_release {
-                        return Err(Error::new(&member_name, format!("two kernel images: boot/vmlinuz-{prev} and {path}")));
+                        return Err(Error::new(&member_name, PackageError::TwoKernels { first: prev.clone(), second: path }));
                     }
                     kernel_release = Some(release.to_string());
                     let data = read_body(&mut entry)?;
@@ -332,20 +333,20 @@ pub fn extract_deb(path: &Path, out: &Path, options: &DebOptions) -> Result<Rele
         return Err(e);
     }
     let (Some(release), Some(kernel_source)) = (kernel_release, source) else {
-        return Err(Error::new(&member_name, "no boot/vmlinuz-<release>: not a kernel image package"));
+        return Err(Error::new(&member_name, PackageError::NoKernel));
     };
     if let Some(c) = &config_release {
         if *c != release {
-            return Err(Error::new(&member_name, format!("boot/config-{c} does not match boot/vmlinuz-{release}")));
+            return Err(Error::new(&member_name, PackageError::ConfigMismatch { config: c.clone(), release }));
         }
     }
     if let Some(other) = module_releases.iter().find(|r| **r != release) {
-        return Err(Error::new(&member_name, format!("modules of release {other} beside boot/vmlinuz-{release}")));
+        return Err(Error::new(&member_name, PackageError::ModuleRelease { other: other.clone(), release }));
     }
     if let Some(wanted) = &options.modules {
         let missing: Vec<_> = wanted.iter().filter(|m| !seen_modules.contains_key(*m)).cloned().collect();
         if !missing.is_empty() {
-            return Err(Error::new(&member_name, format!("no module named {} in lib/modules/{release}", missing.join(", "))));
+            return Err(Error::new(&member_name, PackageError::MissingModules { modules: missing, release }));
         }
     }
     writer.write_release(&release)?;

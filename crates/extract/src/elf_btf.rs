@@ -6,7 +6,7 @@
 
 use object::{Object, ObjectKind, ObjectSection};
 
-use crate::error::{Error, Result};
+use crate::error::{BtfHeaderError, ElfError, Error, Result};
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const BTF_HEADER_LEN: usize = 24;
@@ -44,19 +44,19 @@ pub struct ElfBtf<'a> {
 pub fn find_btf<'a>(file: &str, elf: &'a [u8]) -> Result<ElfBtf<'a>> {
     if !elf.starts_with(b"\x7fELF") {
         let head: String = elf.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        return Err(Error::at(file, 0, format!("not an ELF file (starts with {head})")));
+        return Err(Error::at(file, 0, ElfError::NotElf { head }));
     }
-    let obj = object::File::parse(elf).map_err(|e| Error::new(file, format!("bad ELF file: {e}")))?;
+    let obj = object::File::parse(elf).map_err(|e| Error::new(file, ElfError::Malformed(e)))?;
     let kind = match obj.kind() {
         ObjectKind::Relocatable => ElfKind::Module,
         ObjectKind::Executable | ObjectKind::Dynamic => ElfKind::Vmlinux,
-        k => return Err(Error::new(file, format!("ELF file of kind {k:?} is neither a vmlinux nor a module"))),
+        k => return Err(Error::new(file, ElfError::UnexpectedKind(k))),
     };
     let Some(section) = obj.section_by_name(".BTF") else {
         return Ok(ElfBtf { kind, btf: None });
     };
     let offset = section.file_range().map(|(off, _)| off).unwrap_or(0);
-    let data = section.data().map_err(|e| Error::at(file, offset, format!("section .BTF: {e}")))?;
+    let data = section.data().map_err(|e| Error::at(file, offset, ElfError::BtfData(e)))?;
     check_header(file, data, offset)?;
     Ok(ElfBtf { kind, btf: Some((data, offset)) })
 }
@@ -65,29 +65,26 @@ pub fn find_btf<'a>(file: &str, elf: &'a [u8]) -> Result<ElfBtf<'a>> {
 /// whose type and string sections lie inside it, so that a wrong cut shows
 /// up here and not as a parse error of the written file later.
 pub fn check_header(file: &str, data: &[u8], offset: u64) -> Result<()> {
-    let bad = |at: usize, msg: String| Err(Error::at(file, offset + at as u64, format!("section .BTF: {msg}")));
+    let bad = |at: usize, e: BtfHeaderError| Err(Error::at(file, offset + at as u64, ElfError::BtfHeader(e)));
     if data.len() < BTF_HEADER_LEN {
-        return bad(0, format!("{} bytes, shorter than a BTF header ({BTF_HEADER_LEN})", data.len()));
+        return bad(0, BtfHeaderError::Short { len: data.len(), header_len: BTF_HEADER_LEN });
     }
     let u32_at = |at: usize| u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as u64;
     let magic = u16::from_le_bytes([data[0], data[1]]);
     if magic != BTF_MAGIC {
-        return bad(0, format!("bad BTF magic {magic:#06x} (want {BTF_MAGIC:#06x}, little endian)"));
+        return bad(0, BtfHeaderError::Magic { magic, want: BTF_MAGIC });
     }
     if data[2] != 1 {
-        return bad(2, format!("BTF version {} (bpfld reads version 1)", data[2]));
+        return bad(2, BtfHeaderError::Version(data[2]));
     }
     let hdr_len = u32_at(4);
     if hdr_len < BTF_HEADER_LEN as u64 || hdr_len > data.len() as u64 {
-        return bad(4, format!("BTF hdr_len {hdr_len} outside 24..={}", data.len()));
+        return bad(4, BtfHeaderError::HdrLen { hdr_len, len: data.len() });
     }
-    for (name, at) in [("type", 8usize), ("string", 16)] {
+    for (part, at) in [("type", 8usize), ("string", 16)] {
         let (off, len) = (u32_at(at), u32_at(at + 4));
         if hdr_len + off + len > data.len() as u64 {
-            return bad(
-                at,
-                format!("BTF {name} section ({len} bytes at {off:#x} after the header) runs past the section's {} bytes", data.len()),
-            );
+            return bad(at, BtfHeaderError::PastEnd { part, len, off, size: data.len() });
         }
     }
     Ok(())

@@ -20,7 +20,7 @@ use std::borrow::Cow;
 pub use compression::Compression;
 pub use deb::{extract_deb, is_deb, DebOptions, ModuleBtf, ReleaseReport};
 pub use elf_btf::ElfKind;
-pub use error::{Error, Result};
+pub use error::{BtfHeaderError, BzImageError, Cause, ElfError, Error, PackageError, Result, StreamEnd, StreamStep};
 
 /// No kernel or module decompresses to more than this; a payload that
 /// claims more is corrupt (or a decompression bomb).
@@ -77,34 +77,27 @@ pub fn open_elf<'a>(file: &str, bytes: &'a [u8]) -> Result<(Source, Cow<'a, [u8]
         let image = bzimage::parse(file, bytes)?;
         let expected = image.decompressed_size as u64;
         let elf = compression::decompress(image.compression, image.payload, expected.min(MAX_DECOMPRESSED)).map_err(|e| {
-            Error::at(file, image.payload_offset + e.offset, format!("bzImage payload at {:#x}: {}", image.payload_offset, e.message))
+            Error::at(file, image.payload_offset + e.offset, Cause::Decode { payload_offset: Some(image.payload_offset), source: e })
         })?;
         // gzip records the size modulo 2^32, as the header field does.
         if elf.len() as u32 != image.decompressed_size {
             let at = image.payload_offset + image.payload.len() as u64;
-            return Err(Error::at(
-                file,
-                at,
-                format!(
-                    "{} payload decompressed to {} bytes, the bzImage records {}",
-                    image.compression.name(),
-                    elf.len(),
-                    image.decompressed_size
-                ),
-            ));
+            let cause = Cause::PayloadSize { compression: image.compression, decompressed: elf.len(), recorded: image.decompressed_size };
+            return Err(Error::at(file, at, cause));
         }
         let source = Source::BzImage { compression: image.compression, payload_offset: image.payload_offset, version: image.version };
         return Ok((source, Cow::Owned(elf)));
     }
     if let Some(c) = Compression::detect(bytes) {
-        let elf = compression::decompress(c, bytes, MAX_DECOMPRESSED).map_err(|e| Error::at(file, e.offset, e.message))?;
+        let elf = compression::decompress(c, bytes, MAX_DECOMPRESSED)
+            .map_err(|e| Error::at(file, e.offset, Cause::Decode { payload_offset: None, source: e }))?;
         return Ok((Source::Compressed(c), Cow::Owned(elf)));
     }
     if bytes.starts_with(b"\x7fELF") {
         return Ok((Source::Elf, Cow::Borrowed(bytes)));
     }
     let head: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Err(Error::at(file, 0, format!("starts with {head}: not a bzImage, an ELF file, a compressed ELF file or a Debian package")))
+    Err(Error::at(file, 0, Cause::UnknownFormat { head }))
 }
 
 /// The `.BTF` of a kernel image or module file's contents `bytes`.

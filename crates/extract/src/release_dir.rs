@@ -15,7 +15,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 
 /// The file holding the release (`uname -r`), one line.
 pub const RELEASE: &str = "release";
@@ -51,8 +51,8 @@ pub struct ReleaseDirWriter {
     finished: bool,
 }
 
-fn io_err(path: &Path, what: &str, e: std::io::Error) -> Error {
-    Error::new(path.display().to_string(), format!("{what}: {e}"))
+fn io_err(path: &Path, op: &'static str, e: std::io::Error) -> Error {
+    Error::io(path.display().to_string(), op, e)
 }
 
 impl ReleaseDirWriter {
@@ -60,10 +60,13 @@ impl ReleaseDirWriter {
     /// unless `replace`, and is only removed once the new one is complete.
     pub fn create(dest: &Path, replace: bool) -> Result<ReleaseDirWriter> {
         if dest.exists() && !replace {
-            return Err(Error::new(dest.display().to_string(), "already exists (--force replaces it)"));
+            return Err(Error::new(dest.display().to_string(), Cause::DestinationExists));
         }
-        let name =
-            dest.file_name().ok_or_else(|| Error::new(dest.display().to_string(), "not a directory name"))?.to_string_lossy().into_owned();
+        let name = dest
+            .file_name()
+            .ok_or_else(|| Error::new(dest.display().to_string(), Cause::NotADirectoryName))?
+            .to_string_lossy()
+            .into_owned();
         let tmp = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, "remove stale partial directory", e))?;

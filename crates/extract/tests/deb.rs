@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use bpfld_extract::{extract_deb, Compression, DebOptions, Source};
+use std::error::Error as _;
+
+use bpfld_extract::{extract_deb, Cause, Compression, DebOptions, PackageError, Source, StreamEnd, StreamStep};
 use common::*;
 
 const REL: &str = "6.99.0-7-amd64";
@@ -110,7 +112,11 @@ fn only_the_listed_modules() {
     let options =
         DebOptions { modules: Some(BTreeSet::from(["zfs".to_string(), "tcp_fancy".to_string()])), replace: true, ..Default::default() };
     let err = extract_deb(&deb, &out, &options).unwrap_err();
-    assert_eq!(err.message, format!("no module named tcp_fancy in lib/modules/{REL}"));
+    assert_eq!(err.cause.to_string(), format!("no module named tcp_fancy in lib/modules/{REL}"));
+    assert!(
+        matches!(&err.cause, Cause::Package(PackageError::MissingModules { modules, release }) if modules == &["tcp_fancy"] && release == REL),
+        "{err:?}"
+    );
     assert_eq!(err.file, format!("{}: data.tar.xz", deb.display()));
     // The failed run left the previous directory as it was.
     assert_eq!(listing(&out), ["config", "modules/zfs.btf", "release", "source", "vmlinux.btf"]);
@@ -125,6 +131,7 @@ fn existing_output_is_replaced_only_when_asked() {
     fs::write(out.join("modules/stale.btf"), b"x").unwrap();
     let err = extract_deb(&deb, &out, &DebOptions::default()).unwrap_err();
     assert_eq!(err.to_string(), format!("{}: already exists (--force replaces it)", out.display()));
+    assert!(matches!(err.cause, Cause::DestinationExists), "{err:?}");
     extract_deb(&deb, &out, &DebOptions { replace: true, ..Default::default() }).unwrap();
     assert!(!out.join("modules/stale.btf").exists());
     assert!(out.join("modules/zfs.btf").exists());
@@ -138,7 +145,19 @@ fn truncated_package() {
     let out = tmp.0.join("rel");
     let err = extract_deb(&deb, &out, &DebOptions::default()).unwrap_err();
     assert_eq!(err.file, format!("{}: data.tar.xz", deb.display()));
-    assert!(err.message.contains("truncated package"), "{err}");
+    assert!(err.cause.to_string().contains("truncated package"), "{err}");
+    let Cause::Package(PackageError::Stream {
+        step: StreamStep::Entries | StreamStep::Body(_),
+        end: StreamEnd::Truncated { at, member_size },
+        ..
+    }) = &err.cause
+    else {
+        panic!("{err:?}")
+    };
+    assert!(at < member_size && Some(*at) == err.offset, "{err:?}");
+    // The chain goes file, cause, the tar reader's io::Error.
+    let io = err.source().and_then(|c| c.source()).expect("the reader's error");
+    assert!(io.downcast_ref::<std::io::Error>().is_some(), "{io:?}");
     assert!(err.offset.is_some(), "{err}");
     assert!(!out.exists(), "no half-written release directory");
     assert_eq!(listing(&tmp.0), ["linux-image-test.deb"]);
@@ -154,7 +173,7 @@ fn corrupt_module_names_the_member() {
     let out = tmp.0.join("rel");
     let err = extract_deb(&deb, &out, &DebOptions::default()).unwrap_err();
     assert_eq!(err.file, format!("{}: lib/modules/{REL}/kernel/net/ipv4/tcp-fancy.ko.xz", deb.display()));
-    assert!(err.message.starts_with("truncated xz data"), "{err}");
+    assert!(err.cause.to_string().starts_with("truncated xz data"), "{err}");
     assert!(!out.exists());
 }
 
@@ -164,7 +183,7 @@ fn package_without_kernel() {
     let files: Vec<_> = kernel_files().into_iter().filter(|(p, _)| !p.starts_with("boot/vmlinuz")).collect();
     let deb = write_deb(&tmp.0, &deb_of(Some(Compression::Gzip), &files));
     let err = extract_deb(&deb, &tmp.0.join("rel"), &DebOptions::default()).unwrap_err();
-    assert_eq!(err.message, "no boot/vmlinuz-<release>: not a kernel image package");
+    assert_eq!(err.cause.to_string(), "no boot/vmlinuz-<release>: not a kernel image package");
 }
 
 #[test]
@@ -174,7 +193,7 @@ fn modules_of_another_release() {
     files.push(("lib/modules/6.98.0-1-amd64/kernel/x.ko".into(), fake_module()));
     let deb = write_deb(&tmp.0, &deb_of(Some(Compression::Zstd), &files));
     let err = extract_deb(&deb, &tmp.0.join("rel"), &DebOptions::default()).unwrap_err();
-    assert_eq!(err.message, format!("modules of release 6.98.0-1-amd64 beside boot/vmlinuz-{REL}"));
+    assert_eq!(err.cause.to_string(), format!("modules of release 6.98.0-1-amd64 beside boot/vmlinuz-{REL}"));
 }
 
 #[test]
@@ -198,5 +217,18 @@ fn not_a_package() {
     ar.append(&ar::Header::new(b"debian-binary".to_vec(), 4), &b"2.0\n"[..]).unwrap();
     let deb = write_deb(&tmp.0, &ar.into_inner().unwrap());
     let err = extract_deb(&deb, &tmp.0.join("rel"), &DebOptions::default()).unwrap_err();
-    assert_eq!(err.message, "no data.tar.* member: not a Debian binary package");
+    assert_eq!(err.cause.to_string(), "no data.tar.* member: not a Debian binary package");
+    assert!(matches!(err.cause, Cause::Package(PackageError::NoDataTar)), "{err:?}");
+}
+
+#[test]
+fn missing_package_is_an_io_error_with_its_source() {
+    let tmp = TempDir::new("deb-missing");
+    let deb = tmp.0.join("nothing-here.deb");
+    let err = extract_deb(&deb, &tmp.0.join("rel"), &DebOptions::default()).unwrap_err();
+    assert_eq!(err.file, deb.display().to_string());
+    assert!(matches!(err.cause, Cause::Io { op: "open", .. }), "{err:?}");
+    let io = err.source().and_then(|c| c.source()).and_then(|e| e.downcast_ref::<std::io::Error>()).expect("io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    assert!(err.to_string().starts_with(&format!("{}: open: ", deb.display())), "{err}");
 }

@@ -3,7 +3,10 @@
 
 mod common;
 
-use bpfld_extract::{bzimage, extract_btf, Compression, ElfKind, Source};
+use std::error::Error as _;
+
+use bpfld_extract::compression::{DecodeError, DecodeErrorKind};
+use bpfld_extract::{bzimage, extract_btf, BtfHeaderError, BzImageError, Cause, Compression, ElfError, ElfKind, Source};
 use common::*;
 
 const KERNEL_FORMATS: [Compression; 6] =
@@ -96,7 +99,7 @@ fn truncated_payload_names_file_and_end_offset() {
         let err = extract_btf("vmlinuz-cut", &fake_bzimage(&payload)).unwrap_err();
         assert_eq!(err.file, "vmlinuz-cut", "{format:?}: {err}");
         assert_eq!(err.offset, Some((PAYLOAD_AT + cut.len()) as u64), "{format:?}: {err}");
-        assert!(err.message.contains("truncated"), "{format:?}: {err}");
+        assert!(err.cause.to_string().contains("truncated"), "{format:?}: {err}");
         assert!(err.to_string().starts_with(&format!("vmlinuz-cut: offset {:#x}: ", PAYLOAD_AT + cut.len())));
     }
 }
@@ -107,10 +110,10 @@ fn file_ending_inside_the_payload() {
     let short = &img[..PAYLOAD_AT + 10];
     let err = extract_btf("vmlinuz-short", short).unwrap_err();
     assert_eq!(err.offset, Some(0x248));
-    assert!(err.message.contains("past the end of the file"), "{err}");
+    assert!(err.cause.to_string().contains("past the end of the file"), "{err}");
     let err = extract_btf("vmlinuz-tiny", &img[..0x220]).unwrap_err();
     assert_eq!(err.offset, Some(0x220));
-    assert!(err.message.contains("inside the setup header"), "{err}");
+    assert!(err.cause.to_string().contains("inside the setup header"), "{err}");
 }
 
 #[test]
@@ -121,7 +124,10 @@ fn recorded_size_must_match() {
     payload.extend_from_slice(&(vmlinux.len() as u32 + 1).to_le_bytes());
     let err = extract_btf("vmlinuz-size", &fake_bzimage(&payload)).unwrap_err();
     assert_eq!(err.offset, Some(end as u64));
-    assert_eq!(err.message, format!("zstd payload decompressed to {} bytes, the bzImage records {}", vmlinux.len(), vmlinux.len() + 1));
+    assert_eq!(
+        err.cause.to_string(),
+        format!("zstd payload decompressed to {} bytes, the bzImage records {}", vmlinux.len(), vmlinux.len() + 1)
+    );
 }
 
 #[test]
@@ -130,16 +136,17 @@ fn setup_header_errors() {
     old[0x206..0x208].copy_from_slice(&0x0206u16.to_le_bytes());
     let err = extract_btf("vmlinuz-old", &old).unwrap_err();
     assert_eq!(err.offset, Some(0x206));
-    assert!(err.message.contains("boot protocol 2.06"), "{err}");
+    assert!(err.cause.to_string().contains("boot protocol 2.06"), "{err}");
+    assert!(matches!(err.cause, Cause::BzImage(BzImageError::OldProtocol { protocol: 0x206 })), "{err:?}");
 
     let lzo = fake_bzimage(&[0x89, b'L', b'Z', b'O', 0, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0]);
     let err = extract_btf("vmlinuz-lzo", &lzo).unwrap_err();
     assert_eq!(err.offset, Some(PAYLOAD_AT as u64));
-    assert!(err.message.starts_with("payload starts with 894c5a4f000d"), "{err}");
+    assert!(err.cause.to_string().starts_with("payload starts with 894c5a4f000d"), "{err}");
 
     let err = extract_btf("notes.txt", b"just some text, long enough").unwrap_err();
     assert_eq!(err.offset, Some(0));
-    assert!(err.message.contains("not a bzImage, an ELF file"), "{err}");
+    assert!(err.cause.to_string().contains("not a bzImage, an ELF file"), "{err}");
 }
 
 #[test]
@@ -147,7 +154,7 @@ fn decompressed_data_that_is_not_elf() {
     let err = extract_btf("x.ko.gz", &compress(Compression::Gzip, b"not an elf file at all")).unwrap_err();
     assert_eq!(err.file, "x.ko.gz (decompressed ELF)");
     assert_eq!(err.offset, Some(0));
-    assert!(err.message.starts_with("not an ELF file"), "{err}");
+    assert!(err.cause.to_string().starts_with("not an ELF file"), "{err}");
 }
 
 #[test]
@@ -158,14 +165,15 @@ fn bad_btf_section_header() {
     let section_at = 64 + 8; // after the ELF header and .text
     let err = extract_btf("bad.ko", &elf).unwrap_err();
     assert_eq!(err.offset, Some(section_at));
-    assert!(err.message.contains("bad BTF magic 0xeb9e"), "{err}");
+    assert!(err.cause.to_string().contains("bad BTF magic 0xeb9e"), "{err}");
+    assert!(matches!(err.cause, Cause::Elf(ElfError::BtfHeader(BtfHeaderError::Magic { magic: 0xeb9e, .. }))), "{err:?}");
 
     let mut btf = tiny_btf();
     btf[20..24].copy_from_slice(&1000u32.to_le_bytes()); // str_len
     let elf = fake_elf(ET_REL, &[(".text", &[0; 8]), (".BTF", &btf)]);
     let err = extract_btf("bad2.ko", &elf).unwrap_err();
     assert_eq!(err.offset, Some(section_at + 16));
-    assert!(err.message.contains("string section (1000 bytes"), "{err}");
+    assert!(err.cause.to_string().contains("string section (1000 bytes"), "{err}");
 }
 
 #[test]
@@ -192,7 +200,7 @@ fn lz4_legacy_block_size_out_of_range() {
     payload.extend_from_slice(&100u32.to_le_bytes());
     let err = extract_btf("vmlinuz-lz4bad", &fake_bzimage(&payload)).unwrap_err();
     assert_eq!(err.offset, Some(PAYLOAD_AT as u64 + 4));
-    assert!(err.message.contains("claims 2147418112 bytes"), "{err}");
+    assert!(err.cause.to_string().contains("claims 2147418112 bytes"), "{err}");
 }
 
 /// Every truncation and many byte flips of every format: an error that
@@ -240,8 +248,13 @@ fn zstd_content_checksum_is_checked() {
     let last = zst.len() - 1;
     zst[last] ^= 0x01;
     let err = extract_btf("m.ko.zst", &zst).unwrap_err();
-    assert!(err.message.starts_with("corrupt zstd data"), "{err}");
-    assert!(err.message.contains("content checksum"), "{err}");
+    assert!(err.cause.to_string().starts_with("corrupt zstd data"), "{err}");
+    assert!(err.cause.to_string().contains("content checksum"), "{err}");
+    // file -> cause -> the decoder's error -> the io::Error it returned.
+    let decode = err.source().and_then(|c| c.source()).and_then(|e| e.downcast_ref::<DecodeError>()).expect("DecodeError source");
+    assert!(matches!(decode.kind, DecodeErrorKind::Corrupt { .. }) && decode.format == Compression::Zstd, "{decode:?}");
+    let io = decode.source().and_then(|e| e.downcast_ref::<std::io::Error>()).expect("io::Error source");
+    assert!(io.to_string().contains("content checksum"), "{io}");
 }
 
 #[test]
