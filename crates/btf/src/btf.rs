@@ -8,6 +8,7 @@ use crate::error::{Error, Result, Section};
 use crate::index::NameIndex;
 use crate::kind::Kind;
 use crate::name::essential_len;
+use crate::record_index::{self, BlobLayout, RecordIndex};
 use crate::targeted::{NameProbe, PartialIndex, WantedNames};
 use crate::types::Type;
 
@@ -58,6 +59,19 @@ struct Inner {
     fallbacks: AtomicUsize,
     /// Bit `k` set if a type of raw kind `k` is among this blob's own.
     kinds: u32,
+    /// The offsets come from a record index: each record is checked when
+    /// it is read, not at parse time.
+    indexed: bool,
+}
+
+/// How [`Btf::parse_inner`] finds the records and names.
+enum Walking<'a> {
+    /// Every record validated, the full index built on the first lookup.
+    Full,
+    /// One walk checking each record's kind and length, probing names.
+    Targeted(&'a WantedNames),
+    /// No walk: offsets and names from a record index.
+    Indexed(&'a WantedNames, &'a [u8]),
 }
 
 impl std::fmt::Debug for Btf {
@@ -93,7 +107,7 @@ impl Btf {
     /// Parses a standalone (base) BTF blob such as `/sys/kernel/btf/vmlinux`
     /// or an object's `.BTF` section.
     pub fn parse(bytes: Bytes) -> Result<Btf> {
-        Self::parse_inner(bytes, None, None)
+        Self::parse_inner(bytes, None, Walking::Full)
     }
 
     /// Parses a BTF blob for lookups of `wanted` names only (see the
@@ -103,12 +117,41 @@ impl Btf {
     /// [`Btf::fallback_lookups`]. Records are checked to have a known kind
     /// and to fit, not validated member by member as [`Btf::parse`] does.
     pub fn parse_targeted(bytes: Bytes, wanted: &WantedNames) -> Result<Btf> {
-        Self::parse_inner(bytes, None, Some(wanted))
+        Self::parse_inner(bytes, None, Walking::Targeted(wanted))
+    }
+
+    /// [`Btf::parse_targeted`] without the walk: the record offsets, the
+    /// ids of the wanted names, the kinds and the anonymous enums come from
+    /// `index`, the [`Btf::record_index`] of the same blob. Only the
+    /// records and strings lookups reach are read; each record read is
+    /// checked to be of a known kind and to fit. An index made from
+    /// another blob, or damaged, is an error.
+    pub fn parse_indexed(bytes: Bytes, index: &[u8], wanted: &WantedNames) -> Result<Btf> {
+        Self::parse_inner(bytes, None, Walking::Indexed(wanted, index))
+    }
+
+    /// The record index of this (base) blob, for [`Btf::parse_indexed`].
+    pub fn record_index(&self) -> Result<Vec<u8>> {
+        if self.inner.base.is_some() {
+            return Err(Error::new(Section::RecordIndex, "a record index is made for a base BTF, not a split one"));
+        }
+        record_index::write(self, &self.inner.offsets, self.inner.kinds, &self.blob_layout())
+    }
+
+    fn blob_layout(&self) -> BlobLayout<'_> {
+        let data: &[u8] = (*self.inner.bytes).as_ref();
+        let hdr_len = Reader { data, swap: self.inner.swap }.u32(4) as usize;
+        BlobLayout {
+            header: &data[..hdr_len],
+            types: &data[self.inner.types_start..self.inner.types_end],
+            strings: &data[self.inner.str_start..self.inner.str_end],
+            total_len: data.len(),
+        }
     }
 
     /// [`Btf::parse_targeted`] for a module's split BTF on `base`.
     pub fn parse_split_targeted(bytes: Bytes, base: &Btf, wanted: &WantedNames) -> Result<Btf> {
-        Self::parse_inner(bytes, Some(base.clone()), Some(wanted))
+        Self::parse_inner(bytes, Some(base.clone()), Walking::Targeted(wanted))
     }
 
     /// Parses a module's split BTF on top of `base`.
@@ -119,7 +162,7 @@ impl Btf {
     /// right one can still go unnoticed, which is why callers should pair
     /// modules with the vmlinux of the same release.
     pub fn parse_split(bytes: Bytes, base: &Btf) -> Result<Btf> {
-        Self::parse_inner(bytes, Some(base.clone()), None)
+        Self::parse_inner(bytes, Some(base.clone()), Walking::Full)
     }
 
     /// Convenience for owned bytes.
@@ -132,7 +175,7 @@ impl Btf {
         Self::parse_split(Arc::new(v), base)
     }
 
-    fn parse_inner(bytes: Bytes, base: Option<Btf>, wanted: Option<&WantedNames>) -> Result<Btf> {
+    fn parse_inner(bytes: Bytes, base: Option<Btf>, walking: Walking<'_>) -> Result<Btf> {
         let data: &[u8] = (*bytes).as_ref();
         if data.len() < HEADER_LEN {
             return Err(Error::new(Section::Header, format!("truncated: {} bytes, the header alone needs {HEADER_LEN}", data.len())));
@@ -198,16 +241,26 @@ impl Btf {
             return Err(Error::new(Section::Strings, "string section too large"));
         }
         let types = Reader { data: &data[types_start..types_end], swap: file_swap };
-        let (offsets, kinds, partial) = match wanted {
-            None => {
+        let indexed = matches!(walking, Walking::Indexed(..));
+        let (offsets, kinds, partial) = match walking {
+            Walking::Full => {
                 let (offsets, kinds) = scan_types(types, first_id, total_str as u32)?;
                 (offsets, kinds, None)
             }
-            Some(w) => {
+            Walking::Targeted(w) => {
                 let base_strs = base.as_ref().filter(|b| b.inner.first_str == 0).map(|b| b.str_bytes());
                 let probe = NameProbe { wanted: w, own: strs, first_str, base: base_strs };
                 let walk = walk_types(types, first_id, total_str as u32, &probe)?;
                 (walk.offsets, walk.kinds, Some((w.clone(), walk.hits, walk.anonymous_enums)))
+            }
+            Walking::Indexed(w, index) => {
+                if base.is_some() {
+                    return Err(Error::new(Section::RecordIndex, "a record index is for a base BTF, not a split one"));
+                }
+                let layout = BlobLayout { header: &data[..hdr_len], types: types.data, strings: strs, total_len: data.len() };
+                let index = RecordIndex::read(index, &layout)?;
+                let hits: Vec<u32> = w.essentials().flat_map(|ess| index.candidates(ess)).collect();
+                (index.offsets().collect(), index.kinds, Some((w.clone(), hits, index.anonymous_enums())))
             }
         };
         let mut btf = Btf {
@@ -226,6 +279,7 @@ impl Btf {
                 partial: None,
                 fallbacks: AtomicUsize::new(0),
                 kinds,
+                indexed,
             }),
         };
         if let Some((w, hits, anonymous_enums)) = partial {
@@ -281,6 +335,12 @@ impl Btf {
             Some(p) => p.anonymous_enums.iter().filter_map(|&id| self.type_by_id(id).ok()).find(starts_with_first).map(|t| t.id()),
             None => self.own_types().find(starts_with_first).map(|t| t.id()),
         }
+    }
+
+    /// Whether this view was made with a record index
+    /// ([`Btf::parse_indexed`]).
+    pub fn is_indexed(&self) -> bool {
+        self.inner.indexed
     }
 
     /// Whether this is a targeted view ([`Btf::parse_targeted`]).
@@ -401,6 +461,9 @@ impl Btf {
         let Some(&off) = self.inner.offsets.get(idx) else {
             return Err(Error::types(format!("type id out of range (last id is {})", self.type_count() - 1)).ty(id));
         };
+        if self.inner.indexed {
+            self.check_indexed_record(id, off as usize)?;
+        }
         Ok(Type::new(self, id, off as usize))
     }
 
@@ -409,10 +472,35 @@ impl Btf {
         id == 0
     }
 
-    /// All types this blob defines (not the base's), in id order.
+    /// All types this blob defines (not the base's), in id order. (Of a
+    /// view made with a damaged record index: up to the first record that
+    /// does not fit.)
     pub fn own_types(&self) -> impl Iterator<Item = Type<'_>> + '_ {
         let first = self.inner.first_id;
-        self.inner.offsets.iter().enumerate().map(move |(i, &off)| Type::new(self, first + i as u32, off as usize))
+        self.inner
+            .offsets
+            .iter()
+            .enumerate()
+            .map(move |(i, &off)| (first + i as u32, off as usize))
+            .take_while(move |&(id, off)| !self.inner.indexed || self.check_indexed_record(id, off).is_ok())
+            .map(move |(id, off)| Type::new(self, id, off))
+    }
+
+    /// A record whose offset came from a record index must be of a known
+    /// kind and fit in the type section (what the walk checks of every
+    /// record), and its name must be in the string section.
+    fn check_indexed_record(&self, id: u32, off: usize) -> Result<()> {
+        let r = self.reader();
+        let len = self.inner.types_end - self.inner.types_start;
+        // The index was checked to leave room for every record's header.
+        let (name_off, info) = (r.u32(off), r.u32(off + 4));
+        let raw_kind = (info >> 24) & 0x1f;
+        if KNOWN_KINDS & (1 << raw_kind) == 0 || off + record_len(info) > len || name_off >= self.strings_len() {
+            return Err(Error::new(Section::RecordIndex, "its offset does not lead to a whole record: the index does not fit this BTF")
+                .at(off)
+                .ty(id));
+        }
+        Ok(())
     }
 
     /// All types including the base's, in id order (excluding void).

@@ -15,6 +15,8 @@ pub enum Section {
     Strings,
     /// A `.BTF.ext` section (func info, line info, CO-RE relocations).
     Ext,
+    /// A record index made by `bpfld btf index` ([`crate::Btf::record_index`]).
+    RecordIndex,
 }
 
 impl fmt::Display for Section {
@@ -24,6 +26,7 @@ impl fmt::Display for Section {
             Section::Types => "BTF type section",
             Section::Strings => "BTF string section",
             Section::Ext => "BTF.ext",
+            Section::RecordIndex => "BTF record index",
         })
     }
 }

@@ -115,7 +115,10 @@ fn insert_range(btf: &Btf, slots: &[AtomicU32], mask: usize, range: Range<usize>
             return;
         }
         let (len, h) = if name_off >= first_str {
-            scan_name(&strs[(name_off - first_str) as usize..])
+            // In range for every parsed blob; a view made with a record
+            // index has not read each record's name yet.
+            let Some(rest) = strs.get((name_off - first_str) as usize..) else { return };
+            scan_name(rest)
         } else {
             // A split BTF's type named by a base string.
             match btf.str_raw(name_off) {

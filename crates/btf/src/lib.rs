@@ -20,6 +20,7 @@ pub mod min;
 pub mod name;
 #[doc(hidden)]
 pub mod raw_fields;
+mod record_index;
 pub mod relate;
 pub mod resolve;
 mod targeted;

@@ -132,6 +132,11 @@ impl WantedNames {
         }
     }
 
+    /// The essential names it holds, in no particular order.
+    pub(crate) fn essentials(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.essentials.iter().map(|e| &e[..])
+    }
+
     /// How many distinct essential names it holds.
     pub fn len(&self) -> usize {
         self.essentials.len()

@@ -12,6 +12,7 @@ use crate::CliResult;
 
 mod c_format;
 mod extract;
+mod index;
 mod min;
 
 #[derive(Subcommand)]
@@ -67,6 +68,11 @@ pub enum BtfCmd {
     /// relocations and externs need (as `bpftool gen min_core_btf`), for
     /// kernels without BTF: `bpfld load OBJ --btf OUT.btf`.
     Min(min::MinArgs),
+    /// Write each kernel's record index beside its vmlinux BTF
+    /// (`NAME.btf.idx`): every record's offset and the types by name, so
+    /// that `bpfld check` reads only the records it reaches instead of
+    /// walking them all.
+    Index(index::IndexArgs),
 }
 
 /// The BTF bytes of `path`: the file itself (mapped, not read, where the
@@ -125,6 +131,7 @@ pub fn run(cmd: BtfCmd) -> CliResult {
     match cmd {
         BtfCmd::Extract(args) => extract::run(args),
         BtfCmd::Min(args) => min::run(args),
+        BtfCmd::Index(args) => index::run(args),
         BtfCmd::Dump { file, base, format: DumpFormat::C, type_name, json } => {
             if json {
                 return Err("--json and --format c exclude each other".to_string());

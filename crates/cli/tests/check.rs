@@ -227,3 +227,49 @@ fn plan_json_reports_poisoned_calls_by_kind() {
     assert_eq!(missing["what"], "call of unresolved kfunc 'bpfld_missing_kfunc'", "{missing}");
     assert!(missing["insn"].as_u64().is_some(), "{missing}");
 }
+
+/// `btf index` writes each kernel's index beside its BTF, and `check`
+/// answers the same with it; with an index of another kernel, that kernel
+/// cannot be read (its verdict names the index) and the check fails.
+#[test]
+fn btf_index_then_check_answers_the_same() {
+    let Some(shared) = bpfld_testdata::shared_btf_dir() else { return };
+    let dir = std::env::temp_dir().join(format!("bpfld-cli-btf-index-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut kernels = Vec::new();
+    for k in [K61, K612] {
+        let btf = dir.join(format!("{k}.btf"));
+        std::os::unix::fs::symlink(shared.join(format!("{k}.btf")), &btf).unwrap();
+        std::os::unix::fs::symlink(shared.join(format!("{k}.config")), dir.join(format!("{k}.config"))).unwrap();
+        kernels.push(btf.display().to_string());
+    }
+    let check = |kernels: &[String]| {
+        let mut args = vec!["check", "--json"];
+        let obj = obj("core_fields");
+        args.push(&obj);
+        for k in kernels {
+            args.extend(["-k", k.as_str()]);
+        }
+        bpfld(&args)
+    };
+    let (code, without, err) = check(&kernels);
+    assert_eq!(code, 0, "{err}");
+    let mut args = vec!["btf", "index"];
+    args.extend(kernels.iter().map(String::as_str));
+    let (code, out, err) = bpfld(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains(&format!("{K61}.btf.idx")) && out.contains("types"), "{out}");
+    let (code, with, err) = check(&kernels);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(with, without);
+    // 6.12's index in 6.1's place.
+    std::fs::copy(dir.join(format!("{K612}.btf.idx")), dir.join(format!("{K61}.btf.idx"))).unwrap();
+    let (code, out, _) = check(&kernels);
+    assert_eq!(code, 1);
+    assert!(out.contains(&format!("{K61}.btf.idx")) && out.contains("made from another BTF file"), "{out}");
+    let (code, _, err) = bpfld(&["btf", "index", "/nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -249,7 +249,7 @@ fn nix_root() -> bool {
 }
 
 /// Every subcommand's `--help`, by the words that name it.
-const COMMANDS: [&[&str]; 10] = [
+const COMMANDS: [&[&str]; 11] = [
     &["load"],
     &["plan"],
     &["check"],
@@ -259,6 +259,7 @@ const COMMANDS: [&[&str]; 10] = [
     &["btf", "find"],
     &["btf", "extract"],
     &["btf", "min"],
+    &["btf", "index"],
     &["gen", "skeleton"],
 ];
 

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod min_btf;
+pub mod record_index;
 pub mod release_dir;
 pub mod report;
 

@@ -76,6 +76,10 @@ pub struct TargetFiles {
     /// The kernel's release: the directory's `release` file, else the
     /// directory's name; for a BTF file `NAME.btf`, `NAME`.
     pub release: Option<String>,
+    /// The vmlinux BTF's record index (`vmlinux.btf.idx`, or
+    /// `NAME.btf.idx`; written by `bpfld btf index`), if present: a check
+    /// then reads only the records it reaches.
+    pub record_index: Option<PathBuf>,
 }
 
 impl TargetFiles {
@@ -96,6 +100,7 @@ impl TargetFiles {
             }
             let release = std::fs::read_to_string(path.join("release")).ok().map(|s| s.trim().to_string());
             return Ok(TargetFiles {
+                record_index: existing(crate::record_index::index_path(&vmlinux)),
                 vmlinux,
                 config: existing(path.join("config")),
                 kallsyms: existing(path.join("kallsyms")),
@@ -121,6 +126,7 @@ impl TargetFiles {
             kallsyms: existing(dir.join(format!("{stem}.kallsyms"))),
             modules_dir: existing(dir.join(&stem).join("modules")),
             release: Some(stem),
+            record_index: existing(crate::record_index::index_path(path)),
         }
     }
 
@@ -169,6 +175,13 @@ pub enum TargetLoadError {
         /// The line and what is wrong with it.
         source: LineError,
     },
+    /// A file could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// The minimized BTF could not be built.
     Minimize {
         /// The vmlinux BTF being minimized.
@@ -185,7 +198,9 @@ impl TargetLoadError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             TargetLoadError::Path(TargetPathError::Missing(_)) => ErrorKind::NotFound,
-            TargetLoadError::Path(TargetPathError::Unreadable(..)) | TargetLoadError::Read { .. } => ErrorKind::Io,
+            TargetLoadError::Path(TargetPathError::Unreadable(..)) | TargetLoadError::Read { .. } | TargetLoadError::Write { .. } => {
+                ErrorKind::Io
+            }
             _ => ErrorKind::InvalidInput,
         }
     }
@@ -196,6 +211,7 @@ impl std::fmt::Display for TargetLoadError {
         match self {
             TargetLoadError::Path(e) => e.fmt(f),
             TargetLoadError::Read { path, source } => write!(f, "{}: {source}", path.display()),
+            TargetLoadError::Write { path, source } => write!(f, "{}: writing: {source}", path.display()),
             TargetLoadError::Btf { path, source } => write!(f, "{}: {source}", path.display()),
             TargetLoadError::Text { path, source } => write!(f, "{}: {source}", path.display()),
             TargetLoadError::Minimize { path, source } => write!(f, "{}: {source}", path.display()),
@@ -207,7 +223,7 @@ impl std::error::Error for TargetLoadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TargetLoadError::Path(e) => Some(e),
-            TargetLoadError::Read { source, .. } => Some(source),
+            TargetLoadError::Read { source, .. } | TargetLoadError::Write { source, .. } => Some(source),
             TargetLoadError::Btf { source, .. } => Some(source),
             TargetLoadError::Text { source, .. } => Some(source),
             TargetLoadError::Minimize { source, .. } => Some(source),
@@ -225,7 +241,7 @@ fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> TargetLoadError + '
     move |source| TargetLoadError::Read { path: path.to_path_buf(), source }
 }
 
-fn btf_error(path: &Path) -> impl FnOnce(bpfld_btf::Error) -> TargetLoadError + '_ {
+pub(crate) fn btf_error(path: &Path) -> impl FnOnce(bpfld_btf::Error) -> TargetLoadError + '_ {
     move |source| TargetLoadError::Btf { path: path.to_path_buf(), source }
 }
 
@@ -273,11 +289,11 @@ pub fn load_files_for(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Resul
 /// ([`Target::modules_were_searched`]).
 pub fn load_without_modules(files: &TargetFiles, needs: Option<&TargetNeeds>) -> Result<Target, TargetLoadError> {
     let bytes = map_file(&files.vmlinux)?;
-    let vmlinux = match needs {
-        Some(n) => Btf::parse_targeted(bytes, &n.btf),
-        None => Btf::parse(bytes),
-    }
-    .map_err(btf_error(&files.vmlinux))?;
+    let vmlinux = match (needs, &files.record_index) {
+        (Some(n), Some(idx)) => crate::record_index::parse_indexed(bytes, &files.vmlinux, idx, &n.btf)?,
+        (Some(n), None) => Btf::parse_targeted(bytes, &n.btf).map_err(btf_error(&files.vmlinux))?,
+        (None, _) => Btf::parse(bytes).map_err(btf_error(&files.vmlinux))?,
+    };
     let name = files.release.clone().unwrap_or_else(|| files.vmlinux.display().to_string());
     let mut target = Target::new(name, vmlinux);
     if let Some(p) = &files.config {
