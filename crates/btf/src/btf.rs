@@ -8,6 +8,7 @@ use crate::error::{Error, Result, Section};
 use crate::index::NameIndex;
 use crate::kind::Kind;
 use crate::name::essential_len;
+use crate::offsets::Offsets;
 use crate::record_index::{self, BlobLayout, RecordIndex};
 use crate::targeted::{NameProbe, PartialIndex, WantedNames};
 use crate::types::Type;
@@ -45,7 +46,7 @@ struct Inner {
     str_end: usize,
     /// Offset of each own type's record inside the type section; the type
     /// with id `first_id + i` starts at `offsets[i]`.
-    offsets: Vec<u32>,
+    offsets: Offsets,
     base: Option<Btf>,
     /// First type id of this blob: 1 for a base BTF, base's count for split.
     first_id: u32,
@@ -71,7 +72,7 @@ enum Walking<'a> {
     /// One walk checking each record's kind and length, probing names.
     Targeted(&'a WantedNames),
     /// No walk: offsets and names from a record index.
-    Indexed(&'a WantedNames, &'a [u8]),
+    Indexed(&'a WantedNames, &'a Bytes),
 }
 
 impl std::fmt::Debug for Btf {
@@ -126,8 +127,8 @@ impl Btf {
     /// records and strings lookups reach are read; each record read is
     /// checked to be of a known kind and to fit. An index made from
     /// another blob, or damaged, is an error.
-    pub fn parse_indexed(bytes: Bytes, index: &[u8], wanted: &WantedNames) -> Result<Btf> {
-        Self::parse_inner(bytes, None, Walking::Indexed(wanted, index))
+    pub fn parse_indexed(bytes: Bytes, index: Bytes, wanted: &WantedNames) -> Result<Btf> {
+        Self::parse_inner(bytes, None, Walking::Indexed(wanted, &index))
     }
 
     /// The record index of this (base) blob, for [`Btf::parse_indexed`].
@@ -135,7 +136,10 @@ impl Btf {
         if self.inner.base.is_some() {
             return Err(Error::new(Section::RecordIndex, "a record index is made for a base BTF, not a split one"));
         }
-        record_index::write(self, &self.inner.offsets, self.inner.kinds, &self.blob_layout())
+        let Some(offsets) = self.inner.offsets.walked() else {
+            return Err(Error::new(Section::RecordIndex, "this view was itself made with a record index"));
+        };
+        record_index::write(self, offsets, self.inner.kinds, &self.blob_layout())
     }
 
     fn blob_layout(&self) -> BlobLayout<'_> {
@@ -245,22 +249,24 @@ impl Btf {
         let (offsets, kinds, partial) = match walking {
             Walking::Full => {
                 let (offsets, kinds) = scan_types(types, first_id, total_str as u32)?;
-                (offsets, kinds, None)
+                (Offsets::Walked(offsets), kinds, None)
             }
             Walking::Targeted(w) => {
                 let base_strs = base.as_ref().filter(|b| b.inner.first_str == 0).map(|b| b.str_bytes());
                 let probe = NameProbe { wanted: w, own: strs, first_str, base: base_strs };
                 let walk = walk_types(types, first_id, total_str as u32, &probe)?;
-                (walk.offsets, walk.kinds, Some((w.clone(), walk.hits, walk.anonymous_enums)))
+                (Offsets::Walked(walk.offsets), walk.kinds, Some((w.clone(), walk.hits, walk.anonymous_enums)))
             }
             Walking::Indexed(w, index) => {
                 if base.is_some() {
                     return Err(Error::new(Section::RecordIndex, "a record index is for a base BTF, not a split one"));
                 }
                 let layout = BlobLayout { header: &data[..hdr_len], types: types.data, strings: strs, total_len: data.len() };
-                let index = RecordIndex::read(index, &layout)?;
+                let index_bytes = index.clone();
+                let index = RecordIndex::read((**index).as_ref(), &layout)?;
                 let hits: Vec<u32> = w.essentials().flat_map(|ess| index.candidates(ess)).collect();
-                (index.offsets().collect(), index.kinds, Some((w.clone(), hits, index.anonymous_enums())))
+                let offsets = Offsets::Indexed { bytes: index_bytes, start: index.offsets_start(), count: index.count() };
+                (offsets, index.kinds, Some((w.clone(), hits, index.anonymous_enums())))
             }
         };
         let mut btf = Btf {
@@ -458,7 +464,7 @@ impl Btf {
             };
         }
         let idx = (id - self.inner.first_id) as usize;
-        let Some(&off) = self.inner.offsets.get(idx) else {
+        let Some(off) = self.inner.offsets.get(idx) else {
             return Err(Error::types(format!("type id out of range (last id is {})", self.type_count() - 1)).ty(id));
         };
         if self.inner.indexed {
@@ -479,9 +485,9 @@ impl Btf {
         let first = self.inner.first_id;
         self.inner
             .offsets
-            .iter()
+            .range(0..self.inner.offsets.len())
             .enumerate()
-            .map(move |(i, &off)| (first + i as u32, off as usize))
+            .map(move |(i, off)| (first + i as u32, off as usize))
             .take_while(move |&(id, off)| !self.inner.indexed || self.check_indexed_record(id, off).is_ok())
             .map(move |(id, off)| Type::new(self, id, off))
     }
@@ -492,10 +498,12 @@ impl Btf {
     fn check_indexed_record(&self, id: u32, off: usize) -> Result<()> {
         let r = self.reader();
         let len = self.inner.types_end - self.inner.types_start;
-        // The index was checked to leave room for every record's header.
-        let (name_off, info) = (r.u32(off), r.u32(off + 4));
-        let raw_kind = (info >> 24) & 0x1f;
-        if KNOWN_KINDS & (1 << raw_kind) == 0 || off + record_len(info) > len || name_off >= self.strings_len() {
+        let fits = off % 4 == 0 && off + 12 <= len && {
+            let (name_off, info) = (r.u32(off), r.u32(off + 4));
+            let raw_kind = (info >> 24) & 0x1f;
+            KNOWN_KINDS & (1 << raw_kind) != 0 && off + record_len(info) <= len && name_off < self.strings_len()
+        };
+        if !fits {
             return Err(Error::new(Section::RecordIndex, "its offset does not lead to a whole record: the index does not fit this BTF")
                 .at(off)
                 .ty(id));
@@ -517,8 +525,13 @@ impl Btf {
     pub(crate) fn for_each_own_name_off(&self, range: std::ops::Range<usize>, mut f: impl FnMut(usize, u32)) {
         let r = self.reader();
         let start = range.start;
-        for (i, &off) in self.inner.offsets[range].iter().enumerate() {
-            f(start + i, r.u32(off as usize));
+        let len = r.data.len();
+        for (i, off) in self.inner.offsets.range(range).enumerate() {
+            // Always in bounds but where the offsets came from a record
+            // index, whose records are checked only when read.
+            if (off as usize) + 4 <= len {
+                f(start + i, r.u32(off as usize));
+            }
         }
     }
 
@@ -536,7 +549,7 @@ impl Btf {
     pub fn heap_bytes(&self) -> usize {
         let idx =
             self.inner.index.get().map(|i| i.heap_bytes()).unwrap_or(0) + self.inner.partial.as_ref().map(|p| p.heap_bytes()).unwrap_or(0);
-        self.inner.offsets.capacity() * 4 + idx
+        self.inner.offsets.heap_bytes() + idx
     }
 
     /// Ids of this blob's own types named exactly `name` of `kind` (any kind

@@ -18,6 +18,7 @@ mod index;
 mod kind;
 pub mod min;
 pub mod name;
+mod offsets;
 #[doc(hidden)]
 pub mod raw_fields;
 mod record_index;

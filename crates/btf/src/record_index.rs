@@ -12,10 +12,11 @@
 //! records and strings a check reaches.
 //!
 //! The index names the blob it was made from by length and a fingerprint
-//! (the header and the first and last 4 KiB of each section), and a view
-//! made with it checks each record it reads to be of a known kind and to
-//! fit in the type section, so a stale or corrupt index gives an error,
-//! never a read out of bounds.
+//! (the header and the first and last 4 KiB of each section). Its offsets
+//! are read in place, not checked up front (that would read them all): a
+//! view made with it checks each record it reads to be of a known kind
+//! and to fit in the type section, so a stale or corrupt index gives an
+//! error, never a read out of bounds.
 //!
 //! Layout (little-endian): the magic `BPFLDRIX`, version, record count,
 //! kinds bitmask, anonymous enum count, name count, a zero word, the
@@ -108,34 +109,20 @@ impl<'a> RecordIndex<'a> {
             ))
             .at(32));
         }
-        let index = RecordIndex { bytes, count, kinds: word(bytes, 16), anonymous_enums, names };
-        index.check_offsets(blob.types.len())?;
-        Ok(index)
+        if (count == 0) != blob.types.is_empty() {
+            return Err(index_error(format!("{count} records for a type section of {} bytes", blob.types.len())).at(12));
+        }
+        Ok(RecordIndex { bytes, count, kinds: word(bytes, 16), anonymous_enums, names })
     }
 
-    /// The offsets must start at 0, rise by at least a record header each
-    /// and leave room for the last header: every record's header is then
-    /// in bounds (its body is checked when the record is read).
-    fn check_offsets(&self, types_len: usize) -> Result<()> {
-        let mut next_min = 0u64;
-        for (i, off) in self.offsets().enumerate() {
-            let off = u64::from(off);
-            if off < next_min || off % 4 != 0 || (i == 0 && off != 0) {
-                return Err(
-                    index_error(format!("record offset {off:#x} of type [{}] is out of order or misaligned", i + 1)).at(HEADER_LEN + 4 * i)
-                );
-            }
-            next_min = off + 12;
-        }
-        if next_min > types_len as u64 || (self.count == 0) != (types_len == 0) {
-            return Err(index_error(format!("the records end at {next_min:#x}, the type section has {types_len:#x} bytes")).at(12));
-        }
-        Ok(())
+    /// Where the record offsets (little-endian words, in id order) start.
+    pub(crate) fn offsets_start(&self) -> usize {
+        HEADER_LEN
     }
 
-    /// Every record's offset in the type section, in id order.
-    pub(crate) fn offsets(&self) -> impl Iterator<Item = u32> + '_ {
-        self.bytes[HEADER_LEN..HEADER_LEN + 4 * self.count].chunks_exact(4).map(|c| word(c, 0))
+    /// How many records it numbers.
+    pub(crate) fn count(&self) -> usize {
+        self.count
     }
 
     /// The anonymous ENUM types, in id order.

@@ -51,9 +51,8 @@ pub fn write_record_index(files: &TargetFiles) -> Result<WrittenIndex, TargetLoa
 /// with the index at `index`; an error names the index file if the index
 /// is at fault, the BTF file otherwise.
 pub(crate) fn parse_indexed(bytes: Bytes, vmlinux: &Path, index: &Path, wanted: &WantedNames) -> Result<Btf, TargetLoadError> {
-    let map = map_file(index)?;
-    let index_bytes: &[u8] = (*map).as_ref();
-    Btf::parse_indexed(bytes, index_bytes, wanted).map_err(|e| {
+    let map: Bytes = map_file(index)?;
+    Btf::parse_indexed(bytes, map, wanted).map_err(|e| {
         let at_fault = if e.section == Section::RecordIndex { index } else { vmlinux };
         btf_error(at_fault)(e)
     })
