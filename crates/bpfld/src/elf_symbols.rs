@@ -9,6 +9,8 @@
 //! Differs from libbpf: a versioned name (`malloc@GLIBC_2.2.5`) matches
 //! `.symtab` names written that way but not `.dynsym` version records.
 
+use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use object::elf;
@@ -16,14 +18,103 @@ use object::read::elf::{ElfFile, FileHeader, Sym};
 use object::read::SymbolIndex;
 use object::{Endianness, FileKind};
 
+/// Why a function of an executable or library could not be found.
+#[derive(Debug)]
+pub enum SymbolError {
+    /// The file could not be opened or mapped.
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// The file is not an ELF file.
+    NotElf(PathBuf),
+    /// The ELF file does not parse.
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: object::Error,
+    },
+    /// Two strong definitions of the name at different places.
+    Ambiguous {
+        /// The second symbol found.
+        symbol: String,
+        /// The name looked for.
+        name: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The symbol's address is 0.
+    ZeroAddress {
+        /// The name looked for.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// Whether the file is a shared library (`ET_DYN`).
+        shared_library: bool,
+    },
+    /// No function symbol of the name.
+    NoSymbol {
+        /// The name looked for.
+        name: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A bare binary name found in no directory searched.
+    NotInSearchPath {
+        /// Whether it was looked up as a library (`LD_LIBRARY_PATH`).
+        library: bool,
+    },
+}
+
+impl fmt::Display for SymbolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SymbolError::Open { path, source } => write!(f, "elf: failed to open '{}': {source}", path.display()),
+            SymbolError::NotElf(path) => write!(f, "elf: '{}' is not an ELF file", path.display()),
+            SymbolError::Parse { path, source } => write!(f, "elf: failed to parse '{}': {source}", path.display()),
+            SymbolError::Ambiguous { symbol, name, path } => {
+                write!(f, "elf: ambiguous match for '{symbol}', '{name}' in '{}'", path.display())
+            }
+            SymbolError::ZeroAddress { name, path, shared_library } => {
+                let hint = if *shared_library { "should not be 0 in a shared library" } else { "try using shared library path instead" };
+                write!(f, "elf: '{name}' is 0 in symtab for '{}': {hint}", path.display())
+            }
+            SymbolError::NoSymbol { name, path } => write!(f, "elf: failed to find symbol '{name}' in '{}'", path.display()),
+            SymbolError::NotInSearchPath { library: true } => f.write_str("not found in LD_LIBRARY_PATH or the library directories"),
+            SymbolError::NotInSearchPath { library: false } => f.write_str("not found in PATH"),
+        }
+    }
+}
+
+impl std::error::Error for SymbolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SymbolError::Open { source, .. } => Some(source),
+            SymbolError::Parse { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn open_err(path: &Path) -> impl FnOnce(io::Error) -> SymbolError + '_ {
+    move |source| SymbolError::Open { path: path.to_path_buf(), source }
+}
+
+fn parse_err(path: &Path) -> impl FnOnce(object::Error) -> SymbolError + '_ {
+    move |source| SymbolError::Parse { path: path.to_path_buf(), source }
+}
+
 /// The file offset of function `name` in the ELF file `path`.
-pub fn func_file_offset(path: &Path, name: &str) -> Result<u64, String> {
-    let map = bpfld_sys::FileMap::open(path).map_err(|e| format!("elf: failed to open '{}': {e}", path.display()))?;
+pub fn func_file_offset(path: &Path, name: &str) -> Result<u64, SymbolError> {
+    let map = bpfld_sys::FileMap::open(path).map_err(open_err(path))?;
     let data: &[u8] = map.as_ref();
     match FileKind::parse(data) {
         Ok(FileKind::Elf64) => find::<elf::FileHeader64<Endianness>>(data, path, name),
         Ok(FileKind::Elf32) => find::<elf::FileHeader32<Endianness>>(data, path, name),
-        _ => Err(format!("elf: '{}' is not an ELF file", path.display())),
+        _ => Err(SymbolError::NotElf(path.to_path_buf())),
     }
 }
 
@@ -43,8 +134,8 @@ fn symbol_matches(sym_name: &[u8], name: &str) -> bool {
     }
 }
 
-fn find<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, name: &str) -> Result<u64, String> {
-    let file = ElfFile::<Elf>::parse(data).map_err(|e| format!("elf: failed to parse '{}': {e}", path.display()))?;
+fn find<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, name: &str) -> Result<u64, SymbolError> {
+    let file = ElfFile::<Elf>::parse(data).map_err(parse_err(path))?;
     let endian = file.endian();
     let sections = file.elf_section_table();
     // .dynsym first: a stripped binary only has that one; a static one only
@@ -69,11 +160,11 @@ fn find<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, name: &s
                 Some((off, _)) if off == offset => {}
                 // Two strong definitions at different places.
                 Some((_, prev)) if prev != elf::STB_WEAK && bind != elf::STB_WEAK => {
-                    return Err(format!(
-                        "elf: ambiguous match for '{}', '{name}' in '{}'",
-                        String::from_utf8_lossy(sym_name),
-                        path.display()
-                    ));
+                    return Err(SymbolError::Ambiguous {
+                        symbol: String::from_utf8_lossy(sym_name).into_owned(),
+                        name: name.to_string(),
+                        path: path.to_path_buf(),
+                    });
                 }
                 // A weak one after a strong one does not count.
                 Some(_) if bind == elf::STB_WEAK => {}
@@ -82,37 +173,33 @@ fn find<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, name: &s
         }
         match found {
             Some((0, _)) => {
-                let hint = if file.elf_header().e_type(endian) == elf::ET_DYN {
-                    "should not be 0 in a shared library"
-                } else {
-                    "try using shared library path instead"
-                };
-                return Err(format!("elf: '{name}' is 0 in symtab for '{}': {hint}", path.display()));
+                let shared_library = file.elf_header().e_type(endian) == elf::ET_DYN;
+                return Err(SymbolError::ZeroAddress { name: name.to_string(), path: path.to_path_buf(), shared_library });
             }
             Some((off, _)) => return Ok(off),
             None => {}
         }
     }
-    Err(format!("elf: failed to find symbol '{name}' in '{}'", path.display()))
+    Err(SymbolError::NoSymbol { name: name.to_string(), path: path.to_path_buf() })
 }
 
 /// The functions of the ELF file `path` whose name matches the glob
 /// `pattern` (`*` and `?`), with their file offsets, sorted by name
 /// (libbpf's `elf_resolve_pattern_offsets`): defined `STT_FUNC` symbols of
 /// `.dynsym` and `.symtab`, one entry per name.
-pub fn funcs_matching(path: &Path, pattern: &str) -> Result<Vec<(String, u64)>, String> {
-    let map = bpfld_sys::FileMap::open(path).map_err(|e| format!("elf: failed to open '{}': {e}", path.display()))?;
+pub fn funcs_matching(path: &Path, pattern: &str) -> Result<Vec<(String, u64)>, SymbolError> {
+    let map = bpfld_sys::FileMap::open(path).map_err(open_err(path))?;
     let data: &[u8] = map.as_ref();
     match FileKind::parse(data) {
         Ok(FileKind::Elf64) => matching::<elf::FileHeader64<Endianness>>(data, path, pattern),
         Ok(FileKind::Elf32) => matching::<elf::FileHeader32<Endianness>>(data, path, pattern),
-        _ => Err(format!("elf: '{}' is not an ELF file", path.display())),
+        _ => Err(SymbolError::NotElf(path.to_path_buf())),
     }
 }
 
-fn matching<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, pattern: &str) -> Result<Vec<(String, u64)>, String> {
+fn matching<Elf: FileHeader<Endian = Endianness>>(data: &[u8], path: &Path, pattern: &str) -> Result<Vec<(String, u64)>, SymbolError> {
     use object::read::elf::SectionHeader;
-    let file = ElfFile::<Elf>::parse(data).map_err(|e| format!("elf: failed to parse '{}': {e}", path.display()))?;
+    let file = ElfFile::<Elf>::parse(data).map_err(parse_err(path))?;
     let endian = file.endian();
     let sections = file.elf_section_table();
     let mut found = std::collections::BTreeMap::new();
@@ -161,7 +248,7 @@ fn lib_dirs() -> Vec<String> {
 /// libbpf does: a shared library (`*.so`, `*.so.*`) in `LD_LIBRARY_PATH`
 /// then the library directories, anything else in `PATH` then
 /// `/usr/bin:/usr/sbin` (a file that exists, executable for programs).
-pub fn resolve_binary(binary: &Path) -> Result<PathBuf, String> {
+pub fn resolve_binary(binary: &Path) -> Result<PathBuf, SymbolError> {
     let s = binary.to_string_lossy();
     if s.contains('/') {
         return Ok(binary.to_path_buf());
@@ -182,7 +269,7 @@ pub fn resolve_binary(binary: &Path) -> Result<PathBuf, String> {
             return Ok(p);
         }
     }
-    Err(format!("not found in {}", if is_lib { "LD_LIBRARY_PATH or the library directories" } else { "PATH" }))
+    Err(SymbolError::NotInSearchPath { library: is_lib })
 }
 
 #[cfg(test)]

@@ -10,6 +10,10 @@ use bpfld_sys::SysError;
 
 pub use bpfld_obj::ErrorKind;
 
+mod detail;
+
+pub use detail::{GlobalProblem, InvalidArgument, LoadProblem, MapProblem, Missing, NoAutoAttach, NotLoadedReason, PinPathError};
+
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -92,8 +96,120 @@ pub enum Error {
         /// that brought it where known.
         missing: bpfld_obj::MissingFeature,
     },
-    /// Asked for something the object does not have, or misused the API.
-    Usage(String),
+    /// Asked for something that is not there: a program, map or global
+    /// variable of the object, a function, a pinned map.
+    NotFound {
+        /// The object, program or map asked, or what was being done.
+        context: String,
+        /// What is not there.
+        missing: Missing,
+    },
+    /// A map used in a way its type or sizes do not allow.
+    Map {
+        /// The map's name.
+        map: String,
+        /// What is wrong.
+        problem: MapProblem,
+    },
+    /// A global variable read or written in a way it does not allow.
+    Global {
+        /// The object, when the message names it.
+        object: Option<String>,
+        /// The variable (`name` or `section:name`).
+        name: String,
+        /// What is wrong.
+        problem: GlobalProblem,
+    },
+    /// A program that is not loaded was used (attached, pinned, run...).
+    NotLoaded {
+        /// The program.
+        program: String,
+        /// Why it is not loaded; a failed load is the `source()`.
+        reason: NotLoadedReason,
+    },
+    /// [`Program::attach`](crate::Program::attach) of a program whose
+    /// section gives no target: attach it with the explicit call.
+    NoAutoAttach {
+        /// The program.
+        program: String,
+        /// Its section.
+        section: String,
+        /// Why, and the call to use.
+        reason: NoAutoAttach,
+    },
+    /// A program's section names its target in a form libbpf refuses
+    /// (the section parser's words).
+    MalformedSection {
+        /// The program.
+        program: String,
+        /// What is wrong with the section.
+        reason: String,
+    },
+    /// An argument that cannot be right.
+    InvalidArgument {
+        /// The program, probe or link concerned, when the message names it.
+        context: Option<String>,
+        /// Which argument, and what is wrong with it.
+        problem: InvalidArgument,
+    },
+    /// The load of a map or of a program slot cannot go on.
+    Load {
+        /// The object and map (or slot).
+        context: String,
+        /// What is wrong.
+        problem: LoadProblem,
+    },
+    /// A struct_ops member could not be set.
+    StructOps {
+        /// The object.
+        object: String,
+        /// The struct_ops map.
+        map: String,
+        /// Why.
+        source: Box<bpfld_obj::struct_ops::StructOpsError>,
+    },
+    /// BTF read from the kernel (a map's, a target program's) does not parse.
+    KernelBtf {
+        /// Whose BTF, and what was being done.
+        context: String,
+        /// The parser's error.
+        source: bpfld_btf::Error,
+    },
+    /// A map's pin path cannot be built under the pin root.
+    PinPath {
+        /// The object.
+        object: String,
+        /// Why.
+        source: PinPathError,
+    },
+    /// A pin path whose directory is not on a bpffs.
+    NotOnBpffs {
+        /// What was being pinned.
+        context: String,
+        /// The path.
+        path: PathBuf,
+    },
+    /// What is pinned at `path` is not a BPF link.
+    NotPinnedLink {
+        /// The pin.
+        path: PathBuf,
+        /// The error of asking it for its link info.
+        source: Box<Error>,
+    },
+    /// What is pinned at `path` is not a map.
+    NotPinnedMap {
+        /// The pin.
+        path: PathBuf,
+        /// What it is (`anon_inode:bpf-prog`...).
+        found: PathBuf,
+    },
+    /// A binary or one of its functions could not be found (uprobes, USDT).
+    Symbol {
+        /// The program and probe.
+        context: String,
+        /// Why.
+        source: Box<crate::elf_symbols::SymbolError>,
+    },
     /// Another system call of an attachment failed (duplicating an fd,
     /// opening a cgroup or namespace, reading an iterator).
     Io {
@@ -147,7 +263,24 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::File { source, .. } | Error::Pin { source, .. } | Error::Io { source, .. } => io_kind(source),
-            Error::Parse { .. } | Error::Usage(_) => ErrorKind::InvalidInput,
+            Error::Parse { .. } => ErrorKind::InvalidInput,
+            Error::NotFound { .. } | Error::Map { problem: MapProblem::NoElement0, .. } => ErrorKind::NotFound,
+            Error::InvalidArgument { problem: InvalidArgument::CookieUnsupported, .. }
+            | Error::Load { problem: LoadProblem::NoKernelBtfForStructOps, .. } => ErrorKind::Unsupported,
+            Error::Symbol { source, .. } => symbol_kind(source),
+            Error::Map { .. }
+            | Error::Global { .. }
+            | Error::NotLoaded { .. }
+            | Error::NoAutoAttach { .. }
+            | Error::MalformedSection { .. }
+            | Error::InvalidArgument { .. }
+            | Error::Load { .. }
+            | Error::StructOps { .. }
+            | Error::KernelBtf { .. }
+            | Error::PinPath { .. }
+            | Error::NotOnBpffs { .. }
+            | Error::NotPinnedLink { .. }
+            | Error::NotPinnedMap { .. } => ErrorKind::InvalidInput,
             Error::Object(e) => e.kind(),
             Error::Plan(e) => e.error.kind(),
             Error::Kernel { source, .. } => errno_kind(source.errno(), ErrorKind::Io),
@@ -175,6 +308,17 @@ fn usdt_kind(e: &crate::link::usdt::UsdtAttachError) -> ErrorKind {
         A::NotMapped { .. } => ErrorKind::NotFound,
         A::NoSemaphoreSupport { .. } | A::SpecIds(_) => ErrorKind::Unsupported,
         A::IpCollision { .. } => ErrorKind::Incompatible,
+        _ => ErrorKind::InvalidInput,
+    }
+}
+
+/// A binary or symbol that is not there is `NotFound`; a file that does
+/// not open, its I/O kind; a malformed one `InvalidInput`.
+fn symbol_kind(e: &crate::elf_symbols::SymbolError) -> ErrorKind {
+    use crate::elf_symbols::SymbolError as S;
+    match e {
+        S::Open { source, .. } => io_kind(source),
+        S::NoSymbol { .. } | S::NotInSearchPath { .. } => ErrorKind::NotFound,
         _ => ErrorKind::InvalidInput,
     }
 }
@@ -261,7 +405,27 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::MissingFeature { object, missing } => write!(f, "{object}: {missing}"),
-            Error::Usage(m) => f.write_str(m),
+            Error::NotFound { context, missing } => write!(f, "{context}: {missing}"),
+            Error::Map { map, problem } => problem.write(f, map),
+            Error::Global { object, name, problem } => {
+                if let Some(o) = object {
+                    write!(f, "{o}: ")?;
+                }
+                write!(f, "global variable '{name}' {problem}")
+            }
+            Error::NotLoaded { program, reason } => write!(f, "program '{program}' is not loaded: {reason}"),
+            Error::NoAutoAttach { program, section, reason } => detail::write_no_auto_attach(f, program, section, reason),
+            Error::MalformedSection { program, reason } => write!(f, "program '{program}': {reason}"),
+            Error::InvalidArgument { context: Some(c), problem } => write!(f, "{c}: {problem}"),
+            Error::InvalidArgument { context: None, problem } => problem.fmt(f),
+            Error::Load { context, problem } => write!(f, "{context}: {problem}"),
+            Error::StructOps { object, map, source } => write!(f, "{object}: map '{map}': {source}"),
+            Error::KernelBtf { context, source } => write!(f, "{context}: {source}"),
+            Error::PinPath { object, source } => write!(f, "{object}: {source}"),
+            Error::NotOnBpffs { context, path } => write!(f, "{context}: specified path {} is not on BPF FS", path.display()),
+            Error::NotPinnedLink { path, .. } => write!(f, "{} is not a pinned BPF link", path.display()),
+            Error::NotPinnedMap { path, found } => write!(f, "'{}' is not a pinned map ({})", path.display(), found.display()),
+            Error::Symbol { context, source } => write!(f, "{context}: {source}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Usdt { program, source } => write!(f, "program '{program}': usdt: {source}"),
         }
@@ -281,6 +445,12 @@ impl std::error::Error for Error {
             Error::MissingFeature { missing, .. } => Some(missing),
             Error::Io { source, .. } => Some(source),
             Error::Usdt { source, .. } => Some(source.as_ref()),
+            Error::NotLoaded { reason: NotLoadedReason::Failed(e), .. } => Some(e.as_ref()),
+            Error::StructOps { source, .. } => Some(source.as_ref()),
+            Error::KernelBtf { source, .. } => Some(source),
+            Error::PinPath { source, .. } => Some(source),
+            Error::NotPinnedLink { source, .. } => Some(source.as_ref()),
+            Error::Symbol { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::map::Map;
 
 fn dup(map: &Map<'_>) -> Result<OwnedFd> {
-    map.fd().try_clone_to_owned().map_err(|e| Error::Usage(format!("map '{}': duplicating its fd: {e}", map.real_name())))
+    map.fd().try_clone_to_owned().map_err(|e| Error::io(format!("map '{}': duplicating its fd", map.real_name()), e))
 }
 
 /// The reader of one `BPF_MAP_TYPE_RINGBUF` map. Owns a duplicate of the

@@ -7,6 +7,8 @@ use bpfld_btf::Btf;
 use bpfld_obj::arena::{ArenaGlobals, ARENA_SEC};
 use bpfld_obj::{MapOrigin, MapSpec};
 
+use crate::error::{Error, GlobalProblem, Missing};
+
 /// Where one variable is: its map and its bytes in the map's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalVar {
@@ -62,9 +64,10 @@ pub fn global_vars(btf: Option<&Btf>, maps: &[MapSpec], arena: Option<&ArenaGlob
     out
 }
 
-/// Finds `name`; a name that several sections define (static variables of
-/// the same name) is ambiguous unless written `section:name`.
-pub fn find<'a>(vars: &'a [GlobalVar], name: &str) -> Result<&'a GlobalVar, String> {
+/// Finds `name` among the variables of object `object`; a name that
+/// several sections define (static variables of the same name) is
+/// ambiguous unless written `section:name`.
+pub fn find<'a>(vars: &'a [GlobalVar], object: &str, name: &str) -> crate::Result<&'a GlobalVar> {
     let (section, var) = match name.rsplit_once(':') {
         Some((s, v)) => (Some(s), v),
         None => (None, name),
@@ -72,9 +75,11 @@ pub fn find<'a>(vars: &'a [GlobalVar], name: &str) -> Result<&'a GlobalVar, Stri
     let mut hits = vars.iter().filter(|g| g.name == var && section.is_none_or(|s| s == g.section));
     match (hits.next(), hits.next()) {
         (Some(g), None) => Ok(g),
-        (None, _) => Err(format!("no global variable '{name}' in .data, .rodata, .bss or {ARENA_SEC} sections")),
-        (Some(a), Some(b)) => {
-            Err(format!("global variable '{name}' is in both '{}' and '{}': write 'section:{var}'", a.section, b.section))
-        }
+        (None, _) => Err(Error::NotFound { context: object.to_string(), missing: Missing::Global(name.to_string()) }),
+        (Some(a), Some(b)) => Err(Error::Global {
+            object: Some(object.to_string()),
+            name: name.to_string(),
+            problem: GlobalProblem::Ambiguous { first: a.section.clone(), second: b.section.clone(), var: var.to_string() },
+        }),
     }
 }

@@ -25,7 +25,7 @@ use bpfld_obj::kconfig::Kconfig;
 use bpfld_obj::kernel_version;
 use bpfld_obj::{ExternKind, ModuleBtf, Object, Target};
 
-use crate::error::{Error, ParseError, Result};
+use crate::error::{Error, Missing, ParseError, Result};
 
 /// Where the running kernel's own BTF is (Linux >= 5.4 with
 /// `CONFIG_DEBUG_INFO_BTF`).
@@ -313,10 +313,7 @@ fn running_kernel_config(release: &str) -> Result<Kconfig> {
     if boot.exists() {
         return read_kconfig(&boot);
     }
-    Err(Error::Usage(format!(
-        "kernel config: neither {PROC_CONFIG_GZ} nor {} exists; give the kernel's .config explicitly",
-        boot.display()
-    )))
+    Err(Error::NotFound { context: "kernel config".into(), missing: Missing::KernelConfig { proc: PROC_CONFIG_GZ, boot } })
 }
 
 /// Reads and parses a kernel config file, gzip or plain.

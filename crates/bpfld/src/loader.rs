@@ -35,7 +35,7 @@ use bpfld_obj::struct_ops::StructOpsPlan;
 use bpfld_obj::{MapOrigin, MapSpec, MissingFeature};
 use bpfld_sys::{ArenaMapping, LogOptions, MapCreateAttr, MapRef, MmapedMap, ProgLoadAttr};
 
-use crate::error::{Error, ProgramLoadError, Result};
+use crate::error::{Error, LoadProblem, Missing, ProgramLoadError, Result};
 use crate::pin::{self, NewPins};
 
 /// How to load.
@@ -283,8 +283,7 @@ impl Loader<'_> {
         let Some(btf) = &self.plan.btf else { return Ok(None) };
         if !self.plan.features.btf {
             if !self.plan.struct_ops.is_empty() {
-                let missing = "the kernel has no BTF, which struct_ops maps need (Linux 5.6)";
-                return Err(Error::Usage(format!("{}: {missing}", self.obj())));
+                return Err(Error::Load { context: self.obj().to_string(), problem: LoadProblem::NoKernelBtfForStructOps });
             }
             return Ok(None);
         }
@@ -320,7 +319,10 @@ impl Loader<'_> {
         for spec in &self.plan.maps {
             let ctx = format!("{}: map '{}'", self.obj(), spec.real_name);
             let pin_path = match pin::pinned_by_name(spec) {
-                true => Some(pin::map_pin_path(&pin_root, &spec.real_name).map_err(|e| Error::Usage(format!("{}: {e}", self.obj())))?),
+                true => Some(
+                    pin::map_pin_path(&pin_root, &spec.real_name)
+                        .map_err(|source| Error::PinPath { object: self.obj().to_string(), source })?,
+                ),
                 false => None,
             };
             let mut retried = false;
@@ -339,7 +341,7 @@ impl Loader<'_> {
                         break;
                     }
                     if retried {
-                        return Err(Error::Usage(format!("{ctx}: cannot find pinned map at '{}'", path.display())));
+                        return Err(Error::NotFound { context: ctx, missing: Missing::PinnedMap(path.clone()) });
                     }
                 }
                 let struct_ops = self.plan.struct_ops.iter().find(|s| s.map == maps.len());
@@ -378,7 +380,7 @@ impl Loader<'_> {
                 let target = maps
                     .iter()
                     .find(|t| t.spec.real_name == slot.target || t.spec.name == slot.target)
-                    .ok_or_else(|| Error::Usage(format!("{ctx}: no such map in the object")))?;
+                    .ok_or_else(|| Error::NotFound { context: ctx.clone(), missing: Missing::MapInObject })?;
                 let fd = target.fd.as_raw_fd() as u32;
                 outer.update(&slot.index.to_ne_bytes(), &fd.to_ne_bytes(), 0).map_err(|e| Error::kernel(ctx, e))?;
             }
@@ -436,8 +438,8 @@ impl Loader<'_> {
         let mut arena = ArenaMapping::new(fd, spec.max_entries, spec.map_flags, spec.map_extra)
             .map_err(|e| Error::kernel(format!("{ctx}: failed to mmap arena"), e))?;
         if let Some(a) = self.plan.arena.as_ref().filter(|a| a.map == index && !a.data.is_empty()) {
-            let off =
-                usize::try_from(a.data_off).map_err(|_| Error::Usage(format!("{ctx}: arena data offset {:#x} too large", a.data_off)))?;
+            let too_large = |_| Error::Load { context: ctx.to_string(), problem: LoadProblem::ArenaDataOffset(a.data_off) };
+            let off = usize::try_from(a.data_off).map_err(too_large)?;
             arena.write(off, &a.data).map_err(|e| Error::kernel(format!("{ctx}: copying __arena variables"), e))?;
         }
         Ok(arena)
@@ -472,11 +474,16 @@ impl Loader<'_> {
     /// and no retry without BTF, which the kernel requires for them.
     fn create_struct_ops_map(&mut self, spec: &MapSpec, btf: Option<BorrowedFd<'_>>, st: &StructOpsPlan, ctx: &str) -> Result<OwnedFd> {
         let Some(btf) = btf else {
-            return Err(Error::Usage(format!("{ctx}: a struct_ops map needs the object's BTF in the kernel")));
+            return Err(Error::Load { context: ctx.to_string(), problem: LoadProblem::StructOpsWithoutBtf });
         };
         let value_type_btf_obj_fd = match st.owner {
             bpfld_obj::BtfOwner::Vmlinux => None,
-            bpfld_obj::BtfOwner::Module(m) => Some(self.module_fd(m).map_err(|m| Error::Usage(format!("{ctx}: {m}")))?),
+            bpfld_obj::BtfOwner::Module(m) => Some(
+                self.module_fds
+                    .get(m)
+                    .map(|f| f.as_fd())
+                    .ok_or_else(|| Error::Load { context: ctx.to_string(), problem: LoadProblem::NoModuleBtf(m) })?,
+            ),
         };
         let attr = MapCreateAttr {
             map_type: spec.map_type,
@@ -553,7 +560,8 @@ impl Loader<'_> {
     fn init_global_data(&mut self, spec: &MapSpec, fd: BorrowedFd<'_>, ctx: &str) -> Result<Option<MmapedMap>> {
         // Empty data is all zeros, which a new array already holds.
         if !spec.data.is_empty() && spec.data.len() != spec.value_size as usize {
-            return Err(Error::Usage(format!("{ctx}: initial value is {} bytes, the map's value {}", spec.data.len(), spec.value_size)));
+            let problem = LoadProblem::InitialValueSize { data: spec.data.len(), value: spec.value_size };
+            return Err(Error::Load { context: ctx.to_string(), problem });
         }
         let map = MapRef::new(fd).map_err(|e| Error::kernel(ctx, e))?;
         if !spec.data.is_empty() {
@@ -746,14 +754,14 @@ impl Loader<'_> {
             for slot in &m.spec.init_slots {
                 let ctx = format!("{}: map '{}': slot [{}] = program '{}'", self.obj(), m.spec.real_name, slot.index, slot.target);
                 let Some(prog) = programs.iter().find(|p| p.plan.name == slot.target) else {
-                    return Err(Error::Usage(format!("{ctx}: no such program in the object")));
+                    return Err(Error::NotFound { context: ctx, missing: Missing::ProgramInObject });
                 };
                 let Some(fd) = &prog.fd else {
                     if self.opts.keep_going {
                         self.warnings.push(format!("{ctx}: left empty, the program is not loaded"));
                         continue;
                     }
-                    return Err(Error::Usage(format!("{ctx}: the program is not loaded")));
+                    return Err(Error::Load { context: ctx, problem: LoadProblem::SlotProgramNotLoaded });
                 };
                 let fd = fd.as_raw_fd() as u32;
                 array.update(&slot.index.to_ne_bytes(), &fd.to_ne_bytes(), 0).map_err(|e| Error::kernel(ctx, e))?;

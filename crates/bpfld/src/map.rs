@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bpfld_sys::{MapInfo, MapRef};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MapProblem, Result};
 use crate::loader::{LoadedMap, StructOpsValue};
 use crate::pin;
 use crate::program::Link;
@@ -116,7 +116,7 @@ impl<'a> Map<'a> {
 
     /// An owned handle on this map (a new fd), independent of the object.
     pub fn to_handle(&self) -> Result<crate::MapHandle> {
-        let fd = self.fd.try_clone_to_owned().map_err(|e| Error::Usage(format!("map '{}': duplicating its fd: {e}", self.real_name)))?;
+        let fd = self.fd.try_clone_to_owned().map_err(|e| Error::io(format!("map '{}': duplicating its fd", self.real_name), e))?;
         crate::MapHandle::from_fd_named(fd, self.real_name)
     }
 
@@ -158,14 +158,11 @@ impl<'a> Map<'a> {
     /// element of a `.struct_ops` map, undoes it.
     pub fn attach_struct_ops(&self) -> Result<Link> {
         let Some(st) = self.struct_ops else {
-            return Err(Error::Usage(format!("map '{}': can't attach non-struct_ops map", self.real_name)));
+            return Err(Error::Map { map: self.real_name.to_string(), problem: MapProblem::NotStructOps });
         };
         if !st.missing.is_empty() {
-            return Err(Error::Usage(format!(
-                "map '{}': can't attach: its program(s) {} did not load",
-                self.real_name,
-                st.missing.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ")
-            )));
+            let problem = MapProblem::StructOpsProgramsNotLoaded(st.missing.iter().map(|p| p.to_string()).collect());
+            return Err(Error::Map { map: self.real_name.to_string(), problem });
         }
         match self.r.update(&0u32.to_ne_bytes(), &st.value, 0) {
             Ok(()) => {}
@@ -175,8 +172,7 @@ impl<'a> Map<'a> {
             Err(e) => return Err(self.err("registering struct_ops (writing its value)", e)),
         }
         if !st.plan.link {
-            let fd =
-                self.fd.try_clone_to_owned().map_err(|e| Error::Usage(format!("map '{}': duplicating its fd: {e}", self.real_name)))?;
+            let fd = self.fd.try_clone_to_owned().map_err(|e| Error::io(format!("map '{}': duplicating its fd", self.real_name), e))?;
             return Ok(Link::struct_ops_map(fd));
         }
         let fd = bpfld_sys::link_create_struct_ops(self.fd).map_err(|e| self.err("registering struct_ops (BPF link)", e))?;
@@ -238,7 +234,7 @@ impl PinnedMap {
         // object's own info: ask the fd what it is first.
         let kind = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd))).unwrap_or_default();
         if kind != Path::new("anon_inode:bpf-map") {
-            return Err(Error::Usage(format!("'{}' is not a pinned map ({})", path.display(), kind.display())));
+            return Err(Error::NotPinnedMap { path: path.to_path_buf(), found: kind });
         }
         let info = bpfld_sys::map_info(fd.as_fd()).map_err(|e| Error::kernel(format!("pinned map '{}'", path.display()), e))?;
         Ok(PinnedMap { fd, path: path.to_path_buf(), name: info.name })

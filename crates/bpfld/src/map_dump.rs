@@ -295,7 +295,7 @@ impl MapBtf {
         }
         let fd = bpfld_sys::btf_get_fd_by_id(info.btf_id).map_err(|e| map.err("opening its BTF", e))?;
         let raw = bpfld_sys::btf_raw_data(std::os::fd::AsFd::as_fd(&fd)).map_err(|e| map.err("reading its BTF", e))?;
-        let btf = Btf::from_vec(raw).map_err(|e| Error::Usage(format!("map '{}': its BTF: {e}", map.name())))?;
+        let btf = Btf::from_vec(raw).map_err(|source| Error::KernelBtf { context: format!("map '{}': its BTF", map.name()), source })?;
         Ok(Some(MapBtf { btf, key_type: info.btf_key_type_id, value_type: info.btf_value_type_id }))
     }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use bpfld_asm::types::MapType as mt;
 use bpfld_sys::{BatchBuffers, MapInfo, MapRef};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MapProblem, Result};
 
 /// A map owned by this value (its own fd): `Send + Sync`, independent of
 /// the [`LoadedObject`](crate::LoadedObject) it may come from. Element
@@ -43,7 +43,7 @@ impl MapHandle {
     /// Opens the map pinned at `path`.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<MapHandle> {
         let pinned = crate::map::PinnedMap::open(path)?;
-        let fd = pinned.fd().try_clone_to_owned().map_err(|e| Error::Usage(format!("duplicating a map fd: {e}")))?;
+        let fd = pinned.fd().try_clone_to_owned().map_err(|e| Error::io("duplicating a map fd", e))?;
         Self::from_fd_named(fd, &pinned.path().display().to_string())
     }
 
@@ -93,7 +93,7 @@ impl MapHandle {
 
     /// A second handle on the same map.
     pub fn try_clone(&self) -> Result<MapHandle> {
-        let fd = self.fd.try_clone().map_err(|e| Error::Usage(format!("map '{}': duplicating its fd: {e}", self.name)))?;
+        let fd = self.fd.try_clone().map_err(|e| Error::io(format!("map '{}': duplicating its fd", self.name), e))?;
         Ok(MapHandle { fd, name: self.name.clone(), info: self.info.clone(), value_size: self.value_size })
     }
 
@@ -247,10 +247,8 @@ impl Iterator for Keys<'_> {
             self.stale += 1;
             if self.steps > self.budget || self.stale > self.budget / 32 {
                 self.done = true;
-                return Some(Err(Error::Usage(format!(
-                    "map '{}': iteration aborted after {} steps: the map changes faster than it can be walked",
-                    self.map.name, self.budget
-                ))));
+                let problem = MapProblem::IterationAborted { steps: self.budget };
+                return Some(Err(Error::Map { map: self.map.name.clone(), problem }));
             }
             let mut next = vec![0u8; self.map.key_size()];
             match self.map.r().next_key(self.prev.as_deref(), &mut next) {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bpfld_obj::plan::{ExternReport, LoadPlan, PlanOptions};
 use bpfld_obj::{Object, Target};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GlobalProblem, MapProblem, Missing, Result};
 use crate::globals::{self, GlobalVar};
 use crate::kernel_target::{self, RunningKernel, TargetNeeds};
 use crate::link::usdt::UsdtManager;
@@ -67,7 +67,7 @@ impl OpenObject {
 
     /// The initial value of a global variable (`name` or `section:name`).
     pub fn global(&self, name: &str) -> Result<Vec<u8>> {
-        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.obj.name)))?;
+        let g = globals::find(&self.globals, &self.obj.name, name)?;
         let data = match (&self.obj.arena, g.is_arena()) {
             (Some(a), true) => &a.data,
             _ => &self.obj.maps[g.map].data,
@@ -79,16 +79,13 @@ impl OpenObject {
     /// variable's size. This is how `const volatile` settings in `.rodata`
     /// are given before the verifier sees them.
     pub fn set_global(&mut self, name: &str, value: &[u8]) -> Result<()> {
-        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.obj.name)))?.clone();
+        let g = globals::find(&self.globals, &self.obj.name, name)?.clone();
         if value.len() != g.size {
-            return Err(Error::Usage(format!(
-                "{}: global variable '{}' in '{}' is {} bytes, not {}",
-                self.obj.name,
-                g.name,
-                g.section,
-                g.size,
-                value.len()
-            )));
+            return Err(Error::Global {
+                object: Some(self.obj.name.clone()),
+                name: g.name,
+                problem: GlobalProblem::Size { section: Some(g.section), size: g.size, given: value.len() },
+            });
         }
         if let (Some(a), true) = (self.obj.arena.as_mut(), g.is_arena()) {
             a.data[g.offset..g.offset + g.size].copy_from_slice(value);
@@ -114,14 +111,15 @@ impl OpenObject {
             .programs
             .iter_mut()
             .find(|p| !p.is_subprog && p.name == program)
-            .ok_or_else(|| Error::Usage(format!("{}: no program '{program}'", self.obj.name)))?;
+            .ok_or_else(|| Error::NotFound { context: self.obj.name.clone(), missing: Missing::Program(program.to_string()) })?;
         p.autoload = on;
         Ok(())
     }
 
     fn struct_ops_mut(&mut self, map: &str) -> Result<&mut bpfld_obj::struct_ops::StructOpsMap> {
         let name = self.obj.name.clone();
-        self.obj.struct_ops.iter_mut().find(|s| s.name == map).ok_or_else(|| Error::Usage(format!("{name}: no struct_ops map '{map}'")))
+        let missing = || Error::NotFound { context: name, missing: Missing::StructOpsMap(map.to_string()) };
+        self.obj.struct_ops.iter_mut().find(|s| s.name == map).ok_or_else(missing)
     }
 
     /// Whether struct_ops map `map` is created (libbpf's
@@ -145,12 +143,13 @@ impl OpenObject {
                     .programs
                     .iter()
                     .position(|x| !x.is_subprog && x.name == p)
-                    .ok_or_else(|| Error::Usage(format!("{obj_name}: no program '{p}'")))?,
+                    .ok_or_else(|| Error::NotFound { context: obj_name.clone(), missing: Missing::Program(p.to_string()) })?,
             ),
             None => None,
         };
-        let btf = self.obj.btf.clone().ok_or_else(|| Error::Usage(format!("{obj_name}: no BTF")))?;
-        self.struct_ops_mut(map)?.set_program(&btf, member, prog).map_err(|m| Error::Usage(format!("{obj_name}: map '{map}': {m}")))
+        let btf = self.obj.btf.clone().ok_or_else(|| Error::NotFound { context: obj_name.clone(), missing: Missing::Btf })?;
+        let err = |e| Error::StructOps { object: obj_name.clone(), map: map.to_string(), source: Box::new(e) };
+        self.struct_ops_mut(map)?.set_program(&btf, member, prog).map_err(err)
     }
 
     /// Replaces the bytes of non-function member `member` of struct_ops map
@@ -158,8 +157,9 @@ impl OpenObject {
     /// member's size.
     pub fn set_struct_ops_member(&mut self, map: &str, member: &str, value: &[u8]) -> Result<()> {
         let obj_name = self.obj.name.clone();
-        let btf = self.obj.btf.clone().ok_or_else(|| Error::Usage(format!("{obj_name}: no BTF")))?;
-        self.struct_ops_mut(map)?.set_member_bytes(&btf, member, value).map_err(|m| Error::Usage(format!("{obj_name}: map '{map}': {m}")))
+        let btf = self.obj.btf.clone().ok_or_else(|| Error::NotFound { context: obj_name.clone(), missing: Missing::Btf })?;
+        let err = |e| Error::StructOps { object: obj_name.clone(), map: map.to_string(), source: Box::new(e) };
+        self.struct_ops_mut(map)?.set_member_bytes(&btf, member, value).map_err(err)
     }
 
     /// What the object needs from the kernel it is loaded into.
@@ -192,7 +192,7 @@ impl OpenObject {
     /// `attach_prog_fd` (a duplicate of it is kept until then).
     pub fn set_attach_target(&mut self, program: &str, target: BorrowedFd<'_>, func: Option<&str>) -> Result<()> {
         if !self.obj.programs.iter().any(|p| !p.is_subprog && p.name == program) {
-            return Err(Error::Usage(format!("{}: no program '{program}' to set an attach target for", self.obj.name)));
+            return Err(Error::NotFound { context: self.obj.name.clone(), missing: Missing::ProgramToTarget(program.to_string()) });
         }
         let ctx = format!("program '{program}': attach target");
         let btf = crate::link::freplace::target_program_btf(target, &ctx)?;
@@ -314,7 +314,7 @@ impl LoadedObject {
             .iter()
             .find(|m| m.spec.real_name == name)
             .or_else(|| self.loaded.maps.iter().find(|m| m.spec.name == name))
-            .ok_or_else(|| Error::Usage(format!("{}: no map '{name}'", self.name)))?;
+            .ok_or_else(|| Error::NotFound { context: self.name.clone(), missing: Missing::Map(name.to_string()) })?;
         Map::new(m)
     }
 
@@ -329,7 +329,7 @@ impl LoadedObject {
     /// the same program), independent of this object.
     pub fn take_program(&self, name: &str) -> Result<ProgramHandle> {
         let p = self.program(name)?;
-        let fd = p.fd()?.try_clone_to_owned().map_err(|e| Error::Usage(format!("program '{name}': duplicating its fd: {e}")))?;
+        let fd = p.fd()?.try_clone_to_owned().map_err(|e| Error::io(format!("program '{name}': duplicating its fd"), e))?;
         Ok(ProgramHandle::new(fd, p.name(), p.prog_type()))
     }
 
@@ -366,7 +366,8 @@ impl LoadedObject {
     /// The program named `name` (its ELF symbol); a usage error if the
     /// object has none.
     pub fn program(&self, name: &str) -> Result<Program<'_>> {
-        self.programs().find(|p| p.name() == name).ok_or_else(|| Error::Usage(format!("{}: no program '{name}'", self.name)))
+        let missing = || Error::NotFound { context: self.name.clone(), missing: Missing::Program(name.to_string()) };
+        self.programs().find(|p| p.name() == name).ok_or_else(missing)
     }
 
     /// The fd of the object's BTF in the kernel, if the kernel took it.
@@ -401,7 +402,7 @@ impl LoadedObject {
     }
 
     fn global_var(&self, name: &str) -> Result<(&GlobalVar, &LoadedMap)> {
-        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.name)))?;
+        let g = globals::find(&self.globals, &self.name, name)?;
         Ok((g, &self.loaded.maps[g.map]))
     }
 
@@ -423,7 +424,7 @@ impl LoadedObject {
     }
 
     fn arena_missing(&self, g: &GlobalVar) -> Error {
-        Error::Usage(format!("{}: global variable '{}' is in an arena this load did not map (reused from a pin?)", self.name, g.name))
+        Error::Global { object: Some(self.name.clone()), name: g.name.clone(), problem: GlobalProblem::ArenaNotMapped }
     }
 
     /// The current value of a global variable, read through the map's
@@ -440,7 +441,8 @@ impl LoadedObject {
         let value = match &m.mmap {
             Some(mm) => mm.as_slice()[g.offset..g.offset + g.size].to_vec(),
             None => {
-                let v = Map::new(m)?.lookup_u32(0)?.ok_or_else(|| Error::Usage(format!("map '{}' has no element 0", m.spec.real_name)))?;
+                let no_element = || Error::Map { map: m.spec.real_name.clone(), problem: MapProblem::NoElement0 };
+                let v = Map::new(m)?.lookup_u32(0)?.ok_or_else(no_element)?;
                 v[g.offset..g.offset + g.size].to_vec()
             }
         };
@@ -460,9 +462,10 @@ impl LoadedObject {
     /// Writes a global variable through the mapping of a writable
     /// (`.data`, `.bss`) map; `.rodata` is frozen and refuses.
     pub fn write_global(&mut self, name: &str, value: &[u8]) -> Result<()> {
-        let g = globals::find(&self.globals, name).map_err(|m| Error::Usage(format!("{}: {m}", self.name)))?.clone();
+        let g = globals::find(&self.globals, &self.name, name)?.clone();
         if value.len() != g.size {
-            return Err(Error::Usage(format!("global variable '{}' is {} bytes, not {}", g.name, g.size, value.len())));
+            let problem = GlobalProblem::Size { section: None, size: g.size, given: value.len() };
+            return Err(Error::Global { object: None, name: g.name, problem });
         }
         if g.is_arena() {
             let (off, missing) = (self.arena_offset(&g), self.arena_missing(&g));
@@ -470,7 +473,8 @@ impl LoadedObject {
             return arena.write(off, value).map_err(|e| Error::kernel(format!("{}: writing '{}'", self.name, g.name), e));
         }
         let m = &mut self.loaded.maps[g.map];
-        let read_only = || Error::Usage(format!("global variable '{}' is in '{}', which is read-only after load", g.name, g.section));
+        let read_only =
+            || Error::Global { object: None, name: g.name.clone(), problem: GlobalProblem::ReadOnly { section: g.section.clone() } };
         match m.mmap.as_mut() {
             Some(mm) => mm.as_mut_slice().ok_or_else(read_only)?[g.offset..g.offset + g.size].copy_from_slice(value),
             None => {

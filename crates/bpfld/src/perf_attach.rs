@@ -17,7 +17,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgument, Result};
 use crate::program::Link;
 
 /// What a probe or tracepoint section name asks to attach to.
@@ -69,6 +69,11 @@ pub enum SectionAttach {
     NoTarget {
         /// The explicit call (`attach_kprobe(func, offset)`).
         instead: &'static str,
+    },
+    /// A tracepoint section without the category (`tp/sched_switch`).
+    NoTracepointCategory {
+        /// `tp/` or `tracepoint/`.
+        prefix: &'static str,
     },
     /// A target libbpf refuses (its words).
     Malformed(String),
@@ -188,7 +193,7 @@ pub fn section_attach(sec: &str) -> Option<SectionAttach> {
         if let Some(rest) = sec.strip_prefix(prefix) {
             return Some(match rest.split_once('/') {
                 Some((category, name)) => SectionAttach::Target(SectionTarget::Tracepoint { category: category.into(), name: name.into() }),
-                None => SectionAttach::Malformed(format!("section '{sec}' names no tracepoint: expected '{prefix}<category>/<name>'")),
+                None => SectionAttach::NoTracepointCategory { prefix },
             });
         }
     }
@@ -291,12 +296,17 @@ fn open_probe(pmu: &str, name: &str, opts: &ProbeOpts, ctx: &str) -> Result<std:
         config |= 1 << bit;
     }
     if opts.ref_ctr_offset >> (64 - REF_CTR_OFFSET_SHIFT) != 0 {
-        return Err(Error::Usage(format!("{ctx}: semaphore offset {:#x} does not fit 32 bits", opts.ref_ctr_offset)));
+        return Err(invalid(ctx, InvalidArgument::SemaphoreOffset(opts.ref_ctr_offset)));
     }
     config |= opts.ref_ctr_offset << REF_CTR_OFFSET_SHIFT;
-    let c = CString::new(name).map_err(|_| Error::Usage(format!("{ctx}: {name:?} contains a NUL byte")))?;
+    let c = CString::new(name).map_err(|_| invalid(ctx, InvalidArgument::NulByte { argument: "", value: name.to_string() }))?;
     let ev = bpfld_sys::ProbeEvent { pmu_type, config, name: &c, offset: opts.offset, pid: opts.pid };
     bpfld_sys::perf_event_open_probe(&ev).map_err(|e| Error::kernel(format!("{ctx}: failed to create perf event"), e))
+}
+
+/// An argument of the probe `ctx` names that cannot be right.
+fn invalid(ctx: &str, problem: InvalidArgument) -> Error {
+    Error::InvalidArgument { context: Some(ctx.to_string()), problem }
 }
 
 /// Attaches `prog` to the perf event `event` and enables it (libbpf's
@@ -314,7 +324,7 @@ pub(crate) fn attach_to_event(
         Link::perf_link(fd, event)
     } else {
         if cookie != 0 {
-            return Err(Error::Usage(format!("{ctx}: user context value is not supported (no BPF perf links before Linux 5.15)")));
+            return Err(invalid(ctx, InvalidArgument::CookieUnsupported));
         }
         bpfld_sys::perf_event_set_bpf(event.as_fd(), prog)
             .map_err(|e| Error::kernel(format!("{ctx}: failed to attach to perf_event"), e))?;
@@ -330,7 +340,7 @@ pub(crate) fn attach_kprobe(prog: BorrowedFd<'_>, prog_name: &str, func: &str, o
     let kind = if opts.retprobe { "kretprobe" } else { "kprobe" };
     let ctx = format!("program '{prog_name}': {kind} '{func}+{:#x}'", opts.offset);
     if opts.retprobe && opts.offset != 0 {
-        return Err(Error::Usage(format!("{ctx}: kretprobes do not support offset specification")));
+        return Err(invalid(&ctx, InvalidArgument::RetprobeOffset { probes: "kretprobes" }));
     }
     let opts = ProbeOpts { pid: None, ref_ctr_offset: 0, ..*opts };
     let event = open_probe("kprobe", func, &opts, &ctx)?;
@@ -341,19 +351,23 @@ pub(crate) fn attach_kprobe(prog: BorrowedFd<'_>, prog_name: &str, func: &str, o
 /// function `func` if given) of `binary`.
 pub(crate) fn attach_uprobe(prog: BorrowedFd<'_>, prog_name: &str, binary: &Path, func: Option<&str>, opts: &ProbeOpts) -> Result<Link> {
     let kind = if opts.retprobe { "uretprobe" } else { "uprobe" };
-    let binary = crate::elf_symbols::resolve_binary(binary)
-        .map_err(|m| Error::Usage(format!("program '{prog_name}': failed to resolve full path for '{}': {m}", binary.display())))?;
+    let binary = crate::elf_symbols::resolve_binary(binary).map_err(|e| Error::Symbol {
+        context: format!("program '{prog_name}': failed to resolve full path for '{}'", binary.display()),
+        source: Box::new(e),
+    })?;
     let mut offset = opts.offset;
     if let Some(func) = func {
-        let off = crate::elf_symbols::func_file_offset(&binary, func)
-            .map_err(|m| Error::Usage(format!("program '{prog_name}': {kind} '{}:{func}': {m}", binary.display())))?;
+        let off = crate::elf_symbols::func_file_offset(&binary, func).map_err(|e| Error::Symbol {
+            context: format!("program '{prog_name}': {kind} '{}:{func}'", binary.display()),
+            source: Box::new(e),
+        })?;
         offset = offset.wrapping_add(off);
     }
     let ctx = format!("program '{prog_name}': {kind} '{}:{offset:#x}'", binary.display());
     if opts.retprobe && opts.offset != 0 {
-        return Err(Error::Usage(format!("{ctx}: uretprobes do not support offset specification")));
+        return Err(invalid(&ctx, InvalidArgument::RetprobeOffset { probes: "uretprobes" }));
     }
-    let path = binary.to_str().ok_or_else(|| Error::Usage(format!("{ctx}: the path is not UTF-8")))?;
+    let path = binary.to_str().ok_or_else(|| invalid(&ctx, InvalidArgument::PathNotUtf8))?;
     let event = open_probe("uprobe", path, &ProbeOpts { offset, ..*opts }, &ctx)?;
     attach_to_event(prog, event, opts.cookie, opts.force_ioctl_attach, &ctx)
 }
@@ -362,7 +376,7 @@ pub(crate) fn attach_uprobe(prog: BorrowedFd<'_>, prog_name: &str, binary: &Path
 pub(crate) fn attach_tracepoint(prog: BorrowedFd<'_>, prog_name: &str, category: &str, name: &str, cookie: u64) -> Result<Link> {
     let ctx = format!("program '{prog_name}': tracepoint '{category}/{name}'");
     if [category, name].iter().any(|s| s.is_empty() || s.contains('/') || *s == "." || *s == "..") {
-        return Err(Error::Usage(format!("{ctx}: not a tracepoint name")));
+        return Err(invalid(&ctx, InvalidArgument::TracepointName));
     }
     let tracefs = tracefs_dir();
     let id = bpfld_sys::tracepoint_id(&tracefs, category, name).map_err(|e| {
@@ -441,7 +455,7 @@ mod tests {
         let tp = |c: &str, n: &str| SectionTarget::Tracepoint { category: c.into(), name: n.into() };
         assert_eq!(target("tracepoint/syscalls/sys_enter_getpgid"), tp("syscalls", "sys_enter_getpgid"));
         assert_eq!(target("tp/sched/sched_switch"), tp("sched", "sched_switch"));
-        assert!(malformed("tp/sched").contains("expected 'tp/<category>/<name>'"));
+        assert!(matches!(section_attach("tp/sched"), Some(SectionAttach::NoTracepointCategory { prefix: "tp/" })));
         assert_eq!(no_target("tracepoint"), "attach_tracepoint(category, name)");
         assert_eq!(section_attach("raw_tp/sys_enter"), None);
         assert_eq!(section_attach("kprobe.multi/x*"), None);

@@ -10,7 +10,7 @@ use bpfld_sys::{Epoll, MapRef, PerfRing};
 
 pub use bpfld_sys::PerfRecord;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MapProblem, Result};
 use crate::map::Map;
 
 /// Options of [`PerfBuffer::with_options`].
@@ -66,9 +66,9 @@ impl PerfBuffer {
         let err = |what: &str, e: bpfld_sys::SysError| Error::kernel(format!("perf buffer '{name}': {what}"), e);
         let info = map.info()?;
         if info.map_type != bpfld_asm::types::MapType::PERF_EVENT_ARRAY {
-            return Err(Error::Usage(format!("map '{name}' is not a perf event array (type {})", info.map_type.raw())));
+            return Err(Error::Map { map: name, problem: MapProblem::NotPerfEventArray { actual: info.map_type } });
         }
-        let fd = map.fd().try_clone_to_owned().map_err(|e| Error::Usage(format!("map '{name}': duplicating its fd: {e}")))?;
+        let fd = map.fd().try_clone_to_owned().map_err(|e| Error::io(format!("map '{name}': duplicating its fd"), e))?;
         let mref = MapRef::new(fd.as_fd()).map_err(|e| err("map", e))?;
         let online = bpfld_sys::online_cpu_ids().map_err(|e| err("online CPUs", e))?;
         let epoll = Epoll::new().map_err(|e| err("epoll", e))?;

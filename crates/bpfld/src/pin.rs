@@ -15,7 +15,7 @@ use bpfld_asm::types::{map_flags, MapType as mt};
 use bpfld_obj::MapSpec;
 use bpfld_sys::MapInfo;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PinPathError, Result};
 
 /// Where `LIBBPF_PIN_BY_NAME` maps are pinned unless
 /// [`LoadOptions::pin_root`](crate::LoadOptions::pin_root) says otherwise
@@ -32,7 +32,7 @@ const PATH_MAX: usize = 4096;
 /// the root: an absolute name would replace the root and `..` would climb
 /// out of it (onto another application's pins), so names that are empty,
 /// `.`, `..`, or hold a `/` or a NUL are refused.
-pub fn map_pin_path(root: &Path, map_name: &str) -> Result<PathBuf> {
+pub fn map_pin_path(root: &Path, map_name: &str) -> std::result::Result<PathBuf, PinPathError> {
     let why = match map_name {
         "" => Some("is empty"),
         "." | ".." => Some("is a directory reference"),
@@ -41,15 +41,11 @@ pub fn map_pin_path(root: &Path, map_name: &str) -> Result<PathBuf> {
         _ => None,
     };
     if let Some(why) = why {
-        return Err(Error::Usage(format!(
-            "map '{}': refused to pin: its name {why}, so its pin would not be a file in {}",
-            map_name.escape_debug(),
-            root.display()
-        )));
+        return Err(PinPathError::BadName { map: map_name.to_string(), why, root: root.to_path_buf() });
     }
     let path = root.join(map_name);
     if path.as_os_str().len() >= PATH_MAX {
-        return Err(Error::Usage(format!("map '{map_name}': couldn't build pin path: {} is too long", path.display())));
+        return Err(PinPathError::TooLong { map: map_name.to_string(), path });
     }
     Ok(path)
 }
@@ -104,7 +100,7 @@ fn check_on_bpffs(path: &Path, ctx: &str) -> Result<()> {
     };
     match bpfld_sys::fs_magic(dir) {
         Ok(bpfld_sys::BPF_FS_MAGIC) => Ok(()),
-        Ok(_) => Err(Error::Usage(format!("{ctx}: specified path {} is not on BPF FS", path.display()))),
+        Ok(_) => Err(Error::NotOnBpffs { context: ctx.to_string(), path: path.to_path_buf() }),
         Err(e) => Err(Error::kernel(format!("{ctx}: failed to statfs {}", dir.display()), e)),
     }
 }

@@ -13,7 +13,7 @@ use bpfld_asm::types::{AttachType as at, ProgType as pt};
 use bpfld_asm::Insn;
 use bpfld_sys::{LinkTarget, TestRunOpts, TestRunResult};
 
-use crate::error::{Error, ProgramLoadError, Result};
+use crate::error::{Error, InvalidArgument, NoAutoAttach, NotLoadedReason, ProgramLoadError, Result};
 use crate::link::usdt::UsdtManager;
 pub use crate::link::Link;
 use crate::loader::{LoadedProgram, ProgramState};
@@ -90,15 +90,13 @@ impl<'a> Program<'a> {
     /// The program's fd; an error naming the program if it is not loaded.
     pub fn fd(&self) -> Result<BorrowedFd<'a>> {
         self.p.fd.as_ref().map(|f| f.as_fd()).ok_or_else(|| {
-            let why = match &self.p.state {
-                ProgramState::Disabled if self.prog_type() == pt::STRUCT_OPS => {
-                    "no created struct_ops map points to it (or its section starts with '?')".to_string()
-                }
-                ProgramState::Disabled => "its section starts with '?' (load it with load_disabled)".to_string(),
-                ProgramState::Failed(e) => e.short_reason(),
-                ProgramState::Loaded => "no fd".to_string(),
+            let reason = match &self.p.state {
+                ProgramState::Disabled if self.prog_type() == pt::STRUCT_OPS => NotLoadedReason::UnusedStructOps,
+                ProgramState::Disabled => NotLoadedReason::Disabled,
+                ProgramState::Failed(e) => NotLoadedReason::Failed(e.clone()),
+                ProgramState::Loaded => NotLoadedReason::NoFd,
             };
-            Error::Usage(format!("program '{}' is not loaded: {why}", self.name()))
+            Error::NotLoaded { program: self.name().to_string(), reason }
         })
     }
 
@@ -153,25 +151,14 @@ impl<'a> Program<'a> {
         match (plan.prog_type, plan.expected_attach_type) {
             (pt::RAW_TRACEPOINT | pt::RAW_TRACEPOINT_WRITABLE, _) => match &plan.attach_target {
                 Some(tp) => self.attach_raw_tracepoint(tp),
-                None => Err(Error::Usage(format!(
-                    "program '{}': section '{}' names no tracepoint: use attach_raw_tracepoint(name)",
-                    self.name(),
-                    self.section()
-                ))),
+                None => Err(self.no_auto_attach(NoAutoAttach::NoTracepoint)),
             },
             (pt::TRACING, at::TRACE_FENTRY | at::TRACE_FEXIT | at::MODIFY_RETURN | at::TRACE_RAW_TP) | (pt::LSM, at::LSM_MAC) => {
                 let fd = bpfld_sys::link_create(self.fd()?, LinkTarget::None, plan.expected_attach_type, 0, None)
                     .map_err(|e| self.err("attaching", e))?;
                 Ok(Link::bpf(fd))
             }
-            (t, _) => self.attach_by_section().unwrap_or_else(|| {
-                Err(Error::Usage(format!(
-                    "program '{}': no automatic attach for {} programs (section '{}')",
-                    self.name(),
-                    t,
-                    self.section()
-                )))
-            }),
+            (t, _) => self.attach_by_section().unwrap_or_else(|| Err(self.no_auto_attach(NoAutoAttach::ProgramType(t)))),
         }
     }
 
@@ -185,11 +172,14 @@ impl<'a> Program<'a> {
                 self.attach_uprobe_with(Path::new(&binary), Some(&func), &ProbeOpts { retprobe, offset, ..Default::default() })
             }
             SectionAttach::Target(SectionTarget::Tracepoint { category, name }) => self.attach_tracepoint(&category, &name),
-            SectionAttach::NoTarget { instead } => {
-                Err(Error::Usage(format!("program '{}': section '{}' names no target: use {instead}", self.name(), self.section())))
-            }
-            SectionAttach::Malformed(m) => Err(Error::Usage(format!("program '{}': {m}", self.name()))),
+            SectionAttach::NoTarget { instead } => Err(self.no_auto_attach(NoAutoAttach::NoTarget { instead })),
+            SectionAttach::NoTracepointCategory { prefix } => Err(self.no_auto_attach(NoAutoAttach::NoTracepointCategory { prefix })),
+            SectionAttach::Malformed(reason) => Err(Error::MalformedSection { program: self.name().to_string(), reason }),
         }
+    }
+
+    fn no_auto_attach(&self, reason: NoAutoAttach) -> Error {
+        Error::NoAutoAttach { program: self.name().to_string(), section: self.section().to_string(), reason }
     }
 
     /// Attaches a kprobe program to the entry of kernel function `func`, or
@@ -235,7 +225,10 @@ impl<'a> Program<'a> {
 
     /// Attaches a raw tracepoint program to tracepoint `name` (`sys_enter`).
     pub fn attach_raw_tracepoint(&self, name: &str) -> Result<Link> {
-        let c = CString::new(name).map_err(|_| Error::Usage(format!("tracepoint name {name:?} contains a NUL byte")))?;
+        let c = CString::new(name).map_err(|_| Error::InvalidArgument {
+            context: None,
+            problem: InvalidArgument::NulByte { argument: "tracepoint name", value: name.to_string() },
+        })?;
         let fd = bpfld_sys::raw_tracepoint_open(Some(&c), self.fd()?)
             .map_err(|e| self.err(&format!("attaching to raw tracepoint '{name}'"), e))?;
         Ok(Link::bpf(fd))

@@ -7,7 +7,7 @@
 //! time); they still move in and out of the section field by field through
 //! [`Plain`], which is safe whatever the bytes hold.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GlobalProblem, Result};
 use crate::object::{LoadedObject, OpenObject};
 
 /// A value with a fixed byte layout, made of integers, floats, arrays and
@@ -66,7 +66,8 @@ impl<T: Plain, const N: usize> Plain for [T; N] {
 /// A value from bytes that must be exactly its size.
 fn from_exact<T: Plain>(what: &str, bytes: &[u8]) -> Result<T> {
     if bytes.len() != T::SIZE {
-        return Err(Error::Usage(format!("global variable '{what}' is {} bytes, the skeleton's type {}", bytes.len(), T::SIZE)));
+        let problem = GlobalProblem::SkeletonSize { size: bytes.len(), rust: T::SIZE };
+        return Err(Error::Global { object: None, name: what.to_string(), problem });
     }
     Ok(T::read(bytes))
 }

@@ -27,7 +27,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use bpfld_asm::types::{MapType, MapType as mt};
 pub use bytemuck::{Pod, Zeroable};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MapProblem, Result};
 use crate::map_handle::MapHandle;
 
 /// `BPF_ANY`: create or update.
@@ -39,15 +39,16 @@ pub const BPF_EXIST: u64 = 2;
 
 fn check(h: &MapHandle, types: &[MapType], key: usize, value: Option<usize>) -> Result<()> {
     if !types.contains(&h.map_type()) {
-        let want: Vec<String> = types.iter().map(MapType::to_string).collect();
-        return Err(Error::Usage(format!("map '{}' is a {} map, not {}", h.name(), h.map_type(), want.join(" or "))));
+        let problem = MapProblem::WrongType { actual: h.map_type(), wanted: types.to_vec() };
+        return Err(Error::Map { map: h.name().to_string(), problem });
     }
     if h.key_size() != key {
-        return Err(Error::Usage(format!("map '{}' has {}-byte keys, the Rust key type has {key}", h.name(), h.key_size())));
+        return Err(Error::Map { map: h.name().to_string(), problem: MapProblem::KeySize { map: h.key_size(), rust: key } });
     }
     if let Some(v) = value {
         if h.info().value_size as usize != v {
-            return Err(Error::Usage(format!("map '{}' has {}-byte values, the Rust value type has {v}", h.name(), h.info().value_size)));
+            let problem = MapProblem::ValueSize { map: h.info().value_size as usize, rust: v };
+            return Err(Error::Map { map: h.name().to_string(), problem });
         }
     }
     Ok(())
@@ -66,7 +67,7 @@ fn per_cpu_bytes<V: Pod>(h: &MapHandle, values: &[V]) -> Result<Vec<u8>> {
     let stride = size_of::<V>().next_multiple_of(8);
     let cpus = h.value_size() / stride;
     if values.len() != cpus {
-        return Err(Error::Usage(format!("map '{}': {} values given, one per possible CPU ({cpus}) needed", h.name(), values.len())));
+        return Err(Error::Map { map: h.name().to_string(), problem: MapProblem::PerCpuValues { given: values.len(), cpus } });
     }
     let mut out = vec![0u8; h.value_size()];
     for (slot, v) in out.chunks_mut(stride).zip(values) {
@@ -202,7 +203,8 @@ impl<K: Pod, V: Pod> HashMap<K, V> {
     /// Inserts `keys[i] -> values[i]` in one system call; returns how many.
     pub fn insert_batch(&self, keys: &[K], values: &[V]) -> Result<u32> {
         if keys.len() != values.len() {
-            return Err(Error::Usage(format!("map '{}': {} keys but {} values", self.h.name(), keys.len(), values.len())));
+            let problem = MapProblem::KeysValues { keys: keys.len(), values: values.len() };
+            return Err(Error::Map { map: self.h.name().to_string(), problem });
         }
         self.h.update_batch(bytemuck::cast_slice(keys), bytemuck::cast_slice(values), BPF_ANY)
     }
@@ -248,7 +250,7 @@ impl<V: Pod> Array<V> {
     }
 
     fn out_of_range(&self, index: u32) -> Error {
-        Error::Usage(format!("map '{}': index {index} is past its {} entries", self.h.name(), self.h.max_entries()))
+        Error::Map { map: self.h.name().to_string(), problem: MapProblem::IndexPastEnd { index, max_entries: self.h.max_entries() } }
     }
 
     /// Writes the value at `index`; an error past the end.
@@ -280,10 +282,10 @@ impl<V: Pod> Array<V> {
 impl<V: Pod> PerCpuArray<V> {
     /// One value per possible CPU.
     pub fn get(&self, index: u32) -> Result<Vec<V>> {
-        let v = self
-            .h
-            .lookup(&index.to_ne_bytes())?
-            .ok_or_else(|| Error::Usage(format!("map '{}': index {index} is past its {} entries", self.h.name(), self.h.max_entries())))?;
+        let v = self.h.lookup(&index.to_ne_bytes())?.ok_or_else(|| Error::Map {
+            map: self.h.name().to_string(),
+            problem: MapProblem::IndexPastEnd { index, max_entries: self.h.max_entries() },
+        })?;
         Ok(per_cpu(&v))
     }
 

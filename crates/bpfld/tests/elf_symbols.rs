@@ -3,7 +3,7 @@
 //! maps it from. (An integration test: the `#[no_mangle]` target function
 //! cannot live in the library, which forbids unsafe code.)
 
-use bpfld::elf_symbols::func_file_offset;
+use bpfld::elf_symbols::{func_file_offset, SymbolError};
 
 /// The file offset the kernel sees for `addr` of this process: from
 /// the mapping of the executable that contains it.
@@ -29,7 +29,13 @@ fn finds_a_function_of_this_test_binary() {
     assert_eq!(off, file_offset_of(addr));
     assert_eq!(bpfld_elf_symbols_test_target(0), 0);
     let e = func_file_offset(&exe, "no_such_function_anywhere").unwrap_err();
-    assert!(e.contains("failed to find symbol 'no_such_function_anywhere'"), "{e}");
+    assert!(e.to_string().contains("failed to find symbol 'no_such_function_anywhere'"), "{e}");
+    assert!(matches!(&e, SymbolError::NoSymbol { name, path } if name == "no_such_function_anywhere" && *path == exe), "{e:?}");
+    // A file that is not there: the io::Error is the source.
+    let e = func_file_offset(std::path::Path::new("/nonexistent/bpfld-binary"), "main").unwrap_err();
+    assert!(matches!(e, SymbolError::Open { .. }), "{e:?}");
+    let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>()).expect("io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
 
 #[no_mangle]

@@ -222,7 +222,9 @@ fn a_map_name_that_leaves_the_pin_root_is_refused() {
     let err = open("loader_pin_escape").load_with(&opts(&root)).expect_err("the load is refused");
     let msg = err.to_string();
     assert!(msg.contains("map '../escaped_pin': refused to pin"), "{msg}");
-    assert!(matches!(err, Error::Usage(_)), "{err:?}");
+    let Error::PinPath { source: bpfld::error::PinPathError::BadName { map, why, .. }, .. } = &err else { panic!("{err:?}") };
+    assert_eq!((map.as_str(), *why), ("../escaped_pin", "holds a '/'"));
+    assert_eq!(err.kind(), bpfld::ErrorKind::InvalidInput);
     assert_eq!(pins(&parent), ["root"], "nothing pinned beside the root");
     assert!(pins(&root).is_empty(), "nothing pinned in the root");
 }

@@ -197,8 +197,8 @@ fn attach_all(obj: &LoadedObject) -> (Vec<Link>, bool) {
                 eprintln!("bpfld: attached {} ({})", prog.name(), prog.section());
                 links.push(l);
             }
-            Err(Error::Usage(m)) if m.contains("no automatic attach") || m.contains("names no") => {
-                eprintln!("bpfld: not attached: {m}");
+            Err(e @ Error::NoAutoAttach { .. }) => {
+                eprintln!("bpfld: not attached: {e}");
             }
             Err(e) => {
                 eprintln!("bpfld: attaching {} failed: {e}", prog.name());

@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use bpfld_sys::LinkTarget;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::link::Link;
 use crate::program::Program;
 
@@ -40,7 +40,7 @@ pub fn target_function_btf_id(target: BorrowedFd<'_>, func: &str) -> Result<u32>
     let ctx = format!("freplace target '{func}'");
     let btf = target_program_btf(target, &ctx)?;
     btf.find_first(func, bpfld_btf::Kind::Func)
-        .ok_or_else(|| Error::Usage(format!("{ctx}: no function '{func}' in the target program's BTF")))
+        .ok_or_else(|| Error::NotFound { context: ctx, missing: Missing::TargetFunction(func.to_string()) })
 }
 
 /// The BTF the loaded program `target` was loaded with, as the kernel
@@ -49,9 +49,9 @@ pub fn target_function_btf_id(target: BorrowedFd<'_>, func: &str) -> Result<u32>
 pub fn target_program_btf(target: BorrowedFd<'_>, ctx: &str) -> Result<bpfld_btf::Btf> {
     let info = bpfld_sys::prog_info(target).map_err(|e| Error::kernel(ctx, e))?;
     if info.btf_id == 0 {
-        return Err(Error::Usage(format!("{ctx}: the target program was loaded without BTF")));
+        return Err(Error::NotFound { context: ctx.to_string(), missing: Missing::TargetProgramBtf });
     }
     let fd = bpfld_sys::btf_get_fd_by_id(info.btf_id).map_err(|e| Error::kernel(ctx, e))?;
     let raw = bpfld_sys::btf_raw_data(fd.as_fd()).map_err(|e| Error::kernel(ctx, e))?;
-    bpfld_btf::Btf::from_vec(raw).map_err(|e| Error::Usage(format!("{ctx}: the target's BTF does not parse: {e}")))
+    bpfld_btf::Btf::from_vec(raw).map_err(|source| Error::KernelBtf { context: format!("{ctx}: the target's BTF does not parse"), source })
 }

@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgument, Missing, Result};
 use crate::link::Link;
 use crate::program::Program;
 
@@ -70,7 +70,8 @@ impl Program<'_> {
     pub fn attach_kprobe_multi(&self, pattern: &str, retprobe: bool) -> Result<Link> {
         let funcs = resolve_kernel_functions(pattern)?;
         if funcs.is_empty() {
-            return Err(Error::Usage(format!("program '{}': no kernel function matches '{pattern}'", self.name())));
+            let missing = Missing::KernelFunctions { pattern: pattern.to_string() };
+            return Err(Error::NotFound { context: format!("program '{}'", self.name()), missing });
         }
         let names: Vec<&str> = funcs.iter().map(String::as_str).collect();
         self.attach_kprobe_multi_functions(&names, &[], retprobe)
@@ -81,7 +82,12 @@ impl Program<'_> {
     pub fn attach_kprobe_multi_functions(&self, funcs: &[&str], cookies: &[u64], retprobe: bool) -> Result<Link> {
         let c: Vec<CString> = funcs
             .iter()
-            .map(|f| CString::new(*f).map_err(|_| Error::Usage(format!("function name {f:?} contains a NUL byte"))))
+            .map(|f| {
+                CString::new(*f).map_err(|_| Error::InvalidArgument {
+                    context: None,
+                    problem: InvalidArgument::NulByte { argument: "function name", value: f.to_string() },
+                })
+            })
             .collect::<Result<_>>()?;
         let syms: Vec<&std::ffi::CStr> = c.iter().map(|s| s.as_c_str()).collect();
         let fd = bpfld_sys::link_create_kprobe_multi(self.fd()?, &syms, cookies, retprobe).map_err(|e| {

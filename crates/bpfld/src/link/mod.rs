@@ -40,7 +40,7 @@ use std::path::Path;
 
 use bpfld_sys::{AttachTarget, LinkInfo, TcFilter, XdpFlags};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgument, Result};
 use crate::program::Program;
 
 /// An attachment: the program stays attached while this (or a pin of it)
@@ -133,7 +133,7 @@ impl Link {
         let path = path.as_ref();
         let fd = bpfld_sys::obj_get(path, 0).map_err(|e| Error::kernel(format!("opening pinned link {}", path.display()), e))?;
         let link = Link::bpf(fd);
-        link.info().map_err(|_| Error::Usage(format!("{} is not a pinned BPF link", path.display())))?;
+        link.info().map_err(|e| Error::NotPinnedLink { path: path.to_path_buf(), source: Box::new(e) })?;
         Ok(link)
     }
 
@@ -184,7 +184,8 @@ impl Link {
         if self.is_bpf_link() {
             Ok(())
         } else {
-            Err(Error::Usage(format!("cannot {what}: the attachment is not a BPF link ({})", self.kind_name())))
+            let problem = InvalidArgument::NotBpfLink { operation: what.to_string(), attachment: self.kind_name() };
+            Err(Error::InvalidArgument { context: None, problem })
         }
     }
 

@@ -9,7 +9,7 @@ use bpfld_asm::types::AttachType;
 use bpfld_asm::types::ProgType;
 use bpfld_asm::types::{AttachType as at, ProgType as pt};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, NoAutoAttach, Result};
 use crate::link::uprobe_multi::UprobeMultiOpts;
 use crate::link::Link;
 use crate::program::Program;
@@ -101,7 +101,7 @@ impl Program<'_> {
         let (t, a) = (self.prog_type(), self.expected_attach_type());
         let implied = match implied_target(self.section(), t, a) {
             Ok(i) => i,
-            Err(m) => return Some(Err(Error::Usage(format!("program '{}': {m}", self.name())))),
+            Err(reason) => return Some(Err(Error::MalformedSection { program: self.name().to_string(), reason })),
         };
         Some(match implied {
             Some(ImpliedTarget::KprobeMulti { pattern, retprobe }) => self.attach_kprobe_multi(&pattern, retprobe),
@@ -111,13 +111,12 @@ impl Program<'_> {
             Some(ImpliedTarget::Iter) => self.attach_iter(),
             Some(ImpliedTarget::Freplace) => self.attach_freplace(),
             None => {
-                let method = explicit_method(t, a)?;
-                Err(Error::Usage(format!(
-                    "program '{}': section '{}' ({} program) names no target: use {method}",
-                    self.name(),
-                    self.section(),
-                    t
-                )))
+                let instead = explicit_method(t, a)?;
+                Err(Error::NoAutoAttach {
+                    program: self.name().to_string(),
+                    section: self.section().to_string(),
+                    reason: NoAutoAttach::NoTargetOfType { prog_type: t, instead },
+                })
             }
         })
     }

@@ -11,7 +11,7 @@
 use std::ffi::CString;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InvalidArgument, Missing, Result};
 use crate::link::Link;
 use crate::program::Program;
 
@@ -32,13 +32,16 @@ impl Program<'_> {
     /// Attaches to every function of `binary` (a path, or a name looked up
     /// as for uprobes) matching the glob `pattern`, with one link.
     pub fn attach_uprobe_multi(&self, binary: impl AsRef<Path>, pattern: &str, opts: &UprobeMultiOpts) -> Result<Link> {
-        let binary = crate::elf_symbols::resolve_binary(binary.as_ref()).map_err(|m| {
-            Error::Usage(format!("program '{}': failed to resolve full path for '{}': {m}", self.name(), binary.as_ref().display()))
+        let binary = crate::elf_symbols::resolve_binary(binary.as_ref()).map_err(|e| Error::Symbol {
+            context: format!("program '{}': failed to resolve full path for '{}'", self.name(), binary.as_ref().display()),
+            source: Box::new(e),
         })?;
+        let context = || format!("program '{}'", self.name());
         let funcs =
-            crate::elf_symbols::funcs_matching(&binary, pattern).map_err(|m| Error::Usage(format!("program '{}': {m}", self.name())))?;
+            crate::elf_symbols::funcs_matching(&binary, pattern).map_err(|e| Error::Symbol { context: context(), source: Box::new(e) })?;
         if funcs.is_empty() {
-            return Err(Error::Usage(format!("program '{}': no function of '{}' matches '{pattern}'", self.name(), binary.display())));
+            let missing = Missing::BinaryFunctions { binary, pattern: pattern.to_string() };
+            return Err(Error::NotFound { context: context(), missing });
         }
         let offsets: Vec<u64> = funcs.iter().map(|(_, off)| *off).collect();
         self.attach_uprobe_multi_offsets(&binary, &offsets, opts)
@@ -46,8 +49,10 @@ impl Program<'_> {
 
     /// Attaches at the file offsets `offsets` of `binary` with one link.
     pub fn attach_uprobe_multi_offsets(&self, binary: &Path, offsets: &[u64], opts: &UprobeMultiOpts) -> Result<Link> {
-        let path = CString::new(binary.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::Usage(format!("path {} contains a NUL byte", binary.display())))?;
+        let path = CString::new(binary.as_os_str().as_encoded_bytes()).map_err(|_| Error::InvalidArgument {
+            context: None,
+            problem: InvalidArgument::NulByte { argument: "path", value: binary.display().to_string() },
+        })?;
         let u = bpfld_sys::UprobeMulti {
             path: &path,
             offsets,

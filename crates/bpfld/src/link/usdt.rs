@@ -20,7 +20,7 @@ use bpfld_asm::types::AttachType as at;
 use bpfld_obj::usdt::{LayoutError, SpecId, SpecIdPool, SpecIdsExhausted, SpecLayout, UsdtBinary, UsdtError, UsdtSite};
 use bpfld_obj::KernelFeatures;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, NoAutoAttach, Result};
 use crate::link::uprobe_multi::UprobeMultiOpts;
 use crate::link::Link;
 use crate::loader::LoadedMap;
@@ -254,15 +254,17 @@ impl Program<'_> {
         if !bpfld_obj::section::classify(section).is_some_and(|d| d.is_usdt()) {
             return None;
         }
-        let usage = |m: String| Some(Err(Error::Usage(format!("program '{}': {m}", self.name()))));
+        let malformed = |reason: String| Some(Err(Error::MalformedSection { program: self.name().to_string(), reason }));
         match section_target(section) {
             Some(Ok((binary, provider, name))) => Some(self.attach_usdt(&binary, &provider, &name, &UsdtOpts::default())),
-            Some(Err(m)) => usage(m),
-            None if section == "usdt" => {
-                usage(format!("section '{section}' names no target: use attach_usdt(binary, provider, name, opts)"))
-            }
+            Some(Err(m)) => malformed(m),
+            None if section == "usdt" => Some(Err(Error::NoAutoAttach {
+                program: self.name().to_string(),
+                section: section.to_string(),
+                reason: NoAutoAttach::NoTarget { instead: "attach_usdt(binary, provider, name, opts)" },
+            })),
             // libbpf reads only "usdt/...": "usdt.s/..." is refused too.
-            None => usage(format!("invalid section '{section}', expected SEC(\"usdt/<path>:<provider>:<name>\")")),
+            None => malformed(format!("invalid section '{section}', expected SEC(\"usdt/<path>:<provider>:<name>\")")),
         }
     }
 
@@ -279,8 +281,9 @@ impl Program<'_> {
         let binary = if binary.as_os_str().as_encoded_bytes().contains(&b'/') {
             binary.to_path_buf()
         } else {
-            crate::elf_symbols::resolve_binary(binary).map_err(|m| {
-                Error::Usage(format!("program '{}': failed to resolve full path for '{}': {m}", self.name(), binary.display()))
+            crate::elf_symbols::resolve_binary(binary).map_err(|e| Error::Symbol {
+                context: format!("program '{}': failed to resolve full path for '{}'", self.name(), binary.display()),
+                source: Box::new(e),
             })?
         };
         let data = std::fs::read(&binary).map_err(|e| Error::File { path: binary.clone(), source: e })?;
