@@ -12,7 +12,9 @@ pub use bpfld_obj::ErrorKind;
 
 mod detail;
 
-pub use detail::{GlobalProblem, InvalidArgument, LoadProblem, MapProblem, Missing, NoAutoAttach, NotLoadedReason, PinPathError};
+pub use detail::{
+    GlobalProblem, InvalidArgument, LoadProblem, MapProblem, Missing, NoAutoAttach, NotLoadedReason, PinPathError, SectionError,
+};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -143,7 +145,7 @@ pub enum Error {
         /// The program.
         program: String,
         /// What is wrong with the section.
-        reason: String,
+        reason: SectionError,
     },
     /// An argument that cannot be right.
     InvalidArgument {
@@ -447,6 +449,7 @@ impl std::error::Error for Error {
             Error::Usdt { source, .. } => Some(source.as_ref()),
             Error::NotLoaded { reason: NotLoadedReason::Failed(e), .. } => Some(e.as_ref()),
             Error::StructOps { source, .. } => Some(source.as_ref()),
+            Error::MalformedSection { reason, .. } => Some(reason),
             Error::KernelBtf { source, .. } => Some(source),
             Error::PinPath { source, .. } => Some(source),
             Error::NotPinnedLink { source, .. } => Some(source.as_ref()),

@@ -17,7 +17,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, InvalidArgument, Result};
+use crate::error::{Error, InvalidArgument, Result, SectionError};
 use crate::program::Link;
 
 /// What a probe or tracepoint section name asks to attach to.
@@ -75,12 +75,12 @@ pub enum SectionAttach {
         /// `tp/` or `tracepoint/`.
         prefix: &'static str,
     },
-    /// A target libbpf refuses (its words).
-    Malformed(String),
+    /// A target libbpf refuses.
+    Malformed(SectionError),
 }
 
-impl From<std::result::Result<SectionTarget, String>> for SectionAttach {
-    fn from(r: std::result::Result<SectionTarget, String>) -> SectionAttach {
+impl From<std::result::Result<SectionTarget, SectionError>> for SectionAttach {
+    fn from(r: std::result::Result<SectionTarget, SectionError>) -> SectionAttach {
         match r {
             Ok(t) => SectionAttach::Target(t),
             Err(m) => SectionAttach::Malformed(m),
@@ -122,10 +122,10 @@ fn scan_long(s: &str) -> Option<(i64, usize)> {
 
 /// `kprobe/<func>[+<offset>]`, `kretprobe/<func>`: the function is the
 /// longest prefix of `[a-zA-Z0-9_.]` (libbpf's `%m[a-zA-Z0-9_.]+%li`).
-fn parse_kprobe(rest: &str, retprobe: bool) -> std::result::Result<SectionTarget, String> {
+fn parse_kprobe(rest: &str, retprobe: bool) -> std::result::Result<SectionTarget, SectionError> {
     let n = rest.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.').count();
     if n == 0 {
-        return Err(format!("kprobe name is invalid: {rest}"));
+        return Err(SectionError::KprobeName { rest: rest.to_string() });
     }
     let func = rest[..n].to_string();
     let offset = match rest[n..].strip_prefix('+').and_then(scan_long) {
@@ -133,19 +133,19 @@ fn parse_kprobe(rest: &str, retprobe: bool) -> std::result::Result<SectionTarget
         None => 0,
     };
     if retprobe && offset != 0 {
-        return Err("kretprobes do not support offset specification".into());
+        return Err(SectionError::RetprobeOffset { probes: "kretprobes" });
     }
     Ok(SectionTarget::Kprobe { func, offset, retprobe })
 }
 
 /// `u[ret]probe[.s]/<binary>:<func>[+<offset>]` (libbpf's `attach_uprobe`).
-fn parse_uprobe(sec: &str) -> std::result::Result<SectionTarget, String> {
+fn parse_uprobe(sec: &str) -> std::result::Result<SectionTarget, SectionError> {
     let (kind, rest) = sec.split_once('/').unwrap_or((sec, ""));
     let rest = rest.split('\n').next().unwrap_or("");
     let (binary, func) = match rest.split_once(':') {
         Some((b, f)) if !b.is_empty() && !f.is_empty() => (b, f),
-        _ if rest.is_empty() || rest.starts_with(':') => return Err(format!("invalid format of section definition '{sec}'")),
-        _ => return Err(format!("section '{sec}' missing ':function[+offset]' specification")),
+        _ if rest.is_empty() || rest.starts_with(':') => return Err(SectionError::UprobeFormat { section: sec.to_string() }),
+        _ => return Err(SectionError::UprobeFunction { section: sec.to_string() }),
     };
     let mut func = func.to_string();
     let mut offset = 0;
@@ -159,7 +159,7 @@ fn parse_uprobe(sec: &str) -> std::result::Result<SectionTarget, String> {
     }
     let retprobe = kind == "uretprobe" || kind == "uretprobe.s";
     if retprobe && offset != 0 {
-        return Err("uretprobes do not support offset specification".into());
+        return Err(SectionError::RetprobeOffset { probes: "uretprobes" });
     }
     Ok(SectionTarget::Uprobe { binary: binary.to_string(), func, offset, retprobe })
 }
@@ -400,7 +400,7 @@ mod tests {
 
     fn malformed(sec: &str) -> String {
         match section_attach(sec) {
-            Some(SectionAttach::Malformed(m)) => m,
+            Some(SectionAttach::Malformed(m)) => m.to_string(),
             other => panic!("{sec}: {other:?}"),
         }
     }
@@ -427,6 +427,7 @@ mod tests {
         assert_eq!(target("kretprobe/do_unlinkat"), SectionTarget::Kprobe { func: "do_unlinkat".into(), offset: 0, retprobe: true });
         assert_eq!(malformed("kretprobe/f+4"), "kretprobes do not support offset specification");
         assert_eq!(malformed("kprobe/+4"), "kprobe name is invalid: +4");
+        assert!(matches!(section_attach("kprobe/+4"), Some(SectionAttach::Malformed(SectionError::KprobeName { rest })) if rest == "+4"));
         assert_eq!(target("ksyscall/getpgid"), SectionTarget::Ksyscall { name: "getpgid".into(), retprobe: false });
         assert_eq!(target("kretsyscall/getpgid"), SectionTarget::Ksyscall { name: "getpgid".into(), retprobe: true });
         assert_eq!(no_target("kprobe"), "attach_kprobe(func, retprobe)");

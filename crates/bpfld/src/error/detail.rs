@@ -368,6 +368,57 @@ impl fmt::Display for InvalidArgument {
     }
 }
 
+/// What is wrong with a section that names a program's target (libbpf's
+/// words; see [`Error::MalformedSection`](crate::Error::MalformedSection)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionError {
+    /// `kprobe/<func>` whose function does not start with a name character.
+    KprobeName {
+        /// What follows `kprobe/`.
+        rest: String,
+    },
+    /// A return probe section with an offset.
+    RetprobeOffset {
+        /// `kretprobes` or `uretprobes`.
+        probes: &'static str,
+    },
+    /// `uprobe/` with nothing, or nothing before the `:`.
+    UprobeFormat {
+        /// The section.
+        section: String,
+    },
+    /// `uprobe/<binary>` without `:function`.
+    UprobeFunction {
+        /// The section.
+        section: String,
+    },
+    /// `uprobe.multi/` without `<path>:<pattern>`.
+    UprobeMulti {
+        /// The section.
+        section: String,
+    },
+    /// `usdt/` without `<path>:<provider>:<name>`.
+    Usdt {
+        /// The section.
+        section: String,
+    },
+}
+
+impl fmt::Display for SectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SectionError::KprobeName { rest } => write!(f, "kprobe name is invalid: {rest}"),
+            SectionError::RetprobeOffset { probes } => write!(f, "{probes} do not support offset specification"),
+            SectionError::UprobeFormat { section } => write!(f, "invalid format of section definition '{section}'"),
+            SectionError::UprobeFunction { section } => write!(f, "section '{section}' missing ':function[+offset]' specification"),
+            SectionError::UprobeMulti { section } => write!(f, "section '{section}': expected 'uprobe.multi/<path>:<pattern>'"),
+            SectionError::Usdt { section } => write!(f, "invalid section '{section}', expected SEC(\"usdt/<path>:<provider>:<name>\")"),
+        }
+    }
+}
+
+impl std::error::Error for SectionError {}
+
 /// Why the load of a map or program slot cannot go on (see
 /// [`Error::Load`](crate::Error::Load)).
 #[derive(Debug, Clone, PartialEq, Eq)]

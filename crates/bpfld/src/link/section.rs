@@ -9,7 +9,7 @@ use bpfld_asm::types::AttachType;
 use bpfld_asm::types::ProgType;
 use bpfld_asm::types::{AttachType as at, ProgType as pt};
 
-use crate::error::{Error, NoAutoAttach, Result};
+use crate::error::{Error, NoAutoAttach, Result, SectionError};
 use crate::link::uprobe_multi::UprobeMultiOpts;
 use crate::link::Link;
 use crate::program::Program;
@@ -44,7 +44,7 @@ pub enum ImpliedTarget {
 /// The target `section` implies for a program of `prog_type` and
 /// `attach_type`, `Ok(None)` if it implies none, an error message if the
 /// section is malformed.
-pub fn implied_target(section: &str, prog_type: ProgType, attach_type: AttachType) -> Result<Option<ImpliedTarget>, String> {
+pub fn implied_target(section: &str, prog_type: ProgType, attach_type: AttachType) -> Result<Option<ImpliedTarget>, SectionError> {
     let after = |prefixes: &[&str]| prefixes.iter().find_map(|p| section.strip_prefix(p)).filter(|s| !s.is_empty());
     Ok(match (prog_type, attach_type) {
         (pt::KPROBE, at::TRACE_KPROBE_MULTI) => {
@@ -60,7 +60,7 @@ pub fn implied_target(section: &str, prog_type: ProgType, attach_type: AttachTyp
                     let (binary, pattern) = spec
                         .split_once(':')
                         .filter(|(b, p)| !b.is_empty() && !p.is_empty())
-                        .ok_or_else(|| format!("section '{section}': expected 'uprobe.multi/<path>:<pattern>'"))?;
+                        .ok_or_else(|| SectionError::UprobeMulti { section: section.to_string() })?;
                     Some(ImpliedTarget::UprobeMulti { binary: binary.to_string(), pattern: pattern.to_string(), retprobe })
                 }
             }
@@ -145,7 +145,10 @@ mod tests {
             Some(ImpliedTarget::UprobeMulti { binary: "libc.so.6".into(), pattern: "malloc".into(), retprobe: true })
         );
         let d = bpfld_obj::section::classify("uprobe.multi/x").unwrap();
-        assert!(implied_target("uprobe.multi/x", d.prog_type(), d.expected_attach_type()).unwrap_err().contains("<path>:<pattern>"));
+        assert!(implied_target("uprobe.multi/x", d.prog_type(), d.expected_attach_type())
+            .unwrap_err()
+            .to_string()
+            .contains("<path>:<pattern>"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use bpfld_asm::types::AttachType as at;
 use bpfld_obj::usdt::{LayoutError, SpecId, SpecIdPool, SpecIdsExhausted, SpecLayout, UsdtBinary, UsdtError, UsdtSite};
 use bpfld_obj::KernelFeatures;
 
-use crate::error::{Error, NoAutoAttach, Result};
+use crate::error::{Error, NoAutoAttach, Result, SectionError};
 use crate::link::uprobe_multi::UprobeMultiOpts;
 use crate::link::Link;
 use crate::loader::LoadedMap;
@@ -237,13 +237,13 @@ pub struct UsdtLinkInfo {
 /// `SEC("usdt/PATH:PROVIDER:NAME")` as libbpf reads it (`%m[^:]` three
 /// times: nothing after the name's next `:` counts); `None` for another
 /// section, an error message for a malformed one.
-pub fn section_target(section: &str) -> Option<std::result::Result<(String, String, String), String>> {
+pub fn section_target(section: &str) -> Option<std::result::Result<(String, String, String), SectionError>> {
     let spec = section.strip_prefix("usdt/")?;
     let mut parts = spec.split(':');
     let mut next = || parts.next().filter(|p| !p.is_empty()).map(str::to_string);
     Some(match (next(), next(), next()) {
         (Some(path), Some(provider), Some(name)) => Ok((path, provider, name)),
-        _ => Err(format!("invalid section '{section}', expected SEC(\"usdt/<path>:<provider>:<name>\")")),
+        _ => Err(SectionError::Usdt { section: section.to_string() }),
     })
 }
 
@@ -254,7 +254,7 @@ impl Program<'_> {
         if !bpfld_obj::section::classify(section).is_some_and(|d| d.is_usdt()) {
             return None;
         }
-        let malformed = |reason: String| Some(Err(Error::MalformedSection { program: self.name().to_string(), reason }));
+        let malformed = |reason: SectionError| Some(Err(Error::MalformedSection { program: self.name().to_string(), reason }));
         match section_target(section) {
             Some(Ok((binary, provider, name))) => Some(self.attach_usdt(&binary, &provider, &name, &UsdtOpts::default())),
             Some(Err(m)) => malformed(m),
@@ -264,7 +264,7 @@ impl Program<'_> {
                 reason: NoAutoAttach::NoTarget { instead: "attach_usdt(binary, provider, name, opts)" },
             })),
             // libbpf reads only "usdt/...": "usdt.s/..." is refused too.
-            None => malformed(format!("invalid section '{section}', expected SEC(\"usdt/<path>:<provider>:<name>\")")),
+            None => malformed(SectionError::Usdt { section: section.to_string() }),
         }
     }
 
@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(section_target("usdt/libc.so.6:libc:setjmp"), t("libc.so.6", "libc", "setjmp"));
         // sscanf's third %m[^:] stops at the next ':'.
         assert_eq!(section_target("usdt/x:p:n:extra"), t("x", "p", "n"));
-        assert!(section_target("usdt/x:p").unwrap().unwrap_err().contains("expected SEC(\"usdt/<path>:<provider>:<name>\")"));
+        assert!(section_target("usdt/x:p").unwrap().unwrap_err().to_string().contains("expected SEC(\"usdt/<path>:<provider>:<name>\")"));
         assert!(section_target("usdt/x::n").unwrap().is_err());
         assert_eq!(section_target("usdt"), None);
         assert_eq!(section_target("uprobe/x:f"), None);
