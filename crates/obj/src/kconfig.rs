@@ -47,60 +47,85 @@ fn parse_line(n: usize, line: &str) -> Result<Option<(&str, &str)>, LineError> {
 
 /// Calls `f(name, value)` for every setting of `text`, in order, failing as
 /// [`parse_line`] does on the first bad line. The lines a `.config` is
-/// made of (comments, `CONFIG_X=value` with an ASCII name) are told apart
-/// by their first bytes; any other line goes through [`parse_line`]. Line
-/// ends come from one scan of the whole text: a `.config` has thousands of
-/// short lines, and a search per line costs more than the line.
+/// made of (comments, `CONFIG_X=value` with a printable ASCII name) are
+/// told apart by their first bytes and read a word at a time; any other
+/// line goes through [`parse_line`]. A `.config` has thousands of short
+/// lines: a library search per line costs more than the line.
 fn for_each_setting<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Result<(), LineError> {
     let bytes = text.as_bytes();
-    let ends = memchr::memchr_iter(b'\n', bytes).chain((!bytes.ends_with(b"\n") && !bytes.is_empty()).then_some(bytes.len()));
-    let mut start = 0;
-    for (n, end) in ends.enumerate() {
-        let line = text[start..end].trim_end_matches('\r');
-        match fast_setting(line) {
-            FastLine::Comment => {}
-            FastLine::Setting(name, value) => f(name, value),
-            FastLine::Other => {
-                if let Some((name, value)) = parse_line(n, line)? {
-                    f(name, value);
-                }
+    let (mut start, mut n) = (0, 0);
+    while start < bytes.len() {
+        let (end, line) = match fast_setting(bytes, start) {
+            FastLine::Comment(end) => (end, None),
+            FastLine::Setting { eq, end } => {
+                f(&text[start..eq], text[eq + 1..end].trim_end_matches('\r'));
+                (end, None)
+            }
+            FastLine::Other(end) => (end, Some(text[start..end].trim_end_matches('\r'))),
+        };
+        if let Some(line) = line {
+            if let Some((name, value)) = parse_line(n, line)? {
+                f(name, value);
             }
         }
-        start = end + 1;
+        (start, n) = (end + 1, n + 1);
     }
     Ok(())
 }
 
-enum FastLine<'a> {
-    Comment,
-    Setting(&'a str, &'a str),
+/// The line at `start`, by where it ends (its `\n`, or the end of the
+/// text).
+enum FastLine {
+    Comment(usize),
+    /// A setting whose name (before `=` at `eq`) is printable ASCII.
+    Setting {
+        eq: usize,
+        end: usize,
+    },
     /// Anything else: [`parse_line`] decides.
-    Other,
+    Other(usize),
 }
 
-/// A comment or a well-formed setting whose name is printable ASCII,
-/// without [`parse_line`]'s general checks (the same answer on those
-/// lines; a name with any other byte goes the general way).
-fn fast_setting(line: &str) -> FastLine<'_> {
-    let b = line.as_bytes();
-    if b.first() == Some(&b'#') {
-        return FastLine::Comment;
+/// Tells a comment or a well-formed setting with a printable ASCII name
+/// from other lines, without [`parse_line`]'s general checks (the same
+/// answer on those lines; a name with any other byte goes the general
+/// way).
+fn fast_setting(b: &[u8], start: usize) -> FastLine {
+    if b[start] == b'#' {
+        return FastLine::Comment(line_end(b, start + 1));
     }
-    if !b.starts_with(b"CONFIG_") {
-        return FastLine::Other;
+    if b[start..].starts_with(b"CONFIG_") {
+        // It stops at the line's end at the latest ('\n' is unprintable).
+        if let Some(eq) = first_eq_or_unprintable(b, start + 7).filter(|&i| b[i] == b'=') {
+            return FastLine::Setting { eq, end: line_end(b, eq + 1) };
+        }
     }
-    match first_eq_or_unprintable(b, 7) {
-        Some(i) if b[i] == b'=' => FastLine::Setting(&line[..i], &line[i + 1..]),
-        _ => FastLine::Other,
+    FastLine::Other(line_end(b, start))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The index of the first `\n` from `from` on, or the text's length;
+/// eight bytes at a time.
+fn line_end(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let y = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(b'\n'));
+        // Exactly the zero bytes of y (no borrow between bytes).
+        let zero = !(((y & !HIGH) + !HIGH) | y) & HIGH;
+        if zero != 0 {
+            return i + (zero.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
+    b[i.min(b.len())..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p)
 }
 
 /// The index of the first byte from `from` on that is `=` or not
 /// printable ASCII (`!`..=`~`), eight bytes at a time: the names of a
 /// `.config` are most of its bytes.
 fn first_eq_or_unprintable(b: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
     while let Some(chunk) = b.get(i..i + 8) {
         let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
@@ -221,6 +246,22 @@ mod tests {
         let e = Kconfig::parse("CONFIG_A=y\nnot a config line\n").unwrap_err();
         assert_eq!(e, LineError::NotSetting { line: 2, text: "not a config line".into() });
         assert_eq!(e.to_string(), "line 2: expected CONFIG_NAME=value, got \"not a config line\"");
+    }
+
+    #[test]
+    fn line_ends_are_found_as_a_byte_loop_finds_them() {
+        let slow = |b: &[u8], from: usize| b[from..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| from + p);
+        for len in 0..20 {
+            for at in 0..len {
+                for c in [b'\n', 0x0b, 0x8a, 0x0a ^ 0x80, 0, b'x'] {
+                    let mut text = vec![b'a'; len];
+                    text[at] = c;
+                    for from in 0..=len {
+                        assert_eq!(line_end(&text, from), slow(&text, from), "{text:?} from {from}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
