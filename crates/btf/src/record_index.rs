@@ -19,8 +19,9 @@
 //! error, never a read out of bounds.
 //!
 //! Layout (little-endian): the magic `BPFLDRIX`, version, record count,
-//! kinds bitmask, anonymous enum count, name count, a zero word, the
-//! blob's length and fingerprint (u64 each); then the record offsets
+//! kinds bitmask, anonymous enum count, name count, a check word (a hash
+//! of the header with it zeroed: the kinds, counts and fingerprint are
+//! read as they are), the blob's length and fingerprint (u64 each); then the record offsets
 //! (u32 each), the anonymous enum ids (u32 each) and the names as
 //! (hash u32, id u32) sorted by hash, then id: the hash is the high half
 //! of the essential name's [`hash`], and only picks candidates, whose
@@ -101,6 +102,9 @@ impl<'a> RecordIndex<'a> {
             ))
             .at(12));
         }
+        if word(bytes, 28) != header_check(&bytes[..HEADER_LEN]) {
+            return Err(index_error("its header does not match its check word (damaged)").at(28));
+        }
         if dword(bytes, 32) != blob.total_len as u64 || dword(bytes, 40) != blob.fingerprint() {
             return Err(index_error(format!(
                 "made from another BTF file (of {} bytes; this one has {}, or differs in content): write the index again",
@@ -143,6 +147,15 @@ impl<'a> RecordIndex<'a> {
     }
 }
 
+/// The check word of an index header: a hash of its bytes with the check
+/// word itself (at 28) taken as zero.
+fn header_check(header: &[u8]) -> u32 {
+    let mut h = [0u8; HEADER_LEN];
+    h.copy_from_slice(&header[..HEADER_LEN]);
+    h[28..32].fill(0);
+    (hash(&h) >> 32) as u32
+}
+
 /// The key of an essential name in the names table.
 fn name_key(ess: &[u8]) -> u32 {
     (hash(ess) >> 32) as u32
@@ -183,6 +196,8 @@ pub(crate) fn write(btf: &Btf, offsets: &[u32], kinds: u32, blob: &BlobLayout<'_
     }
     out.extend_from_slice(&(blob.total_len as u64).to_le_bytes());
     out.extend_from_slice(&blob.fingerprint().to_le_bytes());
+    let check = header_check(&out);
+    out[28..32].copy_from_slice(&check.to_le_bytes());
     offsets.iter().chain(&anonymous_enums).for_each(|w| out.extend_from_slice(&w.to_le_bytes()));
     for (key, id) in names {
         out.extend_from_slice(&key.to_le_bytes());
