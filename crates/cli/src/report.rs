@@ -113,6 +113,8 @@ pub struct DebExtractReport<'a> {
     /// Where the vmlinux BTF came from.
     pub kernel: String,
     pub vmlinux_btf_bytes: usize,
+    /// The size of `vmlinux.btf.idx`, its record index (`btf index`).
+    pub record_index_bytes: usize,
     /// A `config` file was written.
     pub config: bool,
     pub modules: Vec<ExtractedModuleReport>,

@@ -51,6 +51,11 @@ fn extract_listed_modules_of_a_debian_package() {
     }
     let vmlinux = fs::read(out.join("vmlinux.btf")).unwrap();
     assert_eq!(Some(digest(&vmlinux).as_str()), expected_digest(&format!("{rel}.btf")));
+    // With its record index, which a check of the directory then uses.
+    let index_bytes = fs::metadata(out.join("vmlinux.btf.idx")).unwrap().len();
+    assert_eq!(v["record_index_bytes"].as_u64(), Some(index_bytes));
+    assert!(index_bytes > 100_000 && index_bytes * 3 < vmlinux.len() as u64, "{index_bytes}");
+    assert_eq!(bpfld_fleet::TargetFiles::locate(&out).unwrap().record_index, Some(out.join("vmlinux.btf.idx")));
 
     // The directory exists now: only --force replaces it.
     let (code, _, stderr) = bpfld(&["btf", "extract", deb.to_str().unwrap(), "-o", out.to_str().unwrap()]);

@@ -96,6 +96,10 @@ fn run_deb(args: &ExtractArgs) -> CliResult {
     };
     let start = Instant::now();
     let report = extract_deb(&args.input, &args.output, &options).map_err(|e| e.to_string())?;
+    // A release directory is made to be checked against: its record index
+    // spares every check the walk over its records (`btf index`).
+    let files = bpfld_fleet::TargetFiles::locate(&args.output).map_err(|e| e.to_string())?;
+    let index = bpfld_fleet::record_index::write_record_index(&files).map_err(|e| e.to_string())?;
     let secs = start.elapsed().as_secs_f64();
     let out = args.output.display();
     if args.json {
@@ -111,6 +115,7 @@ fn run_deb(args: &ExtractArgs) -> CliResult {
             data_tar: &report.data_tar,
             kernel: report.kernel_source.describe(),
             vmlinux_btf_bytes: report.vmlinux_btf_len,
+            record_index_bytes: index.bytes,
             config: report.config,
             modules,
             modules_without_btf: &report.modules_without_btf,
@@ -121,6 +126,7 @@ fn run_deb(args: &ExtractArgs) -> CliResult {
     } else {
         println!("{}: release {} ({})", args.input.display(), report.release, report.data_tar);
         println!("  {out}/vmlinux.btf: {} bytes ({})", report.vmlinux_btf_len, report.kernel_source.describe());
+        println!("  {out}/vmlinux.btf.idx: {} bytes (record index)", index.bytes);
         if report.config {
             println!("  {out}/config");
         } else {
