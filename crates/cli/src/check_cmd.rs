@@ -63,11 +63,8 @@ pub struct CheckInputs {
 impl CheckInputs {
     pub fn open(a: &CheckArgs) -> Result<CheckInputs, String> {
         let objects = a.objs.iter().map(|p| open_object(p).map(|o| (p.clone(), o))).collect::<Result<Vec<_>, _>>()?;
-        let targets = a
-            .kernels
-            .iter()
-            .map(|k| TargetFiles::validate(k).map(|f| (k.clone(), f)).map_err(|e| format!("-k {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let files = TargetFiles::validate_all(&a.kernels, a.jobs).map_err(|e| format!("-k {e}"))?;
+        let targets = a.kernels.iter().cloned().zip(files).collect();
         Ok(CheckInputs { objects, targets })
     }
 }

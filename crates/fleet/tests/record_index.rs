@@ -151,3 +151,23 @@ fn an_index_of_another_kernel_or_a_damaged_one_is_an_error() {
     assert!(refused >= 200 && planned > 0, "{refused} refused, {planned} planned");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Validating many paths on several threads answers as one by one: every
+/// target in order, or the first bad path's error.
+#[test]
+fn paths_validated_in_parallel_answer_in_order() {
+    let Some(shared) = shared_btf_dir() else { return };
+    let (dir, paths) = linked_kernels(&shared, "validate");
+    let many: Vec<PathBuf> = (0..50).map(|i| paths[i % paths.len()].clone()).collect();
+    for threads in [1, 2, 7] {
+        let all = TargetFiles::validate_all(&many, threads).unwrap();
+        let one_by_one: Vec<TargetFiles> = many.iter().map(|p| TargetFiles::validate(p).unwrap()).collect();
+        assert_eq!(format!("{all:?}"), format!("{one_by_one:?}"), "{threads} threads");
+    }
+    let mut bad = many.clone();
+    bad[30] = dir.join("missing.btf");
+    bad[40] = dir.join("also-missing.btf");
+    let e = TargetFiles::validate_all(&bad, 4).unwrap_err();
+    assert!(e.to_string().contains("missing.btf") && !e.to_string().contains("also-missing"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
