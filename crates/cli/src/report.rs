@@ -83,6 +83,23 @@ pub struct BtfMinReport<'a> {
     pub original_ids: &'a [u32],
 }
 
+/// `bpfld btf index --json`: the indexes written, in the order given.
+#[derive(Serialize)]
+pub struct BtfIndexReport {
+    pub indexes: Vec<WrittenIndexReport>,
+}
+
+/// One record index written by `btf index`.
+#[derive(Serialize)]
+pub struct WrittenIndexReport {
+    /// The index file.
+    pub path: String,
+    pub bytes: usize,
+    /// The vmlinux BTF it indexes.
+    pub vmlinux: String,
+    pub types: u32,
+}
+
 /// `bpfld btf extract --json` of one kernel image or module.
 #[derive(Serialize)]
 pub struct BtfExtractReport {

@@ -261,6 +261,16 @@ fn btf_index_then_check_answers_the_same() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 2, "{out}");
     assert!(out.contains(&format!("{K61}.btf.idx")) && out.contains("types"), "{out}");
+    args.push("--json");
+    let (code, out, err) = bpfld(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], "btf-index");
+    let indexes = v["indexes"].as_array().unwrap();
+    assert_eq!(indexes.len(), 2);
+    let first = dir.join(format!("{K61}.btf.idx"));
+    assert_eq!(indexes[0]["path"], first.display().to_string());
+    assert_eq!(indexes[0]["bytes"].as_u64(), Some(std::fs::metadata(&first).unwrap().len()));
     let (code, with, err) = check(&kernels);
     assert_eq!(code, 0, "{err}");
     assert_eq!(with, without);

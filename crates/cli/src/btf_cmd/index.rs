@@ -8,6 +8,7 @@ use bpfld_fleet::record_index::write_record_index;
 use bpfld_fleet::TargetFiles;
 use clap::Args;
 
+use crate::report::{BtfIndexReport, WrittenIndexReport};
 use crate::CliResult;
 
 #[derive(Args)]
@@ -16,14 +17,30 @@ pub struct IndexArgs {
     /// directories beside `NAME.btf` (docs/targets.md).
     #[arg(required = true, value_name = "KERNEL")]
     pub kernels: Vec<PathBuf>,
+    /// Print what was written as JSON (each index's path and size, the BTF
+    /// it indexes and its type count) instead of a line per kernel
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: IndexArgs) -> CliResult {
     // Every path is checked before anything is written.
     let targets = a.kernels.iter().map(|k| TargetFiles::validate(k).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let mut indexes = Vec::new();
     for files in &targets {
         let written = write_record_index(files).map_err(|e| e.to_string())?;
-        println!("{}: {} bytes, {} types (of {})", written.path.display(), written.bytes, written.types, written.vmlinux.display());
+        if !a.json {
+            println!("{}: {} bytes, {} types (of {})", written.path.display(), written.bytes, written.types, written.vmlinux.display());
+        }
+        indexes.push(WrittenIndexReport {
+            path: written.path.display().to_string(),
+            bytes: written.bytes,
+            vmlinux: written.vmlinux.display().to_string(),
+            types: written.types,
+        });
+    }
+    if a.json {
+        crate::report::print_document("btf-index", &BtfIndexReport { indexes });
     }
     Ok(ExitCode::SUCCESS)
 }
