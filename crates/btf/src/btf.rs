@@ -85,6 +85,138 @@ impl std::fmt::Debug for Btf {
     }
 }
 
+/// Where a blob's sections are, from its header (checked).
+struct Layout {
+    swap: bool,
+    hdr_len: usize,
+    types_start: usize,
+    types_end: usize,
+    str_start: usize,
+    str_end: usize,
+}
+
+impl Layout {
+    fn read(data: &[u8]) -> Result<Layout> {
+        if data.len() < HEADER_LEN {
+            return Err(Error::new(Section::Header, format!("truncated: {} bytes, the header alone needs {HEADER_LEN}", data.len())));
+        }
+        let magic_le = u16::from_le_bytes([data[0], data[1]]);
+        if magic_le != MAGIC && magic_le.swap_bytes() != MAGIC {
+            return Err(Error::new(Section::Header, format!("bad magic {:#06x} (want {MAGIC:#06x} in either byte order)", magic_le)).at(0));
+        }
+        // The file is big-endian if its magic reads swapped as little-endian.
+        let swap = magic_le != MAGIC;
+        let r = Reader { data, swap };
+        let version = data[2];
+        if version != 1 {
+            return Err(Error::new(Section::Header, format!("unsupported version {version}")).at(2));
+        }
+        let hdr_len = r.u32(4) as usize;
+        if hdr_len < HEADER_LEN || hdr_len > data.len() {
+            return Err(Error::new(Section::Header, format!("header length {hdr_len} out of range ({HEADER_LEN}..={})", data.len())).at(4));
+        }
+        // A longer header is allowed only if the extra bytes are zero, as in
+        // the kernel: they would be fields we do not understand.
+        if data[HEADER_LEN..hdr_len].iter().any(|&b| b != 0) {
+            return Err(Error::new(Section::Header, "unknown non-zero header fields").at(HEADER_LEN));
+        }
+        let (type_off, type_len) = (r.u32(8) as usize, r.u32(12) as usize);
+        let (str_off, str_len) = (r.u32(16) as usize, r.u32(20) as usize);
+        let body = data.len() - hdr_len;
+        let range = |off: usize, len: usize, what: &str, at: usize| -> Result<(usize, usize)> {
+            match off.checked_add(len) {
+                Some(end) if end <= body => Ok((hdr_len + off, hdr_len + end)),
+                _ => Err(Error::new(
+                    Section::Header,
+                    format!("{what} section [{off:#x}, +{len:#x}) runs past the end of the data ({body:#x} bytes after the header)"),
+                )
+                .at(at)),
+            }
+        };
+        let (types_start, types_end) = range(type_off, type_len, "type", 8)?;
+        let (str_start, str_end) = range(str_off, str_len, "string", 16)?;
+        if type_off % 4 != 0 {
+            return Err(Error::new(Section::Header, format!("type section offset {type_off:#x} is not 4-byte aligned")).at(8));
+        }
+        if types_start < str_end && str_start < types_end {
+            return Err(Error::new(Section::Header, "type and string sections overlap").at(8));
+        }
+        Ok(Layout { swap, hdr_len, types_start, types_end, str_start, str_end })
+    }
+}
+
+/// Where a blob's type ids and string offsets start (after its base's),
+/// its string section checked.
+struct Numbering {
+    first_id: u32,
+    first_str: u32,
+    /// One past the last string offset, the base's strings included.
+    total_str: u32,
+}
+
+impl Numbering {
+    fn of(strs: &[u8], base: Option<&Btf>) -> Result<Numbering> {
+        let (first_id, first_str) = match base {
+            None => {
+                if strs.first() != Some(&0) {
+                    return Err(Error::new(Section::Strings, "string section must start with an empty string").at(0));
+                }
+                (1u32, 0u32)
+            }
+            Some(b) => (b.type_count(), b.strings_len()),
+        };
+        if !strs.is_empty() && strs.last() != Some(&0) {
+            return Err(Error::new(Section::Strings, "string section is not NUL-terminated").at(strs.len() - 1));
+        }
+        let total_str = first_str as u64 + strs.len() as u64;
+        if total_str > u32::MAX as u64 {
+            return Err(Error::new(Section::Strings, "string section too large"));
+        }
+        Ok(Numbering { first_id, first_str, total_str: total_str as u32 })
+    }
+}
+
+/// What finding the records gives: their offsets, the kinds present and,
+/// for a targeted view, the wanted names, the ids they may name and the
+/// anonymous enums.
+struct Records {
+    offsets: Offsets,
+    kinds: u32,
+    partial: Option<(WantedNames, Vec<u32>, Vec<u32>)>,
+}
+
+/// Finds the records of the blob `data` as `walking` says.
+fn find_records(data: &[u8], layout: &Layout, numbering: &Numbering, base: Option<&Btf>, walking: Walking<'_>) -> Result<Records> {
+    let types = Reader { data: &data[layout.types_start..layout.types_end], swap: layout.swap };
+    let strs = &data[layout.str_start..layout.str_end];
+    match walking {
+        Walking::Full => {
+            let (offsets, kinds) = scan_types(types, numbering.first_id, numbering.total_str)?;
+            Ok(Records { offsets: Offsets::Walked(offsets), kinds, partial: None })
+        }
+        Walking::Targeted(w) => {
+            let base_strs = base.filter(|b| b.inner.first_str == 0).map(|b| b.str_bytes());
+            let probe = NameProbe { wanted: w, own: strs, first_str: numbering.first_str, base: base_strs };
+            let walk = walk_types(types, numbering.first_id, numbering.total_str, &probe)?;
+            Ok(Records {
+                offsets: Offsets::Walked(walk.offsets),
+                kinds: walk.kinds,
+                partial: Some((w.clone(), walk.hits, walk.anonymous_enums)),
+            })
+        }
+        Walking::Indexed(w, index_bytes) => {
+            if base.is_some() {
+                return Err(Error::new(Section::RecordIndex, "a record index is for a base BTF, not a split one"));
+            }
+            let blob = BlobLayout { header: &data[..layout.hdr_len], types: types.data, strings: strs, total_len: data.len() };
+            let index = RecordIndex::read((**index_bytes).as_ref(), &blob)?;
+            let hits: Vec<u32> = w.essentials().flat_map(|ess| index.candidates(ess)).collect();
+            let offsets = Offsets::Indexed { bytes: index_bytes.clone(), start: index.offsets_start(), count: index.count() };
+            Ok(Records { offsets, kinds: index.kinds, partial: Some((w.clone(), hits, index.anonymous_enums())) })
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct Reader<'a> {
     pub(crate) data: &'a [u8],
@@ -181,114 +313,31 @@ impl Btf {
 
     fn parse_inner(bytes: Bytes, base: Option<Btf>, walking: Walking<'_>) -> Result<Btf> {
         let data: &[u8] = (*bytes).as_ref();
-        if data.len() < HEADER_LEN {
-            return Err(Error::new(Section::Header, format!("truncated: {} bytes, the header alone needs {HEADER_LEN}", data.len())));
-        }
-        let magic_le = u16::from_le_bytes([data[0], data[1]]);
-        if magic_le != MAGIC && magic_le.swap_bytes() != MAGIC {
-            return Err(Error::new(Section::Header, format!("bad magic {:#06x} (want {MAGIC:#06x} in either byte order)", magic_le)).at(0));
-        }
-        // The file is big-endian if its magic reads swapped as little-endian.
-        let file_swap = magic_le != MAGIC;
-        let r = Reader { data, swap: file_swap };
-        let version = data[2];
-        if version != 1 {
-            return Err(Error::new(Section::Header, format!("unsupported version {version}")).at(2));
-        }
-        let hdr_len = r.u32(4) as usize;
-        if hdr_len < HEADER_LEN || hdr_len > data.len() {
-            return Err(Error::new(Section::Header, format!("header length {hdr_len} out of range ({HEADER_LEN}..={})", data.len())).at(4));
-        }
-        // A longer header is allowed only if the extra bytes are zero, as in
-        // the kernel: they would be fields we do not understand.
-        if data[HEADER_LEN..hdr_len].iter().any(|&b| b != 0) {
-            return Err(Error::new(Section::Header, "unknown non-zero header fields").at(HEADER_LEN));
-        }
-        let type_off = r.u32(8) as usize;
-        let type_len = r.u32(12) as usize;
-        let str_off = r.u32(16) as usize;
-        let str_len = r.u32(20) as usize;
-        let body = data.len() - hdr_len;
-        let range = |off: usize, len: usize, what: &str, at: usize| -> Result<(usize, usize)> {
-            match off.checked_add(len) {
-                Some(end) if end <= body => Ok((hdr_len + off, hdr_len + end)),
-                _ => Err(Error::new(
-                    Section::Header,
-                    format!("{what} section [{off:#x}, +{len:#x}) runs past the end of the data ({body:#x} bytes after the header)"),
-                )
-                .at(at)),
-            }
-        };
-        let (types_start, types_end) = range(type_off, type_len, "type", 8)?;
-        let (str_start, str_end) = range(str_off, str_len, "string", 16)?;
-        if type_off % 4 != 0 {
-            return Err(Error::new(Section::Header, format!("type section offset {type_off:#x} is not 4-byte aligned")).at(8));
-        }
-        if types_start < str_end && str_start < types_end {
-            return Err(Error::new(Section::Header, "type and string sections overlap").at(8));
-        }
-        let strs = &data[str_start..str_end];
-        let (first_id, first_str) = match &base {
-            None => {
-                if strs.first() != Some(&0) {
-                    return Err(Error::new(Section::Strings, "string section must start with an empty string").at(0));
-                }
-                (1u32, 0u32)
-            }
-            Some(b) => (b.type_count(), b.strings_len()),
-        };
-        if !strs.is_empty() && strs.last() != Some(&0) {
-            return Err(Error::new(Section::Strings, "string section is not NUL-terminated").at(str_len - 1));
-        }
-        let total_str = first_str as u64 + str_len as u64;
-        if total_str > u32::MAX as u64 {
-            return Err(Error::new(Section::Strings, "string section too large"));
-        }
-        let types = Reader { data: &data[types_start..types_end], swap: file_swap };
+        let layout = Layout::read(data)?;
+        let strs = &data[layout.str_start..layout.str_end];
+        let numbering = Numbering::of(strs, base.as_ref())?;
         let indexed = matches!(walking, Walking::Indexed(..));
-        let (offsets, kinds, partial) = match walking {
-            Walking::Full => {
-                let (offsets, kinds) = scan_types(types, first_id, total_str as u32)?;
-                (Offsets::Walked(offsets), kinds, None)
-            }
-            Walking::Targeted(w) => {
-                let base_strs = base.as_ref().filter(|b| b.inner.first_str == 0).map(|b| b.str_bytes());
-                let probe = NameProbe { wanted: w, own: strs, first_str, base: base_strs };
-                let walk = walk_types(types, first_id, total_str as u32, &probe)?;
-                (Offsets::Walked(walk.offsets), walk.kinds, Some((w.clone(), walk.hits, walk.anonymous_enums)))
-            }
-            Walking::Indexed(w, index) => {
-                if base.is_some() {
-                    return Err(Error::new(Section::RecordIndex, "a record index is for a base BTF, not a split one"));
-                }
-                let layout = BlobLayout { header: &data[..hdr_len], types: types.data, strings: strs, total_len: data.len() };
-                let index_bytes = index.clone();
-                let index = RecordIndex::read((**index).as_ref(), &layout)?;
-                let hits: Vec<u32> = w.essentials().flat_map(|ess| index.candidates(ess)).collect();
-                let offsets = Offsets::Indexed { bytes: index_bytes, start: index.offsets_start(), count: index.count() };
-                (offsets, index.kinds, Some((w.clone(), hits, index.anonymous_enums())))
-            }
-        };
+        let records = find_records(data, &layout, &numbering, base.as_ref(), walking)?;
         let mut btf = Btf {
             inner: Arc::new(Inner {
                 bytes,
-                swap: file_swap,
-                types_start,
-                types_end,
-                str_start,
-                str_end,
-                offsets,
+                swap: layout.swap,
+                types_start: layout.types_start,
+                types_end: layout.types_end,
+                str_start: layout.str_start,
+                str_end: layout.str_end,
+                offsets: records.offsets,
                 base,
-                first_id,
-                first_str,
+                first_id: numbering.first_id,
+                first_str: numbering.first_str,
                 index: OnceLock::new(),
                 partial: None,
                 fallbacks: AtomicUsize::new(0),
-                kinds,
+                kinds: records.kinds,
                 indexed,
             }),
         };
-        if let Some((w, hits, anonymous_enums)) = partial {
+        if let Some((w, hits, anonymous_enums)) = records.partial {
             let mut index = btf.partial_index(w, hits);
             index.anonymous_enums = anonymous_enums;
             Arc::get_mut(&mut btf.inner).expect("not shared yet").partial = Some(index);
