@@ -4,7 +4,7 @@
 //! `bpf_core_calc_field_relo`, `bpf_core_calc_type_relo`,
 //! `bpf_core_calc_enumval_relo` and `bpf_core_calc_relo`.
 
-use super::error::CoreError;
+use super::error::{Accessed, CoreError};
 use bpfld_btf::ext::CoreReloKind;
 use bpfld_btf::int_encoding;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs};
@@ -65,7 +65,7 @@ fn element_size(btf: &Btf, id: u32) -> Result<u32, CoreError> {
             None => return size(btf, eid),
         }
     }
-    Err(CoreError::Malformed(format!("array element chain of [{id}] does not end (a loop?)")))
+    Err(CoreError::ArrayChainLoop { type_id: id })
 }
 
 /// Field relocations (`bpf_core_calc_field_relo`). `spec` is `None` when no
@@ -93,7 +93,7 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
         return Ok(Calc::Poison);
     };
     let btf = spec.btf;
-    let acc = *spec.accessors.last().ok_or_else(|| CoreError::Malformed("spec has no accessor".into()))?;
+    let acc = *spec.accessors.last().ok_or(CoreError::NoAccessor { local: false })?;
     let mut out = FieldOut::default();
 
     if acc.name.is_none() {
@@ -104,7 +104,7 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
                 out.type_id = acc.type_id;
             }
             CoreReloKind::FieldByteSize => out.val = u64::from(size(btf, acc.type_id)?),
-            _ => return Err(CoreError::Unsupported(format!("relocation kind {} can't be applied to array access", kind.name()))),
+            _ => return Err(CoreError::NotArrayAccess { kind }),
         }
         if let Some(v) = validate {
             *v = true;
@@ -113,10 +113,11 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
     }
 
     let t = btf.type_by_id(acc.type_id)?;
-    let m = t
-        .members()
-        .nth(acc.idx as usize)
-        .ok_or_else(|| CoreError::Malformed(format!("member {} of [{}] missing", acc.idx, acc.type_id)))?;
+    let m = t.members().nth(acc.idx as usize).ok_or(CoreError::AccessorMissing {
+        accessed: Accessed::Member,
+        type_id: acc.type_id,
+        index: acc.idx,
+    })?;
     let (field_type_id, mt) = skip_mods_and_typedefs(btf, m.type_id)?;
     let bit_off = spec.bit_offset;
     let mut bit_sz = m.bitfield_size;
@@ -126,12 +127,12 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
         // libbpf reads the field type's `size` word as is.
         let mut bsz = mt.map_or(0, |t| t.raw_size_or_type());
         if bsz == 0 {
-            return Err(CoreError::Malformed(format!("bitfield member {} of [{}] has a type without size", acc.idx, acc.type_id)));
+            return Err(CoreError::BitfieldSizeless { type_id: acc.type_id, index: acc.idx });
         }
         let mut boff = bit_off / 8 / bsz * bsz;
         while bit_off.wrapping_add(bit_sz).wrapping_sub(boff.wrapping_mul(8)) > bsz.wrapping_mul(8) {
             if bsz >= 8 {
-                return Err(CoreError::Incompatible("bitfield can't be read with a 64-bit load: relocation can't be satisfied".into()));
+                return Err(CoreError::BitfieldTooWide { type_id: acc.type_id, index: acc.idx });
             }
             bsz *= 2;
             boff = bit_off / 8 / bsz * bsz;
@@ -180,7 +181,7 @@ fn calc_field(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut
                 *v = true;
             }
         }
-        _ => return Err(CoreError::Unsupported(format!("relocation kind {} is not a field relocation", kind.name()))),
+        _ => return Err(CoreError::NotFieldKind { kind }),
     }
     Ok(Calc::Value(out))
 }
@@ -207,7 +208,7 @@ fn calc_type(kind: CoreReloKind, spec: Option<&Spec<'_>>, validate: Option<&mut 
         }
         CoreReloKind::TypeExists | CoreReloKind::TypeMatches => Ok(1),
         CoreReloKind::TypeSize => Ok(u64::from(size(spec.btf, spec.root_type_id)?)),
-        _ => Err(CoreError::Unsupported(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw()))),
+        _ => Err(CoreError::UnrecognizedReloKind { kind }),
     }
 }
 
@@ -226,15 +227,16 @@ fn calc_enumval(kind: CoreReloKind, spec: Option<&Spec<'_>>) -> Result<Calc<u64>
             let Some(spec) = spec else {
                 return Ok(Calc::Poison);
             };
-            let acc = spec.accessors.first().ok_or_else(|| CoreError::Malformed("spec has no accessor".into()))?;
+            let acc = spec.accessors.first().ok_or(CoreError::NoAccessor { local: false })?;
             let t = spec.btf.type_by_id(acc.type_id)?;
-            let e = t
-                .enumerators()
-                .nth(acc.idx as usize)
-                .ok_or_else(|| CoreError::Malformed(format!("enumerator {} of [{}] missing", acc.idx, acc.type_id)))?;
+            let e = t.enumerators().nth(acc.idx as usize).ok_or(CoreError::AccessorMissing {
+                accessed: Accessed::Enumerator,
+                type_id: acc.type_id,
+                index: acc.idx,
+            })?;
             Ok(Calc::Value(if t.kind() == Kind::Enum { e.value as u32 as i32 as i64 as u64 } else { e.value }))
         }
-        _ => Err(CoreError::Unsupported(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw()))),
+        _ => Err(CoreError::UnrecognizedReloKind { kind }),
     }
 }
 
@@ -304,7 +306,7 @@ pub(crate) fn calc_relo(kind: CoreReloKind, local: &Spec<'_>, targ: Option<&Spec
             }
         }
     } else {
-        return Err(CoreError::Unsupported(format!("unrecognized CO-RE relocation {} ({})", kind.name(), kind.raw())));
+        return Err(CoreError::UnrecognizedReloKind { kind });
     }
     Ok(res)
 }

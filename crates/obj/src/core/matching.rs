@@ -7,7 +7,7 @@
 //! error (`Err`: the whole relocation, and with it the load, fails — libbpf
 //! does not try the next candidate after an error).
 
-use super::error::CoreError;
+use super::error::{Accessed, CoreError};
 use bpfld_btf::ext::CoreReloKind;
 use bpfld_btf::name::essential_len;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs, MAX_RESOLVE_DEPTH};
@@ -42,7 +42,7 @@ pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> R
         return Ok(ok.then_some(ts));
     }
     let Some(first) = local.accessors.first() else {
-        return Err(CoreError::Malformed("local spec has no accessor".into()));
+        return Err(CoreError::NoAccessor { local: true });
     };
     if local.kind.is_enumval() {
         let (tid, tt) = skip_mods_and_typedefs(targ, targ_id)?;
@@ -62,7 +62,7 @@ pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> R
         return Ok(None);
     }
     if !local.kind.is_field() {
-        return Err(CoreError::Unsupported(format!("unknown relocation kind {}", local.kind.raw())));
+        return Err(CoreError::UnknownReloKind { kind: local.kind });
     }
 
     let mut targ_id = targ_id;
@@ -88,7 +88,7 @@ pub(crate) fn match_spec<'b>(local: &Spec<'_>, targ: &'b Btf, targ_id: u32) -> R
             targ_id = skip_mods_and_typedefs(targ, a.elem_type)?.0;
         }
         if ts.raw.len() == MAX_SPEC_LEN {
-            return Err(CoreError::Malformed(format!("target spec nests deeper than {MAX_SPEC_LEN} steps")));
+            return Err(CoreError::SpecTooDeep);
         }
         ts.accessors.push(Accessor { type_id: targ_id, idx: lacc.idx, name: None });
         ts.raw.push(lacc.idx);
@@ -115,14 +115,15 @@ fn match_member<'b>(local: &Btf, lacc: &Accessor<'_>, targ: &'b Btf, targ_id: u3
         return Ok(None);
     };
     let lt = local.type_by_id(lacc.type_id)?;
-    let lm = lt
-        .members()
-        .nth(lacc.idx as usize)
-        .ok_or_else(|| CoreError::Malformed(format!("local member {} of [{}] missing", lacc.idx, lacc.type_id)))?;
+    let lm = lt.members().nth(lacc.idx as usize).ok_or(CoreError::AccessorMissing {
+        accessed: Accessed::LocalMember,
+        type_id: lacc.type_id,
+        index: lacc.idx,
+    })?;
     let lname = lacc.name.unwrap_or(b"");
     for (i, m) in tt.members().enumerate() {
         if ts.raw.len() == MAX_SPEC_LEN {
-            return Err(CoreError::Malformed(format!("target spec nests deeper than {MAX_SPEC_LEN} steps")));
+            return Err(CoreError::SpecTooDeep);
         }
         // Speculate that this member is the one.
         ts.bit_offset = ts.bit_offset.wrapping_add(m.bit_offset);
@@ -201,7 +202,5 @@ pub(crate) fn fields_are_compat(local: &Btf, local_id: u32, targ: &Btf, targ_id:
             _ => false,
         });
     }
-    Err(CoreError::Malformed(format!(
-        "array element types of local [{local_id}] and target [{targ_id}] do not end within {MAX_RESOLVE_DEPTH} steps (a loop?)"
-    )))
+    Err(CoreError::ArrayElementsLoop { local: local_id, target: targ_id })
 }

@@ -38,7 +38,7 @@ use crate::object::Object;
 use crate::target::{BtfOwner, Target};
 
 pub use candidates::Candidate;
-pub use error::CoreError;
+pub use error::{Accessed, CoreError, Indexed, InsnForm};
 pub use patch::PatchAction;
 pub use spec::log_spec;
 
@@ -279,7 +279,7 @@ fn apply_one(
     insn_idx: usize,
 ) -> std::result::Result<CoreRelocation, CoreError> {
     if insn_idx >= insns.len() {
-        return Err(CoreError::Malformed(format!("instruction {insn_idx} is past the end of the function ({} instructions)", insns.len())));
+        return Err(CoreError::InsnOutOfRange { insn: insn_idx, len: insns.len() });
     }
     let resolved = resolve::resolve(rec, access, local, target, cache)?;
     let action = patch::patch_insn(insns, insn_idx, &resolved.res)?;

@@ -2,7 +2,7 @@
 //! the instruction holds what the local BTF predicts; or poisoning it.
 //! libbpf 1.7's `bpf_core_patch_insn` and `bpf_core_poison_insn`.
 
-use super::error::CoreError;
+use super::error::{CoreError, InsnForm};
 use bpfld_asm::insn::{op, poison};
 use bpfld_asm::Insn;
 
@@ -58,7 +58,7 @@ fn mem_size_code(bytes: u32) -> Option<u8> {
 fn poison_at(insns: &mut [Insn], idx: usize) -> Result<PatchAction, CoreError> {
     if insns[idx].is_ld_imm64() {
         let Some(next) = insns.get_mut(idx + 1) else {
-            return Err(CoreError::Malformed(format!("insn #{idx} (LDIMM64) is cut off by the end of the function")));
+            return Err(CoreError::LdImm64CutOff { insn: idx });
         };
         poison_insn(next);
     }
@@ -88,7 +88,7 @@ fn poison_at(insns: &mut [Insn], idx: usize) -> Result<PatchAction, CoreError> {
 /// Bitfield offsets and shifts are not validated (see `calc`).
 pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Result<PatchAction, CoreError> {
     let Some(&insn) = insns.get(idx) else {
-        return Err(CoreError::Malformed(format!("insn #{idx} is past the end of the function ({} instructions)", insns.len())));
+        return Err(CoreError::InsnOutOfRange { insn: idx, len: insns.len() });
     };
     if res.poison {
         return poison_at(insns, idx);
@@ -97,26 +97,32 @@ pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Resul
     match insn.class() {
         op::ALU | op::ALU64 => {
             if insn.code() & op::X != 0 {
-                return Err(CoreError::Malformed(format!("insn #{idx} (ALU/ALU64) takes a register operand, not an immediate")));
+                return Err(CoreError::AluRegisterOperand { insn: idx });
             }
             if res.validate && insn.imm() as i64 as u64 != orig_val {
-                return Err(CoreError::Malformed(format!(
-                    "unexpected insn #{idx} (ALU/ALU64) value: got {}, exp {orig_val} -> {new_val}",
-                    insn.imm() as u32
-                )));
+                return Err(CoreError::UnexpectedValue {
+                    insn: idx,
+                    form: InsnForm::Alu,
+                    found: u64::from(insn.imm() as u32),
+                    expected: orig_val,
+                    new: new_val,
+                });
             }
             insns[idx].set_imm(new_val as i32);
             Ok(PatchAction::AluImm)
         }
         op::LDX | op::ST | op::STX => {
             if res.validate && insn.off() as i64 as u64 != orig_val {
-                return Err(CoreError::Malformed(format!(
-                    "unexpected insn #{idx} (LDX/ST/STX) value: got {}, exp {orig_val} -> {new_val}",
-                    insn.off() as i32 as u32
-                )));
+                return Err(CoreError::UnexpectedValue {
+                    insn: idx,
+                    form: InsnForm::Mem,
+                    found: u64::from(insn.off() as i32 as u32),
+                    expected: orig_val,
+                    new: new_val,
+                });
             }
             if new_val > i16::MAX as u64 {
-                return Err(CoreError::Incompatible(format!("insn #{idx} (LDX/ST/STX) value too big: {new_val}")));
+                return Err(CoreError::OffsetTooBig { insn: idx, value: new_val });
             }
             if res.fail_memsz_adjust {
                 // libbpf warns "accesses field incorrectly. Make sure you are
@@ -129,13 +135,10 @@ pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Resul
             if res.new_sz != res.orig_sz {
                 let have = mem_size_bytes(insn.code());
                 if have != res.orig_sz {
-                    return Err(CoreError::Malformed(format!(
-                        "insn #{idx} (LDX/ST/STX) unexpected mem size: got {have}, exp {}",
-                        res.orig_sz
-                    )));
+                    return Err(CoreError::UnexpectedMemSize { insn: idx, found: have, expected: res.orig_sz });
                 }
                 let Some(size_code) = mem_size_code(res.new_sz) else {
-                    return Err(CoreError::Incompatible(format!("insn #{idx} (LDX/ST/STX) invalid new mem size: {}", res.new_sz)));
+                    return Err(CoreError::InvalidMemSize { insn: idx, size: res.new_sz });
                 };
                 insns[idx].set_code((insn.code() & (op::MODE_MASK | op::CLASS_MASK)) | size_code);
                 mem_size = Some((res.orig_sz, res.new_sz));
@@ -149,26 +152,30 @@ pub(crate) fn patch_insn(insns: &mut [Insn], idx: usize, res: &ReloRes) -> Resul
                 && insn.off() == 0
                 && second.is_some_and(|s| s.code() == 0 && s.dst_reg() == 0 && s.src_reg() == 0 && s.off() == 0);
             let Some(second) = second.filter(|_| well_formed) else {
-                return Err(CoreError::Malformed(format!("insn #{idx} (LDIMM64) has unexpected form")));
+                return Err(CoreError::BadLdImm64 { insn: idx });
             };
             let imm = u64::from(insn.imm() as u32) | (u64::from(second.imm() as u32) << 32);
             if res.validate && imm != orig_val {
-                return Err(CoreError::Malformed(format!(
-                    "unexpected insn #{idx} (LDIMM64) value: got {imm}, exp {orig_val} -> {new_val}"
-                )));
+                return Err(CoreError::UnexpectedValue {
+                    insn: idx,
+                    form: InsnForm::LdImm64,
+                    found: imm,
+                    expected: orig_val,
+                    new: new_val,
+                });
             }
             insns[idx].set_imm(new_val as u32 as i32);
             insns[idx + 1].set_imm((new_val >> 32) as u32 as i32);
             Ok(PatchAction::LdImm64)
         }
-        _ => Err(CoreError::Malformed(format!(
-            "trying to relocate unrecognized insn #{idx}, code:{:#x}, src:{:#x}, dst:{:#x}, off:{:#x}, imm:{:#x}",
-            insn.code(),
-            insn.src_reg(),
-            insn.dst_reg(),
-            insn.off(),
-            insn.imm()
-        ))),
+        _ => Err(CoreError::UnrecognizedInsn {
+            insn: idx,
+            code: insn.code(),
+            src: insn.src_reg(),
+            dst: insn.dst_reg(),
+            off: insn.off(),
+            imm: insn.imm(),
+        }),
     }
 }
 

@@ -57,10 +57,7 @@ pub(crate) fn resolve<'a>(
 ) -> Result<Resolved<'a>, CoreError> {
     let local_id = relo.type_id;
     if local_id >= local.type_count() {
-        return Err(CoreError::Malformed(format!(
-            "type id [{local_id}] out of range (last id is {})",
-            local.type_count().saturating_sub(1)
-        )));
+        return Err(CoreError::TypeIdOutOfRange { type_id: local_id, last: local.type_count().saturating_sub(1) });
     }
     let local_type = if local_id == 0 { None } else { Some(local.type_by_id(local_id)?) };
     let local_name = local_type.map_or(Ok(&[][..]), |t| t.name_bytes())?;
@@ -75,8 +72,7 @@ pub(crate) fn resolve<'a>(
     let mut cands = None;
     if relo.kind != CoreReloKind::TypeIdLocal {
         let Some(lt) = local_type.filter(|_| !local_name.is_empty()) else {
-            return Err(CoreError::Unsupported("anonymous types cannot be relocated".into())
-                .during(format!("target candidate search failed for {}", describe())));
+            return Err(CoreError::AnonymousType { type_id: local_id }.during(format!("target candidate search failed for {}", describe())));
         };
         cands = Some(
             cache.get_or_find(local_id, &lt, target).map_err(|e| e.during(format!("target candidate search failed for {}", describe())))?,
@@ -109,25 +105,22 @@ pub(crate) fn resolve<'a>(
             None => first = Some((cand_res, *cand, cand_spec)),
             Some((res, _, spec)) => {
                 if cand_spec.bit_offset != spec.bit_offset {
-                    return Err(CoreError::Incompatible(format!(
-                        "field offset ambiguity: {} != {} (candidates {} and {})",
-                        cand_spec.bit_offset,
-                        spec.bit_offset,
-                        format_spec(&cand_spec),
-                        format_spec(spec)
-                    )));
+                    return Err(CoreError::OffsetAmbiguity {
+                        bit_offset: cand_spec.bit_offset,
+                        first_bit_offset: spec.bit_offset,
+                        candidate: format_spec(&cand_spec),
+                        first: format_spec(spec),
+                    });
                 }
                 if cand_res.poison != res.poison || cand_res.new_val != res.new_val {
-                    let word = |p: bool| if p { "failure" } else { "success" };
-                    return Err(CoreError::Incompatible(format!(
-                        "relocation decision ambiguity: {} {} != {} {} (candidates {} and {})",
-                        word(cand_res.poison),
-                        cand_res.new_val,
-                        word(res.poison),
-                        res.new_val,
-                        format_spec(&cand_spec),
-                        format_spec(spec)
-                    )));
+                    return Err(CoreError::DecisionAmbiguity {
+                        poison: cand_res.poison,
+                        value: cand_res.new_val,
+                        first_poison: res.poison,
+                        first_value: res.new_val,
+                        candidate: format_spec(&cand_spec),
+                        first: format_spec(spec),
+                    });
                 }
             }
         }

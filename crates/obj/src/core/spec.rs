@@ -16,7 +16,7 @@
 //! relocations need. Enumerator relocations use one index (the enumerator);
 //! type relocations have the access string `"0"` and no accessors.
 
-use super::error::CoreError;
+use super::error::{CoreError, Indexed};
 use bpfld_btf::ext::CoreReloKind;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs};
 use bpfld_btf::{Btf, Kind};
@@ -73,7 +73,7 @@ impl<'b> Spec<'b> {
 pub(crate) fn parse_access(s: &str) -> Result<Vec<u32>, CoreError> {
     let b = s.as_bytes();
     if b.is_empty() || b[0] == b':' {
-        return Err(CoreError::Malformed("access string is empty or starts with ':'".into()));
+        return Err(CoreError::AccessEmpty { access: s.to_string() });
     }
     let mut out = Vec::new();
     let mut i = 0;
@@ -97,21 +97,21 @@ pub(crate) fn parse_access(s: &str) -> Result<Vec<u32>, CoreError> {
             i += 1;
         }
         if i == digits {
-            return Err(CoreError::Malformed(format!("malformed access string '{s}' at byte {start}")));
+            return Err(CoreError::AccessSyntax { access: s.to_string(), byte: Some(start) });
         }
         if negative && value != 0 {
-            return Err(CoreError::Malformed(format!("negative index in access string '{s}'")));
+            return Err(CoreError::AccessNegative { access: s.to_string() });
         }
         if value > i32::MAX as u64 {
-            return Err(CoreError::Malformed(format!("index out of range in access string '{s}'")));
+            return Err(CoreError::AccessIndexTooBig { access: s.to_string() });
         }
         if out.len() == MAX_SPEC_LEN {
-            return Err(CoreError::Malformed(format!("access string '{s}' has more than {MAX_SPEC_LEN} steps")));
+            return Err(CoreError::AccessTooLong { access: s.to_string() });
         }
         out.push(value as u32);
     }
     if out.is_empty() {
-        return Err(CoreError::Malformed(format!("malformed access string '{s}'")));
+        return Err(CoreError::AccessSyntax { access: s.to_string(), byte: None });
     }
     Ok(out)
 }
@@ -153,12 +153,12 @@ pub(crate) fn is_flex_array(btf: &Btf, prev: Option<&Accessor<'_>>, nelems: u32)
 ///   error.
 pub(crate) fn parse_spec<'b>(btf: &'b Btf, type_id: u32, access: &str, kind: CoreReloKind) -> Result<Spec<'b>, CoreError> {
     if access.is_empty() || access.starts_with(':') {
-        return Err(CoreError::Malformed("access string is empty or starts with ':'".into()));
+        return Err(CoreError::AccessEmpty { access: access.to_string() });
     }
     let mut spec = Spec::empty(btf, type_id, kind);
     if kind.is_type() {
         if access != "0" {
-            return Err(CoreError::Malformed(format!("a type relocation's access string must be \"0\", not '{access}'")));
+            return Err(CoreError::TypeAccessNotZero { access: access.to_string() });
         }
         return Ok(spec);
     }
@@ -168,19 +168,21 @@ pub(crate) fn parse_spec<'b>(btf: &'b Btf, type_id: u32, access: &str, kind: Cor
     spec.accessors.push(Accessor { type_id: id, idx: first, name: None });
 
     if kind.is_enumval() {
-        let t = t.filter(|t| t.kind().is_enum()).ok_or_else(|| CoreError::Malformed(format!("[{type_id}] is not an enum")))?;
+        let t = t.filter(|t| t.kind().is_enum()).ok_or(CoreError::NotEnum { type_id })?;
         if spec.raw.len() > 1 {
-            return Err(CoreError::Malformed(format!("an enumerator relocation takes one index, not '{access}'")));
+            return Err(CoreError::EnumAccessTooLong { access: access.to_string() });
         }
-        let e = t
-            .enumerators()
-            .nth(first as usize)
-            .ok_or_else(|| CoreError::Malformed(format!("enumerator index {first} out of range: [{id}] has {} enumerators", t.vlen())))?;
+        let e = t.enumerators().nth(first as usize).ok_or_else(|| CoreError::IndexOutOfRange {
+            indexed: Indexed::Enumerator,
+            type_id: id,
+            index: first,
+            count: t.vlen(),
+        })?;
         spec.accessors[0].name = Some(btf.str_raw(e.name_off)?);
         return Ok(spec);
     }
     if !kind.is_field() {
-        return Err(CoreError::Unsupported(format!("unknown relocation kind {}", kind.raw())));
+        return Err(CoreError::UnknownReloKind { kind });
     }
 
     let sz = size_of(btf, id)?;
@@ -191,15 +193,17 @@ pub(crate) fn parse_spec<'b>(btf: &'b Btf, type_id: u32, access: &str, kind: Cor
         id = sid;
         match t {
             Some(t) if t.kind().is_composite() => {
-                let m = t
-                    .members()
-                    .nth(idx as usize)
-                    .ok_or_else(|| CoreError::Malformed(format!("member index {idx} out of range: [{id}] has {} members", t.vlen())))?;
+                let m = t.members().nth(idx as usize).ok_or_else(|| CoreError::IndexOutOfRange {
+                    indexed: Indexed::Member,
+                    type_id: id,
+                    index: idx,
+                    count: t.vlen(),
+                })?;
                 spec.bit_offset = spec.bit_offset.wrapping_add(m.bit_offset);
                 if m.name_off != 0 {
                     let name = btf.str_raw(m.name_off)?;
                     if name.is_empty() {
-                        return Err(CoreError::Malformed(format!("member {idx} of [{id}] has an empty name")));
+                        return Err(CoreError::EmptyMemberName { type_id: id, index: idx });
                     }
                     spec.accessors.push(Accessor { type_id: id, idx, name: Some(name) });
                 }
@@ -210,17 +214,25 @@ pub(crate) fn parse_spec<'b>(btf: &'b Btf, type_id: u32, access: &str, kind: Cor
                 let (eid, _) = skip_mods_and_typedefs(btf, a.elem_type)?;
                 id = eid;
                 if !is_flex_array(btf, spec.accessors.last(), a.nelems) && idx >= a.nelems {
-                    return Err(CoreError::Malformed(format!("array index {idx} out of range: [{}] has {} elements", t.id(), a.nelems)));
+                    return Err(CoreError::IndexOutOfRange {
+                        indexed: Indexed::ArrayElement,
+                        type_id: t.id(),
+                        index: idx,
+                        count: a.nelems as usize,
+                    });
                 }
                 spec.accessors.push(Accessor { type_id: id, idx, name: None });
                 let esz = size_of(btf, id)?;
                 spec.bit_offset = spec.bit_offset.wrapping_add((u64::from(idx).wrapping_mul(esz).wrapping_mul(8)) as u32);
             }
             other => {
-                return Err(CoreError::Malformed(format!(
-                    "relo for [{type_id}] {access} (at idx {step}) captures type [{id}] of unexpected kind {}",
-                    kind_str(other.map(|t| t.kind()))
-                )));
+                return Err(CoreError::UnexpectedKind {
+                    root: type_id,
+                    access: access.to_string(),
+                    step,
+                    type_id: id,
+                    found: other.map(|t| t.kind()),
+                });
             }
         }
     }

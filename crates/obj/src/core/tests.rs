@@ -10,7 +10,7 @@ use bpfld_btf::writer::{OwnedMember, OwnedType, TypeData, Writer};
 use bpfld_btf::{ArrayInfo, Btf, Kind};
 
 use super::candidates::CandidateCache;
-use super::{apply_one, CoreError, CoreFailure, CoreRelocation, PatchAction};
+use super::{apply_one, CoreError, CoreFailure, CoreRelocation, Indexed, InsnForm, PatchAction};
 use crate::error::{ErrorKind, Kind as _};
 use crate::target::{BtfOwner, ModuleBtf, Target};
 
@@ -526,4 +526,72 @@ fn type_relocations() {
     let (r, _) = apply(&local, &target, &mut c, K::TypeSize, tm, "0", &[alu(4)]).unwrap();
     assert_eq!(r.spec, format!("<type_size> [{tm}] struct tm"));
     assert!(apply(&local, &target, &mut c, K::TypeSize, tm, "0", &[alu(5)]).is_err(), "validated");
+}
+
+/// The error beneath the steps (`During`) that name where it happened.
+fn innermost(e: &CoreError) -> &CoreError {
+    match e {
+        CoreError::During { cause, .. } => innermost(cause),
+        e => e,
+    }
+}
+
+#[test]
+fn errors_carry_their_facts() {
+    let x = layout();
+    let mut c = CandidateCache::default();
+    let arr = x.local.all_types().find(|t| t.kind() == Kind::Array).unwrap().id();
+    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:2:3", &[alu(0)]).unwrap_err();
+    let inner = innermost(&e);
+    assert!(
+        matches!(inner, CoreError::IndexOutOfRange { indexed: Indexed::ArrayElement, type_id, index: 3, count: 3 } if *type_id == arr),
+        "{inner:?}"
+    );
+    assert_eq!(inner.to_string(), format!("array index 3 out of range: [{arr}] has 3 elements"));
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(std::ptr::eq(std::error::Error::source(&e).unwrap().downcast_ref::<CoreError>().unwrap(), inner));
+
+    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:2:2:1", &[ldx(op::W, 20)]).unwrap_err();
+    assert!(matches!(e, CoreError::UnexpectedValue { insn: 0, form: InsnForm::Mem, found: 20, expected: 32, new: 36 }), "{e:?}");
+
+    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:0", &[Insn::new(op::JMP | 0x10, 1, 0, -2, 7)]).unwrap_err();
+    assert!(matches!(e, CoreError::UnrecognizedInsn { insn: 0, code: 0x15, src: 0, dst: 1, off: -2, imm: 7 }), "{e:?}");
+    assert_eq!(e.to_string(), "trying to relocate unrecognized insn #0, code:0x15, src:0x0, dst:0x1, off:0xfffe, imm:0x7");
+
+    let count = x.local.type_count();
+    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, count, "0:0", &[alu(0)]).unwrap_err();
+    assert!(matches!(e, CoreError::TypeIdOutOfRange { type_id, last } if type_id == count && last == count - 1), "{e:?}");
+
+    let e = apply(&x.local, &x.target, &mut c, K::TypeExists, x.foo, "0:0", &[alu(1)]).unwrap_err();
+    assert!(matches!(innermost(&e), CoreError::TypeAccessNotZero { access } if access == "0:0"), "{e:?}");
+
+    let anon = x.local.all_types().find(|t| t.kind() == Kind::Union).unwrap().id();
+    let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, anon, "0:0", &[alu(0)]).unwrap_err();
+    assert!(matches!(innermost(&e), CoreError::AnonymousType { type_id } if *type_id == anon), "{e:?}");
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+
+    // The instruction index is checked before anything else.
+    let rec = CoreRelo { insn_off: 0, type_id: x.foo, access_str_off: 0, kind: K::FieldByteOffset };
+    let e = apply_one(&rec, 0, "0:0", &x.local, &x.target, &mut c, &mut [alu(0)], 1).unwrap_err();
+    assert!(matches!(e, CoreError::InsnOutOfRange { insn: 1, len: 1 }), "{e:?}");
+    assert_eq!(e.to_string(), "instruction 1 is past the end of the function (1 instructions)");
+}
+
+#[test]
+fn ambiguity_errors_name_both_candidates() {
+    let mut l = B::new();
+    let int = l.int("int", 4, true);
+    let foo = l.strukt("foo", 8, &[("a", int, 0), ("b", int, 32)]);
+    let local = l.build();
+    let mut t = B::new();
+    let ti = t.int("int", 4, true);
+    t.strukt("foo", 8, &[("a", ti, 0), ("b", ti, 32)]);
+    t.strukt("foo___2", 12, &[("z", ti, 0), ("a", ti, 32), ("b", ti, 64)]);
+    let target = Target::new("disagree", t.build());
+    let e = apply(&local, &target, &mut CandidateCache::default(), K::FieldByteOffset, foo, "0:1", &[alu(4)]).unwrap_err();
+    let CoreError::OffsetAmbiguity { bit_offset: 64, first_bit_offset: 32, candidate, first } = &e else { panic!("{e:?}") };
+    assert!(candidate.contains("foo___2.b"), "{candidate}");
+    assert!(first.contains("foo.b"), "{first}");
+    assert_eq!(e.to_string(), format!("field offset ambiguity: 64 != 32 (candidates {candidate} and {first})"));
+    assert_eq!(e.kind(), ErrorKind::Incompatible);
 }
