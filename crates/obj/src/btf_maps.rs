@@ -16,6 +16,9 @@ use bpfld_asm::types::MapType;
 use bpfld_btf::resolve::{resolve_size, skip_mods_and_typedefs};
 use bpfld_btf::{Btf, Kind, VarLinkage};
 
+mod error;
+pub use error::{BtfMapError, MapPlace, MapProblem, SizeOf, ValuesOf, Wanted};
+
 /// `LIBBPF_PIN_NONE` and `LIBBPF_PIN_BY_NAME`.
 pub const PIN_NONE: u32 = 0;
 /// `LIBBPF_PIN_BY_NAME`: pinned at `<pin root>/<map name>`.
@@ -58,114 +61,38 @@ pub struct BtfMapDef {
     pub values_offset: Option<u32>,
 }
 
-/// Why a BTF-defined map (`.maps`) or an initial value of one is invalid:
-/// `at` is where ("map 'x'", "field 'key'"), outermost first.
-#[derive(Debug, Clone)]
-pub struct BtfMapError {
-    /// Where, outermost first.
-    pub at: Vec<String>,
-    /// What is wrong there.
-    pub problem: MapProblem,
-}
-
-/// What is wrong with a BTF-defined map.
-#[derive(Debug, Clone)]
-pub enum MapProblem {
-    /// The object's BTF does not read there.
-    Btf(bpfld_btf::Error),
-    /// The declaration is malformed.
-    Malformed(String),
-    /// The declaration asks for what libbpf (and bpfld) do not support.
-    Unsupported(String),
-}
-
-impl BtfMapError {
-    /// The same error under an outer context.
-    fn within(mut self, at: impl Into<String>) -> Self {
-        self.at.insert(0, at.into());
-        self
-    }
-}
-
-fn malformed(m: impl Into<String>) -> BtfMapError {
-    BtfMapError { at: Vec::new(), problem: MapProblem::Malformed(m.into()) }
-}
-
-fn unsupported(m: impl Into<String>) -> BtfMapError {
-    BtfMapError { at: Vec::new(), problem: MapProblem::Unsupported(m.into()) }
-}
-
-impl From<bpfld_btf::Error> for BtfMapError {
-    fn from(e: bpfld_btf::Error) -> Self {
-        BtfMapError { at: Vec::new(), problem: MapProblem::Btf(e) }
-    }
-}
-
-impl std::fmt::Display for BtfMapError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for a in &self.at {
-            write!(f, "{a}: ")?;
-        }
-        match &self.problem {
-            MapProblem::Btf(e) => e.fmt(f),
-            MapProblem::Malformed(m) | MapProblem::Unsupported(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for BtfMapError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.problem {
-            MapProblem::Btf(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl crate::error::Kind for BtfMapError {
-    fn kind(&self) -> crate::error::ErrorKind {
-        match self.problem {
-            MapProblem::Unsupported(_) => crate::error::ErrorKind::Unsupported,
-            _ => crate::error::ErrorKind::InvalidInput,
-        }
-    }
-}
-
 /// Every map of the `.maps` section (its ELF size is `sec_size`).
 pub fn parse_btf_maps(btf: &Btf, sec_size: usize) -> Result<Vec<BtfMapDef>, BtfMapError> {
     let Some(ds) = btf.find_first(".maps", Kind::Datasec) else {
-        return Err(malformed("no DATASEC '.maps' in the object's BTF"));
+        return Err(MapProblem::NoMapsSection.into());
     };
     let sec = btf.type_by_id(ds)?;
     let mut out = Vec::new();
     for (i, vi) in sec.datasec_vars().enumerate() {
-        let var = btf.type_by_id(vi.type_id).map_err(|e| BtfMapError::from(e).within(format!("map #{i}")))?;
-        let name = var.name().map_err(|e| BtfMapError::from(e).within(format!("map #{i}")))?;
+        let var = btf.type_by_id(vi.type_id).map_err(|e| BtfMapError::from(e).within(MapPlace::MapIndex(i)))?;
+        let name = var.name().map_err(|e| BtfMapError::from(e).within(MapPlace::MapIndex(i)))?;
         if name.is_empty() {
-            return Err(malformed("empty name").within(format!("map #{i}")));
+            return Err(BtfMapError::from(MapProblem::EmptyName).within(MapPlace::MapIndex(i)));
         }
         if vi.offset as u64 + vi.size as u64 > sec_size as u64 {
-            return Err(malformed(format!(
-                "definition at offset {:#x} size {:#x} runs past the section's {sec_size:#x} bytes",
-                vi.offset, vi.size
-            ))
-            .within(format!("map '{name}'")));
+            return Err(BtfMapError::from(MapProblem::PastSection { offset: vi.offset, size: vi.size, section_size: sec_size })
+                .within(MapPlace::Map(name.to_string())));
         }
         if var.kind() != Kind::Var {
-            return Err(malformed(format!("unexpected kind {} (want VAR)", var.kind().name())).within(format!("map '{name}'")));
+            return Err(BtfMapError::from(MapProblem::NotVar { found: var.kind() }).within(MapPlace::Map(name.to_string())));
         }
         let linkage = var.var_linkage().expect("VAR has linkage");
         if linkage != VarLinkage::Global {
-            return Err(unsupported(format!("unsupported linkage {linkage:?} (maps must be global)")).within(format!("map '{name}'")));
+            return Err(BtfMapError::from(MapProblem::Linkage { linkage }).within(MapPlace::Map(name.to_string())));
         }
-        let (def_id, def) =
-            skip_mods_and_typedefs(btf, var.type_ref().unwrap_or(0)).map_err(|e| BtfMapError::from(e).within(format!("map '{name}'")))?;
+        let (def_id, def) = skip_mods_and_typedefs(btf, var.type_ref().unwrap_or(0))
+            .map_err(|e| BtfMapError::from(e).within(MapPlace::Map(name.to_string())))?;
         let Some(def) = def.filter(|d| d.kind() == Kind::Struct) else {
-            return Err(malformed(format!("definition [{def_id}] is not a struct")).within(format!("map '{name}'")));
+            return Err(BtfMapError::from(MapProblem::DefinitionNotStruct { type_id: def_id }).within(MapPlace::Map(name.to_string())));
         };
         if def.size().unwrap_or(0) > vi.size {
-            return Err(malformed(format!("definition struct is larger than its VAR ({} > {})", def.size().unwrap_or(0), vi.size))
-                .within(format!("map '{name}'")));
+            return Err(BtfMapError::from(MapProblem::DefinitionTooLarge { size: def.size().unwrap_or(0), var_size: vi.size })
+                .within(MapPlace::Map(name.to_string())));
         }
         let mut m = parse_def(btf, name, def_id, false)?;
         m.sec_offset = vi.offset;
@@ -176,92 +103,92 @@ pub fn parse_btf_maps(btf: &Btf, sec_size: usize) -> Result<Vec<BtfMapDef>, BtfM
 }
 
 fn parse_def(btf: &Btf, map_name: &str, def_id: u32, is_inner: bool) -> Result<BtfMapDef, BtfMapError> {
-    let err = |e: BtfMapError| e.within(format!("map '{map_name}'"));
-    let bad = |m: String| err(malformed(m));
+    let err = |e: BtfMapError| e.within(MapPlace::Map(map_name.to_string()));
+    let bad = |p: MapProblem| err(p.into());
     let def = btf.type_by_id(def_id).map_err(|e| err(e.into()))?;
     let mut d = BtfMapDef { name: map_name.to_string(), ..Default::default() };
     let members: Vec<_> = def.members().collect();
     for (i, m) in members.iter().enumerate() {
-        let fname = def.str(m.name_off).map_err(|e| err(BtfMapError::from(e).within(format!("field #{i}"))))?;
-        let ferr = |e: BtfMapError| err(e.within(format!("field '{fname}'")));
+        let fname = def.str(m.name_off).map_err(|e| err(BtfMapError::from(e).within(MapPlace::FieldIndex(i))))?;
+        let ferr = |e: BtfMapError| err(e.within(MapPlace::Field(fname.to_string())));
         match fname {
             "type" => d.map_type = Some(field_uint(btf, m.type_id).map_err(ferr)?.into()),
             "max_entries" => d.max_entries = Some(field_uint(btf, m.type_id).map_err(ferr)?),
             "map_flags" => d.map_flags = Some(field_uint(btf, m.type_id).map_err(ferr)?),
             "numa_node" => d.numa_node = Some(field_uint(btf, m.type_id).map_err(ferr)?),
             "map_extra" => d.map_extra = Some(field_ulong(btf, m.type_id).map_err(ferr)?),
-            "key_size" => set_size(&mut d.key_size, field_uint(btf, m.type_id).map_err(ferr)?, "key").map_err(err)?,
-            "value_size" => set_size(&mut d.value_size, field_uint(btf, m.type_id).map_err(ferr)?, "value").map_err(err)?,
+            "key_size" => set_size(&mut d.key_size, field_uint(btf, m.type_id).map_err(ferr)?, SizeOf::Key).map_err(err)?,
+            "value_size" => set_size(&mut d.value_size, field_uint(btf, m.type_id).map_err(ferr)?, SizeOf::Value).map_err(err)?,
             "key" | "value" => {
                 let (tid, size) = field_type(btf, m.type_id).map_err(ferr)?;
                 if fname == "key" {
-                    set_size(&mut d.key_size, size, "key").map_err(err)?;
+                    set_size(&mut d.key_size, size, SizeOf::Key).map_err(err)?;
                     d.btf_key_type_id = tid;
                 } else {
-                    set_size(&mut d.value_size, size, "value").map_err(err)?;
+                    set_size(&mut d.value_size, size, SizeOf::Value).map_err(err)?;
                     d.btf_value_type_id = tid;
                 }
             }
             "pinning" => {
                 if is_inner {
-                    return Err(bad("an inner map definition cannot be pinned".into()));
+                    return Err(bad(MapProblem::InnerPinned));
                 }
                 let v = field_uint(btf, m.type_id).map_err(ferr)?;
                 if v != PIN_NONE && v != PIN_BY_NAME {
-                    return Err(bad(format!("invalid pinning value {v}")));
+                    return Err(bad(MapProblem::BadPinning { value: v }));
                 }
                 d.pinning = Some(v);
             }
             "values" => {
                 if is_inner {
-                    return Err(err(unsupported("multi-level inner maps are not supported")));
+                    return Err(bad(MapProblem::NestedInner));
                 }
                 if i != members.len() - 1 {
-                    return Err(bad("'values' must be the last field".into()));
+                    return Err(bad(MapProblem::ValuesNotLast));
                 }
                 let ty = d.map_type.unwrap_or_default();
                 let prog_array = ty == MapType::PROG_ARRAY;
                 if !ty.is_map_in_map() && !prog_array {
-                    return Err(bad("'values' needs a map-in-map or prog-array type, declared before it".into()));
+                    return Err(bad(MapProblem::ValuesWithoutType { map_type: ty }));
                 }
-                set_size(&mut d.value_size, 4, "value").map_err(err)?;
-                let what = if prog_array { "prog-array value" } else { "map-in-map inner" };
+                set_size(&mut d.value_size, 4, SizeOf::Value).map_err(err)?;
+                let of = if prog_array { ValuesOf::ProgArray } else { ValuesOf::MapInMap };
                 let arr = btf.type_by_id(m.type_id).map_err(|e| err(e.into()))?;
                 match arr.array() {
                     Some(a) if a.nelems == 0 => {
                         let (_, p) = skip_mods_and_typedefs(btf, a.elem_type).map_err(|e| err(e.into()))?;
                         let Some(p) = p.filter(|p| p.kind() == Kind::Ptr) else {
-                            return Err(bad(format!("{what} element is not a pointer")));
+                            return Err(bad(MapProblem::ValuesElementNotPtr { of }));
                         };
                         let (tid, t) = skip_mods_and_typedefs(btf, p.type_ref().unwrap_or(0)).map_err(|e| err(e.into()))?;
                         let kind = t.map(|t| t.kind());
                         if prog_array {
                             if kind != Some(Kind::FuncProto) {
-                                return Err(bad(format!("{what} definition is not a function prototype")));
+                                return Err(bad(MapProblem::ValuesTargetKind { of, found: kind }));
                             }
                         } else {
                             if kind != Some(Kind::Struct) {
-                                return Err(bad(format!("{what} definition is not a struct")));
+                                return Err(bad(MapProblem::ValuesTargetKind { of, found: kind }));
                             }
                             d.inner = Some(Box::new(parse_def(btf, &format!("{map_name}.inner"), tid, true)?));
                         }
                     }
-                    _ => return Err(bad(format!("{what} spec is not a zero-sized array"))),
+                    _ => return Err(bad(MapProblem::ValuesNotZeroSized { of })),
                 }
                 d.values_offset = Some(m.bit_offset / 8);
             }
-            other => return Err(bad(format!("unknown field '{other}'"))),
+            other => return Err(bad(MapProblem::UnknownField { name: other.to_string() })),
         }
     }
     if d.map_type.unwrap_or_default() == MapType::UNSPEC {
-        return Err(bad("map type is not specified".into()));
+        return Err(bad(MapProblem::NoMapType));
     }
     Ok(d)
 }
 
-fn set_size(slot: &mut Option<u32>, v: u32, what: &str) -> Result<(), BtfMapError> {
+fn set_size(slot: &mut Option<u32>, v: u32, of: SizeOf) -> Result<(), BtfMapError> {
     match *slot {
-        Some(old) if old != 0 && old != v => Err(malformed(format!("conflicting {what} size {old} != {v}"))),
+        Some(old) if old != 0 && old != v => Err(MapProblem::ConflictingSize { of, old, new: v }.into()),
         _ => {
             *slot = Some(v);
             Ok(())
@@ -273,12 +200,12 @@ fn set_size(slot: &mut Option<u32>, v: u32, what: &str) -> Result<(), BtfMapErro
 fn field_uint(btf: &Btf, type_id: u32) -> Result<u32, BtfMapError> {
     let (_, t) = skip_mods_and_typedefs(btf, type_id)?;
     let Some(t) = t.filter(|t| t.kind() == Kind::Ptr) else {
-        return Err(malformed(format!("expected PTR, got {}", kind_name(t))));
+        return Err(MapProblem::WrongKind { wanted: Wanted::Ptr, found: t.map(|t| t.kind()) }.into());
     };
     let arr = btf.type_by_id(t.type_ref().unwrap_or(0))?;
     match arr.array() {
         Some(a) => Ok(a.nelems),
-        None => Err(malformed(format!("expected ARRAY, got {}", arr.kind().name()))),
+        None => Err(MapProblem::WrongKind { wanted: Wanted::Array, found: Some(arr.kind()) }.into()),
     }
 }
 
@@ -291,10 +218,10 @@ fn field_ulong(btf: &Btf, type_id: u32) -> Result<u64, BtfMapError> {
             let mut e = t.enumerators();
             match (e.next(), e.next()) {
                 (Some(v), None) => Ok(v.value),
-                _ => Err(malformed("invalid __ulong: the enum must have exactly one value")),
+                _ => Err(MapProblem::UlongEnumerators { count: t.vlen() }.into()),
             }
         }
-        t => Err(malformed(format!("expected ENUM or ENUM64, got {}", kind_name(t)))),
+        t => Err(MapProblem::WrongKind { wanted: Wanted::Enum, found: t.map(|t| t.kind()) }.into()),
     }
 }
 
@@ -302,17 +229,12 @@ fn field_ulong(btf: &Btf, type_id: u32) -> Result<u64, BtfMapError> {
 fn field_type(btf: &Btf, type_id: u32) -> Result<(u32, u32), BtfMapError> {
     let t = btf.type_by_id(type_id)?;
     if t.kind() != Kind::Ptr {
-        return Err(malformed(format!("spec is not PTR: {}", t.kind().name())));
+        return Err(MapProblem::TypeNotPtr { found: t.kind() }.into());
     }
     let target = t.type_ref().unwrap_or(0);
-    let size =
-        resolve_size(btf, target).map_err(|e| BtfMapError::from(e).within(format!("can't determine the size of type [{target}]")))?;
-    let size = u32::try_from(size).map_err(|_| malformed(format!("type [{target}] is too large")))?;
+    let size = resolve_size(btf, target).map_err(|e| BtfMapError::from(e).within(MapPlace::SizeOf(target)))?;
+    let size = u32::try_from(size).map_err(|_| BtfMapError::from(MapProblem::TypeTooLarge { type_id: target, size }))?;
     Ok((target, size))
-}
-
-fn kind_name(t: Option<bpfld_btf::Type<'_>>) -> &'static str {
-    t.map(|t| t.kind().name()).unwrap_or("void")
 }
 
 /// An initial value of a map-in-map or prog-array slot, from a relocation
@@ -348,47 +270,48 @@ pub fn collect_init_slots(defs: &[BtfMapDef], rels: &[MapsRel]) -> Result<Vec<In
     for (n, r) in rels.iter().enumerate() {
         let Some(mi) = defs.iter().position(|d| d.sec_offset as u64 <= r.offset && r.offset + 8 <= d.sec_offset as u64 + d.sec_size as u64)
         else {
-            return Err(malformed("no map definition there").within(format!("relocation #{n} ('{}') at offset {:#x}", r.symbol, r.offset)));
+            return Err(BtfMapError::from(MapProblem::NoMapAtRelocation).within(MapPlace::Relocation {
+                index: n,
+                symbol: r.symbol.clone(),
+                offset: r.offset,
+            }));
         };
         let d = &defs[mi];
+        let bad = |p: MapProblem| BtfMapError::from(p).within(MapPlace::Map(d.name.clone()));
         let ty = d.map_type.unwrap_or_default();
         if ty.is_map_in_map() {
             if !r.symbol_in_maps {
-                return Err(malformed(format!("initial value '{}' is not a BTF-defined map", r.symbol)).within(format!("map '{}'", d.name)));
+                return Err(bad(MapProblem::SlotNotBtfMap { symbol: r.symbol.clone() }));
             }
             if ty == MapType::HASH_OF_MAPS && d.key_size != Some(4) {
-                return Err(malformed("a hash of maps with initial values needs a 4-byte key").within(format!("map '{}'", d.name)));
+                return Err(bad(MapProblem::HashOfMapsKeySize { key_size: d.key_size }));
             }
             if !defs.iter().any(|x| x.name == r.symbol) {
-                return Err(
-                    malformed(format!("initial value '{}' is not a map of this object", r.symbol)).within(format!("map '{}'", d.name))
-                );
+                return Err(bad(MapProblem::SlotMapUnknown { symbol: r.symbol.clone() }));
             }
         } else if ty == MapType::PROG_ARRAY {
             if r.symbol_in_maps {
-                return Err(malformed(format!("initial value '{}' is not a program", r.symbol)).within(format!("map '{}'", d.name)));
+                return Err(bad(MapProblem::SlotNotProgram { symbol: r.symbol.clone() }));
             }
         } else {
-            return Err(malformed(format!("relocation at offset {:#x} in a map that takes no initial values", r.offset))
-                .within(format!("map '{}'", d.name)));
+            return Err(bad(MapProblem::NoInitialValues { offset: r.offset, map_type: ty }));
         }
         let Some(values) = d.values_offset else {
-            return Err(malformed(format!("relocation at offset {:#x} but the map has no 'values' field", r.offset))
-                .within(format!("map '{}'", d.name)));
+            return Err(bad(MapProblem::NoValuesField { offset: r.offset }));
         };
         let rel_off = r.offset - d.sec_offset as u64;
         if rel_off < values as u64 || (rel_off - values as u64) % 8 != 0 {
-            return Err(
-                malformed(format!("relocation at offset {:#x} is not a 'values' slot", r.offset)).within(format!("map '{}'", d.name))
-            );
+            return Err(bad(MapProblem::NotValuesSlot { offset: r.offset }));
         }
-        let index = u32::try_from((rel_off - values as u64) / 8)
-            .map_err(|_| malformed("slot index too large").within(format!("map '{}'", d.name)))?;
-        if d.max_entries.is_some_and(|m| index >= m) {
-            return Err(malformed(format!("initial value at slot {index} is beyond max_entries {}", d.max_entries.unwrap_or(0)))
-                .within(format!("map '{}'", d.name)));
+        let slot = (rel_off - values as u64) / 8;
+        let index = u32::try_from(slot).map_err(|_| bad(MapProblem::SlotIndexTooLarge { index: slot }))?;
+        if let Some(max_entries) = d.max_entries.filter(|&m| index >= m) {
+            return Err(bad(MapProblem::SlotBeyondMaxEntries { index, max_entries }));
         }
         out.push(InitSlotRel { map: mi, index, target: r.symbol.clone() });
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;
