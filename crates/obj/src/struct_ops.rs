@@ -53,67 +53,8 @@ pub const STRUCT_OPS_LINK_SEC: &str = ".struct_ops.link";
 /// The prefix of the kernel's value type (`bpf_struct_ops_<struct>`).
 pub const VALUE_TYPE_PREFIX: &str = "bpf_struct_ops_";
 
-/// Why a struct_ops map cannot be opened or planned.
-#[derive(Debug, Clone)]
-pub enum StructOpsError {
-    /// A BTF (the object's or the kernel's) does not read; `at` names the
-    /// member, if any.
-    Btf {
-        /// The member, if any.
-        at: Option<String>,
-        /// Where and why the BTF does not read.
-        source: bpfld_btf::Error,
-    },
-    /// The object's struct_ops variable, type or relocations are malformed,
-    /// or a member set through the API does not exist or fit.
-    Malformed(String),
-    /// The kernel's BTF has no such struct_ops type or member.
-    NotInKernel(String),
-    /// What libbpf does not support either (anonymous types, bitfields).
-    Unsupported(String),
-    /// A member's type or size differs in the kernel.
-    Mismatch(String),
-}
-
-impl From<bpfld_btf::Error> for StructOpsError {
-    fn from(source: bpfld_btf::Error) -> Self {
-        StructOpsError::Btf { at: None, source }
-    }
-}
-
-impl std::fmt::Display for StructOpsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StructOpsError::Btf { at: None, source } => source.fmt(f),
-            StructOpsError::Btf { at: Some(at), source } => write!(f, "{at}: {source}"),
-            StructOpsError::Malformed(m)
-            | StructOpsError::NotInKernel(m)
-            | StructOpsError::Unsupported(m)
-            | StructOpsError::Mismatch(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for StructOpsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StructOpsError::Btf { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
-impl crate::error::Kind for StructOpsError {
-    fn kind(&self) -> crate::error::ErrorKind {
-        use crate::error::ErrorKind;
-        match self {
-            StructOpsError::Btf { .. } | StructOpsError::Malformed(_) => ErrorKind::InvalidInput,
-            StructOpsError::NotInKernel(_) => ErrorKind::NotFound,
-            StructOpsError::Unsupported(_) => ErrorKind::Unsupported,
-            StructOpsError::Mismatch(_) => ErrorKind::Incompatible,
-        }
-    }
-}
+mod error;
+pub use error::{ReuseConflict, StructOpsError};
 
 /// Whether an ELF section holds struct_ops variables (libbpf's
 /// `SEC_ST_OPS`): `.struct_ops`, `.struct_ops.link`, and both with `?`.
@@ -166,12 +107,12 @@ impl StructOpsMap {
             if t.str(m.name_off)? != member {
                 continue;
             }
-            let size = resolve_size(btf, m.type_id)
-                .map_err(|source| StructOpsError::Btf { at: Some(format!("member {member}")), source })? as usize;
+            let size =
+                resolve_size(btf, m.type_id).map_err(|source| StructOpsError::Btf { member: Some(member.to_string()), source })? as usize;
             let func_ptr = is_func_ptr(btf, m.type_id);
             return Ok(LocalMember { index, offset: (m.bit_offset / 8) as usize, size, func_ptr });
         }
-        Err(StructOpsError::Malformed(format!("struct {} has no member '{member}'", self.type_name)))
+        Err(StructOpsError::NoSuchMember { struct_name: self.type_name.clone(), member: member.to_string() })
     }
 
     /// Points function-pointer member `member` at program `program` (an
@@ -182,7 +123,7 @@ impl StructOpsMap {
     pub fn set_program(&mut self, btf: &Btf, member: &str, program: Option<usize>) -> std::result::Result<(), StructOpsError> {
         let m = self.local_member(btf, member)?;
         if !m.func_ptr {
-            return Err(StructOpsError::Malformed(format!("member '{member}' of struct {} is not a function pointer", self.type_name)));
+            return Err(StructOpsError::NotFuncPtr { struct_name: self.type_name.clone(), member: member.to_string() });
         }
         self.programs[m.index] = program;
         Ok(())
@@ -192,24 +133,18 @@ impl StructOpsMap {
     pub fn set_member_bytes(&mut self, btf: &Btf, member: &str, bytes: &[u8]) -> std::result::Result<(), StructOpsError> {
         let m = self.local_member(btf, member)?;
         if m.func_ptr {
-            return Err(StructOpsError::Malformed(format!(
-                "member '{member}' of struct {} is a function pointer: set its program",
-                self.type_name
-            )));
+            return Err(StructOpsError::IsFuncPtr { struct_name: self.type_name.clone(), member: member.to_string() });
         }
         if bytes.len() != m.size {
-            return Err(StructOpsError::Malformed(format!(
-                "member '{member}' of struct {} is {} bytes, not {}",
-                self.type_name,
-                m.size,
-                bytes.len()
-            )));
+            return Err(StructOpsError::MemberSize {
+                struct_name: self.type_name.clone(),
+                member: member.to_string(),
+                size: m.size,
+                given: bytes.len(),
+            });
         }
         let end = m.offset + m.size;
-        let slot = self
-            .data
-            .get_mut(m.offset..end)
-            .ok_or_else(|| StructOpsError::Malformed(format!("member '{member}' ends beyond the variable")))?;
+        let slot = self.data.get_mut(m.offset..end).ok_or_else(|| StructOpsError::MemberBeyondVar { member: member.to_string() })?;
         slot.copy_from_slice(bytes);
         Ok(())
     }
@@ -234,8 +169,7 @@ pub(crate) fn open_struct_ops_maps(
     data: &[u8],
     first_map: usize,
 ) -> std::result::Result<Vec<(MapSpec, StructOpsMap)>, StructOpsError> {
-    let datasec =
-        btf.find_first(sec_name, Kind::Datasec).ok_or_else(|| StructOpsError::Malformed(format!("DATASEC {sec_name} not found")))?;
+    let datasec = btf.find_first(sec_name, Kind::Datasec).ok_or_else(|| StructOpsError::NoDatasec { section: sec_name.to_string() })?;
     let (autocreate, section) = match sec_name.strip_prefix('?') {
         Some(s) => (false, s),
         None => (true, sec_name),
@@ -246,20 +180,23 @@ pub(crate) fn open_struct_ops_maps(
     for vsi in ds.datasec_vars() {
         let var = btf.type_by_id(vsi.type_id)?;
         let var_name = var.name()?.to_string();
-        let type_id = resolve_type(btf, vsi.type_id)
-            .map_err(|_| StructOpsError::Malformed(format!("Cannot resolve var type_id {} in DATASEC {sec_name}", vsi.type_id)))?;
+        let type_id = resolve_type(btf, vsi.type_id).map_err(|source| StructOpsError::VarTypeUnresolved {
+            type_id: vsi.type_id,
+            section: sec_name.to_string(),
+            source,
+        })?;
         let t = btf.type_by_id(type_id)?;
         let tname = t.name()?.to_string();
         if tname.is_empty() {
-            return Err(StructOpsError::Unsupported("anonymous type is not supported".into()));
+            return Err(StructOpsError::AnonymousType);
         }
         if t.kind() != Kind::Struct {
-            return Err(StructOpsError::Malformed(format!("{tname} is not a struct")));
+            return Err(StructOpsError::NotStruct { type_name: tname });
         }
         let size = t.raw_size_or_type();
         let start = vsi.offset as usize;
         let Some(bytes) = start.checked_add(size as usize).and_then(|end| data.get(start..end)) else {
-            return Err(StructOpsError::Malformed(format!("var {var_name} is beyond the end of DATASEC {section}")));
+            return Err(StructOpsError::VarBeyondSection { var: var_name, section: section.to_string() });
         };
         let vlen = t.vlen();
         let spec = MapSpec {
@@ -327,33 +264,33 @@ pub(crate) fn bind_members(
             let spec = &specs[m.map];
             spec.sec_idx == sec_idx && spec.sec_offset <= rel.offset && rel.offset - spec.sec_offset < u64::from(spec.value_size)
         }) else {
-            return Err((None, StructOpsError::Malformed(format!("cannot find map at rel->r_offset {}", rel.offset))));
+            return Err((None, StructOpsError::NoMapAtRelocation { offset: rel.offset }));
         };
         let name = st.name.clone();
         let map_err = |e: StructOpsError| (Some(name.clone()), e);
         let moff = rel.offset - specs[st.map].sec_offset;
         let Some(shndx) = rel.sym_shndx else {
-            return Err(map_err(StructOpsError::Unsupported(format!("rel->r_offset {} unsupported non-static function", rel.offset))));
+            return Err(map_err(StructOpsError::NonStaticFunction { offset: rel.offset }));
         };
         if rel.sym_value % 8 != 0 {
-            return Err(map_err(StructOpsError::Malformed(format!("invalid target program offset {}", rel.sym_value))));
+            return Err(map_err(StructOpsError::BadProgramOffset { offset: rel.sym_value }));
         }
         let insn_idx = (rel.sym_value / 8) as usize;
         let t = btf.type_by_id(st.type_id).map_err(|e| map_err(e.into()))?;
         let Some((member_idx, member)) = t.members().enumerate().find(|(_, m)| u64::from(m.bit_offset) == moff * 8) else {
-            return Err(map_err(StructOpsError::Malformed(format!("cannot find member at moff {moff}"))));
+            return Err(map_err(StructOpsError::NoMemberAtOffset { offset: moff }));
         };
         let mname = t.str(member.name_off).unwrap_or("?").to_string();
         if !is_func_ptr(btf, member.type_id) {
-            return Err(map_err(StructOpsError::Malformed(format!("cannot relocate non func ptr {mname}"))));
+            return Err(map_err(StructOpsError::RelocatedNotFuncPtr { member: mname }));
         }
         let Some(prog) =
             programs.iter().position(|p| p.sec_idx == shndx && insn_idx >= p.sec_insn_off && insn_idx < p.sec_insn_off + p.insns.len())
         else {
-            return Err(map_err(StructOpsError::Malformed(format!("cannot find prog at shdr_idx {shndx} to relocate func ptr {mname}"))));
+            return Err(map_err(StructOpsError::NoProgramAt { section: shndx, member: mname }));
         };
         if !is_struct_ops_program(&programs[prog]) {
-            return Err(map_err(StructOpsError::Malformed(format!("prog {} is not struct_ops BPF program", programs[prog].name))));
+            return Err(map_err(StructOpsError::NotStructOpsProgram { program: programs[prog].name.clone() }));
         }
         st.declared[member_idx] = Some(prog);
         st.programs[member_idx] = Some(prog);
@@ -453,7 +390,7 @@ pub fn kernel_accepts_qmark_datasec(target: &Target) -> bool {
 pub fn rename_qmark_datasecs(raw: &mut [u8]) -> std::result::Result<(), StructOpsError> {
     let btf = Btf::from_vec(raw.to_vec())?;
     let word = |o: usize| raw.get(o..o + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    let (Some(hdr_len), Some(str_off)) = (word(4), word(16)) else { return Err(StructOpsError::Malformed("BTF header truncated".into())) };
+    let (Some(hdr_len), Some(str_off)) = (word(4), word(16)) else { return Err(StructOpsError::BtfHeaderTruncated) };
     let mut patch = Vec::new();
     for t in btf.own_types() {
         if t.kind() == Kind::Datasec && t.name().is_ok_and(|n| n.starts_with('?')) {
@@ -463,7 +400,7 @@ pub fn rename_qmark_datasecs(raw: &mut [u8]) -> std::result::Result<(), StructOp
     for at in patch {
         match raw.get_mut(at) {
             Some(b) if *b == b'?' => *b = b'_',
-            _ => return Err(StructOpsError::Malformed(format!("BTF string at {at:#x} is not the DATASEC name it should be"))),
+            _ => return Err(StructOpsError::DatasecNameNotAt { offset: at }),
         }
     }
     Ok(())
@@ -493,15 +430,15 @@ fn find_kern_types(target: &Target, tname_raw: &str) -> std::result::Result<Kern
             .find_map(|(i, m)| m.btf.find_own(&stname, Some(Kind::Struct)).first().map(|&id| (BtfOwner::Module(i), id))),
     };
     let Some((owner, vtype_id)) = found else {
-        return Err(StructOpsError::NotInKernel(format!("struct {stname} is not found in kernel BTF")));
+        return Err(StructOpsError::KernelStructMissing { name: stname });
     };
     let btf = target.btf(owner);
     let Some(type_id) = btf.find_first(tname, Kind::Struct) else {
-        return Err(StructOpsError::NotInKernel(format!("struct {tname} is not found in kernel BTF")));
+        return Err(StructOpsError::KernelStructMissing { name: tname.to_string() });
     };
     let vtype = btf.type_by_id(vtype_id)?;
     let Some(data) = vtype.members().find(|m| m.type_id == type_id) else {
-        return Err(StructOpsError::Malformed(format!("struct {tname} data is not found in struct {stname}")));
+        return Err(StructOpsError::NoDataMember { struct_name: tname.to_string(), value_type: stname });
     };
     Ok(KernTypes { owner, type_id, vtype_id, vtype_size: vtype.raw_size_or_type(), data_offset: (data.bit_offset / 8) as usize })
 }
@@ -524,22 +461,18 @@ fn init_kern(
     autoload: &mut [bool],
     attach: &mut AttachState,
 ) -> std::result::Result<StructOpsPlan, StructOpsError> {
-    let btf = obj.btf.as_ref().ok_or_else(|| StructOpsError::Malformed("struct_ops maps need the object's BTF".into()))?;
+    let btf = obj.btf.as_ref().ok_or(StructOpsError::NoObjectBtf)?;
     let kt = find_kern_types(target, &st.type_name)?;
     let kbtf = target.btf(kt.owner);
     let ktype = kbtf.type_by_id(kt.type_id)?;
     let kmembers: Vec<bpfld_btf::Member> = ktype.members().collect();
     let ltype = btf.type_by_id(st.type_id)?;
     if st.programs.len() != ltype.vlen() || st.declared.len() != ltype.vlen() {
-        return Err(StructOpsError::Malformed(format!(
-            "the map's member bindings do not match struct {} ({} members)",
-            st.type_name,
-            ltype.vlen()
-        )));
+        return Err(StructOpsError::BindingsMismatch { struct_name: st.type_name.clone(), members: ltype.vlen() });
     }
     let valid = |p: usize| p < autoload.len();
     if st.programs.iter().chain(&st.declared).flatten().any(|&p| !valid(p)) {
-        return Err(StructOpsError::Malformed("a member points to a program the object does not have".into()));
+        return Err(StructOpsError::UnknownProgram);
     }
     let mut value = vec![0u8; kt.vtype_size as usize];
     let mut func_slots = Vec::new();
@@ -548,14 +481,17 @@ fn init_kern(
         let mname = ltype.str(member.name_off)?;
         let moff = (member.bit_offset / 8) as usize;
         let msize = resolve_size(btf, member.type_id)
-            .map_err(|_| StructOpsError::Malformed(format!("failed to resolve the size of member {mname}")))? as usize;
-        let mdata = st.data.get(moff..moff.saturating_add(msize)).ok_or_else(|| {
-            StructOpsError::Malformed(format!("member {mname} (offset {moff}, {msize} bytes) ends beyond struct {}", st.type_name))
+            .map_err(|source| StructOpsError::MemberSizeUnresolved { member: mname.to_string(), source })? as usize;
+        let mdata = st.data.get(moff..moff.saturating_add(msize)).ok_or_else(|| StructOpsError::MemberBeyondStruct {
+            member: mname.to_string(),
+            offset: moff,
+            size: msize,
+            struct_name: st.type_name.clone(),
         })?;
         let kmember = kmembers.iter().enumerate().find(|(_, km)| kbtf.str(km.name_off).is_ok_and(|n| n == mname));
         let Some((kidx, kmember)) = kmember else {
             if st.programs[i].is_some() || mdata.iter().any(|&b| b != 0) {
-                return Err(StructOpsError::NotInKernel(format!("Cannot find member {mname} in kernel BTF")));
+                return Err(StructOpsError::KernelMemberMissing { member: mname.to_string() });
             }
             if let Some(p) = st.declared[i].take() {
                 // Declared but cleared since: it cannot serve this map.
@@ -565,17 +501,13 @@ fn init_kern(
             continue;
         };
         if member.bitfield_size != 0 || kmember.bitfield_size != 0 {
-            return Err(StructOpsError::Unsupported(format!("bitfield {mname} is not supported")));
+            return Err(StructOpsError::Bitfield { member: mname.to_string() });
         }
         let kmoff = (kmember.bit_offset / 8) as usize;
         let (_, mtype) = skip_mods_and_typedefs(btf, member.type_id)?;
         let (kmtype_id, kmtype) = skip_mods_and_typedefs(kbtf, kmember.type_id)?;
         if kind_num(&mtype) != kind_num(&kmtype) {
-            return Err(StructOpsError::Mismatch(format!(
-                "Unmatched member type {mname} {} != {}(kernel)",
-                kind_num(&mtype),
-                kind_num(&kmtype)
-            )));
+            return Err(StructOpsError::MemberKind { member: mname.to_string(), local: kind_num(&mtype), kernel: kind_num(&kmtype) });
         }
         let kdata_off = kt.data_offset + kmoff;
         if mtype.is_some_and(|t| t.kind() == Kind::Ptr) {
@@ -589,53 +521,48 @@ fn init_kern(
             let Some(prog) = prog else {
                 if mdata.iter().any(|&b| b != 0) {
                     // A pointer that is not a program (libbpf reads it as one).
-                    return Err(StructOpsError::Malformed(format!("member {mname} is not a struct_ops program")));
+                    return Err(StructOpsError::MemberNotProgram { member: mname.to_string() });
                 }
                 continue;
             };
-            let p =
-                obj.programs.get(prog).ok_or_else(|| StructOpsError::Malformed(format!("member {mname} is not a struct_ops program")))?;
+            let p = obj.programs.get(prog).ok_or_else(|| StructOpsError::MemberNotProgram { member: mname.to_string() })?;
             if !is_struct_ops_program(p) {
-                return Err(StructOpsError::Malformed(format!("member {mname} is not a struct_ops program")));
+                return Err(StructOpsError::MemberNotProgram { member: mname.to_string() });
             }
             let target_proto = kmtype.and_then(|t| skip_mods_and_typedefs(kbtf, t.raw_size_or_type()).ok()).and_then(|(_, t)| t);
             if target_proto.is_none_or(|t| t.kind() != Kind::FuncProto) {
-                return Err(StructOpsError::Mismatch(format!("kernel member {mname} is not a func ptr")));
+                return Err(StructOpsError::KernelNotFuncPtr { member: mname.to_string() });
             }
             let want = (AttachBtf { btf_id: kt.type_id, owner: kt.owner }, kidx as u32);
             let (have, member_idx) = *attach[prog].get_or_insert(want);
-            let ty = ProgType::STRUCT_OPS.raw();
+            let reused = |conflict| StructOpsError::ProgramReused {
+                member: mname.to_string(),
+                program: p.name.clone(),
+                section: p.section.clone(),
+                conflict,
+            };
             if have.btf_id != kt.type_id {
-                return Err(StructOpsError::Malformed(format!(
-                    "func ptr {mname}: invalid reuse of prog {} in sec {} with type {ty}: attach_btf_id {} != kern_type_id {}",
-                    p.name, p.section, have.btf_id, kt.type_id
-                )));
+                return Err(reused(ReuseConflict::Struct { first: have.btf_id, kernel: kt.type_id }));
             }
             if member_idx != kidx as u32 {
-                return Err(StructOpsError::Malformed(format!(
-                    "func ptr {mname}: invalid reuse of prog {} in sec {} with type {ty}: expected_attach_type {member_idx} != kern_member_idx {kidx}",
-                    p.name, p.section
-                )));
+                return Err(reused(ReuseConflict::Member { first: member_idx, kernel: kidx as u32 }));
             }
             if kdata_off + 8 > value.len() {
-                return Err(StructOpsError::Mismatch(format!(
-                    "kernel member {mname} ends beyond struct {VALUE_TYPE_PREFIX}{}",
-                    essential_name(&st.type_name)
-                )));
+                return Err(StructOpsError::KernelMemberBeyond {
+                    member: mname.to_string(),
+                    struct_name: essential_name(&st.type_name).to_string(),
+                });
             }
             func_slots.push(FuncSlot { member: mname.to_string(), member_idx: kidx as u32, offset: kdata_off, program: p.name.clone() });
             continue;
         }
         let kmsize = resolve_size(kbtf, kmtype_id).ok();
         if kmsize != Some(msize as u64) {
-            let k = kmsize.map(|s| s.to_string()).unwrap_or_else(|| "-22".into());
-            return Err(StructOpsError::Mismatch(format!("Error in size of member {mname}: {msize} != {k}(kernel)")));
+            return Err(StructOpsError::MemberSizeDiffers { member: mname.to_string(), local: msize, kernel: kmsize });
         }
-        let dst = value.get_mut(kdata_off..kdata_off + msize).ok_or_else(|| {
-            StructOpsError::Mismatch(format!(
-                "kernel member {mname} ends beyond struct {VALUE_TYPE_PREFIX}{}",
-                essential_name(&st.type_name)
-            ))
+        let dst = value.get_mut(kdata_off..kdata_off + msize).ok_or_else(|| StructOpsError::KernelMemberBeyond {
+            member: mname.to_string(),
+            struct_name: essential_name(&st.type_name).to_string(),
         })?;
         dst.copy_from_slice(mdata);
     }

@@ -286,3 +286,62 @@ fn shadow_setters_check_members() {
     st.set_member_bytes(&btf, "name", b"renamed\0\0\0\0\0\0\0\0\0").unwrap();
     assert_eq!(&st.data[32..40], b"renamed\0");
 }
+
+#[test]
+fn refusals_carry_their_facts() {
+    use bpfld_obj::struct_ops::{ReuseConflict, StructOpsError};
+    use bpfld_obj::ErrorKind;
+    let obj = without_externs("struct_ops_cc");
+    let refused = |t: Twist| plan(&obj, Some(&kernel(t)), &PlanOptions::default()).unwrap_err().error;
+
+    let e = refused(Twist { ssthresh_is_int: true, ..Default::default() });
+    assert_eq!(e.kind(), ErrorKind::Incompatible);
+    let cause = e.cause::<StructOpsError>().unwrap();
+    assert!(matches!(cause, StructOpsError::MemberKind { member, local: 2, kernel: 1 } if member == "ssthresh"), "{cause:?}");
+
+    let e = refused(Twist { short_name: true, ..Default::default() });
+    let cause = e.cause::<StructOpsError>().unwrap();
+    assert!(matches!(cause, StructOpsError::MemberSizeDiffers { member, local: 16, kernel: Some(8) } if member == "name"), "{cause:?}");
+
+    let e = refused(Twist { no_init: true, ..Default::default() });
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(matches!(e.cause::<StructOpsError>(), Some(StructOpsError::KernelMemberMissing { member }) if member == "init"));
+
+    let e = refused(Twist { no_value_type: true, ..Default::default() });
+    assert!(
+        matches!(e.cause::<StructOpsError>(), Some(StructOpsError::KernelStructMissing { name }) if name == "bpf_struct_ops_tcp_congestion_ops")
+    );
+
+    let e = refused(Twist { name_is_bitfield: true, ..Default::default() });
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(matches!(e.cause::<StructOpsError>(), Some(StructOpsError::Bitfield { member }) if member == "name"));
+
+    // One program for two members.
+    let mut obj = without_externs("struct_ops_cc");
+    obj.struct_ops[1].autocreate = true;
+    let btf = obj.btf.clone().unwrap();
+    let cong_avoid = obj.programs.iter().position(|p| p.name == "bpfld_cc_cong_avoid");
+    obj.struct_ops[1].set_program(&btf, "ssthresh", cong_avoid).unwrap();
+    let e = plan(&obj, Some(&kernel(Twist::default())), &PlanOptions::default()).unwrap_err().error;
+    let cause = e.cause::<StructOpsError>().unwrap();
+    let StructOpsError::ProgramReused { member, program, section, conflict } = cause else { panic!("{cause:?}") };
+    assert_eq!((member.as_str(), program.as_str(), section.as_str()), ("ssthresh", "bpfld_cc_cong_avoid", "struct_ops"));
+    assert_eq!(*conflict, ReuseConflict::Member { first: 3, kernel: 2 });
+}
+
+#[test]
+fn setter_errors_carry_struct_and_member() {
+    use bpfld_obj::struct_ops::StructOpsError;
+    let mut obj = object("struct_ops_cc");
+    let btf = obj.btf.clone().unwrap();
+    let st = &mut obj.struct_ops[0];
+    let e = st.set_member_bytes(&btf, "name", b"x").unwrap_err();
+    assert!(
+        matches!(&e, StructOpsError::MemberSize { struct_name, member, size: 16, given: 1 } if struct_name == "tcp_congestion_ops" && member == "name"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "member 'name' of struct tcp_congestion_ops is 16 bytes, not 1");
+    let e = st.set_program(&btf, "nope", None).unwrap_err();
+    assert!(matches!(&e, StructOpsError::NoSuchMember { member, .. } if member == "nope"), "{e:?}");
+    assert_eq!(e.to_string(), "struct tcp_congestion_ops has no member 'nope'");
+}
