@@ -50,7 +50,7 @@ struct FieldOut {
 
 fn size(btf: &Btf, id: u32) -> Result<u32, CoreError> {
     // btf__resolve_size caps sizes at u32::MAX, so this never truncates.
-    resolve_size(btf, id).map(|s| s as u32).map_err(|source| CoreError::Btf { what: Some(format!("size of [{id}]")), source })
+    resolve_size(btf, id).map(|s| s as u32).map_err(|source| CoreError::Btf { size_of: Some(id), source })
 }
 
 /// Size of the innermost element type of `id` (arrays stripped, as many

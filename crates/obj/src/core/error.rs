@@ -10,6 +10,7 @@ use bpfld_btf::resolve::MAX_RESOLVE_DEPTH;
 
 use super::spec::{kind_str, MAX_SPEC_LEN};
 use crate::error::{ErrorKind, Kind};
+use crate::target::BtfOwner;
 
 /// The instruction forms a relocation patches, as libbpf names them in
 /// its messages.
@@ -76,15 +77,73 @@ impl Indexed {
     }
 }
 
+/// The local type a relocation is on, as libbpf names it in messages:
+/// `[5] struct task_struct`, `[7] union <anon>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalType {
+    /// Its id in the object's BTF.
+    pub type_id: u32,
+    /// Its kind; `None` for void.
+    pub kind: Option<bpfld_btf::Kind>,
+    /// Its name (empty: anonymous).
+    pub name: String,
+}
+
+impl fmt::Display for LocalType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.name.is_empty() { "<anon>" } else { &self.name };
+        write!(f, "[{}] {} {name}", self.type_id, kind_str(self.kind))
+    }
+}
+
+/// The step of a relocation a [`CoreError::During`] failed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreStep {
+    /// Finding the target candidates of the local type.
+    CandidateSearch {
+        /// The local type.
+        local: LocalType,
+    },
+    /// Parsing the local spec: the type and its access string.
+    Parsing {
+        /// The local type.
+        local: LocalType,
+        /// The access string.
+        access: String,
+    },
+    /// Matching the local spec against one candidate.
+    MatchingCandidate {
+        /// The candidate's position in the candidate list.
+        index: usize,
+        /// Its type id.
+        type_id: u32,
+        /// The BTF it is in.
+        owner: BtfOwner,
+        /// That BTF's name (`vmlinux`, a module's).
+        btf: String,
+    },
+}
+
+impl fmt::Display for CoreStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreStep::CandidateSearch { local } => write!(f, "target candidate search failed for {local}"),
+            CoreStep::Parsing { local, access } => write!(f, "parsing {local} + {access} failed"),
+            CoreStep::MatchingCandidate { index, type_id, btf, .. } => write!(f, "error matching candidate #{index} [{type_id}] in {btf}"),
+        }
+    }
+}
+
 /// A CO-RE relocation that failed.
 #[derive(Debug, Clone)]
 pub enum CoreError {
-    /// A BTF (the object's or the kernel's) does not read: `what` says
-    /// what was being read. The message shows the BTF error's text alone,
-    /// as libbpf does; `source` keeps its section, offset and type id.
+    /// A BTF (the object's or the kernel's) does not read, or the size
+    /// of type `size_of` does not resolve. The message shows the BTF
+    /// error's text alone, as libbpf does; `source` keeps its section,
+    /// offset and type id.
     Btf {
-        /// What was being read, if anything.
-        what: Option<String>,
+        /// The type whose size was being resolved, if that was it.
+        size_of: Option<u32>,
         /// The BTF error, with its section, offset and type id.
         source: bpfld_btf::Error,
     },
@@ -353,21 +412,21 @@ pub enum CoreError {
     /// failed", "error matching candidate #2 ...").
     During {
         /// The step.
-        what: String,
+        step: CoreStep,
         /// What went wrong in it.
         cause: Box<CoreError>,
     },
 }
 
 impl CoreError {
-    pub(crate) fn during(self, what: impl Into<String>) -> CoreError {
-        CoreError::During { what: what.into(), cause: Box::new(self) }
+    pub(crate) fn during(self, step: CoreStep) -> CoreError {
+        CoreError::During { step, cause: Box::new(self) }
     }
 }
 
 impl From<bpfld_btf::Error> for CoreError {
     fn from(source: bpfld_btf::Error) -> Self {
-        CoreError::Btf { what: None, source }
+        CoreError::Btf { size_of: None, source }
     }
 }
 
@@ -383,8 +442,8 @@ impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use CoreError::*;
         match self {
-            Btf { what: None, source } => f.write_str(&source.message),
-            Btf { what: Some(what), source } => write!(f, "{what}: {}", source.message),
+            Btf { size_of: None, source } => f.write_str(&source.message),
+            Btf { size_of: Some(id), source } => write!(f, "size of [{id}]: {}", source.message),
             InsnOutOfRange { insn, len } => write!(f, "instruction {insn} is past the end of the function ({len} instructions)"),
             LdImm64CutOff { insn } => write!(f, "insn #{insn} (LDIMM64) is cut off by the end of the function"),
             AluRegisterOperand { insn } => write!(f, "insn #{insn} (ALU/ALU64) takes a register operand, not an immediate"),
@@ -444,7 +503,7 @@ impl fmt::Display for CoreError {
                 outcome(*poison),
                 outcome(*first_poison)
             ),
-            During { what, cause } => write!(f, "{what}: {cause}"),
+            During { step, cause } => write!(f, "{step}: {cause}"),
         }
     }
 }
@@ -536,8 +595,23 @@ mod tests {
             assert_eq!(e.to_string(), text);
             assert_eq!(e.kind(), kind, "{text}");
         }
-        let e = CoreError::IndexOutOfRange { indexed: Indexed::Member, type_id: 8, index: 5, count: 2 }.during("parsing x failed");
-        assert_eq!(e.to_string(), "parsing x failed: member index 5 out of range: [8] has 2 members");
+        let e = CoreError::IndexOutOfRange { indexed: Indexed::Member, type_id: 8, index: 5, count: 2 }.during(CoreStep::Parsing {
+            local: LocalType { type_id: 8, kind: Some(bpfld_btf::Kind::Struct), name: "x".into() },
+            access: "0:5".into(),
+        });
+        assert_eq!(e.to_string(), "parsing [8] struct x + 0:5 failed: member index 5 out of range: [8] has 2 members");
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let e = CoreError::SpecTooDeep.during(CoreStep::MatchingCandidate {
+            index: 2,
+            type_id: 77,
+            owner: BtfOwner::Module(0),
+            btf: "nf_conntrack".into(),
+        });
+        assert_eq!(e.to_string(), "error matching candidate #2 [77] in nf_conntrack: target spec nests deeper than 64 steps");
+        let e = CoreError::Btf {
+            size_of: Some(3),
+            source: bpfld_btf::Error { section: bpfld_btf::Section::Types, offset: None, type_id: Some(3), message: "type loop".into() },
+        };
+        assert_eq!(e.to_string(), "size of [3]: type loop");
     }
 }

@@ -38,7 +38,7 @@ use crate::object::Object;
 use crate::target::{BtfOwner, Target};
 
 pub use candidates::Candidate;
-pub use error::{Accessed, CoreError, Indexed, InsnForm};
+pub use error::{Accessed, CoreError, CoreStep, Indexed, InsnForm, LocalType};
 pub use patch::PatchAction;
 pub use spec::log_spec;
 

@@ -1,14 +1,14 @@
 //! Resolving one relocation against its candidates: libbpf 1.7's
 //! `bpf_core_resolve_relo` and `bpf_core_calc_relo_insn`.
 
-use super::error::CoreError;
+use super::error::{CoreError, CoreStep, LocalType};
 use bpfld_btf::ext::{CoreRelo, CoreReloKind};
 use bpfld_btf::Btf;
 
 use super::calc::{calc_relo, ReloRes};
 use super::candidates::{Candidate, CandidateCache};
 use super::matching::match_spec;
-use super::spec::{format_spec, kind_str, parse_spec, Spec};
+use super::spec::{format_spec, parse_spec, Spec};
 use crate::target::Target;
 
 /// The outcome of resolving one relocation, before patching.
@@ -61,26 +61,19 @@ pub(crate) fn resolve<'a>(
     }
     let local_type = if local_id == 0 { None } else { Some(local.type_by_id(local_id)?) };
     let local_name = local_type.map_or(Ok(&[][..]), |t| t.name_bytes())?;
-    let describe = || {
-        format!(
-            "[{local_id}] {} {}",
-            kind_str(local_type.map(|t| t.kind())),
-            if local_name.is_empty() { "<anon>".into() } else { String::from_utf8_lossy(local_name) }
-        )
-    };
+    let describe =
+        || LocalType { type_id: local_id, kind: local_type.map(|t| t.kind()), name: String::from_utf8_lossy(local_name).into_owned() };
 
     let mut cands = None;
     if relo.kind != CoreReloKind::TypeIdLocal {
         let Some(lt) = local_type.filter(|_| !local_name.is_empty()) else {
-            return Err(CoreError::AnonymousType { type_id: local_id }.during(format!("target candidate search failed for {}", describe())));
+            return Err(CoreError::AnonymousType { type_id: local_id }.during(CoreStep::CandidateSearch { local: describe() }));
         };
-        cands = Some(
-            cache.get_or_find(local_id, &lt, target).map_err(|e| e.during(format!("target candidate search failed for {}", describe())))?,
-        );
+        cands = Some(cache.get_or_find(local_id, &lt, target).map_err(|e| e.during(CoreStep::CandidateSearch { local: describe() }))?);
     }
 
-    let local_spec =
-        parse_spec(local, local_id, access, relo.kind).map_err(|e| e.during(format!("parsing {} + {access} failed", describe())))?;
+    let local_spec = parse_spec(local, local_id, access, relo.kind)
+        .map_err(|e| e.during(CoreStep::Parsing { local: describe(), access: access.to_string() }))?;
 
     let Some(cands) = cands else {
         // local_type_id.
@@ -97,7 +90,12 @@ pub(crate) fn resolve<'a>(
             Ok(Some(s)) => s,
             Ok(None) => continue,
             Err(e) => {
-                return Err(e.during(format!("error matching candidate #{i} [{}] in {}", cand.type_id, target.owner_name(cand.owner))))
+                return Err(e.during(CoreStep::MatchingCandidate {
+                    index: i,
+                    type_id: cand.type_id,
+                    owner: cand.owner,
+                    btf: target.owner_name(cand.owner).to_string(),
+                }))
             }
         };
         let cand_res = calc_relo(relo.kind, &local_spec, Some(&cand_spec))?;

@@ -117,7 +117,7 @@ pub(crate) fn parse_access(s: &str) -> Result<Vec<u32>, CoreError> {
 }
 
 fn size_of(btf: &Btf, id: u32) -> Result<u64, CoreError> {
-    resolve_size(btf, id).map_err(|source| CoreError::Btf { what: Some(format!("size of [{id}]")), source })
+    resolve_size(btf, id).map_err(|source| CoreError::Btf { size_of: Some(id), source })
 }
 
 /// Whether the array `acc`'s access steps into is a flexible array member

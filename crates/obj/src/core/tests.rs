@@ -10,7 +10,7 @@ use bpfld_btf::writer::{OwnedMember, OwnedType, TypeData, Writer};
 use bpfld_btf::{ArrayInfo, Btf, Kind};
 
 use super::candidates::CandidateCache;
-use super::{apply_one, CoreError, CoreFailure, CoreRelocation, Indexed, InsnForm, PatchAction};
+use super::{apply_one, CoreError, CoreFailure, CoreRelocation, CoreStep, Indexed, InsnForm, LocalType, PatchAction};
 use crate::error::{ErrorKind, Kind as _};
 use crate::target::{BtfOwner, ModuleBtf, Target};
 
@@ -550,6 +550,8 @@ fn errors_carry_their_facts() {
     assert_eq!(inner.to_string(), format!("array index 3 out of range: [{arr}] has 3 elements"));
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(std::ptr::eq(std::error::Error::source(&e).unwrap().downcast_ref::<CoreError>().unwrap(), inner));
+    let CoreError::During { step: CoreStep::Parsing { local, access }, .. } = &e else { panic!("{e:?}") };
+    assert_eq!((local.type_id, local.kind, local.name.as_str(), access.as_str()), (x.foo, Some(Kind::Struct), "foo", "0:2:3"));
 
     let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, x.foo, "0:2:2:1", &[ldx(op::W, 20)]).unwrap_err();
     assert!(matches!(e, CoreError::UnexpectedValue { insn: 0, form: InsnForm::Mem, found: 20, expected: 32, new: 36 }), "{e:?}");
@@ -568,6 +570,9 @@ fn errors_carry_their_facts() {
     let anon = x.local.all_types().find(|t| t.kind() == Kind::Union).unwrap().id();
     let e = apply(&x.local, &x.target, &mut c, K::FieldByteOffset, anon, "0:0", &[alu(0)]).unwrap_err();
     assert!(matches!(innermost(&e), CoreError::AnonymousType { type_id } if *type_id == anon), "{e:?}");
+    let CoreError::During { step: CoreStep::CandidateSearch { local }, .. } = &e else { panic!("{e:?}") };
+    assert_eq!(*local, LocalType { type_id: anon, kind: Some(Kind::Union), name: String::new() });
+    assert_eq!(e.to_string(), format!("target candidate search failed for [{anon}] union <anon>: anonymous types cannot be relocated"));
     assert_eq!(e.kind(), ErrorKind::Unsupported);
 
     // The instruction index is checked before anything else.
