@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use bpfld_btf::resolve::{align_of, resolve_size, skip_mods_and_typedefs};
 use bpfld_btf::{essential_name, int_encoding, Btf, FuncLinkage, Kind, VarLinkage};
 
-use super::error::ExternError;
+use super::error::{ExternError, Malformed, UnsupportedKconfig};
 
 /// What an extern refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -125,14 +125,14 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
     for s in symbols {
         let fail = |e: ExternError| (s.name.to_string(), e);
         let Some(btf) = btf else {
-            return Err(fail(ExternError::Declaration("externs need the object's .BTF".into())));
+            return Err(fail(ExternError::Declaration(Malformed::NoObjectBtf)));
         };
         let btf_id = find_extern_btf_id(btf, s.name).map_err(fail)?;
         let t = btf.type_by_id(btf_id).map_err(|e| fail(e.into()))?;
         let sec = find_extern_section(btf, btf_id).map_err(fail)?;
         let (kind, type_id, kconfig) = match (sec.as_str(), t.kind()) {
             (".kconfig", Kind::Func) => {
-                return Err(fail(ExternError::UnsupportedDeclaration("extern function is unsupported under the .kconfig section".into())));
+                return Err(fail(ExternError::UnsupportedDeclaration(UnsupportedKconfig::KconfigFunction)));
             }
             (".kconfig", _) => {
                 let ty = t.type_ref().unwrap_or(0);
@@ -142,7 +142,7 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
                 let size = u32::try_from(size)
                     .ok()
                     .filter(|&s| s > 0)
-                    .ok_or_else(|| fail(ExternError::UnsupportedDeclaration(format!("kconfig value size {size} is unsupported"))))?;
+                    .ok_or_else(|| fail(ExternError::UnsupportedDeclaration(UnsupportedKconfig::KconfigSize { size })))?;
                 let align = align_of(btf, ty).map_err(|source| {
                     fail(ExternError::DeclarationBtf {
                         what: Some("failed to determine the alignment of the kconfig value".into()),
@@ -151,7 +151,7 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
                 })?;
                 let align = Some(align)
                     .filter(|a| a.is_power_of_two())
-                    .ok_or_else(|| fail(ExternError::Declaration(format!("kconfig value alignment {align} is not a power of two"))))?;
+                    .ok_or_else(|| fail(ExternError::Declaration(Malformed::KconfigAlignment { align })))?;
                 let (kty, signed) = kconfig_type(btf, ty).map_err(fail)?;
                 (ExternKind::Kconfig, ty, Some(KconfigSlot { ty: kty, size, align, signed, data_off: 0 }))
             }
@@ -160,11 +160,7 @@ pub fn collect_externs(btf: Option<&Btf>, symbols: &[ExternSymbol<'_>]) -> Resul
                 let (id, _) = skip_mods_and_typedefs(btf, t.type_ref().unwrap_or(0)).map_err(|e| fail(e.into()))?;
                 (ExternKind::Ksym, id, None)
             }
-            (other, _) => {
-                return Err(fail(ExternError::Declaration(format!(
-                    "unrecognized extern section '{other}' (declare it __ksym or __kconfig)"
-                ))))
-            }
+            (other, _) => return Err(fail(ExternError::Declaration(Malformed::UnknownSection { section: other.to_string() }))),
         };
         out.push(Extern {
             name: s.name.to_string(),
@@ -207,11 +203,8 @@ fn layout_kconfig(externs: &mut [Extern]) -> Result<(), (String, ExternError)> {
             .and_then(|start| Some((start, start.checked_add(k.size)?)))
             .filter(|&(_, end)| end <= MAX_KCONFIG_MAP_SIZE);
         let Some((start, end)) = end else {
-            let m = format!(
-                "a {}-byte value at offset {off} does not fit in the {MAX_KCONFIG_MAP_SIZE}-byte .kconfig map bpfld allows",
-                k.size
-            );
-            return Err((e.name.clone(), ExternError::UnsupportedDeclaration(m)));
+            let full = UnsupportedKconfig::KconfigMapFull { size: k.size, offset: off, max: MAX_KCONFIG_MAP_SIZE };
+            return Err((e.name.clone(), ExternError::UnsupportedDeclaration(full)));
         };
         k.data_off = start;
         off = end;
@@ -232,18 +225,16 @@ fn find_extern_btf_id(btf: &Btf, name: &str) -> Result<u32, ExternError> {
         .into_iter()
         .find(|&id| btf.type_by_id(id).map(|t| matches!(t.kind(), Kind::Var | Kind::Func)).unwrap_or(false));
     let Some(id) = id else {
-        return Err(ExternError::Declaration("no BTF VAR or FUNC of that name (declare it __ksym or __kconfig)".into()));
+        return Err(ExternError::Declaration(Malformed::NoBtfEntry));
     };
     let t = btf.type_by_id(id)?;
     match t.kind() {
-        Kind::Var if t.var_linkage() != Some(VarLinkage::Extern) => Err(ExternError::Declaration(format!(
-            "BTF VAR [{id}] has {:?} linkage, not extern",
-            t.var_linkage().unwrap_or(VarLinkage::Static)
-        ))),
-        Kind::Func if t.func_linkage() != Some(FuncLinkage::Extern) => Err(ExternError::Declaration(format!(
-            "BTF FUNC [{id}] has {:?} linkage, not extern",
-            t.func_linkage().unwrap_or(FuncLinkage::Static)
-        ))),
+        Kind::Var if t.var_linkage() != Some(VarLinkage::Extern) => {
+            Err(ExternError::Declaration(Malformed::VarLinkage { id, linkage: t.var_linkage().unwrap_or(VarLinkage::Static) }))
+        }
+        Kind::Func if t.func_linkage() != Some(FuncLinkage::Extern) => {
+            Err(ExternError::Declaration(Malformed::FuncLinkage { id, linkage: t.func_linkage().unwrap_or(FuncLinkage::Static) }))
+        }
         _ => Ok(id),
     }
 }
@@ -264,17 +255,13 @@ fn find_extern_section(btf: &Btf, id: u32) -> Result<String, ExternError> {
             return Ok(t.name().unwrap_or("?").to_string());
         }
     }
-    Err(ExternError::Declaration(format!("BTF [{id}] is in no DATASEC (declare it __ksym or __kconfig)")))
+    Err(ExternError::Declaration(Malformed::NoDatasec { id }))
 }
 
 /// libbpf's `find_kcfg_type`.
 fn kconfig_type(btf: &Btf, id: u32) -> Result<(KconfigType, bool), ExternError> {
     let (_, t) = skip_mods_and_typedefs(btf, id)?;
-    let unsupported = || {
-        Err(ExternError::UnsupportedDeclaration(
-            "the kconfig value's type is unsupported (want bool, char, tristate, char[N] or an integer)".to_string(),
-        ))
-    };
+    let unsupported = || Err(ExternError::UnsupportedDeclaration(UnsupportedKconfig::KconfigType));
     let Some(t) = t else { return unsupported() };
     let size = t.size().unwrap_or(0);
     match t.kind() {

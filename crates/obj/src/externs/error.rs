@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use bpfld_btf::{FuncLinkage, VarLinkage};
+
 use super::resolve::Unresolved;
 use crate::error::{ErrorKind, Kind};
 
@@ -12,7 +14,7 @@ use crate::error::{ErrorKind, Kind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExternError {
     /// The declaration is malformed (no BTF, wrong linkage, no DATASEC).
-    Declaration(String),
+    Declaration(Malformed),
     /// The object's BTF does not read at the declaration; `what` says
     /// what was being read, if anything.
     DeclarationBtf {
@@ -22,7 +24,7 @@ pub enum ExternError {
         source: bpfld_btf::Error,
     },
     /// A declaration libbpf does not support either.
-    UnsupportedDeclaration(String),
+    UnsupportedDeclaration(UnsupportedKconfig),
     /// A strong extern did not resolve: `unresolved` says how.
     Unresolved {
         /// Why it did not resolve (not found, incompatible, ...).
@@ -55,9 +57,9 @@ impl fmt::Display for ExternError {
             ExternError::DeclarationBtf { what: Some(what), source } | ExternError::KernelBtf { what, source } => {
                 write!(f, "{what}: {source}")
             }
-            ExternError::Declaration(m)
-            | ExternError::UnsupportedDeclaration(m)
-            | ExternError::Unresolved { message: m, .. }
+            ExternError::Declaration(m) => m.fmt(f),
+            ExternError::UnsupportedDeclaration(u) => u.fmt(f),
+            ExternError::Unresolved { message: m, .. }
             | ExternError::Ambiguous(m)
             | ExternError::BadValue(m)
             | ExternError::TargetUnknown(m)
@@ -91,5 +93,152 @@ impl Kind for ExternError {
 impl From<bpfld_btf::Error> for ExternError {
     fn from(source: bpfld_btf::Error) -> Self {
         ExternError::DeclarationBtf { what: None, source }
+    }
+}
+
+/// How an extern's declaration is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// The object has no `.BTF`, which externs need.
+    NoObjectBtf,
+    /// No BTF VAR or FUNC carries the extern's name.
+    NoBtfEntry,
+    /// The BTF VAR `id` of that name does not have extern linkage.
+    VarLinkage {
+        /// The VAR's BTF type id.
+        id: u32,
+        /// The linkage it has.
+        linkage: VarLinkage,
+    },
+    /// The BTF FUNC `id` of that name does not have extern linkage.
+    FuncLinkage {
+        /// The FUNC's BTF type id.
+        id: u32,
+        /// The linkage it has.
+        linkage: FuncLinkage,
+    },
+    /// The BTF type `id` is in no DATASEC.
+    NoDatasec {
+        /// The extern's BTF type id.
+        id: u32,
+    },
+    /// The extern's DATASEC is neither `.ksyms` nor `.kconfig`.
+    UnknownSection {
+        /// The DATASEC's name.
+        section: String,
+    },
+    /// The kconfig value's alignment is not a power of two.
+    KconfigAlignment {
+        /// The alignment its BTF type gives.
+        align: u32,
+    },
+    /// A `LINUX_*` kconfig extern bpfld does not know, declared strong.
+    UnknownVirtual {
+        /// The extern's name.
+        name: String,
+    },
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Malformed::NoObjectBtf => f.write_str("externs need the object's .BTF"),
+            Malformed::NoBtfEntry => f.write_str("no BTF VAR or FUNC of that name (declare it __ksym or __kconfig)"),
+            Malformed::VarLinkage { id, linkage } => write!(f, "BTF VAR [{id}] has {linkage:?} linkage, not extern"),
+            Malformed::FuncLinkage { id, linkage } => write!(f, "BTF FUNC [{id}] has {linkage:?} linkage, not extern"),
+            Malformed::NoDatasec { id } => write!(f, "BTF [{id}] is in no DATASEC (declare it __ksym or __kconfig)"),
+            Malformed::UnknownSection { section } => {
+                write!(f, "unrecognized extern section '{section}' (declare it __ksym or __kconfig)")
+            }
+            Malformed::KconfigAlignment { align } => write!(f, "kconfig value alignment {align} is not a power of two"),
+            Malformed::UnknownVirtual { name } => write!(f, "extern (kcfg) '{name}': unrecognized virtual extern"),
+        }
+    }
+}
+
+/// A well-formed extern declaration that libbpf does not support either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsupportedKconfig {
+    /// A function declared `__kconfig`.
+    KconfigFunction,
+    /// A kconfig value whose size is zero or does not fit 32 bits.
+    KconfigSize {
+        /// The size its BTF type gives.
+        size: u64,
+    },
+    /// A kconfig value whose type is not bool, char, tristate, char[N] or
+    /// an integer.
+    KconfigType,
+    /// A kconfig value that would not fit in the largest `.kconfig` map
+    /// bpfld lays out.
+    KconfigMapFull {
+        /// The value's size in bytes.
+        size: u32,
+        /// Where the map's previous values end.
+        offset: u32,
+        /// The largest map size bpfld allows.
+        max: u32,
+    },
+}
+
+impl fmt::Display for UnsupportedKconfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnsupportedKconfig::KconfigFunction => f.write_str("extern function is unsupported under the .kconfig section"),
+            UnsupportedKconfig::KconfigSize { size } => write!(f, "kconfig value size {size} is unsupported"),
+            UnsupportedKconfig::KconfigType => {
+                f.write_str("the kconfig value's type is unsupported (want bool, char, tristate, char[N] or an integer)")
+            }
+            UnsupportedKconfig::KconfigMapFull { size, offset, max } => {
+                write!(f, "a {size}-byte value at offset {offset} does not fit in the {max}-byte .kconfig map bpfld allows")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(e: ExternError, text: &str, kind: ErrorKind) {
+        assert_eq!(e.to_string(), text);
+        assert_eq!(e.kind(), kind);
+        assert!(std::error::Error::source(&e).is_none());
+    }
+
+    #[test]
+    fn malformed_declarations_keep_libbpf_wording() {
+        let cases = [
+            (Malformed::NoObjectBtf, "externs need the object's .BTF"),
+            (Malformed::NoBtfEntry, "no BTF VAR or FUNC of that name (declare it __ksym or __kconfig)"),
+            (Malformed::VarLinkage { id: 7, linkage: VarLinkage::Static }, "BTF VAR [7] has Static linkage, not extern"),
+            (Malformed::FuncLinkage { id: 9, linkage: FuncLinkage::Global }, "BTF FUNC [9] has Global linkage, not extern"),
+            (Malformed::NoDatasec { id: 3 }, "BTF [3] is in no DATASEC (declare it __ksym or __kconfig)"),
+            (Malformed::UnknownSection { section: ".data".into() }, "unrecognized extern section '.data' (declare it __ksym or __kconfig)"),
+            (Malformed::KconfigAlignment { align: 6 }, "kconfig value alignment 6 is not a power of two"),
+            (Malformed::UnknownVirtual { name: "LINUX_FOO".into() }, "extern (kcfg) 'LINUX_FOO': unrecognized virtual extern"),
+        ];
+        for (m, text) in cases {
+            check(ExternError::Declaration(m), text, ErrorKind::InvalidInput);
+        }
+    }
+
+    #[test]
+    fn unsupported_kconfig_declarations_keep_their_wording() {
+        let cases = [
+            (UnsupportedKconfig::KconfigFunction, "extern function is unsupported under the .kconfig section".to_string()),
+            (UnsupportedKconfig::KconfigSize { size: 1 << 33 }, format!("kconfig value size {} is unsupported", 1u64 << 33)),
+            (
+                UnsupportedKconfig::KconfigType,
+                "the kconfig value's type is unsupported (want bool, char, tristate, char[N] or an integer)".to_string(),
+            ),
+            (
+                UnsupportedKconfig::KconfigMapFull { size: 8, offset: 1048572, max: 1 << 20 },
+                "a 8-byte value at offset 1048572 does not fit in the 1048576-byte .kconfig map bpfld allows".to_string(),
+            ),
+        ];
+        for (u, text) in cases {
+            check(ExternError::UnsupportedDeclaration(u), &text, ErrorKind::Unsupported);
+        }
     }
 }

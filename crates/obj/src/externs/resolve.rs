@@ -22,7 +22,7 @@ use bpfld_btf::resolve::skip_mods_and_typedefs;
 use bpfld_btf::{c_decl, types_are_compat, Btf, Kind};
 
 use super::collect::{Extern, ExternKind, KconfigSlot, KconfigType};
-use super::error::ExternError;
+use super::error::{ExternError, Malformed};
 use crate::target::{BtfOwner, Target};
 
 /// What an extern resolved to.
@@ -303,7 +303,7 @@ fn resolve_kconfig(ext: &Extern, target: &Target, data: &mut [u8]) -> Result<Res
             target.overrides.get(&ext.name).copied().unwrap_or_else(|| has_syscall_wrapper(&target.vmlinux) as u64)
         }
         _ if ext.name.starts_with("LINUX_") && ext.weak => 0,
-        _ => return Err(fatal(ExternError::Declaration, "unrecognized virtual extern".into())),
+        _ => return Err(Failure::Fatal(ExternError::Declaration(Malformed::UnknownVirtual { name: ext.name.clone() }))),
     };
     encode_number(&slot, value, dst).map_err(|BadValue(m)| fatal(ExternError::BadValue, m))?;
     if ext.name == "LINUX_KERNEL_VERSION" {
