@@ -39,13 +39,32 @@ pub enum ExternError {
         /// Where and why the kernel's BTF does not read.
         source: bpfld_btf::Error,
     },
-    /// Several kernel symbols of that name.
-    Ambiguous(String),
+    /// Several kernel symbols of that name (a typeless ksym).
+    Ambiguous {
+        /// The extern's name.
+        name: String,
+        /// The first address kallsyms gives for it.
+        first: u64,
+        /// The second one.
+        second: u64,
+    },
     /// A kconfig value that does not fit the extern's type or slot.
-    BadValue(String),
+    BadValue {
+        /// The extern's name.
+        name: String,
+        /// Which value, and why it does not fit.
+        why: BadKconfigValue,
+    },
     /// The target lacks what resolving needs (its `.config`, kallsyms,
     /// version).
-    TargetUnknown(String),
+    TargetUnknown {
+        /// The extern's name.
+        name: String,
+        /// The target's name.
+        target: String,
+        /// What the target does not say.
+        missing: TargetFact,
+    },
     /// A required flavor group none of whose members resolved.
     RequiredGroup(String),
 }
@@ -59,11 +78,20 @@ impl fmt::Display for ExternError {
             }
             ExternError::Declaration(m) => m.fmt(f),
             ExternError::UnsupportedDeclaration(u) => u.fmt(f),
-            ExternError::Unresolved { message: m, .. }
-            | ExternError::Ambiguous(m)
-            | ExternError::BadValue(m)
-            | ExternError::TargetUnknown(m)
-            | ExternError::RequiredGroup(m) => f.write_str(m),
+            ExternError::Unresolved { message: m, .. } | ExternError::RequiredGroup(m) => f.write_str(m),
+            ExternError::Ambiguous { name, first, second } => {
+                write!(f, "extern (ksym) '{name}': resolution is ambiguous: {first:#x} or {second:#x}")
+            }
+            ExternError::BadValue { name, why } => write!(f, "extern (kcfg) '{name}': {why}"),
+            ExternError::TargetUnknown { name, target, missing: TargetFact::Kallsyms } => {
+                write!(f, "extern (ksym) '{name}': kernel symbol addresses (kallsyms) are unknown for target '{target}'")
+            }
+            ExternError::TargetUnknown { name, target, missing: TargetFact::KernelConfig } => {
+                write!(f, "extern (kcfg) '{name}': the kernel configuration of target '{target}' is unknown")
+            }
+            ExternError::TargetUnknown { name, target, missing: TargetFact::KernelVersion } => {
+                write!(f, "extern (kcfg) '{name}': failed to get the kernel version of target '{target}'")
+            }
         }
     }
 }
@@ -84,8 +112,8 @@ impl Kind for ExternError {
             ExternError::UnsupportedDeclaration(_) => ErrorKind::Unsupported,
             ExternError::Unresolved { unresolved: Unresolved::Incompatible { .. }, .. } => ErrorKind::Incompatible,
             ExternError::Unresolved { unresolved: Unresolved::UnknownOffline, .. } => ErrorKind::Unsupported,
-            ExternError::Unresolved { .. } | ExternError::TargetUnknown(_) | ExternError::RequiredGroup(_) => ErrorKind::NotFound,
-            ExternError::Ambiguous(_) | ExternError::BadValue(_) => ErrorKind::Incompatible,
+            ExternError::Unresolved { .. } | ExternError::TargetUnknown { .. } | ExternError::RequiredGroup(_) => ErrorKind::NotFound,
+            ExternError::Ambiguous { .. } | ExternError::BadValue { .. } => ErrorKind::Incompatible,
         }
     }
 }
@@ -166,7 +194,7 @@ pub enum UnsupportedKconfig {
         /// The size its BTF type gives.
         size: u64,
     },
-    /// A kconfig value whose type is not bool, char, tristate, char[N] or
+    /// A kconfig value whose type is not bool, char, tristate, `char[N]` or
     /// an integer.
     KconfigType,
     /// A kconfig value that would not fit in the largest `.kconfig` map
@@ -196,6 +224,104 @@ impl fmt::Display for UnsupportedKconfig {
     }
 }
 
+/// What a target does not say that resolving an extern needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetFact {
+    /// Its kernel symbol addresses (kallsyms), for a typeless ksym.
+    Kallsyms,
+    /// Its kernel configuration, for a `CONFIG_*` kconfig extern.
+    KernelConfig,
+    /// Its kernel version, for `LINUX_KERNEL_VERSION`.
+    KernelVersion,
+}
+
+/// Why a kconfig value cannot be written into its extern's slot: libbpf's
+/// `set_kcfg_value_*` wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadKconfigValue {
+    /// `m` for a bool.
+    ImpliesTristateOrChar {
+        /// The value's text in the configuration.
+        value: String,
+    },
+    /// `y`, `n` or `m` for a type that is not bool, tristate or char.
+    ImpliesBoolTristateOrChar {
+        /// The value's text in the configuration.
+        value: String,
+    },
+    /// A quoted string for a type that is not a char array.
+    ImpliesCharArray {
+        /// The value's text in the configuration.
+        value: String,
+    },
+    /// A string that opens a quote it does not close.
+    InvalidString {
+        /// The value's text in the configuration.
+        value: String,
+    },
+    /// Neither `y`/`n`/`m`, a string, nor an integer C reads.
+    NotAnInteger {
+        /// The value's text in the configuration.
+        value: String,
+    },
+    /// An integer for a type that is not an integer or char.
+    ImpliesInteger {
+        /// The value's text in the configuration.
+        value: String,
+    },
+    /// A number for a type that is not an integer, char or bool.
+    ImpliesIntegerCharOrBool {
+        /// The number.
+        value: u64,
+    },
+    /// A number other than 0 or 1 for a bool.
+    NotBoolean {
+        /// The number.
+        value: u64,
+    },
+    /// A number the slot's integer cannot hold without loss.
+    TooWide {
+        /// The number.
+        value: u64,
+        /// The slot's size in bytes.
+        size: u32,
+    },
+    /// An integer slot of a size that is not 1, 2, 4 or 8 bytes.
+    IntegerSize {
+        /// The slot's size in bytes.
+        size: u32,
+    },
+    /// The extern's slot lies outside the `.kconfig` map's bytes.
+    SlotOutsideMap {
+        /// The slot's offset in the map.
+        offset: u32,
+        /// The slot's size in bytes.
+        size: u32,
+        /// The map's size in bytes.
+        map_size: usize,
+    },
+}
+
+impl fmt::Display for BadKconfigValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadKconfigValue::ImpliesTristateOrChar { value } => write!(f, "value '{value}' implies tristate or char type"),
+            BadKconfigValue::ImpliesBoolTristateOrChar { value } => write!(f, "value '{value}' implies bool, tristate, or char type"),
+            BadKconfigValue::ImpliesCharArray { value } => write!(f, "value '{value}' implies char array type"),
+            BadKconfigValue::InvalidString { value } => write!(f, "invalid string config '{value}'"),
+            BadKconfigValue::NotAnInteger { value } => write!(f, "value '{value}' isn't a valid integer"),
+            BadKconfigValue::ImpliesInteger { value } => write!(f, "value '{value}' implies integer type"),
+            BadKconfigValue::ImpliesIntegerCharOrBool { value } => write!(f, "value '{value}' implies integer, char, or boolean type"),
+            BadKconfigValue::NotBoolean { value } => write!(f, "value '{value}' isn't boolean compatible"),
+            BadKconfigValue::TooWide { value, size } => write!(f, "value '{value}' doesn't fit in {size} bytes"),
+            BadKconfigValue::IntegerSize { size } => write!(f, "unsupported integer size {size}"),
+            BadKconfigValue::SlotOutsideMap { offset, size, map_size } => {
+                write!(f, "slot [{offset}, +{size}) is outside the {map_size}-byte .kconfig map")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +346,48 @@ mod tests {
         ];
         for (m, text) in cases {
             check(ExternError::Declaration(m), text, ErrorKind::InvalidInput);
+        }
+    }
+
+    #[test]
+    fn target_facts_ambiguity_and_bad_values_keep_libbpf_wording() {
+        let unknown = |missing| ExternError::TargetUnknown { name: "x".into(), target: "t".into(), missing };
+        check(
+            unknown(TargetFact::Kallsyms),
+            "extern (ksym) 'x': kernel symbol addresses (kallsyms) are unknown for target 't'",
+            ErrorKind::NotFound,
+        );
+        check(
+            unknown(TargetFact::KernelConfig),
+            "extern (kcfg) 'x': the kernel configuration of target 't' is unknown",
+            ErrorKind::NotFound,
+        );
+        check(unknown(TargetFact::KernelVersion), "extern (kcfg) 'x': failed to get the kernel version of target 't'", ErrorKind::NotFound);
+        check(
+            ExternError::Ambiguous { name: "s".into(), first: 0x10, second: 0x20 },
+            "extern (ksym) 's': resolution is ambiguous: 0x10 or 0x20",
+            ErrorKind::Incompatible,
+        );
+        let v = || "m".to_string();
+        let cases = [
+            (BadKconfigValue::ImpliesTristateOrChar { value: v() }, "value 'm' implies tristate or char type"),
+            (BadKconfigValue::ImpliesBoolTristateOrChar { value: v() }, "value 'm' implies bool, tristate, or char type"),
+            (BadKconfigValue::ImpliesCharArray { value: v() }, "value 'm' implies char array type"),
+            (BadKconfigValue::InvalidString { value: v() }, "invalid string config 'm'"),
+            (BadKconfigValue::NotAnInteger { value: v() }, "value 'm' isn't a valid integer"),
+            (BadKconfigValue::ImpliesInteger { value: v() }, "value 'm' implies integer type"),
+            (BadKconfigValue::ImpliesIntegerCharOrBool { value: 3 }, "value '3' implies integer, char, or boolean type"),
+            (BadKconfigValue::NotBoolean { value: 2 }, "value '2' isn't boolean compatible"),
+            (BadKconfigValue::TooWide { value: 256, size: 1 }, "value '256' doesn't fit in 1 bytes"),
+            (BadKconfigValue::IntegerSize { size: 3 }, "unsupported integer size 3"),
+            (BadKconfigValue::SlotOutsideMap { offset: 8, size: 4, map_size: 8 }, "slot [8, +4) is outside the 8-byte .kconfig map"),
+        ];
+        for (why, text) in cases {
+            check(
+                ExternError::BadValue { name: "CONFIG_X".into(), why },
+                &format!("extern (kcfg) 'CONFIG_X': {text}"),
+                ErrorKind::Incompatible,
+            );
         }
     }
 

@@ -22,7 +22,7 @@ use bpfld_btf::resolve::skip_mods_and_typedefs;
 use bpfld_btf::{c_decl, types_are_compat, Btf, Kind};
 
 use super::collect::{Extern, ExternKind, KconfigSlot, KconfigType};
-use super::error::{ExternError, Malformed};
+use super::error::{BadKconfigValue, ExternError, Malformed, TargetFact};
 use crate::target::{BtfOwner, Target};
 
 /// What an extern resolved to.
@@ -258,45 +258,42 @@ fn resolve_typeless(ext: &Extern, target: &Target) -> Result<Resolved, Failure> 
                 format!("unknown offline: no kallsyms data for target '{}' (0 where the kernel lacks the symbol)", target.name),
             ));
         }
-        return Err(Failure::Fatal(ExternError::TargetUnknown(format!(
-            "extern (ksym) '{}': kernel symbol addresses (kallsyms) are unknown for target '{}'",
-            ext.name, target.name
-        ))));
+        return Err(Failure::Fatal(ExternError::TargetUnknown {
+            name: ext.name.clone(),
+            target: target.name.clone(),
+            missing: TargetFact::Kallsyms,
+        }));
     };
     match ks.addresses(&ext.name) {
         [] => Err(Failure::Weakly(Unresolved::Missing, format!("no symbol '{}' in kallsyms", ext.name))),
         [a] => Ok(Resolved::Address(*a)),
-        [a, b, ..] => {
-            Err(Failure::Fatal(ExternError::Ambiguous(format!("extern (ksym) '{}': resolution is ambiguous: {a:#x} or {b:#x}", ext.name))))
-        }
+        [a, b, ..] => Err(Failure::Fatal(ExternError::Ambiguous { name: ext.name.clone(), first: *a, second: *b })),
     }
 }
 
 /// The value of a kconfig extern, written into `data` at its slot.
 fn resolve_kconfig(ext: &Extern, target: &Target, data: &mut [u8]) -> Result<Resolved, Failure> {
     let slot = ext.kconfig.expect("kconfig externs have a slot");
-    let fatal = |e: fn(String) -> ExternError, m: String| Failure::Fatal(e(format!("extern (kcfg) '{}': {m}", ext.name)));
+    let bad = |why| Failure::Fatal(ExternError::BadValue { name: ext.name.clone(), why });
+    let unknown = |missing| Failure::Fatal(ExternError::TargetUnknown { name: ext.name.clone(), target: target.name.clone(), missing });
     let range = slot.data_off as usize..slot.data_off as usize + slot.size as usize;
     let Some(dst) = data.get_mut(range) else {
-        return Err(fatal(
-            ExternError::BadValue,
-            format!("slot [{}, +{}) is outside the {}-byte .kconfig map", slot.data_off, slot.size, data.len()),
-        ));
+        return Err(bad(BadKconfigValue::SlotOutsideMap { offset: slot.data_off, size: slot.size, map_size: data.len() }));
     };
     if ext.name.starts_with("CONFIG_") {
         let Some(config) = &target.kconfig else {
-            return Err(fatal(ExternError::TargetUnknown, format!("the kernel configuration of target '{}' is unknown", target.name)));
+            return Err(unknown(TargetFact::KernelConfig));
         };
         let Some(value) = config.get(&ext.name) else {
             return Err(Failure::Weakly(Unresolved::Missing, format!("'{}' is not set in the kernel configuration", ext.name)));
         };
-        encode_config_value(&slot, value, dst).map_err(|BadValue(m)| fatal(ExternError::BadValue, m))?;
+        encode_config_value(&slot, value, dst).map_err(bad)?;
         return Ok(Resolved::Kconfig(value.to_string()));
     }
     let value = match ext.name.as_str() {
         "LINUX_KERNEL_VERSION" => match target.overrides.get(&ext.name).copied().or(target.kernel_version.map(u64::from)) {
             Some(v) if v != 0 => v,
-            _ => return Err(fatal(ExternError::TargetUnknown, format!("failed to get the kernel version of target '{}'", target.name))),
+            _ => return Err(unknown(TargetFact::KernelVersion)),
         },
         "LINUX_HAS_BPF_COOKIE" => target.overrides.get(&ext.name).copied().unwrap_or_else(|| has_bpf_cookie(&target.vmlinux) as u64),
         "LINUX_HAS_SYSCALL_WRAPPER" => {
@@ -305,7 +302,7 @@ fn resolve_kconfig(ext: &Extern, target: &Target, data: &mut [u8]) -> Result<Res
         _ if ext.name.starts_with("LINUX_") && ext.weak => 0,
         _ => return Err(Failure::Fatal(ExternError::Declaration(Malformed::UnknownVirtual { name: ext.name.clone() }))),
     };
-    encode_number(&slot, value, dst).map_err(|BadValue(m)| fatal(ExternError::BadValue, m))?;
+    encode_number(&slot, value, dst).map_err(bad)?;
     if ext.name == "LINUX_KERNEL_VERSION" {
         return Ok(Resolved::Kconfig(format!("{value} ({}.{}.{})", value >> 16, (value >> 8) & 0xff, value & 0xff)));
     }
@@ -332,14 +329,10 @@ fn has_syscall_wrapper(vmlinux: &Btf) -> bool {
 
 /// Encodes a `.config` value into a kconfig slot (libbpf's
 /// `bpf_object__process_kconfig_line` rules).
-/// Why a kconfig value cannot be written into its slot.
-#[derive(Debug, PartialEq, Eq)]
-struct BadValue(String);
-
-fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Result<(), BadValue> {
+fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Result<(), BadKconfigValue> {
     match value.as_bytes().first() {
         Some(&c @ (b'y' | b'n' | b'm')) if value.len() == 1 => match slot.ty {
-            KconfigType::Bool if c == b'm' => Err(BadValue(format!("value '{value}' implies tristate or char type"))),
+            KconfigType::Bool if c == b'm' => Err(BadKconfigValue::ImpliesTristateOrChar { value: value.into() }),
             KconfigType::Bool => {
                 dst[0] = (c == b'y') as u8;
                 Ok(())
@@ -358,14 +351,14 @@ fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Resul
                 dst[0] = c;
                 Ok(())
             }
-            _ => Err(BadValue(format!("value '{value}' implies bool, tristate, or char type"))),
+            _ => Err(BadKconfigValue::ImpliesBoolTristateOrChar { value: value.into() }),
         },
         Some(b'"') => {
             if slot.ty != KconfigType::CharArray {
-                return Err(BadValue(format!("value '{value}' implies char array type")));
+                return Err(BadKconfigValue::ImpliesCharArray { value: value.into() });
             }
             if value.len() < 2 || !value.ends_with('"') {
-                return Err(BadValue(format!("invalid string config '{value}'")));
+                return Err(BadKconfigValue::InvalidString { value: value.into() });
             }
             let s = &value.as_bytes()[1..value.len() - 1];
             // libbpf truncates (with a warning) to fit the array and its NUL.
@@ -375,9 +368,9 @@ fn encode_config_value(slot: &KconfigSlot, value: &str, dst: &mut [u8]) -> Resul
             Ok(())
         }
         _ => {
-            let num = parse_c_integer(value).ok_or_else(|| BadValue(format!("value '{value}' isn't a valid integer")))?;
+            let num = parse_c_integer(value).ok_or_else(|| BadKconfigValue::NotAnInteger { value: value.into() })?;
             if !matches!(slot.ty, KconfigType::Int | KconfigType::Char) {
-                return Err(BadValue(format!("value '{value}' implies integer type")));
+                return Err(BadKconfigValue::ImpliesInteger { value: value.into() });
             }
             encode_number(slot, num, dst)
         }
@@ -404,24 +397,24 @@ fn parse_c_integer(value: &str) -> Option<u64> {
 
 /// libbpf's `set_kcfg_value_num`: the value must fit the slot's integer
 /// without loss (signed or unsigned as declared).
-fn encode_number(slot: &KconfigSlot, value: u64, dst: &mut [u8]) -> Result<(), BadValue> {
+fn encode_number(slot: &KconfigSlot, value: u64, dst: &mut [u8]) -> Result<(), BadKconfigValue> {
     if !matches!(slot.ty, KconfigType::Int | KconfigType::Char | KconfigType::Bool) {
-        return Err(BadValue(format!("value '{value}' implies integer, char, or boolean type")));
+        return Err(BadKconfigValue::ImpliesIntegerCharOrBool { value });
     }
     if slot.ty == KconfigType::Bool && value > 1 {
-        return Err(BadValue(format!("value '{value}' isn't boolean compatible")));
+        return Err(BadKconfigValue::NotBoolean { value });
     }
     let bits = slot.size * 8;
     let fits = bits >= 64 || if slot.signed { value.wrapping_add(1u64 << (bits - 1)) < (1u64 << bits) } else { value >> bits == 0 };
     if !fits {
-        return Err(BadValue(format!("value '{value}' doesn't fit in {} bytes", slot.size)));
+        return Err(BadKconfigValue::TooWide { value, size: slot.size });
     }
     match slot.size {
         1 | 2 | 4 | 8 => {
             dst.copy_from_slice(&value.to_ne_bytes()[..slot.size as usize]);
             Ok(())
         }
-        n => Err(BadValue(format!("unsupported integer size {n}"))),
+        size => Err(BadKconfigValue::IntegerSize { size }),
     }
 }
 
@@ -485,10 +478,10 @@ mod tests {
         assert!(encode_number(&slot(KconfigType::Int, 1, false), 255, &mut b).is_ok());
         assert_eq!(b, [255]);
         let e = encode_number(&slot(KconfigType::Int, 1, false), 256, &mut b).unwrap_err();
-        assert_eq!(e, BadValue("value '256' doesn't fit in 1 bytes".into()));
+        assert_eq!(e, BadKconfigValue::TooWide { value: 256, size: 1 });
         assert!(encode_number(&slot(KconfigType::Int, 1, true), (-128i64) as u64, &mut b).is_ok());
         assert!(encode_number(&slot(KconfigType::Int, 1, true), 128, &mut b).is_err());
-        assert!(encode_number(&slot(KconfigType::Bool, 1, false), 2, &mut b).is_err());
+        assert_eq!(encode_number(&slot(KconfigType::Bool, 1, false), 2, &mut b), Err(BadKconfigValue::NotBoolean { value: 2 }));
         let mut b8 = [0u8; 8];
         assert!(encode_number(&slot(KconfigType::Int, 8, false), u64::MAX, &mut b8).is_ok());
     }
@@ -499,7 +492,10 @@ mod tests {
         encode_config_value(&slot(KconfigType::Tristate, 4, false), "m", &mut b).unwrap();
         assert_eq!(u32::from_ne_bytes(b), 2);
         let mut c = [0u8; 1];
-        assert!(encode_config_value(&slot(KconfigType::Bool, 1, false), "m", &mut c).is_err());
+        assert_eq!(
+            encode_config_value(&slot(KconfigType::Bool, 1, false), "m", &mut c),
+            Err(BadKconfigValue::ImpliesTristateOrChar { value: "m".into() })
+        );
         encode_config_value(&slot(KconfigType::Char, 1, false), "y", &mut c).unwrap();
         assert_eq!(c, [b'y']);
         let mut s = [0xffu8; 4];
@@ -510,7 +506,10 @@ mod tests {
         assert_eq!(u32::from_ne_bytes(i), 16);
         encode_config_value(&slot(KconfigType::Int, 4, true), "-5", &mut i).unwrap();
         assert_eq!(i32::from_ne_bytes(i), -5);
-        assert!(encode_config_value(&slot(KconfigType::Int, 4, false), "12z", &mut i).is_err());
+        assert_eq!(
+            encode_config_value(&slot(KconfigType::Int, 4, false), "12z", &mut i),
+            Err(BadKconfigValue::NotAnInteger { value: "12z".into() })
+        );
         assert!(encode_config_value(&slot(KconfigType::Int, 4, false), "\"s\"", &mut i).is_err());
         assert_eq!(parse_c_integer("017"), Some(15));
     }
