@@ -127,7 +127,7 @@ fn strong_externs_fail_with_libbpfs_message() {
     assert_eq!(typed.kind(), bpfld_obj::ErrorKind::NotFound);
     let cause = typed.cause::<bpfld_obj::externs::ExternError>().expect("an extern error");
     assert!(
-        matches!(cause, bpfld_obj::externs::ExternError::Unresolved { unresolved: bpfld_obj::externs::Unresolved::NotFound, .. }),
+        matches!(cause, bpfld_obj::externs::ExternError::Unresolved { unresolved, .. } if **unresolved == bpfld_obj::externs::Unresolved::NotFound),
         "{cause:?}"
     );
     let obj = object("kfunc_strong_incompatible");

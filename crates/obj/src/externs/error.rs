@@ -6,6 +6,7 @@ use std::fmt;
 
 use bpfld_btf::{FuncLinkage, VarLinkage};
 
+use super::collect::ExternKind;
 use super::resolve::Unresolved;
 use crate::error::{ErrorKind, Kind};
 
@@ -27,10 +28,16 @@ pub enum ExternError {
     UnsupportedDeclaration(UnsupportedKconfig),
     /// A strong extern did not resolve: `unresolved` says how.
     Unresolved {
-        /// Why it did not resolve (not found, incompatible, ...).
-        unresolved: Unresolved,
-        /// libbpf's wording of it.
-        message: String,
+        /// The extern's name.
+        name: String,
+        /// What kind of extern it is.
+        kind: ExternKind,
+        /// Why it did not resolve (not found, incompatible, ...), boxed to
+        /// keep the error small.
+        unresolved: Box<Unresolved>,
+        /// The outcome's reason (as in [`ExternOutcome::reason`](super::ExternOutcome::reason)),
+        /// which libbpf's message quotes for an incompatible or missing one.
+        reason: String,
     },
     /// The kernel's BTF does not read at the extern's type.
     KernelBtf {
@@ -66,7 +73,15 @@ pub enum ExternError {
         missing: TargetFact,
     },
     /// A required flavor group none of whose members resolved.
-    RequiredGroup(String),
+    RequiredGroup {
+        /// The group's essential name.
+        group: String,
+        /// The target's name.
+        target: String,
+        /// Each member flavor and why it did not resolve; empty when the
+        /// object declares no extern of that essential name.
+        flavors: Vec<FlavorFailure>,
+    },
 }
 
 impl fmt::Display for ExternError {
@@ -78,7 +93,25 @@ impl fmt::Display for ExternError {
             }
             ExternError::Declaration(m) => m.fmt(f),
             ExternError::UnsupportedDeclaration(u) => u.fmt(f),
-            ExternError::Unresolved { message: m, .. } | ExternError::RequiredGroup(m) => f.write_str(m),
+            ExternError::Unresolved { name, kind, unresolved, reason } => match (kind, unresolved.as_ref()) {
+                (ExternKind::Kfunc, Unresolved::NotFound) => write!(f, "extern (func ksym) '{name}': not found in kernel or module BTFs"),
+                (ExternKind::Ksym, Unresolved::NotFound) => write!(f, "extern (var ksym) '{name}': not found in kernel BTF"),
+                (ExternKind::Kfunc | ExternKind::Ksym, Unresolved::Incompatible { .. }) => {
+                    write!(f, "extern ({}) '{name}': {reason}", kind.label())
+                }
+                _ => write!(f, "extern '{name}' (strong): not resolved: {reason}"),
+            },
+            ExternError::RequiredGroup { group, flavors, .. } if flavors.is_empty() => {
+                write!(f, "required flavor group '{group}': the object declares no extern of that essential name")
+            }
+            ExternError::RequiredGroup { group, target, flavors } => {
+                write!(f, "required flavor group '{group}': none of its {} flavors resolved on {target}: ", flavors.len())?;
+                for (i, flavor) in flavors.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}'{}': {}", flavor.name, flavor.reason.as_deref().unwrap_or("not resolved"))?;
+                }
+                Ok(())
+            }
             ExternError::Ambiguous { name, first, second } => {
                 write!(f, "extern (ksym) '{name}': resolution is ambiguous: {first:#x} or {second:#x}")
             }
@@ -110,9 +143,12 @@ impl Kind for ExternError {
         match self {
             ExternError::Declaration(_) | ExternError::DeclarationBtf { .. } | ExternError::KernelBtf { .. } => ErrorKind::InvalidInput,
             ExternError::UnsupportedDeclaration(_) => ErrorKind::Unsupported,
-            ExternError::Unresolved { unresolved: Unresolved::Incompatible { .. }, .. } => ErrorKind::Incompatible,
-            ExternError::Unresolved { unresolved: Unresolved::UnknownOffline, .. } => ErrorKind::Unsupported,
-            ExternError::Unresolved { .. } | ExternError::TargetUnknown { .. } | ExternError::RequiredGroup(_) => ErrorKind::NotFound,
+            ExternError::Unresolved { unresolved, .. } => match unresolved.as_ref() {
+                Unresolved::Incompatible { .. } => ErrorKind::Incompatible,
+                Unresolved::UnknownOffline => ErrorKind::Unsupported,
+                Unresolved::NotFound | Unresolved::Missing => ErrorKind::NotFound,
+            },
+            ExternError::TargetUnknown { .. } | ExternError::RequiredGroup { .. } => ErrorKind::NotFound,
             ExternError::Ambiguous { .. } | ExternError::BadValue { .. } => ErrorKind::Incompatible,
         }
     }
@@ -222,6 +258,15 @@ impl fmt::Display for UnsupportedKconfig {
             }
         }
     }
+}
+
+/// A member of a required flavor group that did not resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlavorFailure {
+    /// The flavor's extern name.
+    pub name: String,
+    /// Its outcome's reason, if it has one.
+    pub reason: Option<String>,
 }
 
 /// What a target does not say that resolving an extern needs.
@@ -389,6 +434,38 @@ mod tests {
                 ErrorKind::Incompatible,
             );
         }
+    }
+
+    #[test]
+    fn unresolved_and_required_groups_keep_libbpf_wording() {
+        let unresolved =
+            |kind, unresolved| ExternError::Unresolved { name: "f".into(), kind, unresolved: Box::new(unresolved), reason: "why".into() };
+        let incompatible = || Unresolved::Incompatible {
+            owner: crate::target::BtfOwner::Vmlinux,
+            kernel_type_id: 5,
+            local: "int".into(),
+            kernel: "long".into(),
+        };
+        check(
+            unresolved(ExternKind::Kfunc, Unresolved::NotFound),
+            "extern (func ksym) 'f': not found in kernel or module BTFs",
+            ErrorKind::NotFound,
+        );
+        check(unresolved(ExternKind::Ksym, Unresolved::NotFound), "extern (var ksym) 'f': not found in kernel BTF", ErrorKind::NotFound);
+        check(unresolved(ExternKind::Kfunc, incompatible()), "extern (func ksym) 'f': why", ErrorKind::Incompatible);
+        check(unresolved(ExternKind::Ksym, incompatible()), "extern (var ksym) 'f': why", ErrorKind::Incompatible);
+        check(unresolved(ExternKind::Kconfig, Unresolved::Missing), "extern 'f' (strong): not resolved: why", ErrorKind::NotFound);
+        let group = |flavors| ExternError::RequiredGroup { group: "g".into(), target: "t".into(), flavors };
+        check(group(vec![]), "required flavor group 'g': the object declares no extern of that essential name", ErrorKind::NotFound);
+        let flavors = vec![
+            FlavorFailure { name: "g___a".into(), reason: Some("no FUNC 'g'".into()) },
+            FlavorFailure { name: "g___b".into(), reason: None },
+        ];
+        check(
+            group(flavors),
+            "required flavor group 'g': none of its 2 flavors resolved on t: 'g___a': no FUNC 'g'; 'g___b': not resolved",
+            ErrorKind::NotFound,
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub mod collect;
 pub mod error;
 
 pub use collect::{collect_externs, kconfig_map_size, Extern, ExternKind, ExternSymbol, KconfigSlot, KconfigType};
-pub use error::{BadKconfigValue, ExternError, Malformed, TargetFact, UnsupportedKconfig};
+pub use error::{BadKconfigValue, ExternError, FlavorFailure, Malformed, TargetFact, UnsupportedKconfig};
 pub mod resolve;
 
 pub use resolve::{resolve_externs, ExternOutcome, ExternResolution, RequiredGroups, Resolved, Unresolved};

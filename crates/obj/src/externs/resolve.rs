@@ -22,7 +22,7 @@ use bpfld_btf::resolve::skip_mods_and_typedefs;
 use bpfld_btf::{c_decl, types_are_compat, Btf, Kind};
 
 use super::collect::{Extern, ExternKind, KconfigSlot, KconfigType};
-use super::error::{BadKconfigValue, ExternError, Malformed, TargetFact};
+use super::error::{BadKconfigValue, ExternError, FlavorFailure, Malformed, TargetFact};
 use crate::target::{BtfOwner, Target};
 
 /// What an extern resolved to.
@@ -157,7 +157,12 @@ pub fn resolve_externs(
                 out.reason = Some(reason);
             }
             Err(Failure::Weakly(u, reason)) => {
-                res.errors.push(ExternError::Unresolved { unresolved: u.clone(), message: strong_error(ext, &u, &reason) });
+                res.errors.push(ExternError::Unresolved {
+                    name: ext.name.clone(),
+                    kind: ext.kind,
+                    unresolved: Box::new(u.clone()),
+                    reason: reason.clone(),
+                });
                 out.unresolved = Some(u);
                 out.reason = Some(reason);
             }
@@ -187,17 +192,6 @@ enum Failure {
     Weakly(Unresolved, String),
     /// Fails the load whether weak or strong (a malformed value).
     Fatal(ExternError),
-}
-
-/// libbpf's message for a strong extern that did not resolve.
-fn strong_error(ext: &Extern, u: &Unresolved, reason: &str) -> String {
-    match (ext.kind, u) {
-        (ExternKind::Kfunc, Unresolved::NotFound) => format!("extern (func ksym) '{}': not found in kernel or module BTFs", ext.name),
-        (ExternKind::Kfunc, Unresolved::Incompatible { .. }) => format!("extern (func ksym) '{}': {reason}", ext.name),
-        (ExternKind::Ksym, Unresolved::NotFound) => format!("extern (var ksym) '{}': not found in kernel BTF", ext.name),
-        (ExternKind::Ksym, Unresolved::Incompatible { .. }) => format!("extern (var ksym) '{}': {reason}", ext.name),
-        _ => format!("extern '{}' (strong): not resolved: {reason}", ext.name),
-    }
 }
 
 /// libbpf's `find_ksym_btf_id`: vmlinux first (the lowest id of that name
@@ -445,22 +439,9 @@ fn check_required_groups(
         if members.iter().any(|&i| outcomes[i].resolved.is_some()) {
             continue;
         }
-        if members.is_empty() {
-            errors.push(ExternError::RequiredGroup(format!(
-                "required flavor group '{group}': the object declares no extern of that essential name"
-            )));
-            continue;
-        }
-        let why: Vec<String> = members
-            .iter()
-            .map(|&i| format!("'{}': {}", externs[i].name, outcomes[i].reason.as_deref().unwrap_or("not resolved")))
-            .collect();
-        errors.push(ExternError::RequiredGroup(format!(
-            "required flavor group '{group}': none of its {} flavors resolved on {}: {}",
-            members.len(),
-            target.name,
-            why.join("; ")
-        )));
+        let flavors =
+            members.iter().map(|&i| FlavorFailure { name: externs[i].name.clone(), reason: outcomes[i].reason.clone() }).collect();
+        errors.push(ExternError::RequiredGroup { group, target: target.name.clone(), flavors });
     }
 }
 
