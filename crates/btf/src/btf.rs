@@ -60,9 +60,6 @@ struct Inner {
     fallbacks: AtomicUsize,
     /// Bit `k` set if a type of raw kind `k` is among this blob's own.
     kinds: u32,
-    /// The offsets come from a record index: each record is checked when
-    /// it is read, not at parse time.
-    indexed: bool,
 }
 
 /// How [`Btf::parse_inner`] finds the records and names.
@@ -316,7 +313,6 @@ impl Btf {
         let layout = Layout::read(data)?;
         let strs = &data[layout.str_start..layout.str_end];
         let numbering = Numbering::of(strs, base.as_ref())?;
-        let indexed = matches!(walking, Walking::Indexed(..));
         let records = find_records(data, &layout, &numbering, base.as_ref(), walking)?;
         let mut btf = Btf {
             inner: Arc::new(Inner {
@@ -334,7 +330,6 @@ impl Btf {
                 partial: None,
                 fallbacks: AtomicUsize::new(0),
                 kinds: records.kinds,
-                indexed,
             }),
         };
         if let Some((w, hits, anonymous_enums)) = records.partial {
@@ -395,7 +390,7 @@ impl Btf {
     /// Whether this view was made with a record index
     /// ([`Btf::parse_indexed`]).
     pub fn is_indexed(&self) -> bool {
-        self.inner.indexed
+        self.inner.offsets.is_indexed()
     }
 
     /// Whether this is a targeted view ([`Btf::parse_targeted`]).
@@ -516,7 +511,7 @@ impl Btf {
         let Some(off) = self.inner.offsets.get(idx) else {
             return Err(Error::types(format!("type id out of range (last id is {})", self.type_count() - 1)).ty(id));
         };
-        if self.inner.indexed {
+        if self.inner.offsets.is_indexed() {
             self.check_indexed_record(id, off as usize)?;
         }
         Ok(Type::new(self, id, off as usize))
@@ -537,7 +532,7 @@ impl Btf {
             .range(0..self.inner.offsets.len())
             .enumerate()
             .map(move |(i, off)| (first + i as u32, off as usize))
-            .take_while(move |&(id, off)| !self.inner.indexed || self.check_indexed_record(id, off).is_ok())
+            .take_while(move |&(id, off)| !self.inner.offsets.is_indexed() || self.check_indexed_record(id, off).is_ok())
             .map(move |(id, off)| Type::new(self, id, off))
     }
 

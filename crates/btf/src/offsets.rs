@@ -31,9 +31,19 @@ impl Offsets {
         }
     }
 
-    /// The offsets of `range`, in order.
-    pub(crate) fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = u32> + '_ {
-        range.filter_map(move |i| self.get(i))
+    /// The offsets of `range`, in order (a walked table's as a slice:
+    /// building the full name index iterates all of them).
+    pub(crate) fn range(&self, range: std::ops::Range<usize>) -> OffsetsIter<'_> {
+        match self {
+            Offsets::Walked(v) => OffsetsIter::Walked(v[range].iter()),
+            Offsets::Indexed { .. } => OffsetsIter::Indexed(self, range),
+        }
+    }
+
+    /// Whether the offsets come from a record index (each record is then
+    /// checked when it is read).
+    pub(crate) fn is_indexed(&self) -> bool {
+        matches!(self, Offsets::Indexed { .. })
     }
 
     /// The walked table, for a blob whose records were all checked.
@@ -49,6 +59,24 @@ impl Offsets {
         match self {
             Offsets::Walked(v) => v.capacity() * 4,
             Offsets::Indexed { .. } => 0,
+        }
+    }
+}
+
+/// The iterator of [`Offsets::range`].
+pub(crate) enum OffsetsIter<'a> {
+    Walked(std::slice::Iter<'a, u32>),
+    Indexed(&'a Offsets, std::ops::Range<usize>),
+}
+
+impl Iterator for OffsetsIter<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        match self {
+            OffsetsIter::Walked(it) => it.next().copied(),
+            OffsetsIter::Indexed(offsets, range) => offsets.get(range.next()?),
         }
     }
 }
