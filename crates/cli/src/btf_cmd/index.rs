@@ -25,7 +25,7 @@ pub struct IndexArgs {
 
 pub fn run(a: IndexArgs) -> CliResult {
     // Every path is checked before anything is written.
-    let targets = a.kernels.iter().map(|k| TargetFiles::validate(k).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let targets = TargetFiles::validate_all(&a.kernels, 0).map_err(|e| e.to_string())?;
     let mut indexes = Vec::new();
     for files in &targets {
         let written = write_record_index(files).map_err(|e| e.to_string())?;
