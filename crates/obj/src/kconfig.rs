@@ -55,19 +55,19 @@ fn for_each_setting<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> R
     let bytes = text.as_bytes();
     let (mut start, mut n) = (0, 0);
     while start < bytes.len() {
-        let (end, line) = match fast_setting(bytes, start) {
-            FastLine::Comment(end) => (end, None),
+        let end = match fast_setting(bytes, start) {
+            FastLine::Comment(end) => end,
             FastLine::Setting { eq, end } => {
                 f(&text[start..eq], text[eq + 1..end].trim_end_matches('\r'));
-                (end, None)
+                end
             }
-            FastLine::Other(end) => (end, Some(text[start..end].trim_end_matches('\r'))),
+            FastLine::Other(end) => {
+                if let Some((name, value)) = parse_line(n, text[start..end].trim_end_matches('\r'))? {
+                    f(name, value);
+                }
+                end
+            }
         };
-        if let Some(line) = line {
-            if let Some((name, value)) = parse_line(n, line)? {
-                f(name, value);
-            }
-        }
         (start, n) = (end + 1, n + 1);
     }
     Ok(())
